@@ -1,0 +1,228 @@
+//! HTTP/1.x message starts and message heads, byte by byte.
+//!
+//! Written for the BPF verifier as much as for people: every read goes through [`Window::at`],
+//! which masks the index to the window's power-of-two size, so each access is provably in
+//! bounds, and every loop has a constant bound.
+
+use crate::wire::Method;
+
+/// Bytes of a message looked at from its start: request/status line, headers, path prefix.
+pub const WINDOW: usize = 512;
+
+/// A fixed buffer of `N` bytes (a power of two) of which the first `len` are valid.
+pub struct Window<'a, const N: usize = WINDOW> {
+    pub buf: &'a [u8; N],
+    pub len: usize,
+}
+
+impl<const N: usize> Window<'_, N> {
+    /// Byte `i`, or 0 past the valid length (0 never matches anything the parser looks for).
+    #[inline(always)]
+    pub fn at(&self, i: usize) -> u8 {
+        if i < self.len { self.buf[i & (N - 1)] } else { 0 }
+    }
+
+    /// Big-endian u16 at `i`.
+    #[inline(always)]
+    pub fn be16(&self, i: usize) -> u16 {
+        u16::from_be_bytes([self.at(i), self.at(i + 1)])
+    }
+
+    /// Big-endian u32 at `i`.
+    #[inline(always)]
+    pub fn be32(&self, i: usize) -> u32 {
+        u32::from_be_bytes([self.at(i), self.at(i + 1), self.at(i + 2), self.at(i + 3)])
+    }
+
+    #[inline(always)]
+    fn starts_with_at(&self, i: usize, pat: &[u8]) -> bool {
+        let mut k = 0;
+        while k < pat.len() {
+            if self.at(i + k) != pat[k] {
+                return false;
+            }
+            k += 1;
+        }
+        true
+    }
+
+    /// Case-insensitive match of a lowercase ASCII pattern.
+    #[inline(always)]
+    fn starts_with_ci_at(&self, i: usize, lower_pat: &[u8]) -> bool {
+        let mut k = 0;
+        while k < lower_pat.len() {
+            if self.at(i + k) | 0x20 != lower_pat[k] {
+                return false;
+            }
+            k += 1;
+        }
+        true
+    }
+}
+
+/// What the first bytes of a message say.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Start {
+    /// `METHOD SP`: the target starts at `target_off`.
+    Request { method: Method, target_off: usize },
+    /// `HTTP/1.x NNN`.
+    Response { status: u16 },
+}
+
+/// Bytes needed to classify any start: `HTTP/1.1 200` is 12.
+pub const START_LEN: usize = 12;
+
+/// Classifies the bytes at offset `at` of the window: request line, status line, or nothing.
+/// Methods are case-sensitive (RFC 9110 §9.1) and must be followed by a space.
+#[inline(always)]
+pub fn classify<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
+    let b0 = w.at(at);
+    // Cheap rejection on the first byte: every method and "HTTP" start with one of these.
+    let method = match b0 {
+        b'G' if w.starts_with_at(at, b"GET ") => Method::Get,
+        b'H' if w.starts_with_at(at, b"HEAD ") => Method::Head,
+        b'H' => return classify_status(w, at),
+        b'P' if w.starts_with_at(at, b"POST ") => Method::Post,
+        b'P' if w.starts_with_at(at, b"PUT ") => Method::Put,
+        b'P' if w.starts_with_at(at, b"PATCH ") => Method::Patch,
+        b'D' if w.starts_with_at(at, b"DELETE ") => Method::Delete,
+        b'C' if w.starts_with_at(at, b"CONNECT ") => Method::Connect,
+        b'O' if w.starts_with_at(at, b"OPTIONS ") => Method::Options,
+        b'T' if w.starts_with_at(at, b"TRACE ") => Method::Trace,
+        _ => return None,
+    };
+    Some(Start::Request {
+        method,
+        target_off: at + method.as_str().len() + 1,
+    })
+}
+
+#[inline(always)]
+fn classify_status<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
+    if !w.starts_with_at(at, b"HTTP/1.") {
+        return None;
+    }
+    let minor = w.at(at + 7);
+    if !minor.is_ascii_digit() || w.at(at + 8) != b' ' {
+        return None;
+    }
+    let (d0, d1, d2) = (w.at(at + 9), w.at(at + 10), w.at(at + 11));
+    if !(d0.is_ascii_digit() && d1.is_ascii_digit() && d2.is_ascii_digit()) {
+        return None;
+    }
+    // The status code must end there (RFC 9112 §4: SP reason, or CRLF from lenient servers).
+    let after = w.at(at + 12);
+    if after != b' ' && after != b'\r' && after != b'\n' && at + 12 < w.len {
+        return None;
+    }
+    let status = (d0 - b'0') as u16 * 100 + (d1 - b'0') as u16 * 10 + (d2 - b'0') as u16;
+    if status < 100 {
+        return None;
+    }
+    Some(Start::Response { status })
+}
+
+/// How the message's body is delimited, from its headers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Framing {
+    /// No length header: no body for a request, read-until-close for a response.
+    None,
+    ContentLength(u64),
+    /// Transfer-Encoding present (chunked): the end is not known from the head.
+    Chunked,
+}
+
+/// The head of a message that starts at window offset 0.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Head {
+    /// Bytes from the message start to the end of the blank line after the headers,
+    /// or `None` when the window ends first.
+    pub head_len: Option<usize>,
+    pub framing: Framing,
+}
+
+/// Scans header lines from `from` to find the end of the head and the body framing.
+#[inline(always)]
+pub fn scan_head(w: &Window, from: usize) -> Head {
+    let mut framing = Framing::None;
+    let mut line_start = from;
+    let mut i = from;
+    while i < WINDOW {
+        if i >= w.len {
+            break;
+        }
+        if w.at(i) == b'\n' {
+            let line_len = i - line_start;
+            // A blank line ("\r\n" or a bare "\n") ends the head.
+            if line_len == 0 || (line_len == 1 && w.at(line_start) == b'\r') {
+                return Head {
+                    head_len: Some(i + 1),
+                    framing,
+                };
+            }
+            line_start = i + 1;
+            let c = w.at(line_start) | 0x20;
+            if c == b'c' && w.starts_with_ci_at(line_start, b"content-length:") {
+                if let Some(n) = parse_decimal(w, line_start + 15) {
+                    framing = Framing::ContentLength(n);
+                }
+            } else if c == b't' && w.starts_with_ci_at(line_start, b"transfer-encoding:") {
+                framing = Framing::Chunked;
+            }
+        }
+        i += 1;
+    }
+    Head {
+        head_len: None,
+        framing,
+    }
+}
+
+/// A decimal after optional spaces/tabs; `None` when there is no digit.
+#[inline(always)]
+fn parse_decimal(w: &Window, mut i: usize) -> Option<u64> {
+    let mut k = 0;
+    while k < 8 && (w.at(i) == b' ' || w.at(i) == b'\t') {
+        i += 1;
+        k += 1;
+    }
+    let mut n: u64 = 0;
+    let mut digits = 0;
+    while digits < 19 {
+        let c = w.at(i);
+        if !c.is_ascii_digit() {
+            break;
+        }
+        n = n * 10 + (c - b'0') as u64;
+        i += 1;
+        digits += 1;
+    }
+    if digits == 0 { None } else { Some(n) }
+}
+
+/// Body length of a message when it is known from its head.
+/// `request_method` is the method of the request a response answers (HEAD responses have no
+/// body whatever their headers say).
+#[inline(always)]
+pub fn body_len(start: Start, framing: Framing, request_method: Option<Method>) -> Option<u64> {
+    match start {
+        Start::Request { .. } => match framing {
+            Framing::None => Some(0),
+            Framing::ContentLength(n) => Some(n),
+            Framing::Chunked => None,
+        },
+        Start::Response { status } => {
+            if status < 200 || status == 204 || status == 304 {
+                return Some(0);
+            }
+            if let Some(Method::Head) = request_method {
+                return Some(0);
+            }
+            match framing {
+                Framing::ContentLength(n) => Some(n),
+                // Read-until-close or chunked: the end is unknown.
+                Framing::None | Framing::Chunked => None,
+            }
+        }
+    }
+}

@@ -1,0 +1,210 @@
+//! Types shared by the kernel program and user space. All `#[repr(C)]`, with explicit padding
+//! fields so no byte is an uninitialised hole, and no `bool`.
+
+/// Bytes of the request target kept per in-flight request and per event.
+pub const PATH_LEN: usize = 48;
+/// Requests that may be outstanding on one connection (pipelining depth) before new ones are
+/// counted as expired instead of tracked.
+pub const MAX_IN_FLIGHT: usize = 16;
+/// Buckets of the log2 latency histogram: bucket `b` holds latencies in `[2^b, 2^(b+1))` ns
+/// (bucket 0 also holds 0).
+pub const HISTOGRAM_BUCKETS: usize = 64;
+
+/// HTTP request methods (RFC 9110), as stored in maps and events.
+#[repr(u8)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get = 1,
+    Head = 2,
+    Post = 3,
+    Put = 4,
+    Delete = 5,
+    Connect = 6,
+    Options = 7,
+    Trace = 8,
+    Patch = 9,
+}
+
+impl Method {
+    pub const ALL: [Method; 9] = [
+        Method::Get,
+        Method::Head,
+        Method::Post,
+        Method::Put,
+        Method::Delete,
+        Method::Connect,
+        Method::Options,
+        Method::Trace,
+        Method::Patch,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Head => "HEAD",
+            Method::Post => "POST",
+            Method::Put => "PUT",
+            Method::Delete => "DELETE",
+            Method::Connect => "CONNECT",
+            Method::Options => "OPTIONS",
+            Method::Trace => "TRACE",
+            Method::Patch => "PATCH",
+        }
+    }
+
+    pub const fn from_u8(v: u8) -> Option<Method> {
+        match v {
+            1 => Some(Method::Get),
+            2 => Some(Method::Head),
+            3 => Some(Method::Post),
+            4 => Some(Method::Put),
+            5 => Some(Method::Delete),
+            6 => Some(Method::Connect),
+            7 => Some(Method::Options),
+            8 => Some(Method::Trace),
+            9 => Some(Method::Patch),
+            _ => None,
+        }
+    }
+}
+
+/// A connection tuple, oriented client → server (the client sent the request line).
+/// IPv4 addresses are stored IPv4-mapped (`::ffff:a.b.c.d`) so one key type serves both families.
+/// Ports are in host byte order.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Default)]
+pub struct ConnKey {
+    pub client_addr: [u8; 16],
+    pub server_addr: [u8; 16],
+    pub client_port: u16,
+    pub server_port: u16,
+}
+
+/// One request waiting for its response.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct InFlight {
+    /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the request's first segment.
+    pub request_ns: u64,
+    pub method: u8,
+    pub path_len: u8,
+    pub _pad: [u8; 6],
+    pub path: [u8; PATH_LEN],
+}
+
+/// Per-connection state: sequence numbers for dedupe and the FIFO of in-flight requests.
+///
+/// `requests` and `responses` count requests recorded and final responses consumed on this
+/// connection; `requests - responses` are outstanding, in slots `[responses, requests)` modulo
+/// [`MAX_IN_FLIGHT`]. Slots outside that range hold stale bytes and are never read.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ConnState {
+    pub last_seen_ns: u64,
+    /// Next client→server sequence number not yet looked at (valid when `FLAG_CLIENT_SEQ`).
+    pub client_next_seq: u32,
+    /// Next server→client sequence number not yet looked at (valid when `FLAG_SERVER_SEQ`).
+    pub server_next_seq: u32,
+    pub requests: u32,
+    pub responses: u32,
+    pub flags: u32,
+    pub _pad: u32,
+    pub slots: [InFlight; MAX_IN_FLIGHT],
+}
+
+pub const FLAG_CLIENT_SEQ: u32 = 1;
+pub const FLAG_SERVER_SEQ: u32 = 2;
+
+impl ConnState {
+    pub const fn outstanding(&self) -> u32 {
+        self.requests.wrapping_sub(self.responses)
+    }
+}
+
+/// One finished exchange, sent to user space through the ring buffer.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ExchangeEvent {
+    /// CLOCK_MONOTONIC ns of the request's first segment.
+    pub request_ns: u64,
+    /// Request's first segment → final response's first segment, ns.
+    pub latency_ns: u64,
+    pub key: ConnKey,
+    pub status: u16,
+    pub method: u8,
+    pub path_len: u8,
+    pub path: [u8; PATH_LEN],
+}
+
+/// Indices into the per-CPU counter array. Meanings follow `shared/TERMS.md`.
+#[repr(u32)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Counter {
+    /// Request messages seen (each counted once).
+    Requests = 0,
+    /// Response messages seen, interim (1xx) included.
+    Responses = 1,
+    /// Requests paired with their final response.
+    Exchanges = 2,
+    /// Final responses with no request outstanding on their connection.
+    UnmatchedResponses = 3,
+    /// Requests ended without a response by the kernel (RST, server FIN, full tables).
+    /// User space adds the ones its sweeper expires on timeout.
+    ExpiredRequests = 4,
+    /// Exchange events that found the ring buffer full.
+    EventsLost = 5,
+    /// Segments skipped because their sequence range was already seen (retransmits, copies).
+    DuplicateSegments = 6,
+    /// Requests that found the connection table full (also counted in `ExpiredRequests`).
+    ConnTableFull = 7,
+    /// Requests beyond `MAX_IN_FLIGHT` outstanding on one connection (also in `ExpiredRequests`).
+    PipelineOverflow = 8,
+    /// Segments whose later messages could not be delimited (head longer than the scan window,
+    /// chunked or close-delimited body followed by more bytes, too many messages).
+    ScanIncomplete = 9,
+    /// Interim (1xx) responses (also counted in `Responses`).
+    InterimResponses = 10,
+}
+
+pub const COUNTER_SLOTS: usize = 16;
+
+impl Counter {
+    pub const ALL: [Counter; 11] = [
+        Counter::Requests,
+        Counter::Responses,
+        Counter::Exchanges,
+        Counter::UnmatchedResponses,
+        Counter::ExpiredRequests,
+        Counter::EventsLost,
+        Counter::DuplicateSegments,
+        Counter::ConnTableFull,
+        Counter::PipelineOverflow,
+        Counter::ScanIncomplete,
+        Counter::InterimResponses,
+    ];
+}
+
+/// Bucket of the log2 histogram for a latency in ns.
+#[inline(always)]
+pub const fn histogram_bucket(latency_ns: u64) -> u32 {
+    if latency_ns == 0 {
+        0
+    } else {
+        63 - latency_ns.leading_zeros()
+    }
+}
+
+#[cfg(feature = "user")]
+mod pod {
+    // SAFETY: all of these are #[repr(C)] with explicit padding and integer/array fields only.
+    unsafe impl aya::Pod for super::ConnKey {}
+    unsafe impl aya::Pod for super::ConnState {}
+    unsafe impl aya::Pod for super::ExchangeEvent {}
+}
+
+// No padding holes: sizes are the sums of the fields.
+const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
+const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
+const _: () = assert!(core::mem::size_of::<ConnState>() == 32 + MAX_IN_FLIGHT * (16 + PATH_LEN));
+const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 16 + 36 + 4 + PATH_LEN);
+const _: () = assert!(core::mem::size_of::<ExchangeEvent>() % 8 == 0);

@@ -1,0 +1,250 @@
+use aya_ebpf::{
+    bindings::{BPF_NOEXIST, BPF_RB_NO_WAKEUP},
+    helpers::{bpf_ktime_get_ns, bpf_skb_load_bytes},
+    macros::{map, socket_filter},
+    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    programs::SkBuffContext,
+};
+use probe_common::{
+    engine::{self, ConnTable, Payload, PortFilter, Sink},
+    http::{WINDOW, Window},
+    packet::{self, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, TCP_FIN, TCP_RST},
+    wire::{
+        COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight,
+        histogram_bucket,
+    },
+};
+
+/// `__sk_buff.pkt_type` of a packet this host sends.
+const PACKET_OUTGOING: u32 = 4;
+/// Flag for hash maps that allocate entries on use instead of up front.
+const BPF_F_NO_PREALLOC: u32 = 1;
+
+/// Set by the loader: ifindex of `lo`, where every packet is seen twice (outgoing copy and
+/// incoming copy). Elsewhere the outgoing copy is the only one.
+#[unsafe(no_mangle)]
+static LOOPBACK_IFINDEX: u32 = 1;
+/// Set by the loader: non-zero when only the server ports in `PORTS` are watched.
+#[unsafe(no_mangle)]
+static PORT_FILTER: u32 = 0;
+
+#[map]
+static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS as u32, 0);
+#[map]
+static LATENCY_LOG2: PerCpuArray<u64> = PerCpuArray::with_max_entries(HISTOGRAM_BUCKETS as u32, 0);
+#[map]
+static CONNS: HashMap<ConnKey, ConnState> = HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+#[map]
+static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
+/// Server-port bitmap: bit `p % 64` of entry `p / 64`.
+#[map]
+static PORTS: Array<u64> = Array::with_max_entries(1024, 0);
+
+/// Per-CPU scratch: too big for the 512-byte BPF stack.
+#[repr(C)]
+pub struct Scratch {
+    head: [u8; HEAD_LEN],
+    window: [u8; WINDOW],
+    fresh_conn: ConnState,
+}
+#[map]
+static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+#[socket_filter]
+pub fn httptop(ctx: SkBuffContext) -> i64 {
+    let _ = try_httptop(&ctx);
+    // Nothing is ever queued to the socket: results travel through maps only.
+    0
+}
+
+fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
+    let skb = ctx.skb.skb;
+    // SAFETY: the context pointer is valid for the program's run; these are plain reads.
+    let (pkt_type, ifindex, protocol, len) =
+        unsafe { ((*skb).pkt_type, (*skb).ifindex, (*skb).protocol, (*skb).len) };
+    // SAFETY: a read-only global set before load.
+    if pkt_type == PACKET_OUTGOING && ifindex == unsafe { core::ptr::read_volatile(&LOOPBACK_IFINDEX) } {
+        return Ok(());
+    }
+    let mut ethertype = u16::from_be(protocol as u16);
+    let mut net_off = 0usize;
+    if ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD {
+        // An unaccelerated VLAN tag in front of the network header.
+        let tag: [u8; 4] = ctx.load(0).map_err(|_| ())?;
+        ethertype = u16::from_be_bytes([tag[2], tag[3]]);
+        net_off = 4;
+    }
+    if ethertype != ETH_P_IP && ethertype != ETH_P_IPV6 {
+        return Ok(());
+    }
+    let wire_len = (len as usize).checked_sub(net_off).ok_or(())?;
+    let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
+    // SAFETY: a per-CPU map value, only used by this program run.
+    let scratch = unsafe { &mut *scratch };
+    let n = load_bounded(ctx, net_off, wire_len, &mut scratch.head);
+    let head = Window { buf: &scratch.head, len: n };
+    let seg = packet::parse(&head, ethertype, wire_len).ok_or(())?;
+    let closing = seg.flags & (TCP_FIN | TCP_RST) != 0;
+    if seg.payload_len == 0 && !closing {
+        return Ok(());
+    }
+    // Early exit on the first payload byte when the headers' load already holds it: only these
+    // can start a request line or a status line (the engine classifies for real).
+    if !closing && seg.payload_off < n {
+        let b = head.at(seg.payload_off);
+        if !matches!(b, b'G' | b'H' | b'P' | b'D' | b'C' | b'O' | b'T') {
+            return Ok(());
+        }
+    }
+    let mut payload = SkbPayload {
+        ctx,
+        base: net_off + seg.payload_off,
+        len: seg.payload_len,
+    };
+    // SAFETY: helper without preconditions.
+    let now = unsafe { bpf_ktime_get_ns() };
+    engine::process_segment(
+        &seg,
+        &mut payload,
+        &mut scratch.window,
+        &mut KernelConns {
+            fresh: &mut scratch.fresh_conn,
+        },
+        &mut KernelSink,
+        &KernelPorts,
+        now,
+    );
+    Ok(())
+}
+
+/// Loads `min(want, N)` bytes at `offset` into `dst`; returns how many (0 on failure).
+#[inline(always)]
+fn load_bounded<const N: usize>(
+    ctx: &SkBuffContext,
+    offset: usize,
+    want: usize,
+    dst: &mut [u8; N],
+) -> usize {
+    let n = if want < N { want } else { N };
+    // The verifier must see the length within [1, N] on the very register passed to the
+    // helper; black_box stops LLVM from folding the check into the min above.
+    let n = core::hint::black_box(n);
+    if n == 0 || n > N {
+        return 0;
+    }
+    // SAFETY: dst is N bytes and n <= N.
+    let ret = unsafe {
+        bpf_skb_load_bytes(
+            ctx.skb.skb.cast(),
+            offset as u32,
+            dst.as_mut_ptr().cast(),
+            n as u32,
+        )
+    };
+    if ret == 0 { n } else { 0 }
+}
+
+struct SkbPayload<'a> {
+    ctx: &'a SkBuffContext,
+    /// Payload offset from the start of the packet data.
+    base: usize,
+    len: usize,
+}
+
+impl Payload for SkbPayload<'_> {
+    #[inline(always)]
+    fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize {
+        if off >= self.len {
+            return 0;
+        }
+        // bpf_skb_load_bytes, not the _relative variant: on lo the payload lives in page
+        // fragments that the relative helper cannot reach.
+        load_bounded(self.ctx, self.base + off, self.len - off, dst)
+    }
+}
+
+struct KernelConns<'a> {
+    /// A per-CPU template to insert from (a ConnState does not fit on the BPF stack).
+    fresh: &'a mut ConnState,
+}
+
+impl ConnTable for KernelConns<'_> {
+    #[inline(always)]
+    fn get(&mut self, key: &ConnKey) -> Option<&mut ConnState> {
+        // SAFETY: a map value pointer, valid for this run.
+        CONNS.get_ptr_mut(key).map(|p| unsafe { &mut *p })
+    }
+
+    #[inline(always)]
+    fn create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
+        let f = &mut *self.fresh;
+        f.last_seen_ns = now_ns;
+        f.client_next_seq = 0;
+        f.server_next_seq = 0;
+        f.requests = 0;
+        f.responses = 0;
+        f.flags = 0;
+        f._pad = 0;
+        CONNS.insert(key, &*f, BPF_NOEXIST as u64).ok()?;
+        self.get(key)
+    }
+
+    #[inline(always)]
+    fn remove(&mut self, key: &ConnKey) {
+        let _ = CONNS.remove(key);
+    }
+}
+
+struct KernelSink;
+
+impl Sink for KernelSink {
+    #[inline(always)]
+    fn count(&mut self, counter: Counter, n: u64) {
+        if let Some(p) = COUNTERS.get_ptr_mut(counter as u32) {
+            // SAFETY: per-CPU slot: no other writer.
+            unsafe { *p += n };
+        }
+    }
+
+    #[inline(always)]
+    fn exchange(&mut self, key: &ConnKey, request: &InFlight, status: u16, latency_ns: u64) {
+        if let Some(p) = LATENCY_LOG2.get_ptr_mut(histogram_bucket(latency_ns)) {
+            // SAFETY: per-CPU slot: no other writer.
+            unsafe { *p += 1 };
+        }
+        // No wakeup per event (it halves a busy server's throughput): user space polls.
+        match EVENTS.reserve::<ExchangeEvent>(0) {
+            Some(mut entry) => {
+                let e = entry.as_mut_ptr();
+                // SAFETY: a reserved ring-buffer record of the right size.
+                unsafe {
+                    (*e).request_ns = request.request_ns;
+                    (*e).latency_ns = latency_ns;
+                    (*e).key = *key;
+                    (*e).status = status;
+                    (*e).method = request.method;
+                    (*e).path_len = request.path_len;
+                    (*e).path = request.path;
+                }
+                entry.submit(BPF_RB_NO_WAKEUP as u64);
+            }
+            None => self.count(Counter::EventsLost, 1),
+        }
+    }
+}
+
+struct KernelPorts;
+
+impl PortFilter for KernelPorts {
+    #[inline(always)]
+    fn watches(&self, server_port: u16) -> bool {
+        // SAFETY: a read-only global set before load.
+        if unsafe { core::ptr::read_volatile(&PORT_FILTER) } == 0 {
+            return true;
+        }
+        match PORTS.get(u32::from(server_port) / 64) {
+            Some(bits) => bits & (1u64 << (server_port % 64)) != 0,
+            None => false,
+        }
+    }
+}

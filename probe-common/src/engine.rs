@@ -138,7 +138,14 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     state.flags |= flag;
     state.last_seen_ns = now_ns;
 
-    scan_messages(seg, first, n, payload, window, &key, state, sink, now_ns);
+    let mut run = MessageRun {
+        seg,
+        payload,
+        window,
+        sink,
+        now_ns,
+    };
+    scan_messages(&mut run, first, n, &key, state);
 
     if seg.flags & (TCP_FIN | TCP_RST) != 0 {
         on_close(seg, table, sink);
@@ -153,65 +160,73 @@ fn classify_loaded(window: &[u8; WINDOW], n: usize) -> Option<Start> {
     http::classify(&Window { buf: window, len: n }, 0)
 }
 
-/// Walks the messages of one segment whose first message is `first` (window holds `n` bytes
-/// from payload offset 0).
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
+/// What walking one segment's messages needs, bundled: BPF functions take at most 5 arguments.
+struct MessageRun<'a, P, S> {
+    seg: &'a Segment,
+    payload: &'a mut P,
+    window: &'a mut [u8; WINDOW],
+    sink: &'a mut S,
+    now_ns: u64,
+}
+
+/// Walks the messages of one segment whose first message is `first` (the window holds `n`
+/// bytes from payload offset 0).
+// Not inlined: its own BPF stack frame, so the filter stays under the 512-byte stack limit.
+#[inline(never)]
 fn scan_messages<P: Payload, S: Sink>(
-    seg: &Segment,
+    run: &mut MessageRun<'_, P, S>,
     first: Start,
     mut n: usize,
-    payload: &mut P,
-    window: &mut [u8; WINDOW],
     key: &ConnKey,
     state: &mut ConnState,
-    sink: &mut S,
-    now_ns: u64,
 ) {
     let mut start = first;
     let mut off: usize = 0;
     let mut m = 0;
     while m < MAX_MESSAGES_PER_SEGMENT {
-        let w = Window { buf: window, len: n };
+        let w = Window {
+            buf: &*run.window,
+            len: n,
+        };
         let request_method = match start {
             Start::Request { method, target_off } => {
-                on_request(state, sink, &w, method, target_off, now_ns);
+                on_request(state, run.sink, &w, method, target_off, run.now_ns);
                 None
             }
-            Start::Response { status } => on_response(state, sink, key, status, now_ns),
+            Start::Response { status } => on_response(state, run.sink, key, status, run.now_ns),
         };
         let head = http::scan_head(&w, 0);
         let Some(head_len) = head.head_len else {
             // Head longer than the window with more bytes after it: later messages are lost.
-            if off + n < seg.payload_len {
-                sink.count(Counter::ScanIncomplete, 1);
+            if off + n < run.seg.payload_len {
+                run.sink.count(Counter::ScanIncomplete, 1);
             }
             return;
         };
         let Some(body) = http::body_len(start, head.framing, request_method) else {
-            // Chunked or read-until-close: the body runs to the segment's end as far as the
-            // head tells.
+            // Chunked or read-until-close: as far as the head tells, the body runs to the
+            // segment's end.
             return;
         };
         let next = (off + head_len) as u64 + body;
-        if next >= seg.payload_len as u64 {
+        if next >= run.seg.payload_len as u64 {
             return;
         }
         off = next as usize;
-        n = payload.load(off, window);
-        let Some(s) = classify_loaded(window, n) else {
-            sink.count(Counter::ScanIncomplete, 1);
+        n = run.payload.load(off, run.window);
+        let Some(s) = classify_loaded(run.window, n) else {
+            run.sink.count(Counter::ScanIncomplete, 1);
             return;
         };
         // A segment flows one way: a status line among requests is not a message start.
         if matches!(s, Start::Request { .. }) != matches!(start, Start::Request { .. }) {
-            sink.count(Counter::ScanIncomplete, 1);
+            run.sink.count(Counter::ScanIncomplete, 1);
             return;
         }
         start = s;
         m += 1;
     }
-    sink.count(Counter::ScanIncomplete, 1);
+    run.sink.count(Counter::ScanIncomplete, 1);
 }
 
 #[inline(always)]
@@ -277,7 +292,8 @@ fn on_response<S: Sink>(
 }
 
 /// FIN or RST: a connection ending. Requests that can no longer be answered expire now.
-#[inline(always)]
+// Not inlined: a separate BPF function keeps the filter's stack frame under 512 bytes.
+#[inline(never)]
 fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
     let rst = seg.flags & TCP_RST != 0;
     let sent_by_client = ConnKey {
@@ -321,5 +337,19 @@ pub fn expire_idle(state: &ConnState, now_ns: u64, timeout_ns: u64) -> Option<u3
         Some(state.outstanding())
     } else {
         None
+    }
+}
+
+/// Payload bytes held in memory (the offline reader and tests).
+pub struct SlicePayload<'a>(pub &'a [u8]);
+
+impl Payload for SlicePayload<'_> {
+    fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize {
+        let Some(rest) = self.0.get(off..) else {
+            return 0;
+        };
+        let n = rest.len().min(WINDOW);
+        dst[..n].copy_from_slice(&rest[..n]);
+        n
     }
 }

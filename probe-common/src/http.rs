@@ -142,7 +142,8 @@ pub struct Head {
 }
 
 /// Scans header lines from `from` to find the end of the head and the body framing.
-#[inline(always)]
+// Not inlined: one copy of the loop for the verifier, and its own BPF stack frame.
+#[inline(never)]
 pub fn scan_head(w: &Window, from: usize) -> Head {
     let mut framing = Framing::None;
     let mut line_start = from;

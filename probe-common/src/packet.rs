@@ -41,7 +41,8 @@ pub const fn v4_mapped(a: [u8; 4]) -> [u8; 16] {
 /// Parses IPv4 or IPv6 (by `ethertype`) and TCP from the start of `w`; `wire_len` is the
 /// packet's length from the network header (the window may hold fewer bytes).
 /// Non-TCP, fragments (other than the first) and IPv6 extension headers yield `None`.
-#[inline(always)]
+// Not inlined: its own BPF stack frame (see engine::scan_messages).
+#[inline(never)]
 pub fn parse<const N: usize>(w: &Window<N>, ethertype: u16, wire_len: usize) -> Option<Segment> {
     let mut src_addr = [0u8; 16];
     let mut dst_addr = [0u8; 16];

@@ -1,0 +1,166 @@
+//! The byte-level classifier and head scanner, as pure code.
+
+use probe_common::{
+    http::{Framing, Start, WINDOW, Window, body_len, classify, scan_head},
+    wire::Method,
+};
+
+fn window(bytes: &[u8]) -> ([u8; WINDOW], usize) {
+    let mut buf = [0u8; WINDOW];
+    let n = bytes.len().min(WINDOW);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    (buf, n)
+}
+
+fn classify_bytes(bytes: &[u8]) -> Option<Start> {
+    let (buf, len) = window(bytes);
+    classify(&Window { buf: &buf, len }, 0)
+}
+
+#[test]
+fn every_rfc9110_method_is_a_request() {
+    for m in Method::ALL {
+        let line = format!("{} /x HTTP/1.1\r\n\r\n", m.as_str());
+        assert_eq!(
+            classify_bytes(line.as_bytes()),
+            Some(Start::Request {
+                method: m,
+                target_off: m.as_str().len() + 1
+            }),
+            "{line:?}"
+        );
+    }
+}
+
+#[test]
+fn near_misses_are_not_requests() {
+    for bad in [
+        &b"GETX / HTTP/1.1\r\n"[..],
+        b"get / HTTP/1.1\r\n",
+        b"GET",
+        b"GE",
+        b"POSTS / HTTP/1.1",
+        b"PUTT /",
+        b"HEADER",
+        b"OPTIONS",
+        b"",
+        b"\x16\x03\x01\x02\x00\x01",
+        b"SSH-2.0-OpenSSH_9.2",
+        b"DELETE\t/ HTTP/1.1",
+    ] {
+        assert_eq!(classify_bytes(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn status_lines() {
+    assert_eq!(
+        classify_bytes(b"HTTP/1.1 200 OK\r\n"),
+        Some(Start::Response { status: 200 })
+    );
+    assert_eq!(
+        classify_bytes(b"HTTP/1.0 404 Not Found\r\n"),
+        Some(Start::Response { status: 404 })
+    );
+    assert_eq!(
+        classify_bytes(b"HTTP/1.1 100 Continue\r\n"),
+        Some(Start::Response { status: 100 })
+    );
+    // Reason phrase omitted, CRLF right after the code.
+    assert_eq!(
+        classify_bytes(b"HTTP/1.1 503\r\n"),
+        Some(Start::Response { status: 503 })
+    );
+    // Truncated exactly after the code: still a status line.
+    assert_eq!(
+        classify_bytes(b"HTTP/1.1 204"),
+        Some(Start::Response { status: 204 })
+    );
+}
+
+#[test]
+fn bad_status_lines() {
+    for bad in [
+        &b"HTTP/1.1 20 OK"[..],
+        b"HTTP/1.1 2000 OK",
+        b"HTTP/2 200 OK",
+        b"HTTP/1.x 200 OK",
+        b"HTTP/1.1 099 Low",
+        b"http/1.1 200 OK",
+        b"HTTP/1.1  200 OK",
+        b"HTTP/1.1 2a0 OK",
+        b"HTTP/1.",
+        b"HTTP",
+    ] {
+        assert_eq!(classify_bytes(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn classify_mid_window() {
+    let bytes = b"xxxxGET / HTTP/1.1\r\n";
+    let (buf, len) = window(bytes);
+    assert_eq!(
+        classify(&Window { buf: &buf, len }, 4),
+        Some(Start::Request {
+            method: Method::Get,
+            target_off: 8
+        })
+    );
+}
+
+#[test]
+fn head_with_content_length() {
+    let msg = b"HTTP/1.1 200 OK\r\nServer: x\r\ncontent-LENGTH:  17\r\n\r\nbody";
+    let (buf, len) = window(msg);
+    let head = scan_head(&Window { buf: &buf, len }, 0);
+    assert_eq!(head.head_len, Some(msg.len() - b"body".len()));
+    assert_eq!(head.framing, Framing::ContentLength(17));
+}
+
+#[test]
+fn head_chunked_and_bare_lf() {
+    let msg = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\r\nhello";
+    let (buf, len) = window(msg);
+    let head = scan_head(&Window { buf: &buf, len }, 0);
+    assert_eq!(head.head_len, Some(msg.len() - b"5\r\nhello".len()));
+    assert_eq!(head.framing, Framing::Chunked);
+}
+
+#[test]
+fn head_truncated_by_window_or_segment() {
+    let msg = b"GET / HTTP/1.1\r\nHost: a\r\n";
+    let (buf, len) = window(msg);
+    assert_eq!(scan_head(&Window { buf: &buf, len }, 0).head_len, None);
+    let mut long = b"GET / HTTP/1.1\r\nCookie: ".to_vec();
+    long.resize(WINDOW + 10, b'a');
+    let (buf, len) = window(&long);
+    assert_eq!(scan_head(&Window { buf: &buf, len }, 0).head_len, None);
+}
+
+#[test]
+fn body_rules() {
+    let get = Start::Request {
+        method: Method::Get,
+        target_off: 4,
+    };
+    let ok = Start::Response { status: 200 };
+    assert_eq!(body_len(get, Framing::None, None), Some(0));
+    assert_eq!(body_len(get, Framing::ContentLength(5), None), Some(5));
+    assert_eq!(body_len(get, Framing::Chunked, None), None);
+    assert_eq!(body_len(ok, Framing::ContentLength(5), None), Some(5));
+    assert_eq!(body_len(ok, Framing::ContentLength(5), Some(Method::Head)), Some(0));
+    assert_eq!(body_len(ok, Framing::None, None), None);
+    assert_eq!(
+        body_len(Start::Response { status: 304 }, Framing::ContentLength(9), None),
+        Some(0)
+    );
+    assert_eq!(
+        body_len(Start::Response { status: 204 }, Framing::None, None),
+        Some(0)
+    );
+    assert_eq!(
+        body_len(Start::Response { status: 100 }, Framing::None, None),
+        Some(0)
+    );
+}

@@ -1,0 +1,347 @@
+//! The segment rules end to end on in-memory state: what the kernel program runs, minus BPF.
+
+use std::collections::HashMap;
+
+use probe_common::{
+    engine::{self, AllPorts, ConnTable, PortFilter, Sink, SlicePayload},
+    http::WINDOW,
+    packet::{Segment, TCP_FIN, TCP_RST, v4_mapped},
+    wire::{COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight},
+};
+
+struct MemTable {
+    conns: HashMap<ConnKey, ConnState>,
+    capacity: usize,
+}
+
+impl ConnTable for MemTable {
+    fn get(&mut self, key: &ConnKey) -> Option<&mut ConnState> {
+        self.conns.get_mut(key)
+    }
+    fn create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
+        if self.conns.len() >= self.capacity {
+            return None;
+        }
+        // Stale slot bytes on purpose: the engine must never read a slot it did not write.
+        let mut s: ConnState = unsafe { std::mem::zeroed() };
+        for slot in s.slots.iter_mut() {
+            slot.request_ns = u64::MAX;
+            slot.method = 0xee;
+        }
+        s.last_seen_ns = now_ns;
+        self.conns.insert(*key, s);
+        self.conns.get_mut(key)
+    }
+    fn remove(&mut self, key: &ConnKey) {
+        self.conns.remove(key);
+    }
+}
+
+#[derive(Debug, PartialEq)]
+struct Exchange {
+    status: u16,
+    method: u8,
+    path: String,
+    latency_ns: u64,
+}
+
+#[derive(Default)]
+struct MemSink {
+    counters: [u64; COUNTER_SLOTS],
+    exchanges: Vec<Exchange>,
+}
+
+impl Sink for MemSink {
+    fn count(&mut self, counter: Counter, n: u64) {
+        self.counters[counter as usize] += n;
+    }
+    fn exchange(&mut self, _key: &ConnKey, request: &InFlight, status: u16, latency_ns: u64) {
+        self.exchanges.push(Exchange {
+            status,
+            method: request.method,
+            path: String::from_utf8_lossy(&request.path[..request.path_len as usize]).into(),
+            latency_ns,
+        });
+    }
+}
+
+const CLIENT: [u8; 4] = [127, 0, 0, 1];
+const SERVER: [u8; 4] = [127, 0, 0, 2];
+
+struct Conn {
+    table: MemTable,
+    sink: MemSink,
+    client_seq: u32,
+    server_seq: u32,
+}
+
+impl Conn {
+    fn new() -> Self {
+        Conn {
+            table: MemTable {
+                conns: HashMap::new(),
+                capacity: 16,
+            },
+            sink: MemSink::default(),
+            client_seq: 1000,
+            server_seq: 50_000,
+        }
+    }
+
+    fn seg(&self, from_client: bool, seq: u32, len: usize, flags: u8) -> Segment {
+        let (s, d, sp, dp) = if from_client {
+            (CLIENT, SERVER, 40000, 80)
+        } else {
+            (SERVER, CLIENT, 80, 40000)
+        };
+        Segment {
+            src_addr: v4_mapped(s),
+            dst_addr: v4_mapped(d),
+            src_port: sp,
+            dst_port: dp,
+            seq,
+            flags,
+            payload_off: 0,
+            payload_len: len,
+        }
+    }
+
+    fn send_at(&mut self, from_client: bool, bytes: &[u8], flags: u8, now: u64, ports: &impl PortFilter) {
+        let seq = if from_client { self.client_seq } else { self.server_seq };
+        self.send_seq(from_client, seq, bytes, flags, now, ports);
+        let next = seq.wrapping_add(bytes.len() as u32);
+        if from_client {
+            self.client_seq = next;
+        } else {
+            self.server_seq = next;
+        }
+    }
+
+    fn send_seq(&mut self, from_client: bool, seq: u32, bytes: &[u8], flags: u8, now: u64, ports: &impl PortFilter) {
+        let seg = self.seg(from_client, seq, bytes.len(), flags);
+        let mut window = [0u8; WINDOW];
+        engine::process_segment(
+            &seg,
+            &mut SlicePayload(bytes),
+            &mut window,
+            &mut self.table,
+            &mut self.sink,
+            ports,
+            now,
+        );
+    }
+
+    fn client(&mut self, bytes: &[u8], now: u64) {
+        self.send_at(true, bytes, 0, now, &AllPorts);
+    }
+    fn server(&mut self, bytes: &[u8], now: u64) {
+        self.send_at(false, bytes, 0, now, &AllPorts);
+    }
+    fn c(&self, counter: Counter) -> u64 {
+        self.sink.counters[counter as usize]
+    }
+}
+
+const OK5: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+
+#[test]
+fn keep_alive_pairs_each_exchange_with_its_latency() {
+    let mut c = Conn::new();
+    for i in 0..100u64 {
+        c.client(format!("GET /item/{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(), i * 1000);
+        c.server(OK5, i * 1000 + 7 + i);
+    }
+    assert_eq!(c.c(Counter::Requests), 100);
+    assert_eq!(c.c(Counter::Responses), 100);
+    assert_eq!(c.c(Counter::Exchanges), 100);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 0);
+    assert_eq!(c.sink.exchanges[42].latency_ns, 7 + 42);
+    assert_eq!(c.sink.exchanges[42].path, "/item/42");
+    assert_eq!(c.sink.exchanges[42].method, 1);
+}
+
+#[test]
+fn pipelined_requests_and_responses_in_one_segment_each() {
+    let mut c = Conn::new();
+    let reqs: Vec<u8> = (0..10)
+        .flat_map(|i| format!("GET /p{i} HTTP/1.1\r\nHost: a\r\n\r\n").into_bytes())
+        .collect();
+    c.client(&reqs, 100);
+    assert_eq!(c.c(Counter::Requests), 10);
+    let resps: Vec<u8> = (0..10).flat_map(|_| OK5.to_vec()).collect();
+    c.server(&resps, 300);
+    assert_eq!(c.c(Counter::Responses), 10);
+    assert_eq!(c.c(Counter::Exchanges), 10);
+    let paths: Vec<&str> = c.sink.exchanges.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, (0..10).map(|i| format!("/p{i}")).collect::<Vec<_>>());
+    assert!(c.sink.exchanges.iter().all(|e| e.latency_ns == 200));
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+#[test]
+fn post_bodies_are_skipped_by_content_length() {
+    let mut c = Conn::new();
+    let two = b"POST /a HTTP/1.1\r\nContent-Length: 11\r\n\r\nGET /fake xPUT /b HTTP/1.1\r\n\r\n";
+    c.client(two, 0);
+    assert_eq!(c.c(Counter::Requests), 2);
+    c.server(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 5);
+    assert_eq!(c.c(Counter::Exchanges), 2);
+    assert_eq!(c.sink.exchanges[1].status, 204);
+    assert_eq!(c.sink.exchanges[1].path, "/b");
+}
+
+#[test]
+fn head_response_has_no_body_even_with_content_length() {
+    let mut c = Conn::new();
+    c.client(b"HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 1);
+    assert_eq!(c.c(Counter::Exchanges), 2);
+}
+
+#[test]
+fn retransmits_and_second_copies_count_once() {
+    let mut c = Conn::new();
+    let req = b"GET / HTTP/1.1\r\n\r\n";
+    let seq = c.client_seq;
+    c.client(req, 0);
+    c.send_seq(true, seq, req, 0, 10, &AllPorts); // retransmit
+    assert_eq!(c.c(Counter::Requests), 1);
+    assert_eq!(c.c(Counter::DuplicateSegments), 1);
+    let sseq = c.server_seq;
+    c.server(OK5, 20);
+    c.send_seq(false, sseq, OK5, 0, 30, &AllPorts);
+    assert_eq!(c.c(Counter::Responses), 1);
+    assert_eq!(c.c(Counter::Exchanges), 1);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 0);
+    assert_eq!(c.c(Counter::DuplicateSegments), 2);
+}
+
+#[test]
+fn sequence_numbers_wrap() {
+    let mut c = Conn::new();
+    c.client_seq = u32::MAX - 5;
+    c.client(b"GET /1 HTTP/1.1\r\n\r\n", 0);
+    c.server(OK5, 1);
+    c.client(b"GET /2 HTTP/1.1\r\n\r\n", 2);
+    c.server(OK5, 3);
+    assert_eq!(c.c(Counter::Exchanges), 2);
+    assert_eq!(c.c(Counter::DuplicateSegments), 0);
+    let st = c.table.conns.values().next().unwrap();
+    assert_ne!(st.flags & FLAG_CLIENT_SEQ, 0);
+}
+
+#[test]
+fn interim_responses_do_not_end_the_exchange() {
+    let mut c = Conn::new();
+    c.client(b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", 0);
+    c.server(b"HTTP/1.1 100 Continue\r\n\r\n", 1);
+    c.client(b"abc", 2);
+    c.server(OK5, 9);
+    assert_eq!(c.c(Counter::Responses), 2);
+    assert_eq!(c.c(Counter::InterimResponses), 1);
+    assert_eq!(c.c(Counter::Exchanges), 1);
+    assert_eq!(c.sink.exchanges[0].latency_ns, 9);
+}
+
+#[test]
+fn response_without_request_is_unmatched() {
+    let mut c = Conn::new();
+    c.server(OK5, 0);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 1);
+    assert_eq!(c.c(Counter::Exchanges), 0);
+}
+
+#[test]
+fn rst_expires_outstanding_and_forgets_the_connection() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 0);
+    c.send_at(false, b"", TCP_RST, 1, &AllPorts);
+    assert_eq!(c.c(Counter::ExpiredRequests), 2);
+    assert!(c.table.conns.is_empty());
+}
+
+#[test]
+fn client_fin_keeps_outstanding_server_fin_expires_them() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.send_at(true, b"", TCP_FIN, 1, &AllPorts); // half-close: the answer may still come
+    assert_eq!(c.table.conns.len(), 1);
+    c.server(OK5, 2);
+    assert_eq!(c.c(Counter::Exchanges), 1);
+    c.client(b"GET /b HTTP/1.1\r\n\r\n", 3);
+    c.send_at(false, b"", TCP_FIN, 4, &AllPorts);
+    assert_eq!(c.c(Counter::ExpiredRequests), 1);
+    assert!(c.table.conns.is_empty());
+}
+
+#[test]
+fn response_carrying_fin_completes_then_closes() {
+    let mut c = Conn::new();
+    c.client(b"GET / HTTP/1.0\r\n\r\n", 0);
+    c.send_at(false, b"HTTP/1.0 200 OK\r\n\r\nbody until close", TCP_FIN, 5, &AllPorts);
+    assert_eq!(c.c(Counter::Exchanges), 1);
+    assert_eq!(c.c(Counter::ExpiredRequests), 0);
+    assert!(c.table.conns.is_empty());
+}
+
+#[test]
+fn pipelining_deeper_than_the_fifo_is_counted_not_lost() {
+    let mut c = Conn::new();
+    for _ in 0..20 {
+        c.client(b"GET / HTTP/1.1\r\n\r\n", 0);
+    }
+    assert_eq!(c.c(Counter::Requests), 20);
+    assert_eq!(c.c(Counter::PipelineOverflow), 4);
+    assert_eq!(c.c(Counter::ExpiredRequests), 4);
+}
+
+#[test]
+fn a_full_table_counts_the_request_as_expired() {
+    let mut c = Conn::new();
+    c.table.capacity = 0;
+    c.client(b"GET / HTTP/1.1\r\n\r\n", 0);
+    assert_eq!(c.c(Counter::Requests), 1);
+    assert_eq!(c.c(Counter::ConnTableFull), 1);
+    assert_eq!(c.c(Counter::ExpiredRequests), 1);
+}
+
+#[test]
+fn port_filter_watches_server_ports_only() {
+    struct Only(u16);
+    impl PortFilter for Only {
+        fn watches(&self, p: u16) -> bool {
+            p == self.0
+        }
+    }
+    let mut c = Conn::new();
+    c.send_at(true, b"GET / HTTP/1.1\r\n\r\n", 0, 0, &Only(8080));
+    assert_eq!(c.c(Counter::Requests), 0);
+    c.send_at(true, b"GET / HTTP/1.1\r\n\r\n", 0, 0, &Only(80));
+    assert_eq!(c.c(Counter::Requests), 1);
+}
+
+#[test]
+fn garbage_after_a_message_is_flagged_not_counted() {
+    let mut c = Conn::new();
+    c.client(b"GET / HTTP/1.1\r\n\r\n\x00\x01garbage", 0);
+    assert_eq!(c.c(Counter::Requests), 1);
+    assert_eq!(c.c(Counter::ScanIncomplete), 1);
+}
+
+#[test]
+fn non_http_segments_change_nothing() {
+    let mut c = Conn::new();
+    c.client(b"\x16\x03\x01\x00\xa5\x01\x00\x00", 0);
+    c.server(b"SSH-2.0-x\r\n", 0);
+    assert!(c.table.conns.is_empty());
+    assert_eq!(c.sink.counters, [0; COUNTER_SLOTS]);
+}
+
+#[test]
+fn idle_connections_expire() {
+    let mut c = Conn::new();
+    c.client(b"GET / HTTP/1.1\r\n\r\n", 1_000);
+    let st = *c.table.conns.values().next().unwrap();
+    assert_eq!(engine::expire_idle(&st, 1_500, 1_000), None);
+    assert_eq!(engine::expire_idle(&st, 2_000, 1_000), Some(1));
+}

@@ -1,0 +1,94 @@
+//! IPv4/IPv6 + TCP header parsing.
+
+use probe_common::{
+    http::Window,
+    packet::{ETH_P_IP, ETH_P_IPV6, HEAD_LEN, TCP_FIN, parse, v4_mapped},
+};
+
+fn tcp(sport: u16, dport: u16, seq: u32, doff_words: u8, flags: u8) -> Vec<u8> {
+    let mut t = vec![0u8; usize::from(doff_words) * 4];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[12] = doff_words << 4;
+    t[13] = flags;
+    t
+}
+
+fn ipv4(ihl_words: u8, proto: u8, frag: u16, l4: &[u8], payload: &[u8]) -> Vec<u8> {
+    let hl = usize::from(ihl_words) * 4;
+    let total = hl + l4.len() + payload.len();
+    let mut p = vec![0u8; hl];
+    p[0] = 0x40 | ihl_words;
+    p[2..4].copy_from_slice(&(total as u16).to_be_bytes());
+    p[6..8].copy_from_slice(&frag.to_be_bytes());
+    p[9] = proto;
+    p[12..16].copy_from_slice(&[10, 0, 0, 1]);
+    p[16..20].copy_from_slice(&[10, 0, 0, 2]);
+    p.extend_from_slice(l4);
+    p.extend_from_slice(payload);
+    p
+}
+
+fn parse_bytes(bytes: &[u8], ethertype: u16) -> Option<probe_common::packet::Segment> {
+    let mut buf = [0u8; HEAD_LEN];
+    let n = bytes.len().min(HEAD_LEN);
+    buf[..n].copy_from_slice(&bytes[..n]);
+    parse(&Window { buf: &buf, len: n }, ethertype, bytes.len())
+}
+
+#[test]
+fn ipv4_tcp_with_options_on_both_layers() {
+    let l4 = tcp(40000, 8080, 7, 8, TCP_FIN); // 12 bytes of TCP options
+    let pkt = ipv4(6, 6, 0x4000, &l4, b"GET / HTTP/1.1\r\n\r\n"); // DF set, 4 bytes of IP options
+    let s = parse_bytes(&pkt, ETH_P_IP).unwrap();
+    assert_eq!(s.src_addr, v4_mapped([10, 0, 0, 1]));
+    assert_eq!(s.dst_addr, v4_mapped([10, 0, 0, 2]));
+    assert_eq!((s.src_port, s.dst_port, s.seq, s.flags), (40000, 8080, 7, TCP_FIN));
+    assert_eq!(s.payload_off, 24 + 32);
+    assert_eq!(s.payload_len, 18);
+}
+
+#[test]
+fn ethernet_padding_is_not_payload() {
+    let l4 = tcp(1, 2, 0, 5, 0);
+    let mut pkt = ipv4(5, 6, 0, &l4, b"");
+    pkt.extend_from_slice(&[0; 6]); // a 60-byte minimum frame's padding
+    assert_eq!(parse_bytes(&pkt, ETH_P_IP).unwrap().payload_len, 0);
+}
+
+#[test]
+fn non_tcp_fragments_and_garbage_are_rejected() {
+    let l4 = tcp(1, 2, 0, 5, 0);
+    assert!(parse_bytes(&ipv4(5, 17, 0, &l4, b"x"), ETH_P_IP).is_none()); // UDP
+    assert!(parse_bytes(&ipv4(5, 6, 0x0010, &l4, b"x"), ETH_P_IP).is_none()); // later fragment
+    let mut short_ihl = ipv4(5, 6, 0, &l4, b"x");
+    short_ihl[0] = 0x44;
+    assert!(parse_bytes(&short_ihl, ETH_P_IP).is_none()); // IHL < 5
+    assert!(parse_bytes(&[0x45, 0, 0], ETH_P_IP).is_none()); // truncated
+    assert!(parse_bytes(&ipv4(5, 6, 0, &tcp(1, 2, 0, 4, 0), b""), ETH_P_IP).is_none()); // doff < 5
+    assert!(parse_bytes(&ipv4(5, 6, 0, &l4, b"x"), 0x0806).is_none()); // ARP
+}
+
+#[test]
+fn ipv6_tcp() {
+    let l4 = tcp(50000, 80, 99, 5, 0);
+    let payload = b"HTTP/1.1 200 OK\r\n";
+    let mut p = vec![0u8; 40];
+    p[0] = 0x60;
+    p[4..6].copy_from_slice(&((l4.len() + payload.len()) as u16).to_be_bytes());
+    p[6] = 6;
+    p[23] = 1; // ::1
+    p[39] = 1;
+    p.extend_from_slice(&l4);
+    p.extend_from_slice(payload);
+    let s = parse_bytes(&p, ETH_P_IPV6).unwrap();
+    let mut one = [0u8; 16];
+    one[15] = 1;
+    assert_eq!(s.src_addr, one);
+    assert_eq!((s.src_port, s.dst_port, s.seq), (50000, 80, 99));
+    assert_eq!((s.payload_off, s.payload_len), (60, payload.len()));
+    // An extension header in front of TCP is not followed.
+    p[6] = 0;
+    assert!(parse_bytes(&p, ETH_P_IPV6).is_none());
+}

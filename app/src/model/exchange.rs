@@ -1,0 +1,129 @@
+//! One finished exchange, as the collector hands it over and as the model keeps it.
+
+use std::{borrow::Cow, fmt};
+
+use super::{Method, Tuple};
+
+/// A finished exchange from the kernel's event channel.
+#[derive(Clone, Debug)]
+pub struct ExchangeRecord {
+    pub tuple: Tuple,
+    /// CLOCK_MONOTONIC ns of the request's first segment.
+    pub request_ns: u64,
+    pub latency_ns: u64,
+    pub method: Option<Method>,
+    pub status: u16,
+    /// Prefix of the request target (at most [`PATH_LEN`] bytes), query string included.
+    pub path: String,
+}
+
+pub const PATH_LEN: usize = probe_common::wire::PATH_LEN;
+
+/// A request-target prefix stored inline, so keeping an exchange never allocates.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub struct PathPrefix {
+    len: u8,
+    bytes: [u8; PATH_LEN],
+}
+
+impl PathPrefix {
+    /// Keeps the first [`PATH_LEN`] bytes, cut back to a character boundary.
+    pub fn new(path: &str) -> Self {
+        let mut len = path.len().min(PATH_LEN);
+        while !path.is_char_boundary(len) {
+            len -= 1;
+        }
+        let mut bytes = [0; PATH_LEN];
+        bytes[..len].copy_from_slice(&path.as_bytes()[..len]);
+        PathPrefix {
+            len: len as u8,
+            bytes,
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        // Built from a `&str` cut at a character boundary, so always valid UTF-8.
+        std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
+    }
+
+    /// The path with its query string redacted as `?…` (query strings often carry tokens),
+    /// unless `show_query`.
+    pub fn display(&self, show_query: bool) -> Cow<'_, str> {
+        let path = self.as_str();
+        match path.find('?') {
+            Some(q) if !show_query => Cow::Owned(format!("{}?…", &path[..q])),
+            _ => Cow::Borrowed(path),
+        }
+    }
+}
+
+impl Default for PathPrefix {
+    fn default() -> Self {
+        PathPrefix::new("")
+    }
+}
+
+impl fmt::Debug for PathPrefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self.as_str(), f)
+    }
+}
+
+/// An exchange as the model keeps it: fixed size and `Copy`, numbered in arrival order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
+    /// Arrival order since the model started (never reset, so a snapshot can say "up to here").
+    pub seq: u64,
+    pub tuple: Tuple,
+    pub request_ns: u64,
+    pub latency_ns: u64,
+    pub method: Option<Method>,
+    pub status: u16,
+    pub path: PathPrefix,
+}
+
+impl Exchange {
+    pub fn new(seq: u64, r: &ExchangeRecord) -> Self {
+        Exchange {
+            seq,
+            tuple: r.tuple,
+            request_ns: r.request_ns,
+            latency_ns: r.latency_ns,
+            method: r.method,
+            status: r.status,
+            path: PathPrefix::new(&r.path),
+        }
+    }
+
+    /// CLOCK_MONOTONIC ns of the final response's status line.
+    pub fn response_ns(&self) -> u64 {
+        self.request_ns.saturating_add(self.latency_ns)
+    }
+
+    /// 4xx and 5xx count as errors in the error rate.
+    pub fn is_error(&self) -> bool {
+        self.status >= 400
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_prefix_keeps_48_bytes_at_a_char_boundary() {
+        let long = format!("/{}", "a".repeat(60));
+        assert_eq!(PathPrefix::new(&long).as_str(), &long[..48]);
+        // 'é' is two bytes: 47 ASCII bytes then 'é' would end at byte 49, so it is dropped.
+        let accented = format!("{}é", "b".repeat(47));
+        assert_eq!(PathPrefix::new(&accented).as_str(), &accented[..47]);
+    }
+
+    #[test]
+    fn query_string_is_hidden_unless_asked() {
+        let p = PathPrefix::new("/search?q=secret");
+        assert_eq!(p.display(false), "/search?…");
+        assert_eq!(p.display(true), "/search?q=secret");
+        assert_eq!(PathPrefix::new("/plain").display(false), "/plain");
+    }
+}

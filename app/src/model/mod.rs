@@ -1,0 +1,257 @@
+//! The pure model of httptop: what the exchanges and the kernel's counters add up to.
+//! No aya, no ratatui, no tokio here: the collector feeds it, the dashboard and the headless
+//! summary read it, and unit tests drive it with plain values.
+//!
+//! Two sources, kept apart on purpose (TERMS.md): the kernel's totals are exact; everything
+//! per tuple and every percentile comes from events, which are partial when events were lost.
+
+mod exchange;
+mod history;
+mod latency;
+mod stats;
+mod summary;
+mod talkers;
+mod totals;
+mod tuple;
+mod units;
+
+pub use exchange::{Exchange, ExchangeRecord, PATH_LEN, PathPrefix};
+pub use history::{History, HistoryPoint};
+pub use latency::{
+    LOG2_BUCKETS, LatencyHistogram, Percentiles, TalkerLatency, log2_bucket, log2_bucket_floor,
+};
+pub use probe_common::wire::Method;
+pub use stats::{Stats, StatsOptions};
+pub use summary::{Summary, TalkerSummary};
+pub use talkers::{Talker, TalkerTable};
+pub use totals::KernelTotals;
+pub use tuple::Tuple;
+pub use units::{format_count, format_ns, format_percent, format_rate};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ModelOptions {
+    /// Bound on tuples kept; the least recently seen are evicted.
+    pub max_talkers: usize,
+    /// Recent exchanges kept per tuple for the inspect view.
+    pub recent_per_talker: usize,
+    /// Sparkline points kept.
+    pub history_len: usize,
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        ModelOptions {
+            max_talkers: 100_000,
+            recent_per_talker: 64,
+            history_len: 300,
+        }
+    }
+}
+
+impl ModelOptions {
+    fn stats(&self) -> StatsOptions {
+        StatsOptions {
+            max_talkers: self.max_talkers,
+            recent_per_talker: self.recent_per_talker,
+            history_len: self.history_len,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Model {
+    opts: ModelOptions,
+    /// Sequence number the next exchange gets (never reset).
+    next_seq: u64,
+    all: Stats,
+    /// Latest totals as the kernel reported them.
+    kernel_latest: KernelTotals,
+    /// Totals at the last `reset`, subtracted from what is shown.
+    kernel_baseline: KernelTotals,
+    /// Totals at the last `tick`, for per-interval figures.
+    kernel_at_tick: KernelTotals,
+    filter_ns_per_run: Option<f64>,
+    first_tick_ns: Option<u64>,
+    last_tick_ns: Option<u64>,
+}
+
+impl Model {
+    pub fn new(opts: ModelOptions) -> Self {
+        Model {
+            opts,
+            next_seq: 0,
+            all: Stats::new(opts.stats()),
+            kernel_latest: KernelTotals::default(),
+            kernel_baseline: KernelTotals::default(),
+            kernel_at_tick: KernelTotals::default(),
+            filter_ns_per_run: None,
+            first_tick_ns: None,
+            last_tick_ns: None,
+        }
+    }
+
+    /// One finished exchange from the event channel.
+    pub fn record(&mut self, r: ExchangeRecord) {
+        let e = Exchange::new(self.next_seq, &r);
+        self.next_seq += 1;
+        self.all.record(&e);
+    }
+
+    /// The kernel's latest totals.
+    pub fn set_kernel_totals(&mut self, t: KernelTotals) {
+        self.kernel_latest = t;
+    }
+
+    /// Closes one refresh interval: a sparkline point, per-tuple rates and percentiles, and
+    /// the socket filter's cost over the interval.
+    pub fn tick(&mut self, now_ns: u64) {
+        self.first_tick_ns.get_or_insert(now_ns);
+        self.last_tick_ns = Some(now_ns);
+        self.filter_ns_per_run = self
+            .kernel_latest
+            .filter_ns_per_run_since(&self.kernel_at_tick);
+        self.kernel_at_tick = self.kernel_latest.clone();
+        self.all.tick(now_ns);
+    }
+
+    /// Statistics start from zero: the kernel's totals so far become the baseline.
+    pub fn reset(&mut self) {
+        self.kernel_baseline = self.kernel_latest.clone();
+        self.all = Stats::new(self.opts.stats());
+    }
+
+    /// Kernel totals since the last reset (exact counts).
+    pub fn kernel_totals(&self) -> KernelTotals {
+        self.kernel_latest.since(&self.kernel_baseline)
+    }
+
+    /// Figures from events since the last reset.
+    pub fn stats(&self) -> &Stats {
+        &self.all
+    }
+
+    /// Mean ns per socket-filter run over the last interval, when the kernel measures it.
+    pub fn filter_ns_per_run(&self) -> Option<f64> {
+        self.filter_ns_per_run
+    }
+
+    /// Time between the first and the latest tick.
+    pub fn uptime_ns(&self) -> u64 {
+        match (self.first_tick_ns, self.last_tick_ns) {
+            (Some(first), Some(last)) => last.saturating_sub(first),
+            _ => 0,
+        }
+    }
+
+    pub fn options(&self) -> ModelOptions {
+        self.opts
+    }
+
+    /// For the headless mode: exact kernel counts, event-based percentiles and top talkers.
+    pub fn summary(&self, top: usize) -> Summary {
+        Summary::new(&self.kernel_totals(), &self.all, top)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod test_support {
+    use super::*;
+
+    /// Exchange `seq` from 10.0.0.1:`client_port` to 10.0.0.2:`server_port`, requested at
+    /// `seq` seconds.
+    pub fn exchange(
+        seq: u64,
+        client_port: u16,
+        server_port: u16,
+        latency_ns: u64,
+        status: u16,
+    ) -> Exchange {
+        Exchange::new(
+            seq,
+            &record(
+                client_port,
+                server_port,
+                seq * 1_000_000_000,
+                latency_ns,
+                status,
+            ),
+        )
+    }
+
+    pub fn record(
+        client_port: u16,
+        server_port: u16,
+        request_ns: u64,
+        latency_ns: u64,
+        status: u16,
+    ) -> ExchangeRecord {
+        ExchangeRecord {
+            tuple: Tuple {
+                client: std::net::SocketAddr::from(([10, 0, 0, 1], client_port)),
+                server: std::net::SocketAddr::from(([10, 0, 0, 2], server_port)),
+            },
+            request_ns,
+            latency_ns,
+            method: Some(Method::Get),
+            status,
+            path: "/index.html?user=1".to_string(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{test_support::record, *};
+
+    #[test]
+    fn reset_subtracts_the_kernel_baseline_and_clears_event_figures() {
+        let mut m = Model::new(ModelOptions::default());
+        m.set_kernel_totals(KernelTotals {
+            exchanges: 7,
+            in_flight: 2,
+            ..Default::default()
+        });
+        m.record(record(40000, 80, 1, 10, 200));
+        assert_eq!(m.kernel_totals().exchanges, 7);
+        assert_eq!(m.stats().exchanges, 1);
+        m.reset();
+        assert_eq!(m.kernel_totals().exchanges, 0);
+        assert_eq!(m.kernel_totals().in_flight, 2);
+        assert_eq!(m.stats().exchanges, 0);
+        assert!(m.stats().talkers.is_empty());
+        m.set_kernel_totals(KernelTotals {
+            exchanges: 10,
+            in_flight: 1,
+            ..Default::default()
+        });
+        assert_eq!(m.kernel_totals().exchanges, 3);
+        assert_eq!(m.kernel_totals().in_flight, 1);
+    }
+
+    #[test]
+    fn tick_measures_the_filter_cost_and_uptime() {
+        let mut m = Model::new(ModelOptions::default());
+        m.tick(5_000_000_000);
+        m.set_kernel_totals(KernelTotals {
+            filter_run_ns: 3_000,
+            filter_run_cnt: 20,
+            ..Default::default()
+        });
+        m.tick(6_000_000_000);
+        assert_eq!(m.filter_ns_per_run(), Some(150.0));
+        m.tick(7_000_000_000);
+        assert_eq!(m.filter_ns_per_run(), None);
+        assert_eq!(m.uptime_ns(), 2_000_000_000);
+    }
+
+    #[test]
+    fn record_numbers_exchanges_in_arrival_order() {
+        let mut m = Model::new(ModelOptions::default());
+        m.record(record(40000, 80, 5, 10, 200));
+        m.reset();
+        m.record(record(40000, 80, 6, 10, 200));
+        let t = m.stats().talkers.iter().next().unwrap();
+        // Sequence numbers survive a reset, so "as of exchange N" stays meaningful.
+        assert_eq!(t.last.seq, 1);
+    }
+}

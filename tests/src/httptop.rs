@@ -1,0 +1,305 @@
+//! The binary under test: `httptop --headless --json`, attached in a namespace, stopped with
+//! SIGINT, its JSON summary parsed.
+
+use std::{
+    fmt,
+    io::{BufRead as _, BufReader, Read as _},
+    process::{Child, Output, Stdio},
+    sync::mpsc::{self, Receiver, RecvTimeoutError},
+    thread::JoinHandle,
+    time::{Duration, Instant},
+};
+
+use serde_json::Value;
+
+use crate::{
+    NetNs, httptop_binary,
+    process::{signal, terminate, wait_timeout},
+};
+
+/// What httptop prints on stderr once its filter is attached.
+const ATTACHED: &str = "httptop: attached";
+/// Loading and attaching the probe; generous for a loaded 2-core CI machine.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
+/// Per-exchange events reach user space through a channel polled on a timer (the kernel
+/// counters need no wait: the filter has run before the client reads the response). Nothing
+/// tells when the last event has been read, so leave the poller a few rounds before stopping.
+const EVENT_SETTLE: Duration = Duration::from_millis(300);
+/// From SIGINT to the summary on stdout and exit.
+const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A running `httptop --headless --json`; killed on drop if the test did not [`stop`](Self::stop) it.
+pub struct Httptop {
+    child: Child,
+    stderr_lines: Receiver<String>,
+    stderr_seen: Vec<String>,
+    stdout: Option<JoinHandle<String>>,
+}
+
+impl Httptop {
+    /// Starts `httptop --headless --json ARGS` inside `ns` and returns once it says it is
+    /// attached (panics with its stderr if it exits or stays silent instead).
+    pub fn attach(ns: &NetNs, args: &[&str]) -> Self {
+        let mut command = ns.command(httptop_binary());
+        command
+            .args(["--headless", "--json"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = command
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {}: {e}", httptop_binary().display()));
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let stdout = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stdout.read_to_string(&mut text);
+            text
+        });
+        let stderr = child.stderr.take().expect("stderr is piped");
+        let (sender, stderr_lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stderr).lines() {
+                let Ok(line) = line else { break };
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut httptop = Self {
+            child,
+            stderr_lines,
+            stderr_seen: Vec::new(),
+            stdout: Some(stdout),
+        };
+        httptop.wait_for_attached(args);
+        httptop
+    }
+
+    fn wait_for_attached(&mut self, args: &[&str]) {
+        let deadline = Instant::now() + ATTACH_TIMEOUT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.stderr_lines.recv_timeout(left) {
+                Ok(line) => {
+                    let attached = line.starts_with(ATTACHED);
+                    self.stderr_seen.push(line);
+                    if attached {
+                        return;
+                    }
+                }
+                Err(RecvTimeoutError::Timeout) => panic!(
+                    "httptop {args:?} did not print `{ATTACHED}` within {ATTACH_TIMEOUT:?}; stderr so far:\n{}",
+                    self.stderr_seen.join("\n")
+                ),
+                Err(RecvTimeoutError::Disconnected) => {
+                    let status = wait_timeout(&mut self.child, EXIT_TIMEOUT);
+                    panic!(
+                        "httptop {args:?} exited ({status:?}) before `{ATTACHED}`; stderr:\n{}",
+                        self.stderr_seen.join("\n")
+                    );
+                }
+            }
+        }
+    }
+
+    /// Lets pending events arrive, sends SIGINT, and returns the summary; panics unless httptop
+    /// exits 0 in time with one JSON object on stdout.
+    pub fn stop(mut self) -> Summary {
+        std::thread::sleep(EVENT_SETTLE);
+        signal(&mut self.child, libc::SIGINT);
+        let status = wait_timeout(&mut self.child, EXIT_TIMEOUT);
+        let stdout = self
+            .stdout
+            .take()
+            .map(|reader| reader.join().unwrap_or_default())
+            .unwrap_or_default();
+        self.stderr_seen.extend(self.stderr_lines.try_iter());
+        let stderr = self.stderr_seen.join("\n");
+        match status {
+            Some(status) if status.success() => {}
+            Some(status) => panic!("httptop exited with {status} after SIGINT; stderr:\n{stderr}"),
+            None => {
+                panic!("httptop did not exit within {EXIT_TIMEOUT:?} of SIGINT; stderr:\n{stderr}")
+            }
+        }
+        let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+            panic!("httptop's stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{stderr}")
+        });
+        Summary(json)
+    }
+}
+
+impl Drop for Httptop {
+    fn drop(&mut self) {
+        terminate(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+/// Runs httptop in `ns` to its end, for the error paths: `args` as given (add `--headless` and a
+/// `--duration` so a run that wrongly succeeds still ends), optionally as another user through
+/// `setpriv`. Panics if it runs past `--duration` by much.
+pub fn run_httptop_to_exit(ns: &NetNs, setpriv_args: &[&str], args: &[&str]) -> Output {
+    let mut command = if setpriv_args.is_empty() {
+        ns.command(httptop_binary())
+    } else {
+        let mut command = ns.command("setpriv");
+        command.args(setpriv_args).arg(httptop_binary());
+        command
+    };
+    let mut child = command
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting httptop: {e}"));
+    let (mut stdout, mut stderr) = (
+        child.stdout.take().expect("piped"),
+        child.stderr.take().expect("piped"),
+    );
+    let stdout = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stdout.read_to_end(&mut bytes);
+        bytes
+    });
+    let stderr = std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = stderr.read_to_end(&mut bytes);
+        bytes
+    });
+    let Some(status) = wait_timeout(&mut child, Duration::from_secs(30)) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("httptop {args:?} still ran after 30 s");
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
+    }
+}
+
+/// The counters of a summary that a test pins exactly.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Counts {
+    pub requests: u64,
+    pub responses: u64,
+    pub exchanges: u64,
+    pub unmatched_responses: u64,
+    pub expired_requests: u64,
+    pub events_lost: u64,
+    pub in_flight: u64,
+}
+
+impl Counts {
+    /// `n` requests, each answered once, all connections done: nothing unmatched, expired, lost
+    /// or still in flight.
+    pub fn answered(n: u64) -> Self {
+        Self {
+            requests: n,
+            responses: n,
+            exchanges: n,
+            unmatched_responses: 0,
+            expired_requests: 0,
+            events_lost: 0,
+            in_flight: 0,
+        }
+    }
+}
+
+/// httptop's `--json` summary.
+pub struct Summary(pub Value);
+
+impl Summary {
+    /// An unsigned integer field; panics (showing the whole summary) if it is missing.
+    pub fn count(&self, key: &str) -> u64 {
+        self.0[key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("summary has no unsigned `{key}`:\n{self}"))
+    }
+
+    pub fn counts(&self) -> Counts {
+        Counts {
+            requests: self.count("requests"),
+            responses: self.count("responses"),
+            exchanges: self.count("exchanges"),
+            unmatched_responses: self.count("unmatched_responses"),
+            expired_requests: self.count("expired_requests"),
+            events_lost: self.count("events_lost"),
+            in_flight: self.count("in_flight"),
+        }
+    }
+
+    /// `latency_ns.<key>`, e.g. `p50`.
+    pub fn latency_ns(&self, key: &str) -> u64 {
+        self.0["latency_ns"][key]
+            .as_u64()
+            .unwrap_or_else(|| panic!("summary has no unsigned `latency_ns.{key}`:\n{self}"))
+    }
+
+    /// `top_talkers` as (client, server, exchanges).
+    pub fn top_talkers(&self) -> Vec<(String, String, u64)> {
+        self.0["top_talkers"]
+            .as_array()
+            .unwrap_or_else(|| panic!("summary has no `top_talkers` array:\n{self}"))
+            .iter()
+            .map(|talker| {
+                let text = |key: &str| {
+                    talker[key]
+                        .as_str()
+                        .unwrap_or_else(|| panic!("talker without `{key}`: {talker}"))
+                        .to_owned()
+                };
+                let exchanges = talker["exchanges"]
+                    .as_u64()
+                    .unwrap_or_else(|| panic!("talker without `exchanges`: {talker}"));
+                (text("client"), text("server"), exchanges)
+            })
+            .collect()
+    }
+
+    /// Sum of `top_talkers[].exchanges`.
+    pub fn talker_exchanges(&self) -> u64 {
+        self.top_talkers().iter().map(|(_, _, n)| n).sum()
+    }
+
+    /// Every one of `n` requests answered, as [`Counts::answered`] says, and every exchange in the
+    /// kernel histogram and in the per-tuple figures too.
+    #[track_caller]
+    pub fn assert_all_answered(&self, n: u64) {
+        assert_eq!(self.counts(), Counts::answered(n), "summary:\n{self}");
+        assert_eq!(
+            self.histogram_total(),
+            n,
+            "histogram_log2 total; summary:\n{self}"
+        );
+        assert_eq!(
+            self.talker_exchanges(),
+            n,
+            "top_talkers total; summary:\n{self}"
+        );
+    }
+
+    /// Sum of `histogram_log2`, which must have 64 buckets.
+    pub fn histogram_total(&self) -> u64 {
+        let buckets = self.0["histogram_log2"]
+            .as_array()
+            .unwrap_or_else(|| panic!("summary has no `histogram_log2` array:\n{self}"));
+        assert_eq!(
+            buckets.len(),
+            64,
+            "histogram_log2 must have 64 buckets:\n{self}"
+        );
+        buckets
+            .iter()
+            .map(|bucket| bucket.as_u64().expect("bucket counts are unsigned"))
+            .sum()
+    }
+}
+
+impl fmt::Display for Summary {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}

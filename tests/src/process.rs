@@ -1,0 +1,76 @@
+//! Child processes that cannot outlive the test that started them.
+
+use std::{
+    process::{Child, Command, ExitStatus, Stdio},
+    time::{Duration, Instant},
+};
+
+/// A child process killed on drop: SIGTERM, then SIGKILL if it is still there after a grace
+/// period (nginx's master takes its workers down on SIGTERM, not on SIGKILL).
+pub struct ChildGuard {
+    child: Child,
+    what: String,
+}
+
+impl ChildGuard {
+    /// Spawns `command` with stdin closed; `what` names it in panics.
+    pub fn spawn(mut command: Command, what: &str) -> Self {
+        let child = command
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("starting {what}: {e}"));
+        Self {
+            child,
+            what: what.to_owned(),
+        }
+    }
+
+    pub fn what(&self) -> &str {
+        &self.what
+    }
+
+    /// The exit status if it has exited already.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child
+            .try_wait()
+            .unwrap_or_else(|e| panic!("checking on {}: {e}", self.what))
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        terminate(&mut self.child, Duration::from_secs(2));
+    }
+}
+
+/// Sends `signal` to `child` unless it has exited already.
+pub(crate) fn signal(child: &mut Child, signal: libc::c_int) {
+    if matches!(child.try_wait(), Ok(None)) {
+        let pid = libc::pid_t::try_from(child.id()).expect("pid fits pid_t");
+        // SAFETY: plain syscall on our own child, not yet reaped, so the pid is still ours.
+        unsafe { libc::kill(pid, signal) };
+    }
+}
+
+/// Waits at most `timeout` for `child` to exit.
+pub(crate) fn wait_timeout(child: &mut Child, timeout: Duration) -> Option<ExitStatus> {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            return Some(status);
+        }
+        if Instant::now() >= deadline {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+/// SIGTERM, up to `grace` to exit, then SIGKILL; always reaps.
+pub(crate) fn terminate(child: &mut Child, grace: Duration) {
+    signal(child, libc::SIGTERM);
+    if wait_timeout(child, grace).is_none() {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}

@@ -1,0 +1,87 @@
+//! tshark's figures for a capture, computed the way `shared/captures/README.md` says: every
+//! request method and response code tshark dissects (per message, not per frame), final
+//! responses (status ≥ 200) paired first-in-first-out with requests per TCP stream.
+
+use std::{collections::HashMap, path::Path, process::Command};
+
+/// Requests, responses and exchanges in a capture, as tshark sees them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Truth {
+    pub requests: u64,
+    pub responses: u64,
+    pub exchanges: u64,
+}
+
+/// Runs tshark on `capture` with the README's exact command and pairs its messages.
+pub fn tshark_truth(capture: &Path) -> Truth {
+    let output = Command::new("tshark")
+        .args(["-n", "--enable-heuristic", "http_tcp", "-r"])
+        .arg(capture)
+        .args(["-Y", "http", "-T", "fields", "-E", "occurrence=a"])
+        .args(["-E", "aggregator=,"])
+        .args(["-e", "tcp.stream", "-e", "http.request.method"])
+        .args(["-e", "http.response.code"])
+        .output()
+        .unwrap_or_else(|e| panic!("running tshark: {e}"));
+    assert!(
+        output.status.success(),
+        "tshark on {} failed: {}",
+        capture.display(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    pair_fields(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// Pairs tshark's `tcp.stream <TAB> methods <TAB> codes` lines, one per frame in capture order,
+/// where several messages in one frame are comma-separated.
+fn pair_fields(fields: &str) -> Truth {
+    let mut truth = Truth::default();
+    // Requests waiting for their final response, per TCP stream.
+    let mut waiting: HashMap<&str, u64> = HashMap::new();
+    for line in fields.lines() {
+        let mut columns = line.split('\t');
+        let stream = columns.next().unwrap_or("");
+        let methods = columns.next().unwrap_or("");
+        let codes = columns.next().unwrap_or("");
+        let waiting = waiting.entry(stream).or_default();
+        for _method in methods.split(',').filter(|m| !m.is_empty()) {
+            truth.requests += 1;
+            *waiting += 1;
+        }
+        for code in codes.split(',').filter(|c| !c.is_empty()) {
+            truth.responses += 1;
+            let code: u16 = code
+                .parse()
+                .unwrap_or_else(|_| panic!("tshark gave a non-numeric status code in {line:?}"));
+            if code >= 200 && *waiting > 0 {
+                *waiting -= 1;
+                truth.exchanges += 1;
+            }
+        }
+    }
+    truth
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pairs_final_responses_in_order_and_leaves_interim_and_orphan_responses_unpaired() {
+        let fields = "0\tGET,GET,GET\t\n\
+                      0\t\t200,200\n\
+                      1\tPOST\t\n\
+                      1\t\t100\n\
+                      0\t\t404\n\
+                      1\t\t200\n\
+                      2\t\t200\n";
+        assert_eq!(
+            pair_fields(fields),
+            Truth {
+                requests: 4,
+                responses: 6,
+                exchanges: 4,
+            }
+        );
+    }
+}

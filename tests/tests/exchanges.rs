@@ -23,7 +23,8 @@ const LOCALHOST_V6: SocketAddr = SocketAddr::new(std::net::IpAddr::V6(Ipv6Addr::
 fn nginx_ipv4_loopback_curl_one_connection_per_request() {
     let ns = NetNs::new();
     let _nginx = Nginx::start(&ns, &[LOCALHOST_V4, LOCALHOST_V6]);
-    let httptop = Httptop::attach(&ns, &[]);
+    // Twenty connections, one exchange each: list them all (the default is the top 10).
+    let httptop = Httptop::attach(&ns, &["--top", "50"]);
     curl_get(&ns, &format!("http://{LOCALHOST_V4}/"), 20);
     let summary = httptop.stop();
     summary.assert_all_answered(20);

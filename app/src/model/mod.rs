@@ -6,6 +6,7 @@
 //! per tuple and every percentile comes from events, which are partial when events were lost.
 
 mod exchange;
+mod filter;
 mod history;
 mod latency;
 mod stats;
@@ -15,7 +16,10 @@ mod totals;
 mod tuple;
 mod units;
 
+use std::collections::VecDeque;
+
 pub use exchange::{Exchange, ExchangeRecord, PATH_LEN, PathPrefix};
+pub use filter::{Filter, FilterError};
 pub use history::{History, HistoryPoint};
 pub use latency::{
     LOG2_BUCKETS, LatencyHistogram, Percentiles, TalkerLatency, log2_bucket, log2_bucket_floor,
@@ -27,6 +31,10 @@ pub use talkers::{Talker, TalkerTable};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;
 pub use units::{format_count, format_ns, format_percent, format_rate};
+
+/// Exchanges kept in arrival order so a new filter can start from recent history
+/// (about 9 MiB at this size).
+pub const LOG_CAPACITY: usize = 65_536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelOptions {
@@ -56,6 +64,22 @@ impl ModelOptions {
             history_len: self.history_len,
         }
     }
+
+    /// A filtered view keeps no recent exchanges of its own: the inspect view takes them from
+    /// the unfiltered tuple.
+    fn filtered_stats(&self) -> StatsOptions {
+        StatsOptions {
+            recent_per_talker: 0,
+            ..self.stats()
+        }
+    }
+}
+
+/// The exchanges a filter lets through, from `LOG_CAPACITY` exchanges before it was set on.
+#[derive(Clone, Debug)]
+struct FilteredView {
+    filter: Filter,
+    stats: Stats,
 }
 
 #[derive(Clone, Debug)]
@@ -64,6 +88,9 @@ pub struct Model {
     /// Sequence number the next exchange gets (never reset).
     next_seq: u64,
     all: Stats,
+    view: Option<FilteredView>,
+    /// The latest exchanges, oldest first, at most [`LOG_CAPACITY`].
+    log: VecDeque<Exchange>,
     /// Latest totals as the kernel reported them.
     kernel_latest: KernelTotals,
     /// Totals at the last `reset`, subtracted from what is shown.
@@ -81,6 +108,8 @@ impl Model {
             opts,
             next_seq: 0,
             all: Stats::new(opts.stats()),
+            view: None,
+            log: VecDeque::with_capacity(LOG_CAPACITY),
             kernel_latest: KernelTotals::default(),
             kernel_baseline: KernelTotals::default(),
             kernel_at_tick: KernelTotals::default(),
@@ -95,6 +124,15 @@ impl Model {
         let e = Exchange::new(self.next_seq, &r);
         self.next_seq += 1;
         self.all.record(&e);
+        if let Some(v) = &mut self.view
+            && v.filter.matches(&e)
+        {
+            v.stats.record(&e);
+        }
+        if self.log.len() == LOG_CAPACITY {
+            self.log.pop_front();
+        }
+        self.log.push_back(e);
     }
 
     /// The kernel's latest totals.
@@ -112,12 +150,61 @@ impl Model {
             .filter_ns_per_run_since(&self.kernel_at_tick);
         self.kernel_at_tick = self.kernel_latest.clone();
         self.all.tick(now_ns);
+        if let Some(v) = &mut self.view {
+            v.stats.tick(now_ns);
+        }
     }
 
     /// Statistics start from zero: the kernel's totals so far become the baseline.
     pub fn reset(&mut self) {
         self.kernel_baseline = self.kernel_latest.clone();
         self.all = Stats::new(self.opts.stats());
+        self.log.clear();
+        if let Some(v) = &mut self.view {
+            v.stats = Stats::new(self.opts.filtered_stats());
+        }
+    }
+
+    /// Sets the filter of everything the dashboard shows. The new view starts from the
+    /// exchanges still in the log (the latest [`LOG_CAPACITY`]); its sparklines start now.
+    pub fn set_filter(&mut self, filter: Option<Filter>) {
+        self.view = filter.map(|filter| {
+            let stats = self.replay(&filter, u64::MAX);
+            FilteredView { filter, stats }
+        });
+    }
+
+    pub fn filter(&self) -> Option<&Filter> {
+        self.view.as_ref().map(|v| &v.filter)
+    }
+
+    /// What the dashboard shows: the filtered view, or everything.
+    pub fn view_stats(&self) -> &Stats {
+        self.view.as_ref().map_or(&self.all, |v| &v.stats)
+    }
+
+    /// The exchanges still in the log that `filter` lets through, up to (not including)
+    /// sequence number `before_seq`, gathered afresh: how a frozen screen re-filters without
+    /// seeing anything that arrived after it froze. Rates are unknown (no interval) and stay 0.
+    pub fn replay(&self, filter: &Filter, before_seq: u64) -> Stats {
+        let mut stats = Stats::new(self.opts.filtered_stats());
+        for e in self.log.iter().take_while(|e| e.seq < before_seq) {
+            if filter.matches(e) {
+                stats.record(e);
+            }
+        }
+        stats.talkers.refresh_percentiles();
+        stats
+    }
+
+    /// Sequence number the next exchange will get: "everything before this" for a snapshot.
+    pub fn next_seq(&self) -> u64 {
+        self.next_seq
+    }
+
+    /// The latest tick's time (CLOCK_MONOTONIC ns), 0 before the first.
+    pub fn last_tick_ns(&self) -> u64 {
+        self.last_tick_ns.unwrap_or(0)
     }
 
     /// Kernel totals since the last reset (exact counts).
@@ -242,6 +329,43 @@ mod tests {
         m.tick(7_000_000_000);
         assert_eq!(m.filter_ns_per_run(), None);
         assert_eq!(m.uptime_ns(), 2_000_000_000);
+    }
+
+    #[test]
+    fn a_filter_starts_from_the_log_and_follows_new_exchanges() {
+        let mut m = Model::new(ModelOptions::default());
+        m.record(record(40000, 80, 1, 10, 200));
+        m.record(record(40001, 8080, 2, 20, 500));
+        m.set_filter(Filter::parse("dport 8080").unwrap());
+        assert_eq!(m.filter().map(Filter::text), Some("dport 8080"));
+        assert_eq!(m.view_stats().exchanges, 1);
+        m.record(record(40002, 8080, 3, 30, 200));
+        m.record(record(40003, 80, 4, 40, 200));
+        assert_eq!(m.view_stats().exchanges, 2);
+        assert_eq!(m.view_stats().talkers.len(), 2);
+        assert_eq!(m.stats().exchanges, 4);
+        // A frozen screen re-filters only what came before it froze (sequence numbers 0..3).
+        let port_80 = Filter::parse("dport 80").unwrap().unwrap();
+        let frozen = m.replay(&port_80, 3);
+        assert_eq!(frozen.exchanges, 1);
+        assert_eq!(
+            frozen.talkers.iter().next().map(|t| t.percentiles.p50),
+            Some(10)
+        );
+        m.set_filter(None);
+        assert_eq!(m.view_stats().exchanges, 4);
+    }
+
+    #[test]
+    fn reset_empties_the_filtered_view_and_the_log() {
+        let mut m = Model::new(ModelOptions::default());
+        m.set_filter(Filter::parse("port 80").unwrap());
+        m.record(record(40000, 80, 1, 10, 200));
+        assert_eq!(m.view_stats().exchanges, 1);
+        m.reset();
+        assert_eq!(m.view_stats().exchanges, 0);
+        m.set_filter(Filter::parse("port 80").unwrap());
+        assert_eq!(m.view_stats().exchanges, 0);
     }
 
     #[test]

@@ -137,10 +137,15 @@ impl TalkerTable {
                 0.0
             };
             t.exchanges_in_interval = 0;
-            if t.changed_since_tick {
-                t.percentiles = t.latency.percentiles();
-                t.changed_since_tick = false;
-            }
+        }
+        self.refresh_percentiles();
+    }
+
+    /// Brings every cached percentile up to date without closing an interval.
+    pub fn refresh_percentiles(&mut self) {
+        for t in self.talkers.values_mut().filter(|t| t.changed_since_tick) {
+            t.percentiles = t.latency.percentiles();
+            t.changed_since_tick = false;
         }
     }
 

@@ -22,6 +22,13 @@ pub trait Payload {
     /// Copies payload bytes `[off, off + WINDOW)` (fewer at the end) into `dst`; returns how
     /// many were copied, 0 when none could be.
     fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize;
+
+    /// Finds the head's end and framing in a loaded window. The kernel overrides this to run
+    /// the same [`http::HeadScan`] steps under `bpf_loop`.
+    #[inline(always)]
+    fn scan_head(&mut self, w: &Window) -> http::Head {
+        http::scan_head(w, 0)
+    }
 }
 
 /// Per-connection state storage, keyed by the client → server tuple.
@@ -58,12 +65,25 @@ impl PortFilter for AllPorts {
     }
 }
 
-/// Processes one TCP segment observed at `now_ns`.
-///
-/// `window` is scratch space for payload bytes; on entry its first `preloaded` bytes may
-/// already hold the payload's start (the kernel gets them with the headers), else pass 0.
-#[inline(always)]
-#[allow(clippy::too_many_arguments)]
+/// A segment that carries HTTP messages and passed dedupe: what the per-message steps need.
+#[derive(Clone, Copy, Debug)]
+pub struct Plan {
+    pub key: ConnKey,
+    /// Bytes of the window already loaded from payload offset 0.
+    pub loaded: usize,
+}
+
+/// What to do after one message.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Another message starts at this payload offset.
+    Next(usize),
+    Done,
+}
+
+/// Processes one TCP segment observed at `now_ns`: [`begin_segment`], then [`message_step`]
+/// for each message, then [`end_segment`]. The kernel runs the same three parts, one BPF
+/// program per message (tail calls), so the verifier checks each part once.
 pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     seg: &Segment,
     payload: &mut P,
@@ -73,20 +93,52 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     ports: &F,
     now_ns: u64,
 ) {
-    if seg.payload_len == 0 {
-        if seg.flags & (TCP_FIN | TCP_RST) != 0 {
-            on_close(seg, table, sink);
+    if let Some(plan) = begin_segment(seg, payload, window, table, sink, ports, now_ns) {
+        let mut off = 0;
+        let mut loaded = plan.loaded;
+        let mut messages = 0;
+        while let Some(state) = table.get(&plan.key) {
+            let mut run = MessageRun {
+                seg,
+                payload: &mut *payload,
+                window: &mut *window,
+                sink: &mut *sink,
+                now_ns,
+            };
+            match message_step(&mut run, &plan.key, state, off, loaded) {
+                Step::Done => break,
+                Step::Next(next) => {
+                    messages += 1;
+                    if messages >= MAX_MESSAGES_PER_SEGMENT {
+                        sink.count(Counter::ScanIncomplete, 1);
+                        break;
+                    }
+                    off = next;
+                    loaded = 0;
+                }
+            }
         }
-        return;
+    }
+    end_segment(seg, table, sink);
+}
+
+/// Classifies the segment's first bytes, applies the port filter, finds or creates the
+/// connection state and skips sequence ranges already seen. `None`: no message to walk.
+#[inline(always)]
+pub fn begin_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
+    seg: &Segment,
+    payload: &mut P,
+    window: &mut [u8; WINDOW],
+    table: &mut T,
+    sink: &mut S,
+    ports: &F,
+    now_ns: u64,
+) -> Option<Plan> {
+    if seg.payload_len == 0 {
+        return None;
     }
     let n = payload.load(0, window);
-    let first = classify_loaded(window, n);
-    let Some(first) = first else {
-        if seg.flags & (TCP_FIN | TCP_RST) != 0 {
-            on_close(seg, table, sink);
-        }
-        return;
-    };
+    let first = classify_loaded(window, n)?;
     let from_client = matches!(first, Start::Request { .. });
     let key = if from_client {
         ConnKey {
@@ -104,7 +156,7 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
         }
     };
     if !ports.watches(key.server_port) {
-        return;
+        return None;
     }
     let state = match table.get(&key) {
         Some(s) => s,
@@ -120,7 +172,7 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
                     sink.count(Counter::Responses, 1);
                     sink.count(Counter::UnmatchedResponses, 1);
                 }
-                return;
+                return None;
             }
         },
     };
@@ -132,21 +184,17 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     };
     if state.flags & flag != 0 && seq_before(seg.seq, *next) {
         sink.count(Counter::DuplicateSegments, 1);
-        return;
+        return None;
     }
     *next = seg.seq.wrapping_add(seg.payload_len as u32);
     state.flags |= flag;
     state.last_seen_ns = now_ns;
+    Some(Plan { key, loaded: n })
+}
 
-    let mut run = MessageRun {
-        seg,
-        payload,
-        window,
-        sink,
-        now_ns,
-    };
-    scan_messages(&mut run, first, n, &key, state);
-
+/// After the messages: a FIN or RST ends the connection.
+#[inline(always)]
+pub fn end_segment<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
     if seg.flags & (TCP_FIN | TCP_RST) != 0 {
         on_close(seg, table, sink);
     }
@@ -160,73 +208,70 @@ fn classify_loaded(window: &[u8; WINDOW], n: usize) -> Option<Start> {
     http::classify(&Window { buf: window, len: n }, 0)
 }
 
-/// What walking one segment's messages needs, bundled: BPF functions take at most 5 arguments.
-struct MessageRun<'a, P, S> {
-    seg: &'a Segment,
-    payload: &'a mut P,
-    window: &'a mut [u8; WINDOW],
-    sink: &'a mut S,
-    now_ns: u64,
+/// What one message step needs, bundled: BPF functions take at most 5 arguments.
+pub struct MessageRun<'a, P, S> {
+    pub seg: &'a Segment,
+    pub payload: &'a mut P,
+    pub window: &'a mut [u8; WINDOW],
+    pub sink: &'a mut S,
+    pub now_ns: u64,
 }
 
-/// Walks the messages of one segment whose first message is `first` (the window holds `n`
-/// bytes from payload offset 0).
-// Not inlined: its own BPF stack frame, so the filter stays under the 512-byte stack limit.
-#[inline(never)]
-fn scan_messages<P: Payload, S: Sink>(
+/// Handles the message that starts at payload offset `off` of the segment (the window holds
+/// `loaded` bytes from there, or load them when 0) and says where the next one starts.
+#[inline(always)]
+pub fn message_step<P: Payload, S: Sink>(
     run: &mut MessageRun<'_, P, S>,
-    first: Start,
-    mut n: usize,
     key: &ConnKey,
     state: &mut ConnState,
-) {
-    let mut start = first;
-    let mut off: usize = 0;
-    let mut m = 0;
-    while m < MAX_MESSAGES_PER_SEGMENT {
-        let w = Window {
-            buf: &*run.window,
-            len: n,
-        };
-        let request_method = match start {
-            Start::Request { method, target_off } => {
-                on_request(state, run.sink, &w, method, target_off, run.now_ns);
-                None
-            }
-            Start::Response { status } => on_response(state, run.sink, key, status, run.now_ns),
-        };
-        let head = http::scan_head(&w, 0);
-        let Some(head_len) = head.head_len else {
-            // Head longer than the window with more bytes after it: later messages are lost.
-            if off + n < run.seg.payload_len {
-                run.sink.count(Counter::ScanIncomplete, 1);
-            }
-            return;
-        };
-        let Some(body) = http::body_len(start, head.framing, request_method) else {
-            // Chunked or read-until-close: as far as the head tells, the body runs to the
-            // segment's end.
-            return;
-        };
-        let next = (off + head_len) as u64 + body;
-        if next >= run.seg.payload_len as u64 {
-            return;
-        }
-        off = next as usize;
-        n = run.payload.load(off, run.window);
-        let Some(s) = classify_loaded(run.window, n) else {
-            run.sink.count(Counter::ScanIncomplete, 1);
-            return;
-        };
-        // A segment flows one way: a status line among requests is not a message start.
-        if matches!(s, Start::Request { .. }) != matches!(start, Start::Request { .. }) {
-            run.sink.count(Counter::ScanIncomplete, 1);
-            return;
-        }
-        start = s;
-        m += 1;
+    off: usize,
+    loaded: usize,
+) -> Step {
+    let n = if loaded != 0 {
+        loaded
+    } else {
+        run.payload.load(off, run.window)
+    };
+    let Some(start) = classify_loaded(run.window, n) else {
+        // Where the previous message said the next one starts, there is none.
+        run.sink.count(Counter::ScanIncomplete, 1);
+        return Step::Done;
+    };
+    // A segment flows one way: the first message fixed the direction (the key's orientation).
+    let from_client = run.seg.src_port == key.client_port && run.seg.src_addr == key.client_addr;
+    if matches!(start, Start::Request { .. }) != from_client {
+        run.sink.count(Counter::ScanIncomplete, 1);
+        return Step::Done;
     }
-    run.sink.count(Counter::ScanIncomplete, 1);
+    let w = Window {
+        buf: &*run.window,
+        len: n,
+    };
+    let request_method = match start {
+        Start::Request { method, target_off } => {
+            on_request(state, run.sink, &w, method, target_off, run.now_ns);
+            None
+        }
+        Start::Response { status } => on_response(state, run.sink, key, status, run.now_ns),
+    };
+    let head = run.payload.scan_head(&w);
+    let Some(head_len) = head.head_len else {
+        // Head longer than the window with more bytes after it: later messages are lost.
+        if off + n < run.seg.payload_len {
+            run.sink.count(Counter::ScanIncomplete, 1);
+        }
+        return Step::Done;
+    };
+    let Some(body) = http::body_len(start, head.framing, request_method) else {
+        // Chunked or read-until-close: as far as the head tells, the body runs to the
+        // segment's end.
+        return Step::Done;
+    };
+    let next = (off + head_len) as u64 + body;
+    if next >= run.seg.payload_len as u64 {
+        return Step::Done;
+    }
+    Step::Next(next as usize)
 }
 
 #[inline(always)]

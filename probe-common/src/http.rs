@@ -22,6 +22,26 @@ impl<const N: usize> Window<'_, N> {
         if i < self.len { self.buf[i & (N - 1)] } else { 0 }
     }
 
+    /// Byte `i` without the length check. Only for the head scan's look-ahead: a header
+    /// line matters only when the blank line after it lies within `len`, so a stale byte read
+    /// past `len` can never change a result, and the verifier gets no length branch to fork on.
+    #[inline(always)]
+    fn peek(&self, i: usize) -> u8 {
+        self.buf[i & (N - 1)]
+    }
+
+    #[inline(always)]
+    fn peek_starts_with_ci(&self, i: usize, lower_pat: &[u8]) -> bool {
+        let mut k = 0;
+        while k < lower_pat.len() {
+            if self.peek(i + k) | 0x20 != lower_pat[k] {
+                return false;
+            }
+            k += 1;
+        }
+        true
+    }
+
     /// Big-endian u16 at `i`.
     #[inline(always)]
     pub fn be16(&self, i: usize) -> u16 {
@@ -46,18 +66,6 @@ impl<const N: usize> Window<'_, N> {
         true
     }
 
-    /// Case-insensitive match of a lowercase ASCII pattern.
-    #[inline(always)]
-    fn starts_with_ci_at(&self, i: usize, lower_pat: &[u8]) -> bool {
-        let mut k = 0;
-        while k < lower_pat.len() {
-            if self.at(i + k) | 0x20 != lower_pat[k] {
-                return false;
-            }
-            k += 1;
-        }
-        true
-    }
 }
 
 /// What the first bytes of a message say.
@@ -142,55 +150,83 @@ pub struct Head {
 }
 
 /// Scans header lines from `from` to find the end of the head and the body framing.
-// Not inlined: one copy of the loop for the verifier, and its own BPF stack frame.
-#[inline(never)]
-pub fn scan_head(w: &Window, from: usize) -> Head {
-    let mut framing = Framing::None;
-    let mut line_start = from;
+pub fn scan_head<const N: usize>(w: &Window<N>, from: usize) -> Head {
+    let mut scan = HeadScan::new(from);
     let mut i = from;
-    while i < WINDOW {
-        if i >= w.len {
+    while i < w.len && i < N {
+        if scan.step(w, i) {
             break;
-        }
-        if w.at(i) == b'\n' {
-            let line_len = i - line_start;
-            // A blank line ("\r\n" or a bare "\n") ends the head.
-            if line_len == 0 || (line_len == 1 && w.at(line_start) == b'\r') {
-                return Head {
-                    head_len: Some(i + 1),
-                    framing,
-                };
-            }
-            line_start = i + 1;
-            let c = w.at(line_start) | 0x20;
-            if c == b'c' && w.starts_with_ci_at(line_start, b"content-length:") {
-                if let Some(n) = parse_decimal(w, line_start + 15) {
-                    framing = Framing::ContentLength(n);
-                }
-            } else if c == b't' && w.starts_with_ci_at(line_start, b"transfer-encoding:") {
-                framing = Framing::Chunked;
-            }
         }
         i += 1;
     }
-    Head {
-        head_len: None,
-        framing,
+    scan.head()
+}
+
+/// The head scanner's state, advanced one byte at a time by [`HeadScan::step`]. User space
+/// drives it with a plain loop ([`scan_head`]); the kernel drives it with `bpf_loop`, which the
+/// verifier checks once instead of once per byte.
+#[derive(Clone, Copy, Debug)]
+pub struct HeadScan {
+    line_start: usize,
+    framing: Framing,
+    head_len: Option<usize>,
+}
+
+impl HeadScan {
+    pub const fn new(from: usize) -> Self {
+        HeadScan {
+            line_start: from,
+            framing: Framing::None,
+            head_len: None,
+        }
+    }
+
+    /// Looks at byte `i < w.len` (bytes must come in order); true once the head's end is found.
+    #[inline(always)]
+    pub fn step<const N: usize>(&mut self, w: &Window<N>, i: usize) -> bool {
+        if w.peek(i) != b'\n' {
+            return false;
+        }
+        let line_start = self.line_start;
+        let line_len = i.wrapping_sub(line_start);
+        // A blank line ("\r\n" or a bare "\n") ends the head.
+        if line_len == 0 || (line_len == 1 && w.peek(line_start) == b'\r') {
+            self.head_len = Some(i + 1);
+            return true;
+        }
+        let next = i + 1;
+        self.line_start = next;
+        let c = w.peek(next) | 0x20;
+        if c == b'c' && w.peek_starts_with_ci(next, b"content-length:") {
+            if let Some(n) = parse_decimal(w, next + 15) {
+                self.framing = Framing::ContentLength(n);
+            }
+        } else if c == b't' && w.peek_starts_with_ci(next, b"transfer-encoding:") {
+            self.framing = Framing::Chunked;
+        }
+        false
+    }
+
+    pub const fn head(&self) -> Head {
+        Head {
+            head_len: self.head_len,
+            framing: self.framing,
+        }
     }
 }
 
 /// A decimal after optional spaces/tabs; `None` when there is no digit.
 #[inline(always)]
-fn parse_decimal(w: &Window, mut i: usize) -> Option<u64> {
+fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Option<u64> {
     let mut k = 0;
-    while k < 8 && (w.at(i) == b' ' || w.at(i) == b'\t') {
+    while k < 8 && (w.peek(i) == b' ' || w.peek(i) == b'\t') {
         i += 1;
         k += 1;
     }
     let mut n: u64 = 0;
     let mut digits = 0;
     while digits < 19 {
-        let c = w.at(i);
+        let c = w.peek(i);
         if !c.is_ascii_digit() {
             break;
         }

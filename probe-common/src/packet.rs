@@ -41,68 +41,83 @@ pub const fn v4_mapped(a: [u8; 4]) -> [u8; 16] {
 /// Parses IPv4 or IPv6 (by `ethertype`) and TCP from the start of `w`; `wire_len` is the
 /// packet's length from the network header (the window may hold fewer bytes).
 /// Non-TCP, fragments (other than the first) and IPv6 extension headers yield `None`.
-// Not inlined: its own BPF stack frame (see engine::scan_messages).
-#[inline(never)]
 pub fn parse<const N: usize>(w: &Window<N>, ethertype: u16, wire_len: usize) -> Option<Segment> {
-    let mut src_addr = [0u8; 16];
-    let mut dst_addr = [0u8; 16];
+    let mut seg = Segment {
+        src_addr: [0; 16],
+        dst_addr: [0; 16],
+        src_port: 0,
+        dst_port: 0,
+        seq: 0,
+        flags: 0,
+        payload_off: 0,
+        payload_len: 0,
+    };
+    if parse_into(w, ethertype, wire_len, &mut seg) {
+        Some(seg)
+    } else {
+        None
+    }
+}
+
+/// [`parse`] into caller-provided memory (the kernel keeps it in a map, off the small stack).
+/// Returns false, leaving `seg` partly written, when the packet is not a TCP segment.
+// Not inlined: its own BPF stack frame.
+#[inline(never)]
+pub fn parse_into<const N: usize>(
+    w: &Window<N>,
+    ethertype: u16,
+    wire_len: usize,
+    seg: &mut Segment,
+) -> bool {
     let (l4_off, ip_end) = if ethertype == ETH_P_IP {
         let vihl = w.at(0);
         if vihl >> 4 != 4 {
-            return None;
+            return false;
         }
         let ihl = ((vihl & 0x0f) as usize) * 4;
         if ihl < 20 || w.at(9) != IPPROTO_TCP {
-            return None;
+            return false;
         }
         // A non-first fragment carries no TCP header.
         if w.be16(6) & 0x1fff != 0 {
-            return None;
+            return false;
         }
-        let total = w.be16(2) as usize;
-        let mut k = 0;
-        while k < 4 {
-            src_addr[12 + k] = w.at(12 + k);
-            dst_addr[12 + k] = w.at(16 + k);
-            k += 1;
-        }
-        src_addr[10] = 0xff;
-        src_addr[11] = 0xff;
-        dst_addr[10] = 0xff;
-        dst_addr[11] = 0xff;
-        (ihl, total)
+        seg.src_addr = v4_mapped(w.be32(12).to_be_bytes());
+        seg.dst_addr = v4_mapped(w.be32(16).to_be_bytes());
+        (ihl, w.be16(2) as usize)
     } else if ethertype == ETH_P_IPV6 {
         if w.at(0) >> 4 != 6 || w.at(6) != IPPROTO_TCP {
-            return None;
+            return false;
         }
         let mut k = 0;
         while k < 16 {
-            src_addr[k] = w.at(8 + k);
-            dst_addr[k] = w.at(24 + k);
+            seg.src_addr[k] = w.at(8 + k);
+            seg.dst_addr[k] = w.at(24 + k);
             k += 1;
         }
         (40, 40 + w.be16(4) as usize)
     } else {
-        return None;
+        return false;
     };
     // Trailing link padding (short frames) is not payload: trust the IP length when it is sane.
-    let end = if ip_end != 0 && ip_end <= wire_len { ip_end } else { wire_len };
+    let end = if ip_end != 0 && ip_end <= wire_len {
+        ip_end
+    } else {
+        wire_len
+    };
     if w.len < l4_off + 20 {
-        return None;
+        return false;
     }
     let data_off = ((w.at(l4_off + 12) >> 4) as usize) * 4;
     if data_off < 20 {
-        return None;
+        return false;
     }
     let payload_off = l4_off + data_off;
-    Some(Segment {
-        src_addr,
-        dst_addr,
-        src_port: w.be16(l4_off),
-        dst_port: w.be16(l4_off + 2),
-        seq: w.be32(l4_off + 4),
-        flags: w.at(l4_off + 13),
-        payload_off,
-        payload_len: end.saturating_sub(payload_off),
-    })
+    seg.src_port = w.be16(l4_off);
+    seg.dst_port = w.be16(l4_off + 2);
+    seg.seq = w.be32(l4_off + 4);
+    seg.flags = w.at(l4_off + 13);
+    seg.payload_off = payload_off;
+    seg.payload_len = end.saturating_sub(payload_off);
+    true
 }

@@ -1,14 +1,16 @@
 use aya_ebpf::{
     bindings::{BPF_NOEXIST, BPF_RB_NO_WAKEUP},
-    helpers::{bpf_ktime_get_ns, bpf_skb_load_bytes},
+    helpers::{bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes},
     macros::{map, socket_filter},
-    maps::{Array, HashMap, PerCpuArray, RingBuf},
+    maps::{Array, HashMap, PerCpuArray, ProgramArray, RingBuf},
     programs::SkBuffContext,
 };
 use probe_common::{
-    engine::{self, ConnTable, Payload, PortFilter, Sink},
-    http::{WINDOW, Window},
-    packet::{self, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, TCP_FIN, TCP_RST},
+    engine::{self, ConnTable, MAX_MESSAGES_PER_SEGMENT, MessageRun, Payload, PortFilter, Sink, Step},
+    http::{Head, HeadScan, WINDOW, Window},
+    packet::{
+        self, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST,
+    },
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight,
         histogram_bucket,
@@ -40,12 +42,34 @@ static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
 #[map]
 static PORTS: Array<u64> = Array::with_max_entries(1024, 0);
 
+/// Index of the message program in `JUMP`.
+const MESSAGE_PROG: u32 = 0;
+/// Tail calls: each message of a segment runs in its own program run, so the verifier checks
+/// one message's work once instead of every path through a loop of them.
+#[map]
+static JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+
+/// What the message program needs from the run before it (same CPU: tail calls keep it).
+#[repr(C)]
+pub struct Carry {
+    seg: Segment,
+    key: ConnKey,
+    /// Payload offset from the start of the packet data.
+    payload_base: usize,
+    /// Next message's payload offset, and bytes of it already in `window` (0: load them).
+    off: usize,
+    loaded: usize,
+    messages: usize,
+    now_ns: u64,
+}
+
 /// Per-CPU scratch: too big for the 512-byte BPF stack.
 #[repr(C)]
 pub struct Scratch {
     head: [u8; HEAD_LEN],
     window: [u8; WINDOW],
     fresh_conn: ConnState,
+    carry: Carry,
 }
 #[map]
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
@@ -82,8 +106,15 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
     // SAFETY: a per-CPU map value, only used by this program run.
     let scratch = unsafe { &mut *scratch };
     let n = load_bounded(ctx, net_off, wire_len, &mut scratch.head);
-    let head = Window { buf: &scratch.head, len: n };
-    let seg = packet::parse(&head, ethertype, wire_len).ok_or(())?;
+    let head = Window {
+        buf: &scratch.head,
+        len: n,
+    };
+    // Parsed straight into the carry: a Segment is big for the 512-byte stack.
+    if !packet::parse_into(&head, ethertype, wire_len, &mut scratch.carry.seg) {
+        return Ok(());
+    }
+    let seg = &scratch.carry.seg;
     let closing = seg.flags & (TCP_FIN | TCP_RST) != 0;
     if seg.payload_len == 0 && !closing {
         return Ok(());
@@ -96,24 +127,85 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
             return Ok(());
         }
     }
+    let payload_base = net_off + seg.payload_off;
     let mut payload = SkbPayload {
         ctx,
-        base: net_off + seg.payload_off,
+        base: payload_base,
         len: seg.payload_len,
     };
     // SAFETY: helper without preconditions.
-    let now = unsafe { bpf_ktime_get_ns() };
-    engine::process_segment(
-        &seg,
+    let now_ns = unsafe { bpf_ktime_get_ns() };
+    let mut conns = KernelConns {
+        fresh: &mut scratch.fresh_conn,
+    };
+    let plan = engine::begin_segment(
+        seg,
         &mut payload,
         &mut scratch.window,
-        &mut KernelConns {
-            fresh: &mut scratch.fresh_conn,
-        },
+        &mut conns,
         &mut KernelSink,
         &KernelPorts,
-        now,
+        now_ns,
     );
+    if let Some(plan) = plan {
+        let carry = &mut scratch.carry;
+        carry.key = plan.key;
+        carry.payload_base = payload_base;
+        carry.off = 0;
+        carry.loaded = plan.loaded;
+        carry.messages = 0;
+        carry.now_ns = now_ns;
+        // SAFETY: JUMP holds socket-filter programs only.
+        unsafe { JUMP.tail_call(ctx, MESSAGE_PROG) };
+        // Only reached when the tail call failed (program missing): say so.
+        KernelSink.count(Counter::ScanIncomplete, 1);
+    }
+    engine::end_segment(&scratch.carry.seg, &mut conns, &mut KernelSink);
+    Ok(())
+}
+
+/// One message of a segment, then a tail call to itself for the next one.
+#[socket_filter]
+pub fn httptop_message(ctx: SkBuffContext) -> i64 {
+    let _ = try_message(&ctx);
+    0
+}
+
+fn try_message(ctx: &SkBuffContext) -> Result<(), ()> {
+    let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
+    // SAFETY: a per-CPU map value, only used by this program run.
+    let scratch = unsafe { &mut *scratch };
+    let carry = &mut scratch.carry;
+    // A map key must live on the stack, not in a map value.
+    let key = carry.key;
+    let mut conns = KernelConns {
+        fresh: &mut scratch.fresh_conn,
+    };
+    if let Some(state) = conns.get(&key) {
+        let mut run = MessageRun {
+            seg: &carry.seg,
+            payload: &mut SkbPayload {
+                ctx,
+                base: carry.payload_base,
+                len: carry.seg.payload_len,
+            },
+            window: &mut scratch.window,
+            sink: &mut KernelSink,
+            now_ns: carry.now_ns,
+        };
+        let step = engine::message_step(&mut run, &key, state, carry.off, carry.loaded);
+        if let Step::Next(next) = step {
+            if carry.messages + 1 < MAX_MESSAGES_PER_SEGMENT {
+                carry.off = next;
+                carry.loaded = 0;
+                carry.messages += 1;
+                // SAFETY: JUMP holds socket-filter programs only.
+                unsafe { JUMP.tail_call(ctx, MESSAGE_PROG) };
+            }
+            KernelSink.count(Counter::ScanIncomplete, 1);
+        }
+    }
+    engine::end_segment(&carry.seg, &mut conns, &mut KernelSink);
     Ok(())
 }
 
@@ -161,6 +253,42 @@ impl Payload for SkbPayload<'_> {
         // fragments that the relative helper cannot reach.
         load_bounded(self.ctx, self.base + off, self.len - off, dst)
     }
+
+    #[inline(always)]
+    fn scan_head(&mut self, w: &Window) -> Head {
+        let mut ctx = HeadScanCtx {
+            scan: HeadScan::new(0),
+            window: w.buf,
+            len: w.len,
+        };
+        // SAFETY: the callback gets back exactly the context pointer given here.
+        unsafe {
+            bpf_loop(
+                w.len.min(WINDOW) as u32,
+                head_scan_step as *mut core::ffi::c_void,
+                (&raw mut ctx).cast(),
+                0,
+            );
+        }
+        ctx.scan.head()
+    }
+}
+
+struct HeadScanCtx<'a> {
+    scan: HeadScan,
+    window: &'a [u8; WINDOW],
+    len: usize,
+}
+
+/// One `bpf_loop` iteration of the head scan: returns 1 to stop.
+extern "C" fn head_scan_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+    // SAFETY: bpf_loop passes back the HeadScanCtx given in scan_head.
+    let ctx = unsafe { &mut *ctx.cast::<HeadScanCtx>() };
+    let w = Window {
+        buf: ctx.window,
+        len: ctx.len,
+    };
+    i64::from(ctx.scan.step(&w, index as usize))
 }
 
 struct KernelConns<'a> {

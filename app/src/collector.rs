@@ -1,0 +1,110 @@
+//! The collector task: probe → model. It polls the ring buffer on a timer (the kernel never
+//! wakes us per event: that halves a busy server's throughput), refreshes kernel totals, sweeps
+//! stale connections and closes sparkline points. The UI only ever reads the model.
+
+use std::{
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use tokio::{sync::watch, time::MissedTickBehavior};
+
+use crate::{
+    model::{ExchangeRecord, Model},
+    probe::{Probe, monotonic_ns},
+};
+
+pub type SharedModel = Arc<Mutex<Model>>;
+
+#[derive(Clone, Debug)]
+pub struct CollectorOptions {
+    /// Ring-buffer poll period.
+    pub poll: Duration,
+    /// Kernel totals refresh period.
+    pub totals: Duration,
+    /// Sparkline point period (the UI refresh interval).
+    pub interval: Duration,
+    /// A connection silent this long is dropped and its outstanding requests expire.
+    pub request_timeout: Duration,
+}
+
+impl Default for CollectorOptions {
+    fn default() -> Self {
+        CollectorOptions {
+            poll: Duration::from_millis(10),
+            totals: Duration::from_millis(200),
+            interval: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+fn ticker(period: Duration) -> tokio::time::Interval {
+    let mut t = tokio::time::interval(period);
+    t.set_missed_tick_behavior(MissedTickBehavior::Delay);
+    t
+}
+
+/// Runs until `shutdown` turns true, then detaches the probe and does a last full read, so the
+/// model ends with every exchange the kernel counted.
+pub async fn run(
+    mut probe: Probe,
+    model: SharedModel,
+    opts: CollectorOptions,
+    mut shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    let mut poll = ticker(opts.poll);
+    let mut totals = ticker(opts.totals);
+    let mut sweep = ticker(Duration::from_secs(1).min(opts.request_timeout));
+    let mut interval = ticker(opts.interval);
+    let mut batch: Vec<ExchangeRecord> = Vec::with_capacity(4096);
+    loop {
+        tokio::select! {
+            _ = poll.tick() => drain(&mut probe, &model, &mut batch),
+            _ = totals.tick() => refresh_totals(&probe, &model),
+            _ = sweep.tick() => {
+                if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
+                    log::warn!("sweep: {e}");
+                }
+            }
+            _ = interval.tick() => lock(&model).tick(monotonic_ns()),
+            changed = shutdown.changed() => {
+                if changed.is_err() || *shutdown.borrow() {
+                    break;
+                }
+            }
+        }
+    }
+    probe.detach();
+    // Let program runs that started before the detach finish.
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    drain(&mut probe, &model, &mut batch);
+    if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
+        log::warn!("sweep: {e}");
+    }
+    refresh_totals(&probe, &model);
+    Ok(())
+}
+
+fn lock(model: &SharedModel) -> std::sync::MutexGuard<'_, Model> {
+    // A panic elsewhere while holding the lock leaves plain data behind: keep going.
+    model.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<ExchangeRecord>) {
+    probe.drain_events(|r| batch.push(r));
+    if batch.is_empty() {
+        return;
+    }
+    let mut m = lock(model);
+    for r in batch.drain(..) {
+        m.record(r);
+    }
+}
+
+fn refresh_totals(probe: &Probe, model: &SharedModel) {
+    match probe.totals() {
+        Ok(t) => lock(model).set_kernel_totals(t),
+        Err(e) => log::warn!("reading kernel totals: {e}"),
+    }
+}

@@ -1,0 +1,8 @@
+//! httptop's user space: loader, collector, the pure model, and the views.
+
+pub mod cli;
+pub mod collector;
+pub mod headless;
+pub mod logging;
+pub mod model;
+pub mod probe;

@@ -1,0 +1,484 @@
+//! Loads the socket filter, attaches it to AF_PACKET sockets, reads its maps, and undoes it all
+//! on drop (bpftop's way: a guard owns every kernel-side change).
+
+use std::{
+    ffi::CString,
+    io,
+    net::{IpAddr, Ipv6Addr, SocketAddr},
+    os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd},
+    time::Duration,
+};
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{Array, HashMap, MapData, PerCpuArray, ProgramArray, RingBuf},
+    programs::{ProgramError, SocketFilter},
+};
+use probe_common::wire::{
+    COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, Method, PATH_LEN,
+};
+
+use crate::model::{ExchangeRecord, KernelTotals, Tuple};
+
+/// The probe object, built by build.rs from `probe-ebpf`.
+static PROBE_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe"));
+
+const ETH_P_ALL: u16 = 0x0003;
+/// The socket filter attached to the sockets.
+const ENTRY_PROGRAM: &str = "httptop";
+/// The per-message program the entry program tail-calls.
+const MESSAGE_PROGRAM: &str = "httptop_message";
+const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("missing capabilities: {0} (run as root, or grant them to the binary)")]
+    MissingCapabilities(String),
+    #[error("unknown interface '{0}'")]
+    UnknownInterface(String),
+    #[error("the kernel refused the BPF program ({0}); the verifier's log is in the log file")]
+    Verifier(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{0}")]
+    Bpf(String),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ProbeError {
+    let context = context.into();
+    move |source| ProbeError::Io { context, source }
+}
+
+fn bpf_err(context: &str) -> impl FnOnce(String) -> ProbeError + '_ {
+    move |e| ProbeError::Bpf(format!("{context}: {e}"))
+}
+
+/// What to watch.
+#[derive(Clone, Debug, Default)]
+pub struct ProbeConfig {
+    /// Interface names; empty = every interface of this network namespace.
+    pub interfaces: Vec<String>,
+    /// Server ports; empty = every port.
+    pub ports: Vec<u16>,
+}
+
+/// The loaded and attached probe. Dropping it detaches the filter and closes the sockets.
+pub struct Probe {
+    ebpf: Ebpf,
+    sockets: Vec<OwnedFd>,
+    events: RingBuf<MapData>,
+    /// Keeps the kernel's BPF run-time statistics on while held (`None` when refused).
+    _stats: Option<OwnedFd>,
+    /// Requests the sweeper expired (user space's share of `expired_requests`).
+    swept_expired: u64,
+    /// Outstanding requests found by the last sweep.
+    in_flight: u64,
+}
+
+/// Capability bits (linux/capability.h).
+const CAP_NET_RAW: u32 = 13;
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_PERFMON: u32 = 38;
+const CAP_BPF: u32 = 39;
+
+/// Names the capabilities this process lacks, from /proc/self/status.
+pub fn missing_capabilities() -> Vec<&'static str> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let eff = status
+        .lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        .unwrap_or(0);
+    let has = |bit: u32| eff & (1u64 << bit) != 0;
+    let admin = has(CAP_SYS_ADMIN);
+    let mut missing = Vec::new();
+    if !(has(CAP_BPF) || admin) {
+        missing.push("CAP_BPF");
+    }
+    if !has(CAP_NET_RAW) {
+        missing.push("CAP_NET_RAW");
+    }
+    if !(has(CAP_PERFMON) || admin) {
+        missing.push("CAP_PERFMON");
+    }
+    missing
+}
+
+fn ifindex(name: &str) -> Result<u32, ProbeError> {
+    let c = CString::new(name).map_err(|_| ProbeError::UnknownInterface(name.to_owned()))?;
+    // SAFETY: a valid NUL-terminated string.
+    match unsafe { libc::if_nametoindex(c.as_ptr()) } {
+        0 => Err(ProbeError::UnknownInterface(name.to_owned())),
+        i => Ok(i),
+    }
+}
+
+impl Probe {
+    pub fn attach(config: &ProbeConfig) -> Result<Probe, ProbeError> {
+        let missing = missing_capabilities();
+        if !missing.is_empty() {
+            return Err(ProbeError::MissingCapabilities(missing.join(", ")));
+        }
+        // Resolve every interface before touching the kernel: a typo changes nothing.
+        let targets: Vec<(String, u32)> = config
+            .interfaces
+            .iter()
+            .map(|name| ifindex(name).map(|i| (name.clone(), i)))
+            .collect::<Result<_, _>>()?;
+        let loopback = ifindex("lo").unwrap_or(0);
+        let port_filter: u32 = u32::from(!config.ports.is_empty());
+
+        let mut ebpf = EbpfLoader::new()
+            .override_global("LOOPBACK_IFINDEX", &loopback, true)
+            .override_global("PORT_FILTER", &port_filter, true)
+            .load(PROBE_OBJECT)
+            .map_err(|e| ProbeError::Bpf(format!("loading the BPF object: {e}")))?;
+
+        if !config.ports.is_empty() {
+            let mut ports: Array<_, u64> = Array::try_from(ebpf.map_mut("PORTS").ok_or_else(
+                || ProbeError::Bpf("map PORTS missing from the object".into()),
+            )?)
+            .map_err(|e| ProbeError::Bpf(e.to_string()))?;
+            let mut bitmap = [0u64; 1024];
+            for &p in &config.ports {
+                bitmap[usize::from(p / 64)] |= 1u64 << (p % 64);
+            }
+            for (i, bits) in bitmap.iter().enumerate().filter(|(_, b)| **b != 0) {
+                ports
+                    .set(i as u32, *bits, 0)
+                    .map_err(|e| ProbeError::Bpf(format!("setting port filter: {e}")))?;
+            }
+        }
+
+        let events = RingBuf::try_from(
+            ebpf.take_map("EVENTS")
+                .ok_or_else(|| ProbeError::Bpf("map EVENTS missing from the object".into()))?,
+        )
+        .map_err(|e| ProbeError::Bpf(e.to_string()))?;
+
+        // The per-message program first: the entry program tail-calls it through JUMP.
+        load_program(&mut ebpf, MESSAGE_PROGRAM)?;
+        let message_fd = socket_filter(&mut ebpf, MESSAGE_PROGRAM)?
+            .fd()
+            .map_err(|e| ProbeError::Bpf(e.to_string()))?
+            .try_clone()
+            .map_err(|e| ProbeError::Bpf(e.to_string()))?;
+        let mut jump: ProgramArray<_> = ProgramArray::try_from(
+            ebpf.map_mut("JUMP")
+                .ok_or_else(|| ProbeError::Bpf("map JUMP missing from the object".into()))?,
+        )
+        .map_err(|e| ProbeError::Bpf(e.to_string()))?;
+        jump.set(0, &message_fd, 0)
+            .map_err(|e| ProbeError::Bpf(format!("linking the message program: {e}")))?;
+        load_program(&mut ebpf, ENTRY_PROGRAM)?;
+        let program = socket_filter(&mut ebpf, ENTRY_PROGRAM)?;
+        let _stats = match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                log::warn!("BPF run-time statistics unavailable: {e}");
+                None
+            }
+        };
+
+        let mut sockets = Vec::new();
+        if targets.is_empty() {
+            sockets.push(packet_socket(program, 0, false)?);
+        }
+        for (name, index) in &targets {
+            // On lo every packet passes twice; the outgoing copy is dropped before the filter.
+            let is_loopback = *index == loopback;
+            sockets.push(packet_socket(program, *index, is_loopback).map_err(|e| match e {
+                ProbeError::Io { context, source } => ProbeError::Io {
+                    context: format!("{context} on {name}"),
+                    source,
+                },
+                other => other,
+            })?);
+        }
+        log::info!(
+            "attached to {} socket(s), lo ifindex {loopback}, ports {:?}",
+            sockets.len(),
+            config.ports
+        );
+        Ok(Probe {
+            ebpf,
+            sockets,
+            events,
+            _stats,
+            swept_expired: 0,
+            in_flight: 0,
+        })
+    }
+
+    /// Calls `f` for every exchange event waiting in the ring buffer; returns how many.
+    pub fn drain_events(&mut self, mut f: impl FnMut(ExchangeRecord)) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.events.next() {
+            if let Some(event) = parse_event(&item) {
+                f(exchange_record(&event));
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Sums the per-CPU counters and histogram.
+    pub fn totals(&self) -> Result<KernelTotals, ProbeError> {
+        let counters: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.map("COUNTERS")?).map_err(|e| bpf_err("COUNTERS")(e.to_string()))?;
+        let mut sums = [0u64; COUNTER_SLOTS];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let values = counters
+                .get(&(i as u32), 0)
+                .map_err(|e| bpf_err("reading COUNTERS")(e.to_string()))?;
+            *sum = values.iter().sum();
+        }
+        let hist: PerCpuArray<_, u64> = PerCpuArray::try_from(self.map("LATENCY_LOG2")?)
+            .map_err(|e| bpf_err("LATENCY_LOG2")(e.to_string()))?;
+        let mut histogram_log2 = [0u64; HISTOGRAM_BUCKETS];
+        for (i, bucket) in histogram_log2.iter_mut().enumerate() {
+            let values = hist
+                .get(&(i as u32), 0)
+                .map_err(|e| bpf_err("reading LATENCY_LOG2")(e.to_string()))?;
+            *bucket = values.iter().sum();
+        }
+        let c = |k: Counter| sums[k as usize];
+        let (filter_run_ns, filter_run_cnt) = self.run_stats();
+        Ok(KernelTotals {
+            requests: c(Counter::Requests),
+            responses: c(Counter::Responses),
+            exchanges: c(Counter::Exchanges),
+            unmatched_responses: c(Counter::UnmatchedResponses),
+            expired_requests: c(Counter::ExpiredRequests) + self.swept_expired,
+            events_lost: c(Counter::EventsLost),
+            duplicate_segments: c(Counter::DuplicateSegments),
+            conn_table_full: c(Counter::ConnTableFull),
+            pipeline_overflow: c(Counter::PipelineOverflow),
+            scan_incomplete: c(Counter::ScanIncomplete),
+            interim_responses: c(Counter::InterimResponses),
+            in_flight: self.in_flight,
+            histogram_log2,
+            filter_run_ns,
+            filter_run_cnt,
+        })
+    }
+
+    /// The socket filter's cumulative run time and run count (0, 0 when stats are off).
+    fn run_stats(&self) -> (u64, u64) {
+        let Some(program) = self.ebpf.program(ENTRY_PROGRAM) else {
+            return (0, 0);
+        };
+        match program.info() {
+            Ok(info) => (info.run_time().as_nanos() as u64, info.run_count()),
+            Err(_) => (0, 0),
+        }
+    }
+
+    /// Expires connections idle for `timeout` (their outstanding requests count as expired)
+    /// and refreshes the in-flight gauge. Returns how many requests expired.
+    pub fn sweep(&mut self, now_ns: u64, timeout: Duration) -> Result<u64, ProbeError> {
+        let timeout_ns = timeout.as_nanos() as u64;
+        let mut conns: HashMap<_, ConnKey, ConnState> = HashMap::try_from(
+            self.ebpf
+                .map_mut("CONNS")
+                .ok_or_else(|| ProbeError::Bpf("map CONNS missing".into()))?,
+        )
+        .map_err(|e| bpf_err("CONNS")(e.to_string()))?;
+        let mut stale = Vec::new();
+        let mut in_flight = 0u64;
+        for entry in conns.iter() {
+            // An entry deleted by the kernel while we walk is simply gone.
+            let Ok((key, state)) = entry else { continue };
+            match probe_common::engine::expire_idle(&state, now_ns, timeout_ns) {
+                Some(expired) => stale.push((key, expired)),
+                None => in_flight += u64::from(state.outstanding()),
+            }
+        }
+        let mut expired_total = 0u64;
+        for (key, expired) in stale {
+            // Count only what this call removed: the kernel may have removed it first (FIN).
+            if conns.remove(&key).is_ok() {
+                expired_total += u64::from(expired);
+            }
+        }
+        self.swept_expired += expired_total;
+        self.in_flight = in_flight;
+        Ok(expired_total)
+    }
+
+    fn map(&self, name: &str) -> Result<&aya::maps::Map, ProbeError> {
+        self.ebpf
+            .map(name)
+            .ok_or_else(|| ProbeError::Bpf(format!("map {name} missing from the object")))
+    }
+
+    /// The program, for BPF_PROG_TEST_RUN in tests.
+    pub fn program(&self) -> Option<&SocketFilter> {
+        self.ebpf.program(ENTRY_PROGRAM)?.try_into().ok()
+    }
+
+    /// The number of sockets the filter is attached to.
+    pub fn socket_count(&self) -> usize {
+        self.sockets.len()
+    }
+}
+
+impl Probe {
+    /// Detaches the filter from every socket and closes them; the maps stay readable, so a
+    /// final read after this sees everything that was counted.
+    pub fn detach(&mut self) {
+        if self.sockets.is_empty() {
+            return;
+        }
+        for socket in &self.sockets {
+            if let Err(e) = SocketFilter::detach(socket.as_fd()) {
+                log::warn!("detaching the filter: {e}");
+            }
+        }
+        log::info!("detached from {} socket(s)", self.sockets.len());
+        self.sockets.clear();
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        // Maps and the program are released with `ebpf`.
+        self.detach();
+    }
+}
+
+fn socket_filter<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut SocketFilter, ProbeError> {
+    ebpf.program_mut(name)
+        .ok_or_else(|| ProbeError::Bpf(format!("program {name} missing from the object")))?
+        .try_into()
+        .map_err(|e: ProgramError| ProbeError::Bpf(e.to_string()))
+}
+
+/// Loads one program; a verifier refusal goes to the log in full, its last lines included.
+fn load_program(ebpf: &mut Ebpf, name: &str) -> Result<(), ProbeError> {
+    match socket_filter(ebpf, name)?.load() {
+        Ok(()) => Ok(()),
+        Err(ProgramError::LoadError {
+            io_error,
+            verifier_log,
+        }) => {
+            let log_text = verifier_log.to_string();
+            log::error!("BPF program {name} refused: {io_error}\n{log_text}");
+            let last: Vec<&str> = log_text.lines().rev().take(5).collect();
+            log::error!("verifier's last lines: {}", last.join(" | "));
+            Err(ProbeError::Verifier(format!("{name}: {io_error}")))
+        }
+        Err(other) => Err(ProbeError::Bpf(format!("loading {name}: {other}"))),
+    }
+}
+
+/// An AF_PACKET SOCK_DGRAM socket (the program sees packets from the network header on, on
+/// every link type) with the filter attached *before* bind, so no packet is seen unfiltered.
+fn packet_socket(
+    program: &SocketFilter,
+    ifindex: u32,
+    ignore_outgoing: bool,
+) -> Result<OwnedFd, ProbeError> {
+    // SAFETY: plain syscall; the fd is owned right away.
+    let fd = unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_DGRAM | libc::SOCK_CLOEXEC | libc::SOCK_NONBLOCK,
+            0,
+        )
+    };
+    if fd < 0 {
+        return Err(io_err("creating the AF_PACKET socket")(io::Error::last_os_error()));
+    }
+    // SAFETY: fd is a fresh descriptor we own.
+    let socket = unsafe { OwnedFd::from_raw_fd(fd) };
+    program
+        .attach(socket.as_fd())
+        .map_err(|e| ProbeError::Bpf(format!("attaching the filter: {e}")))?;
+    if ignore_outgoing {
+        let one: libc::c_int = 1;
+        // SAFETY: valid fd and option buffer.
+        let rc = unsafe {
+            libc::setsockopt(
+                socket.as_raw_fd(),
+                libc::SOL_PACKET,
+                PACKET_IGNORE_OUTGOING,
+                (&one as *const libc::c_int).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            // Not fatal: the filter drops lo's outgoing copies itself.
+            log::warn!("PACKET_IGNORE_OUTGOING: {}", io::Error::last_os_error());
+        }
+    }
+    // SAFETY: sockaddr_ll is plain data; zero is a valid starting point.
+    let mut addr: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    addr.sll_family = libc::AF_PACKET as u16;
+    addr.sll_protocol = ETH_P_ALL.to_be();
+    addr.sll_ifindex = ifindex as i32;
+    // SAFETY: valid fd and address of the right size.
+    let rc = unsafe {
+        libc::bind(
+            socket.as_raw_fd(),
+            (&addr as *const libc::sockaddr_ll).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        return Err(io_err("binding the AF_PACKET socket")(io::Error::last_os_error()));
+    }
+    Ok(socket)
+}
+
+/// Reads an event record; `None` when it has the wrong size (never expected).
+fn parse_event(bytes: &[u8]) -> Option<ExchangeEvent> {
+    if bytes.len() < size_of::<ExchangeEvent>() {
+        return None;
+    }
+    // SAFETY: ExchangeEvent is plain old data and the slice is long enough.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<ExchangeEvent>()) })
+}
+
+/// An address as stored by the probe (IPv4-mapped for IPv4) back to an `IpAddr`.
+pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(addr);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+pub fn tuple_from_key(key: &ConnKey) -> Tuple {
+    Tuple {
+        client: SocketAddr::new(ip_from_wire(key.client_addr), key.client_port),
+        server: SocketAddr::new(ip_from_wire(key.server_addr), key.server_port),
+    }
+}
+
+pub fn exchange_record(e: &ExchangeEvent) -> ExchangeRecord {
+    let path_len = usize::from(e.path_len).min(PATH_LEN);
+    ExchangeRecord {
+        tuple: tuple_from_key(&e.key),
+        request_ns: e.request_ns,
+        latency_ns: e.latency_ns,
+        method: Method::from_u8(e.method),
+        status: e.status,
+        path: String::from_utf8_lossy(&e.path[..path_len]).into_owned(),
+    }
+}
+
+/// CLOCK_MONOTONIC now, in ns: the clock of `bpf_ktime_get_ns()`.
+pub fn monotonic_ns() -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: valid out-pointer.
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}

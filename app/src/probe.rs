@@ -118,6 +118,7 @@ fn ifindex(name: &str) -> Result<u32, ProbeError> {
 }
 
 impl Probe {
+    /// Loads the programs and maps and attaches the filter to AF_PACKET sockets.
     pub fn attach(config: &ProbeConfig) -> Result<Probe, ProbeError> {
         let missing = missing_capabilities();
         if !missing.is_empty() {
@@ -129,6 +130,39 @@ impl Probe {
             .iter()
             .map(|name| ifindex(name).map(|i| (name.clone(), i)))
             .collect::<Result<_, _>>()?;
+        let mut probe = Probe::load(config)?;
+        let loopback = ifindex("lo").unwrap_or(0);
+        let program = socket_filter(&mut probe.ebpf, ENTRY_PROGRAM)?;
+        let mut sockets = Vec::new();
+        if targets.is_empty() {
+            sockets.push(packet_socket(program, 0, false)?);
+        }
+        for (name, index) in &targets {
+            // On lo every packet passes twice; the outgoing copy is dropped before the filter.
+            let is_loopback = *index == loopback;
+            sockets.push(packet_socket(program, *index, is_loopback).map_err(|e| match e {
+                ProbeError::Io { context, source } => ProbeError::Io {
+                    context: format!("{context} on {name}"),
+                    source,
+                },
+                other => other,
+            })?);
+        }
+        log::info!(
+            "attached to {} socket(s), lo ifindex {loopback}, ports {:?}",
+            sockets.len(),
+            config.ports
+        );
+        probe.sockets = sockets;
+        Ok(probe)
+    }
+
+    /// Loads the programs and maps without attaching them anywhere (BPF_PROG_TEST_RUN).
+    pub fn load(config: &ProbeConfig) -> Result<Probe, ProbeError> {
+        let missing = missing_capabilities();
+        if !missing.is_empty() {
+            return Err(ProbeError::MissingCapabilities(missing.join(", ")));
+        }
         let loopback = ifindex("lo").unwrap_or(0);
         let port_filter: u32 = u32::from(!config.ports.is_empty());
 
@@ -175,7 +209,6 @@ impl Probe {
         jump.set(0, &message_fd, 0)
             .map_err(|e| ProbeError::Bpf(format!("linking the message program: {e}")))?;
         load_program(&mut ebpf, ENTRY_PROGRAM)?;
-        let program = socket_filter(&mut ebpf, ENTRY_PROGRAM)?;
         let _stats = match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
             Ok(fd) => Some(fd),
             Err(e) => {
@@ -183,30 +216,9 @@ impl Probe {
                 None
             }
         };
-
-        let mut sockets = Vec::new();
-        if targets.is_empty() {
-            sockets.push(packet_socket(program, 0, false)?);
-        }
-        for (name, index) in &targets {
-            // On lo every packet passes twice; the outgoing copy is dropped before the filter.
-            let is_loopback = *index == loopback;
-            sockets.push(packet_socket(program, *index, is_loopback).map_err(|e| match e {
-                ProbeError::Io { context, source } => ProbeError::Io {
-                    context: format!("{context} on {name}"),
-                    source,
-                },
-                other => other,
-            })?);
-        }
-        log::info!(
-            "attached to {} socket(s), lo ifindex {loopback}, ports {:?}",
-            sockets.len(),
-            config.ports
-        );
         Ok(Probe {
             ebpf,
-            sockets,
+            sockets: Vec::new(),
             events,
             _stats,
             swept_expired: 0,

@@ -1,0 +1,235 @@
+//! The loaded kernel programs fed crafted frames through BPF_PROG_TEST_RUN: exact counts from
+//! the very object `httptop` embeds. Root only; no socket is attached, so no live traffic
+//! can reach the maps.
+
+use aya::programs::{TestRun as _, TestRunOptions};
+use httptop::probe::{Probe, ProbeConfig};
+
+const ETH_IP: [u8; 2] = [0x08, 0x00];
+const ETH_IPV6: [u8; 2] = [0x86, 0xdd];
+const ETH_VLAN: [u8; 2] = [0x81, 0x00];
+
+fn eth(ethertype: [u8; 2]) -> Vec<u8> {
+    let mut f = vec![0u8; 12];
+    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
+    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
+    f.extend_from_slice(&ethertype);
+    f
+}
+
+fn tcp(sport: u16, dport: u16, seq: u32, flags: u8) -> Vec<u8> {
+    let mut t = vec![0u8; 20];
+    t[0..2].copy_from_slice(&sport.to_be_bytes());
+    t[2..4].copy_from_slice(&dport.to_be_bytes());
+    t[4..8].copy_from_slice(&seq.to_be_bytes());
+    t[12] = 5 << 4;
+    t[13] = flags | 0x10; // ACK
+    t
+}
+
+const ACK: u8 = 0;
+
+/// An Ethernet + IPv4 + TCP frame (client 10.0.0.1, server 10.0.0.2).
+fn v4(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sp, dp) = if from_client {
+        ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 80)
+    } else {
+        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+    };
+    let mut ip = vec![0u8; 20];
+    ip[0] = 0x45;
+    ip[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
+    ip[8] = 64;
+    ip[9] = 6;
+    ip[12..16].copy_from_slice(&src);
+    ip[16..20].copy_from_slice(&dst);
+    let mut f = eth(ETH_IP);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&tcp(sp, dp, seq, flags));
+    f.extend_from_slice(payload);
+    f
+}
+
+fn v6(from_client: bool, seq: u32, payload: &[u8]) -> Vec<u8> {
+    let (src, dst, sp, dp) = if from_client { (1u8, 2u8, 40000, 8080) } else { (2, 1, 8080, 40000) };
+    let mut ip = vec![0u8; 40];
+    ip[0] = 0x60;
+    ip[4..6].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
+    ip[6] = 6;
+    ip[7] = 64;
+    ip[8] = 0xfd;
+    ip[23] = src;
+    ip[24] = 0xfd;
+    ip[39] = dst;
+    let mut f = eth(ETH_IPV6);
+    f.extend_from_slice(&ip);
+    f.extend_from_slice(&tcp(sp, dp, seq, ACK));
+    f.extend_from_slice(payload);
+    f
+}
+
+/// Same frame with an 802.1Q tag (VLAN 7) in front of IPv4.
+fn vlan(frame_v4: &[u8]) -> Vec<u8> {
+    let mut f = eth(ETH_VLAN);
+    f.extend_from_slice(&[0x00, 0x07, 0x08, 0x00]);
+    f.extend_from_slice(&frame_v4[14..]);
+    f
+}
+
+fn run(probe: &Probe, frame: &[u8]) {
+    let program = probe.program().expect("entry program");
+    let result = program
+        .test_run(TestRunOptions {
+            data_in: Some(frame),
+            ..TestRunOptions::default()
+        })
+        .expect("BPF_PROG_TEST_RUN");
+    // The filter never queues a packet to its socket.
+    assert_eq!(result.return_value, 0);
+}
+
+fn fresh() -> Probe {
+    Probe::load(&ProbeConfig::default()).expect("load the probe (root needed)")
+}
+
+const GET: &[u8] = b"GET /index.html?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
+const OK: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi";
+
+struct Counts {
+    requests: u64,
+    responses: u64,
+    exchanges: u64,
+    unmatched: u64,
+    duplicates: u64,
+}
+
+fn counts(probe: &Probe) -> Counts {
+    let t = probe.totals().expect("totals");
+    Counts {
+        requests: t.requests,
+        responses: t.responses,
+        exchanges: t.exchanges,
+        unmatched: t.unmatched_responses,
+        duplicates: t.duplicate_segments,
+    }
+}
+
+#[test]
+#[ignore = "needs root"]
+fn ipv4_exchange_counts_once_with_event_and_histogram() {
+    let mut probe = fresh();
+    run(&probe, &v4(true, 1, ACK, GET));
+    run(&probe, &v4(false, 500, ACK, OK));
+    let c = counts(&probe);
+    assert_eq!((c.requests, c.responses, c.exchanges, c.unmatched), (1, 1, 1, 0));
+    let t = probe.totals().unwrap();
+    assert_eq!(t.histogram_log2.iter().sum::<u64>(), 1);
+    let mut events = Vec::new();
+    probe.drain_events(|e| events.push(e));
+    assert_eq!(events.len(), 1);
+    assert_eq!(events[0].status, 200);
+    assert_eq!(events[0].path, "/index.html?x=1");
+    assert_eq!(events[0].tuple.client.to_string(), "10.0.0.1:40000");
+    assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn ipv6_exchange() {
+    let mut probe = fresh();
+    run(&probe, &v6(true, 9, GET));
+    run(&probe, &v6(false, 77, OK));
+    let c = counts(&probe);
+    assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
+    let mut events = Vec::new();
+    probe.drain_events(|e| events.push(e));
+    assert_eq!(events[0].tuple.client.to_string(), "[fd00::1]:40000");
+    assert_eq!(events[0].tuple.server.to_string(), "[fd00::2]:8080");
+}
+
+#[test]
+#[ignore = "needs root"]
+fn vlan_tagged_frames() {
+    let probe = fresh();
+    run(&probe, &vlan(&v4(true, 1, ACK, GET)));
+    run(&probe, &vlan(&v4(false, 1, ACK, OK)));
+    let c = counts(&probe);
+    assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn pipelined_messages_in_one_frame_each_count() {
+    let probe = fresh();
+    let five_gets: Vec<u8> = GET.repeat(5);
+    let five_oks: Vec<u8> = OK.repeat(5);
+    run(&probe, &v4(true, 1, ACK, &five_gets));
+    run(&probe, &v4(false, 1, ACK, &five_oks));
+    let c = counts(&probe);
+    assert_eq!((c.requests, c.responses, c.exchanges, c.unmatched), (5, 5, 5, 0));
+    assert_eq!(probe.totals().unwrap().scan_incomplete, 0);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn retransmits_count_once() {
+    let probe = fresh();
+    let req = v4(true, 1, ACK, GET);
+    run(&probe, &req);
+    run(&probe, &req);
+    let resp = v4(false, 1, ACK, OK);
+    run(&probe, &resp);
+    run(&probe, &resp);
+    let c = counts(&probe);
+    assert_eq!((c.requests, c.responses, c.exchanges, c.duplicates), (1, 1, 1, 2));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn rst_expires_the_outstanding_request() {
+    let probe = fresh();
+    run(&probe, &v4(true, 1, ACK, GET));
+    run(&probe, &v4(false, 1, 0x04, b""));
+    let t = probe.totals().unwrap();
+    assert_eq!((t.requests, t.expired_requests, t.exchanges), (1, 1, 0));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn non_http_truncated_and_malformed_frames_count_nothing() {
+    let probe = fresh();
+    let tls = v4(true, 1, ACK, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+    run(&probe, &tls);
+    // IPv4 header cut short (claims TCP, ends inside it).
+    let full = v4(true, 100, ACK, GET);
+    run(&probe, &full[..14 + 30]);
+    // TCP data offset beyond the packet.
+    let mut bad_doff = v4(true, 200, ACK, b"");
+    bad_doff[14 + 20 + 12] = 0xf0;
+    run(&probe, &bad_doff);
+    // UDP carrying a request line.
+    let mut udp = v4(true, 300, ACK, GET);
+    udp[14 + 9] = 17;
+    run(&probe, &udp);
+    // ARP.
+    let mut arp = eth([0x08, 0x06]);
+    arp.extend_from_slice(&[0u8; 28]);
+    run(&probe, &arp);
+    // Lowercase method, near miss.
+    run(&probe, &v4(true, 400, ACK, b"get / HTTP/1.1\r\n\r\n"));
+    run(&probe, &v4(true, 500, ACK, b"GETX / HTTP/1.1\r\n\r\n"));
+    let t = probe.totals().unwrap();
+    assert_eq!(
+        (t.requests, t.responses, t.exchanges, t.unmatched_responses, t.scan_incomplete),
+        (0, 0, 0, 0, 0)
+    );
+}
+
+#[test]
+#[ignore = "needs root"]
+fn response_without_request_is_unmatched() {
+    let probe = fresh();
+    run(&probe, &v4(false, 1, ACK, OK));
+    let c = counts(&probe);
+    assert_eq!((c.responses, c.unmatched, c.exchanges), (1, 1, 0));
+}

@@ -169,7 +169,7 @@ impl Model {
     /// exchanges still in the log (the latest [`LOG_CAPACITY`]); its sparklines start now.
     pub fn set_filter(&mut self, filter: Option<Filter>) {
         self.view = filter.map(|filter| {
-            let stats = self.replay(&filter, u64::MAX);
+            let stats = self.replay(Some(&filter), u64::MAX);
             FilteredView { filter, stats }
         });
     }
@@ -183,13 +183,13 @@ impl Model {
         self.view.as_ref().map_or(&self.all, |v| &v.stats)
     }
 
-    /// The exchanges still in the log that `filter` lets through, up to (not including)
+    /// The exchanges still in the log that `filter` (if any) lets through, up to (not including)
     /// sequence number `before_seq`, gathered afresh: how a frozen screen re-filters without
     /// seeing anything that arrived after it froze. Rates are unknown (no interval) and stay 0.
-    pub fn replay(&self, filter: &Filter, before_seq: u64) -> Stats {
+    pub fn replay(&self, filter: Option<&Filter>, before_seq: u64) -> Stats {
         let mut stats = Stats::new(self.opts.filtered_stats());
         for e in self.log.iter().take_while(|e| e.seq < before_seq) {
-            if filter.matches(e) {
+            if filter.is_none_or(|f| f.matches(e)) {
                 stats.record(e);
             }
         }
@@ -346,7 +346,7 @@ mod tests {
         assert_eq!(m.stats().exchanges, 4);
         // A frozen screen re-filters only what came before it froze (sequence numbers 0..3).
         let port_80 = Filter::parse("dport 80").unwrap().unwrap();
-        let frozen = m.replay(&port_80, 3);
+        let frozen = m.replay(Some(&port_80), 3);
         assert_eq!(frozen.exchanges, 1);
         assert_eq!(
             frozen.talkers.iter().next().map(|t| t.percentiles.p50),

@@ -1,0 +1,78 @@
+//! The `?` overlay: every binding from the one table, then the filter language.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    text::{Line, Span},
+    widgets::{Block, Clear, Paragraph},
+};
+
+use super::{
+    keys::{BINDINGS, Context},
+    theme::Theme,
+};
+use crate::model::LOG_CAPACITY;
+
+const FILTER_HELP: [&str; 5] = [
+    "port N / sport N / dport N   either side / client port / server port",
+    "ip ADDR / src ADDR / dst ADDR   either side / client / server",
+    "net CIDR   10.0.0.0/8, fd00::/8       status 5xx | 404     method GET",
+    "terms are ANDed; `not` negates the next term: dport 80 not status 2xx",
+    "client = the side that sent the request line; server = the other side",
+];
+
+/// Whether history before a filter is kept (the issue asks the help to say so).
+fn history_note() -> [String; 3] {
+    [
+        format!("A new filter starts from the last {LOG_CAPACITY} exchanges kept in memory;"),
+        "its sparklines start when it is applied. While frozen, a filter re-reads".to_string(),
+        "the kept exchanges up to the freeze: nothing that came later shows.".to_string(),
+    ]
+}
+
+pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
+    let mut lines = vec![Line::styled("keys", theme.title())];
+    for (context, heading) in [
+        (Context::Main, None),
+        (Context::FilterBar, Some("in the filter bar")),
+    ] {
+        if let Some(h) = heading {
+            lines.push(Line::styled(h, theme.title()));
+        }
+        for b in BINDINGS.iter().filter(|b| b.context == context) {
+            lines.push(Line::from(vec![
+                Span::styled(format!("  {:<10}", b.label), theme.value()),
+                Span::raw(b.help),
+            ]));
+        }
+    }
+    lines.push(Line::styled("filter", theme.title()));
+    lines.extend(FILTER_HELP.iter().map(|s| Line::raw(format!("  {s}"))));
+    lines.extend(
+        history_note()
+            .into_iter()
+            .map(|s| Line::styled(format!("  {s}"), theme.label())),
+    );
+
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let width = 78.min(area.width);
+    let [_, column, _] = Layout::horizontal([
+        Constraint::Fill(1),
+        Constraint::Length(width),
+        Constraint::Fill(1),
+    ])
+    .areas(area);
+    let [_, popup, _] = Layout::vertical([
+        Constraint::Fill(1),
+        Constraint::Length(height),
+        Constraint::Fill(1),
+    ])
+    .areas(column);
+    frame.render_widget(Clear, popup);
+    frame.render_widget(
+        Paragraph::new(lines).block(
+            Block::bordered().title(Span::styled(" help (Esc or ? to close) ", theme.title())),
+        ),
+        popup,
+    );
+}

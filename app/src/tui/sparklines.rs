@@ -1,0 +1,68 @@
+//! req/s, p99 and error-rate sparklines, one point per refresh interval, newest on the right.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Layout, Rect},
+    style::Style,
+    text::{Line, Span},
+    widgets::{Paragraph, Sparkline},
+};
+
+use super::{snapshot::Snapshot, theme::Theme};
+use crate::model::{HistoryPoint, format_ns, format_percent, format_rate};
+
+struct Series<'a> {
+    title: &'a str,
+    value: fn(&HistoryPoint) -> u64,
+    label: fn(&HistoryPoint) -> String,
+    style: Style,
+}
+
+pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: &Theme) {
+    let series = [
+        Series {
+            title: "req/s",
+            // Tenths, so low rates still show as bars.
+            value: |p| (p.req_per_s * 10.0).round() as u64,
+            label: |p| format_rate(p.req_per_s),
+            style: theme.rate(),
+        },
+        Series {
+            title: "p99",
+            value: |p| p.p99_ns,
+            label: |p| format_ns(p.p99_ns),
+            style: theme.latency(),
+        },
+        Series {
+            title: "errors",
+            value: |p| (p.error_rate * 1000.0).round() as u64,
+            label: |p| format_percent(p.error_rate),
+            style: theme.alarm(),
+        },
+    ];
+    let rows = Layout::vertical([Constraint::Ratio(1, 3); 3]).split(area);
+    for (s, row) in series.iter().zip(rows.iter()) {
+        let [title, chart] =
+            Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(*row);
+        // Only as many points as fit, newest last.
+        let points = &snapshot.history[snapshot
+            .history
+            .len()
+            .saturating_sub(usize::from(chart.width))..];
+        let now = points.last().map_or("–".to_string(), s.label);
+        let peak = points
+            .iter()
+            .max_by_key(|p| (s.value)(p))
+            .map_or("–".to_string(), s.label);
+        frame.render_widget(
+            Paragraph::new(Line::from(vec![
+                Span::styled(s.title, theme.title()),
+                Span::raw(format!(" {now}")),
+                Span::styled(format!("  max {peak}"), theme.label()),
+            ])),
+            title,
+        );
+        let data: Vec<u64> = points.iter().map(s.value).collect();
+        frame.render_widget(Sparkline::default().data(&data).style(s.style), chart);
+    }
+}

@@ -1,0 +1,106 @@
+//! The talkers table. Only the visible rows are built, so 10,000 tuples cost what 50 do.
+
+use ratatui::{
+    Frame,
+    layout::{Constraint, Rect},
+    text::{Line, Span},
+    widgets::{Block, Cell, Row as TableRow, Table},
+};
+
+use super::{
+    app::{App, Column},
+    snapshot::Row,
+    theme::Theme,
+};
+use crate::model::{format_count, format_ns, format_rate};
+
+const HEADERS: [(&str, Option<Column>); 8] = [
+    ("client → server", Some(Column::Tuple)),
+    ("exch", Some(Column::Exchanges)),
+    ("req/s", Some(Column::ReqPerS)),
+    ("p50", Some(Column::P50)),
+    ("p99", Some(Column::P99)),
+    ("max", Some(Column::Max)),
+    ("status", Some(Column::Status)),
+    ("last request", None),
+];
+
+const WIDTHS: [Constraint; 8] = [
+    Constraint::Min(30),
+    Constraint::Length(7),
+    Constraint::Length(7),
+    Constraint::Length(7),
+    Constraint::Length(7),
+    Constraint::Length(7),
+    Constraint::Length(6),
+    Constraint::Fill(1),
+];
+
+fn cells<'a>(r: &Row, show_query: bool, theme: &Theme) -> TableRow<'a> {
+    let method = r.last.method.map_or("?", |m| m.as_str());
+    TableRow::new([
+        Cell::from(r.tuple.to_string()),
+        Cell::from(Line::from(format_count(r.exchanges)).right_aligned()),
+        Cell::from(Line::from(format_rate(r.req_per_s)).right_aligned()),
+        Cell::from(Line::from(format_ns(r.percentiles.p50)).right_aligned()),
+        Cell::from(Line::from(format_ns(r.percentiles.p99)).right_aligned()),
+        Cell::from(Line::from(format_ns(r.percentiles.max)).right_aligned()),
+        Cell::from(
+            Line::styled(r.last.status.to_string(), theme.status(r.last.status)).right_aligned(),
+        ),
+        Cell::from(format!("{method} {}", r.last.path.display(show_query))),
+    ])
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
+    let rows_total = app.snapshot.rows.len();
+    let partial = if app.snapshot.partial() {
+        ", partial: events lost"
+    } else {
+        ""
+    };
+    let block = Block::bordered().title(Span::styled(
+        format!(" connections ({rows_total}{partial}) "),
+        theme.title(),
+    ));
+    // Two lines: borders; one: the column header.
+    let visible = usize::from(area.height).saturating_sub(3);
+    app.scroll_to_selection(visible);
+
+    let sort = app.sort;
+    let header = TableRow::new(HEADERS.iter().map(|(name, column)| {
+        let marker = match column {
+            Some(c) if *c == sort.column => {
+                if sort.descending {
+                    "▼"
+                } else {
+                    "▲"
+                }
+            }
+            _ => "",
+        };
+        Cell::from(format!("{name}{marker}"))
+    }))
+    .style(theme.title());
+
+    let start = app.offset.min(rows_total);
+    let end = (start + visible).min(rows_total);
+    let rows = app.snapshot.rows[start..end]
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let row = cells(r, app.show_query, theme);
+            if start + i == app.selected {
+                row.style(theme.selected())
+            } else {
+                row
+            }
+        });
+    frame.render_widget(
+        Table::new(rows, WIDTHS)
+            .header(header)
+            .block(block)
+            .column_spacing(1),
+        area,
+    );
+}

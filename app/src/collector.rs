@@ -88,7 +88,9 @@ pub async fn run(
 
 fn lock(model: &SharedModel) -> std::sync::MutexGuard<'_, Model> {
     // A panic elsewhere while holding the lock leaves plain data behind: keep going.
-    model.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    model
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<ExchangeRecord>) {

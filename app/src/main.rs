@@ -21,9 +21,15 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
-    let log_path = cli.log_file.clone().unwrap_or_else(logging::default_log_path);
+    let log_path = cli
+        .log_file
+        .clone()
+        .unwrap_or_else(logging::default_log_path);
     if let Err(e) = logging::init(&log_path, log::LevelFilter::Info) {
-        eprintln!("httptop: warning: cannot open log file {}: {e}", log_path.display());
+        eprintln!(
+            "httptop: warning: cannot open log file {}: {e}",
+            log_path.display()
+        );
     }
     let probe = Probe::attach(&ProbeConfig {
         interfaces: cli.interfaces.clone(),
@@ -41,7 +47,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         format!("server ports {:?}", cli.ports)
     };
     // Scripts wait for this line before sending traffic.
-    eprintln!("httptop: attached to {scope} ({ports}); log: {}", log_path.display());
+    eprintln!(
+        "httptop: attached to {scope} ({ports}); log: {}",
+        log_path.display()
+    );
 
     let model = Model::new(ModelOptions {
         max_talkers: 100_000,

@@ -140,13 +140,15 @@ impl Probe {
         for (name, index) in &targets {
             // On lo every packet passes twice; the outgoing copy is dropped before the filter.
             let is_loopback = *index == loopback;
-            sockets.push(packet_socket(program, *index, is_loopback).map_err(|e| match e {
-                ProbeError::Io { context, source } => ProbeError::Io {
-                    context: format!("{context} on {name}"),
-                    source,
-                },
-                other => other,
-            })?);
+            sockets.push(
+                packet_socket(program, *index, is_loopback).map_err(|e| match e {
+                    ProbeError::Io { context, source } => ProbeError::Io {
+                        context: format!("{context} on {name}"),
+                        source,
+                    },
+                    other => other,
+                })?,
+            );
         }
         log::info!(
             "attached to {} socket(s), lo ifindex {loopback}, ports {:?}",
@@ -173,9 +175,10 @@ impl Probe {
             .map_err(|e| ProbeError::Bpf(format!("loading the BPF object: {e}")))?;
 
         if !config.ports.is_empty() {
-            let mut ports: Array<_, u64> = Array::try_from(ebpf.map_mut("PORTS").ok_or_else(
-                || ProbeError::Bpf("map PORTS missing from the object".into()),
-            )?)
+            let mut ports: Array<_, u64> = Array::try_from(
+                ebpf.map_mut("PORTS")
+                    .ok_or_else(|| ProbeError::Bpf("map PORTS missing from the object".into()))?,
+            )
             .map_err(|e| ProbeError::Bpf(e.to_string()))?;
             let mut bitmap = [0u64; 1024];
             for &p in &config.ports {
@@ -240,8 +243,8 @@ impl Probe {
 
     /// Sums the per-CPU counters and histogram.
     pub fn totals(&self) -> Result<KernelTotals, ProbeError> {
-        let counters: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(self.map("COUNTERS")?).map_err(|e| bpf_err("COUNTERS")(e.to_string()))?;
+        let counters: PerCpuArray<_, u64> = PerCpuArray::try_from(self.map("COUNTERS")?)
+            .map_err(|e| bpf_err("COUNTERS")(e.to_string()))?;
         let mut sums = [0u64; COUNTER_SLOTS];
         for (i, sum) in sums.iter_mut().enumerate() {
             let values = counters
@@ -404,7 +407,9 @@ fn packet_socket(
         )
     };
     if fd < 0 {
-        return Err(io_err("creating the AF_PACKET socket")(io::Error::last_os_error()));
+        return Err(io_err("creating the AF_PACKET socket")(
+            io::Error::last_os_error(),
+        ));
     }
     // SAFETY: fd is a fresh descriptor we own.
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
@@ -442,7 +447,9 @@ fn packet_socket(
         )
     };
     if rc != 0 {
-        return Err(io_err("binding the AF_PACKET socket")(io::Error::last_os_error()));
+        return Err(io_err("binding the AF_PACKET socket")(
+            io::Error::last_os_error(),
+        ));
     }
     Ok(socket)
 }

@@ -205,7 +205,13 @@ fn classify_loaded(window: &[u8; WINDOW], n: usize) -> Option<Start> {
     if n == 0 {
         return None;
     }
-    http::classify(&Window { buf: window, len: n }, 0)
+    http::classify(
+        &Window {
+            buf: window,
+            len: n,
+        },
+        0,
+    )
 }
 
 /// What one message step needs, bundled: BPF functions take at most 5 arguments.
@@ -327,12 +333,7 @@ fn on_response<S: Sink>(
     let slot = &state.slots[state.responses as usize % MAX_IN_FLIGHT];
     state.responses = state.responses.wrapping_add(1);
     sink.count(Counter::Exchanges, 1);
-    sink.exchange(
-        key,
-        slot,
-        status,
-        now_ns.saturating_sub(slot.request_ns),
-    );
+    sink.exchange(key, slot, status, now_ns.saturating_sub(slot.request_ns));
     Method::from_u8(slot.method)
 }
 

@@ -19,7 +19,11 @@ impl<const N: usize> Window<'_, N> {
     /// Byte `i`, or 0 past the valid length (0 never matches anything the parser looks for).
     #[inline(always)]
     pub fn at(&self, i: usize) -> u8 {
-        if i < self.len { self.buf[i & (N - 1)] } else { 0 }
+        if i < self.len {
+            self.buf[i & (N - 1)]
+        } else {
+            0
+        }
     }
 
     /// Byte `i` without the length check. Only for the head scan's look-ahead: a header
@@ -65,7 +69,6 @@ impl<const N: usize> Window<'_, N> {
         }
         true
     }
-
 }
 
 /// What the first bytes of a message say.

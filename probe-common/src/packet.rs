@@ -35,7 +35,9 @@ pub struct Segment {
 /// `addr` as an IPv4-mapped IPv6 address.
 #[inline(always)]
 pub const fn v4_mapped(a: [u8; 4]) -> [u8; 16] {
-    [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3]]
+    [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xff, 0xff, a[0], a[1], a[2], a[3],
+    ]
 }
 
 /// Parses IPv4 or IPv6 (by `ethertype`) and TCP from the start of `w`; `wire_len` is the

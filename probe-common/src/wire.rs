@@ -207,4 +207,4 @@ const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
 const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ConnState>() == 32 + MAX_IN_FLIGHT * (16 + PATH_LEN));
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 16 + 36 + 4 + PATH_LEN);
-const _: () = assert!(core::mem::size_of::<ExchangeEvent>() % 8 == 0);
+const _: () = assert!(core::mem::size_of::<ExchangeEvent>().is_multiple_of(8));

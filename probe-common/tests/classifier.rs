@@ -149,10 +149,17 @@ fn body_rules() {
     assert_eq!(body_len(get, Framing::ContentLength(5), None), Some(5));
     assert_eq!(body_len(get, Framing::Chunked, None), None);
     assert_eq!(body_len(ok, Framing::ContentLength(5), None), Some(5));
-    assert_eq!(body_len(ok, Framing::ContentLength(5), Some(Method::Head)), Some(0));
+    assert_eq!(
+        body_len(ok, Framing::ContentLength(5), Some(Method::Head)),
+        Some(0)
+    );
     assert_eq!(body_len(ok, Framing::None, None), None);
     assert_eq!(
-        body_len(Start::Response { status: 304 }, Framing::ContentLength(9), None),
+        body_len(
+            Start::Response { status: 304 },
+            Framing::ContentLength(9),
+            None
+        ),
         Some(0)
     );
     assert_eq!(

@@ -106,8 +106,19 @@ impl Conn {
         }
     }
 
-    fn send_at(&mut self, from_client: bool, bytes: &[u8], flags: u8, now: u64, ports: &impl PortFilter) {
-        let seq = if from_client { self.client_seq } else { self.server_seq };
+    fn send_at(
+        &mut self,
+        from_client: bool,
+        bytes: &[u8],
+        flags: u8,
+        now: u64,
+        ports: &impl PortFilter,
+    ) {
+        let seq = if from_client {
+            self.client_seq
+        } else {
+            self.server_seq
+        };
         self.send_seq(from_client, seq, bytes, flags, now, ports);
         let next = seq.wrapping_add(bytes.len() as u32);
         if from_client {
@@ -117,7 +128,15 @@ impl Conn {
         }
     }
 
-    fn send_seq(&mut self, from_client: bool, seq: u32, bytes: &[u8], flags: u8, now: u64, ports: &impl PortFilter) {
+    fn send_seq(
+        &mut self,
+        from_client: bool,
+        seq: u32,
+        bytes: &[u8],
+        flags: u8,
+        now: u64,
+        ports: &impl PortFilter,
+    ) {
         let seg = self.seg(from_client, seq, bytes.len(), flags);
         let mut window = [0u8; WINDOW];
         engine::process_segment(
@@ -148,7 +167,10 @@ const OK5: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
 fn keep_alive_pairs_each_exchange_with_its_latency() {
     let mut c = Conn::new();
     for i in 0..100u64 {
-        c.client(format!("GET /item/{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(), i * 1000);
+        c.client(
+            format!("GET /item/{i} HTTP/1.1\r\nHost: a\r\n\r\n").as_bytes(),
+            i * 1000,
+        );
         c.server(OK5, i * 1000 + 7 + i);
     }
     assert_eq!(c.c(Counter::Requests), 100);
@@ -184,7 +206,10 @@ fn post_bodies_are_skipped_by_content_length() {
     let two = b"POST /a HTTP/1.1\r\nContent-Length: 11\r\n\r\nGET /fake xPUT /b HTTP/1.1\r\n\r\n";
     c.client(two, 0);
     assert_eq!(c.c(Counter::Requests), 2);
-    c.server(b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n", 5);
+    c.server(
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+        5,
+    );
     assert_eq!(c.c(Counter::Exchanges), 2);
     assert_eq!(c.sink.exchanges[1].status, 204);
     assert_eq!(c.sink.exchanges[1].path, "/b");
@@ -233,7 +258,10 @@ fn sequence_numbers_wrap() {
 #[test]
 fn interim_responses_do_not_end_the_exchange() {
     let mut c = Conn::new();
-    c.client(b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n", 0);
+    c.client(
+        b"POST /up HTTP/1.1\r\nExpect: 100-continue\r\nContent-Length: 3\r\n\r\n",
+        0,
+    );
     c.server(b"HTTP/1.1 100 Continue\r\n\r\n", 1);
     c.client(b"abc", 2);
     c.server(OK5, 9);
@@ -278,7 +306,13 @@ fn client_fin_keeps_outstanding_server_fin_expires_them() {
 fn response_carrying_fin_completes_then_closes() {
     let mut c = Conn::new();
     c.client(b"GET / HTTP/1.0\r\n\r\n", 0);
-    c.send_at(false, b"HTTP/1.0 200 OK\r\n\r\nbody until close", TCP_FIN, 5, &AllPorts);
+    c.send_at(
+        false,
+        b"HTTP/1.0 200 OK\r\n\r\nbody until close",
+        TCP_FIN,
+        5,
+        &AllPorts,
+    );
     assert_eq!(c.c(Counter::Exchanges), 1);
     assert_eq!(c.c(Counter::ExpiredRequests), 0);
     assert!(c.table.conns.is_empty());

@@ -44,7 +44,10 @@ fn ipv4_tcp_with_options_on_both_layers() {
     let s = parse_bytes(&pkt, ETH_P_IP).unwrap();
     assert_eq!(s.src_addr, v4_mapped([10, 0, 0, 1]));
     assert_eq!(s.dst_addr, v4_mapped([10, 0, 0, 2]));
-    assert_eq!((s.src_port, s.dst_port, s.seq, s.flags), (40000, 8080, 7, TCP_FIN));
+    assert_eq!(
+        (s.src_port, s.dst_port, s.seq, s.flags),
+        (40000, 8080, 7, TCP_FIN)
+    );
     assert_eq!(s.payload_off, 24 + 32);
     assert_eq!(s.payload_len, 18);
 }

@@ -6,7 +6,9 @@ use aya_ebpf::{
     programs::SkBuffContext,
 };
 use probe_common::{
-    engine::{self, ConnTable, MAX_MESSAGES_PER_SEGMENT, MessageRun, Payload, PortFilter, Sink, Step},
+    engine::{
+        self, ConnTable, MAX_MESSAGES_PER_SEGMENT, MessageRun, Payload, PortFilter, Sink, Step,
+    },
     http::{Head, HeadScan, WINDOW, Window},
     packet::{
         self, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST,
@@ -87,7 +89,9 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
     let (pkt_type, ifindex, protocol, len) =
         unsafe { ((*skb).pkt_type, (*skb).ifindex, (*skb).protocol, (*skb).len) };
     // SAFETY: a read-only global set before load.
-    if pkt_type == PACKET_OUTGOING && ifindex == unsafe { core::ptr::read_volatile(&LOOPBACK_IFINDEX) } {
+    if pkt_type == PACKET_OUTGOING
+        && ifindex == unsafe { core::ptr::read_volatile(&LOOPBACK_IFINDEX) }
+    {
         return Ok(());
     }
     let mut ethertype = u16::from_be(protocol as u16);
@@ -313,6 +317,8 @@ impl ConnTable for KernelConns<'_> {
         f.responses = 0;
         f.flags = 0;
         f._pad = 0;
+        // By reference: a ConnState copied by value would not fit on the BPF stack.
+        #[allow(clippy::needless_borrows_for_generic_args)]
         CONNS.insert(key, &*f, BPF_NOEXIST as u64).ok()?;
         self.get(key)
     }

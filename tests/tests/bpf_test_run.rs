@@ -51,7 +51,11 @@ fn v4(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn v6(from_client: bool, seq: u32, payload: &[u8]) -> Vec<u8> {
-    let (src, dst, sp, dp) = if from_client { (1u8, 2u8, 40000, 8080) } else { (2, 1, 8080, 40000) };
+    let (src, dst, sp, dp) = if from_client {
+        (1u8, 2u8, 40000, 8080)
+    } else {
+        (2, 1, 8080, 40000)
+    };
     let mut ip = vec![0u8; 40];
     ip[0] = 0x60;
     ip[4..6].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
@@ -121,7 +125,10 @@ fn ipv4_exchange_counts_once_with_event_and_histogram() {
     run(&probe, &v4(true, 1, ACK, GET));
     run(&probe, &v4(false, 500, ACK, OK));
     let c = counts(&probe);
-    assert_eq!((c.requests, c.responses, c.exchanges, c.unmatched), (1, 1, 1, 0));
+    assert_eq!(
+        (c.requests, c.responses, c.exchanges, c.unmatched),
+        (1, 1, 1, 0)
+    );
     let t = probe.totals().unwrap();
     assert_eq!(t.histogram_log2.iter().sum::<u64>(), 1);
     let mut events = Vec::new();
@@ -166,7 +173,10 @@ fn pipelined_messages_in_one_frame_each_count() {
     run(&probe, &v4(true, 1, ACK, &five_gets));
     run(&probe, &v4(false, 1, ACK, &five_oks));
     let c = counts(&probe);
-    assert_eq!((c.requests, c.responses, c.exchanges, c.unmatched), (5, 5, 5, 0));
+    assert_eq!(
+        (c.requests, c.responses, c.exchanges, c.unmatched),
+        (5, 5, 5, 0)
+    );
     assert_eq!(probe.totals().unwrap().scan_incomplete, 0);
 }
 
@@ -181,7 +191,10 @@ fn retransmits_count_once() {
     run(&probe, &resp);
     run(&probe, &resp);
     let c = counts(&probe);
-    assert_eq!((c.requests, c.responses, c.exchanges, c.duplicates), (1, 1, 1, 2));
+    assert_eq!(
+        (c.requests, c.responses, c.exchanges, c.duplicates),
+        (1, 1, 1, 2)
+    );
 }
 
 #[test]
@@ -198,7 +211,12 @@ fn rst_expires_the_outstanding_request() {
 #[ignore = "needs root"]
 fn non_http_truncated_and_malformed_frames_count_nothing() {
     let probe = fresh();
-    let tls = v4(true, 1, ACK, b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03");
+    let tls = v4(
+        true,
+        1,
+        ACK,
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
+    );
     run(&probe, &tls);
     // IPv4 header cut short (claims TCP, ends inside it).
     let full = v4(true, 100, ACK, GET);
@@ -220,7 +238,13 @@ fn non_http_truncated_and_malformed_frames_count_nothing() {
     run(&probe, &v4(true, 500, ACK, b"GETX / HTTP/1.1\r\n\r\n"));
     let t = probe.totals().unwrap();
     assert_eq!(
-        (t.requests, t.responses, t.exchanges, t.unmatched_responses, t.scan_incomplete),
+        (
+            t.requests,
+            t.responses,
+            t.exchanges,
+            t.unmatched_responses,
+            t.scan_incomplete
+        ),
         (0, 0, 0, 0, 0)
     );
 }

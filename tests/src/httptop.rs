@@ -4,7 +4,7 @@
 use std::{
     fmt,
     io::{BufRead as _, BufReader, Read as _},
-    process::{Child, Output, Stdio},
+    process::{Child, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError},
     thread::JoinHandle,
     time::{Duration, Instant},
@@ -126,57 +126,16 @@ impl Httptop {
         let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
             panic!("httptop's stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{stderr}")
         });
-        Summary(json)
+        let summary = Summary(json);
+        // Captured by the test runner: shown when the test fails, or with --nocapture.
+        eprintln!("httptop summary: {summary}");
+        summary
     }
 }
 
 impl Drop for Httptop {
     fn drop(&mut self) {
         terminate(&mut self.child, Duration::from_secs(2));
-    }
-}
-
-/// Runs httptop in `ns` to its end, for the error paths: `args` as given (add `--headless` and a
-/// `--duration` so a run that wrongly succeeds still ends), optionally as another user through
-/// `setpriv`. Panics if it runs past `--duration` by much.
-pub fn run_httptop_to_exit(ns: &NetNs, setpriv_args: &[&str], args: &[&str]) -> Output {
-    let mut command = if setpriv_args.is_empty() {
-        ns.command(httptop_binary())
-    } else {
-        let mut command = ns.command("setpriv");
-        command.args(setpriv_args).arg(httptop_binary());
-        command
-    };
-    let mut child = command
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap_or_else(|e| panic!("starting httptop: {e}"));
-    let (mut stdout, mut stderr) = (
-        child.stdout.take().expect("piped"),
-        child.stderr.take().expect("piped"),
-    );
-    let stdout = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stdout.read_to_end(&mut bytes);
-        bytes
-    });
-    let stderr = std::thread::spawn(move || {
-        let mut bytes = Vec::new();
-        let _ = stderr.read_to_end(&mut bytes);
-        bytes
-    });
-    let Some(status) = wait_timeout(&mut child, Duration::from_secs(30)) else {
-        let _ = child.kill();
-        let _ = child.wait();
-        panic!("httptop {args:?} still ran after 30 s");
-    };
-    Output {
-        status,
-        stdout: stdout.join().unwrap_or_default(),
-        stderr: stderr.join().unwrap_or_default(),
     }
 }
 

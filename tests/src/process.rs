@@ -1,7 +1,8 @@
 //! Child processes that cannot outlive the test that started them.
 
 use std::{
-    process::{Child, Command, ExitStatus, Stdio},
+    io::Read as _,
+    process::{Child, Command, ExitStatus, Output, Stdio},
     time::{Duration, Instant},
 };
 
@@ -72,5 +73,35 @@ pub(crate) fn terminate(child: &mut Child, grace: Duration) {
     if wait_timeout(child, grace).is_none() {
         let _ = child.kill();
         let _ = child.wait();
+    }
+}
+
+/// Runs `command` to its end with stdin closed and its output collected, like
+/// [`Command::output`] but bounded: panics (after killing it) if it still runs after `timeout`.
+pub fn run_to_exit(mut command: Command, timeout: Duration) -> Output {
+    let mut child = command
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
+    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut bytes = Vec::new();
+            let _ = pipe.read_to_end(&mut bytes);
+            bytes
+        })
+    };
+    let stdout = drain(Box::new(child.stdout.take().expect("stdout is piped")));
+    let stderr = drain(Box::new(child.stderr.take().expect("stderr is piped")));
+    let Some(status) = wait_timeout(&mut child, timeout) else {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("{command:?} still ran after {timeout:?}");
+    };
+    Output {
+        status,
+        stdout: stdout.join().unwrap_or_default(),
+        stderr: stderr.join().unwrap_or_default(),
     }
 }

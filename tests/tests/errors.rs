@@ -2,9 +2,13 @@
 //!
 //! Root only (the unprivileged case drops root through setpriv): run through `cargo xtask test`.
 
-use std::{fs, os::unix::fs::PermissionsExt as _, process::Output};
+use std::{fs, os::unix::fs::PermissionsExt as _, process::Output, time::Duration};
 
-use httptop_tests::{NetNs, TempDir, httptop_binary, run_httptop_to_exit};
+use httptop_tests::{NetNs, TempDir, httptop_binary, run_to_exit};
+
+/// `--duration` bounds a run that wrongly succeeds; the timeout bounds one that hangs.
+const ARGS: [&str; 3] = ["--headless", "--duration", "3s"];
+const TIMEOUT: Duration = Duration::from_secs(30);
 
 /// stderr as text, after checking the run failed with exactly one line on it.
 fn one_line_failure(output: &Output) -> String {
@@ -25,35 +29,36 @@ fn one_line_failure(output: &Output) -> String {
 #[ignore = "needs root"]
 fn unknown_interface_is_named_in_a_one_line_error() {
     let ns = NetNs::new();
-    let output = run_httptop_to_exit(
-        &ns,
-        &[],
-        &["--headless", "--duration", "3s", "-i", "does-not-exist0"],
-    );
-    let stderr = one_line_failure(&output);
+    let mut httptop = ns.command(httptop_binary());
+    httptop.args(ARGS).args(["-i", "does-not-exist0"]);
+    let stderr = one_line_failure(&run_to_exit(httptop, TIMEOUT));
     assert!(stderr.contains("does-not-exist0"), "stderr: {stderr}");
 }
 
 #[test]
 #[ignore = "needs root"]
 fn unprivileged_user_is_told_which_capability_is_missing() {
+    const NOBODY: u32 = 65534;
     let ns = NetNs::new();
-    // A copy that user 65534 can surely run, wherever the workspace is.
+    // A copy that the user can surely run, wherever the workspace is, and a home of its own
+    // (its log file goes there), as an ordinary user has.
     let dir = TempDir::new();
     let binary = dir.path().join("httptop");
     fs::copy(httptop_binary(), &binary).expect("copying httptop");
     fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
-    let output = run_httptop_to_exit(
-        &ns,
-        &[
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            binary.to_str().expect("UTF-8 temp path"),
-        ],
-        &["--headless", "--duration", "3s"],
-    );
-    let stderr = one_line_failure(&output);
+    let home = dir.path().join("home");
+    fs::create_dir(&home).expect("creating a home");
+    std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).expect("chown home");
+    let mut httptop = ns.command("setpriv");
+    httptop
+        .arg(format!("--reuid={NOBODY}"))
+        .arg(format!("--regid={NOBODY}"))
+        .arg("--clear-groups")
+        .arg(&binary)
+        .args(ARGS)
+        .env("HOME", &home)
+        .env_remove("XDG_STATE_HOME");
+    let stderr = one_line_failure(&run_to_exit(httptop, TIMEOUT));
     assert!(
         stderr.contains("CAP_BPF") || stderr.to_lowercase().contains("capabilit"),
         "stderr does not name the missing capability: {stderr}"

@@ -86,7 +86,8 @@ fn nginx_pipelining_10_requests_per_write_50_rounds() {
 fn python_http_server_http10_curl_one_connection_per_request() {
     let ns = NetNs::new();
     let _server = PythonServer::http_server(&ns, LOCALHOST_V4);
-    let httptop = Httptop::attach(&ns, &[]);
+    // Twenty connections, one exchange each: list them all (the default is the top 10).
+    let httptop = Httptop::attach(&ns, &["--top", "50"]);
     curl_get(&ns, &format!("http://{LOCALHOST_V4}/index.html"), 20);
     let summary = httptop.stop();
     summary.assert_all_answered(20);

@@ -175,7 +175,12 @@ pub fn test(project: &Project) -> Result<()> {
     build_httptop(project, true)?;
 
     let mut failures = Vec::new();
-    let host = run_checked(project.cargo().args(["test", "--workspace"]));
+    // --no-fail-fast: one failing test binary must not hide the results of the others.
+    let host = run_checked(
+        project
+            .cargo()
+            .args(["test", "--workspace", "--no-fail-fast"]),
+    );
     let host_verdict = verdict(&host);
     if let Err(error) = host {
         failures.push(format!("{error:#}"));
@@ -186,7 +191,8 @@ pub fn test(project: &Project) -> Result<()> {
         let root = run_checked(
             project
                 .cargo()
-                .args(["test", "--workspace", "--", "--ignored", "--test-threads=1"])
+                .args(["test", "--workspace", "--no-fail-fast", "--"])
+                .args(["--ignored", "--test-threads=1"])
                 .env("HTTPTOP_BIN", &binary),
         );
         let root_verdict = verdict(&root);

@@ -129,7 +129,10 @@ pub async fn run(
         terminal.draw(|frame| ui::draw(frame, &mut app, &theme))?;
         tokio::select! {
             _ = refresh.tick() => {
-                app.cpu_percent = cpu.sample();
+                // A frozen screen does not move, CPU figure included.
+                if app.frozen_at.is_none() {
+                    app.cpu_percent = cpu.sample();
+                }
                 app.refresh(&model);
             }
             ev = input.recv() => match ev {

@@ -3,6 +3,7 @@
 //! Every task that builds starts with `setup`, which is idempotent and a fast no-op once the
 //! toolchain is in place, so `cargo xtask run` and `cargo xtask test` work on a fresh machine.
 
+mod cargo_test;
 mod setup;
 mod tasks;
 

@@ -12,7 +12,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::setup;
+use crate::{cargo_test, setup};
 
 /// Where the workspace is and the environment its commands run in.
 pub struct Project {
@@ -176,70 +176,76 @@ pub fn test(project: &Project) -> Result<()> {
 
     let mut failures = Vec::new();
     // --no-fail-fast: one failing test binary must not hide the results of the others.
-    let host = run_checked(
-        project
-            .cargo()
-            .args(["test", "--workspace", "--no-fail-fast"]),
-    );
-    let host_verdict = verdict(&host);
-    if let Err(error) = host {
-        failures.push(format!("{error:#}"));
-    }
+    let (host, result) =
+        cargo_test::run_counting(
+            project
+                .cargo()
+                .args(["test", "--workspace", "--no-fail-fast"]),
+        );
+    let host_verdict = verdict(&result);
+    note_failure(result, &mut failures);
 
-    let root_verdict = if is_root() {
-        let binary = project.httptop_binary(true);
-        let root = run_checked(
+    let (root, root_verdict) = if is_root() {
+        let (root, result) = cargo_test::run_counting(
             project
                 .cargo()
                 .args(["test", "--workspace", "--no-fail-fast", "--"])
                 .args(["--ignored", "--test-threads=1"])
-                .env("HTTPTOP_BIN", &binary),
+                .env("HTTPTOP_BIN", project.httptop_binary(true)),
         );
-        let root_verdict = verdict(&root);
-        if let Err(error) = root {
-            failures.push(format!("{error:#}"));
-        }
-        root_verdict
+        let root_verdict = verdict(&result);
+        note_failure(result, &mut failures);
+        (root, root_verdict)
     } else {
         eprintln!(
             "xtask test: WARNING: not root, so the root/netns tests were NOT run (run `cargo xtask test` as root)"
         );
-        "SKIPPED (not root)"
+        (cargo_test::Tally::default(), "SKIPPED (not root)")
     };
 
     eprintln!(
         "xtask test: host tests {host_verdict}; root tests {root_verdict}; {:.0?} in all",
         started.elapsed()
     );
-    if !failures.is_empty() {
-        bail!("{}", failures.join("; "));
-    }
-    Ok(())
+    // The ignored tests of the first run are the second run's tests; not root, they were skipped.
+    let skipped = host.ignored.saturating_sub(root.passed + root.failed);
+    let totals = format!(
+        "xtask: {} passed, {} failed, {skipped} skipped",
+        host.passed + root.passed,
+        host.failed + root.failed,
+    );
+    // A last line that CI and people can read the outcome from; also written to a file for
+    // .ci/run, whose own status line comes after it.
+    println!("{totals}");
+    let _ = std::fs::write(
+        project.target_dir.join("xtask-test-totals.txt"),
+        format!("{totals}\n"),
+    );
+    fail_if_any(&failures)
 }
 
 /// rustfmt, clippy on the host crates (warnings are errors) and clippy on the eBPF crate as the
 /// bpf target sees it (the host build of probe-ebpf is an empty stub).
 pub fn lint(project: &Project) -> Result<()> {
     let mut failures = Vec::new();
-    let mut check = |result: Result<()>| {
-        if let Err(error) = result {
-            failures.push(format!("{error:#}"));
-        }
-    };
-    check(run_checked(
-        project.cargo().args(["fmt", "--all", "--check"]),
-    ));
+    note_failure(
+        run_checked(project.cargo().args(["fmt", "--all", "--check"])),
+        &mut failures,
+    );
     // Clippy builds app/build.rs, which builds the probe: that needs bpf-linker.
     setup::setup(project)?;
-    check(run_checked(project.cargo().args([
-        "clippy",
-        "--workspace",
-        "--all-targets",
-        "--",
-        "-D",
-        "warnings",
-    ])));
-    check(run_checked(
+    note_failure(
+        run_checked(project.cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])),
+        &mut failures,
+    );
+    let bpf_clippy = run_checked(
         project
             .command("cargo")
             .args([
@@ -263,12 +269,26 @@ pub fn lint(project: &Project) -> Result<()> {
             )
             // Its own directory: other flags than aya-build's, so no rebuild of the real probe.
             .env("CARGO_TARGET_DIR", project.target_dir.join("clippy-bpf")),
-    ));
-    if !failures.is_empty() {
-        bail!("lint failed: {}", failures.join("; "));
-    }
+    );
+    note_failure(bpf_clippy, &mut failures);
+    fail_if_any(&failures).context("lint failed")?;
     eprintln!("xtask lint: fmt and clippy (host and bpf) clean");
     Ok(())
+}
+
+/// Keeps going after a failed step, so one run reports every failure.
+fn note_failure(result: Result<()>, failures: &mut Vec<String>) {
+    if let Err(error) = result {
+        failures.push(format!("{error:#}"));
+    }
+}
+
+fn fail_if_any(failures: &[String]) -> Result<()> {
+    if failures.is_empty() {
+        Ok(())
+    } else {
+        bail!("{}", failures.join("; "))
+    }
 }
 
 fn verdict(result: &Result<()>) -> &'static str {

@@ -51,4 +51,8 @@ pub struct Cli {
     /// Log file (default: $XDG_STATE_HOME/httptop/httptop.log).
     #[arg(long)]
     pub log_file: Option<PathBuf>,
+
+    /// Benchmark: render N dashboard frames with 10,000 rows, print ns per frame, exit.
+    #[arg(long, hide = true, value_name = "FRAMES")]
+    pub bench_render: Option<usize>,
 }

@@ -6,3 +6,4 @@ pub mod headless;
 pub mod logging;
 pub mod model;
 pub mod probe;
+pub mod tui;

@@ -17,8 +17,12 @@ pub struct Cli {
     pub duration: Option<Duration>,
 
     /// Print the headless summary as one JSON object.
-    #[arg(long, requires = "headless")]
+    #[arg(long)]
     pub json: bool,
+
+    /// Read a pcap/pcapng capture instead of watching live traffic (implies --headless).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["interfaces", "duration"])]
+    pub read: Option<PathBuf>,
 
     /// Interface to watch (repeatable); default: every interface of this network namespace.
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]

@@ -29,10 +29,13 @@ pub async fn run(cli: &Cli, probe: Probe, model: Model) -> anyhow::Result<()> {
     let _ = stop_tx.send(true);
     collector.await.context("collector task")??;
 
-    let summary = model
-        .lock()
-        .unwrap_or_else(|p| p.into_inner())
-        .summary(cli.top);
+    let model = model.lock().unwrap_or_else(|p| p.into_inner());
+    print_summary(cli, &model)
+}
+
+/// The summary on stdout: JSON with `--json`, else text.
+pub fn print_summary(cli: &Cli, model: &Model) -> anyhow::Result<()> {
+    let summary = model.summary(cli.top);
     let text = if cli.json {
         serde_json::to_string(&summary)? + "\n"
     } else {

@@ -5,5 +5,7 @@ pub mod collector;
 pub mod headless;
 pub mod logging;
 pub mod model;
+pub mod offline;
 pub mod probe;
+pub mod records;
 pub mod tui;

@@ -9,6 +9,7 @@ use httptop::{
     collector::{self, CollectorOptions},
     headless, logging,
     model::{Filter, Model, ModelOptions},
+    offline,
     probe::{Probe, ProbeConfig},
     tui::{self, TuiOptions},
 };
@@ -46,6 +47,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             log_path.display()
         );
     }
+    if let Some(path) = &cli.read {
+        let mut model = Model::new(model_options());
+        offline::read_capture(path, &cli.ports, cli.request_timeout, &mut model)?;
+        return headless::print_summary(&cli, &model);
+    }
+    if cli.json && !cli.headless {
+        anyhow::bail!("--json goes with --headless or --read");
+    }
     let probe = Probe::attach(&ProbeConfig {
         interfaces: cli.interfaces.clone(),
         ports: cli.ports.clone(),
@@ -67,12 +76,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         log_path.display()
     );
 
-    let model = Model::new(ModelOptions {
-        max_talkers: 100_000,
-        // Keeps memory near 25 MB with 10,000 busy connections.
-        recent_per_talker: 16,
-        history_len: 300,
-    });
+    let model = Model::new(model_options());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -81,6 +85,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         runtime.block_on(headless::run(&cli, probe, model))
     } else {
         runtime.block_on(dashboard(&cli, probe, model))
+    }
+}
+
+fn model_options() -> ModelOptions {
+    ModelOptions {
+        max_talkers: 100_000,
+        // Keeps memory near 25 MB with 10,000 busy connections.
+        recent_per_talker: 16,
+        history_len: 300,
     }
 }
 

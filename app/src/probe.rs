@@ -4,7 +4,6 @@
 use std::{
     ffi::CString,
     io,
-    net::{IpAddr, Ipv6Addr, SocketAddr},
     os::fd::{AsFd, AsRawFd, FromRawFd, OwnedFd},
     time::Duration,
 };
@@ -14,11 +13,12 @@ use aya::{
     maps::{Array, HashMap, MapData, PerCpuArray, ProgramArray, RingBuf},
     programs::{ProgramError, SocketFilter},
 };
-use probe_common::wire::{
-    COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, Method, PATH_LEN,
-};
+use probe_common::wire::{COUNTER_SLOTS, ConnKey, ConnState, ExchangeEvent, HISTOGRAM_BUCKETS};
 
-use crate::model::{ExchangeRecord, KernelTotals, Tuple};
+use crate::{
+    model::{ExchangeRecord, KernelTotals},
+    records::{event_record, totals_from_counters},
+};
 
 /// The probe object, built by build.rs from `probe-ebpf`.
 static PROBE_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe"));
@@ -234,7 +234,7 @@ impl Probe {
         let mut n = 0;
         while let Some(item) = self.events.next() {
             if let Some(event) = parse_event(&item) {
-                f(exchange_record(&event));
+                f(event_record(&event));
                 n += 1;
             }
         }
@@ -261,24 +261,11 @@ impl Probe {
                 .map_err(|e| bpf_err("reading LATENCY_LOG2")(e.to_string()))?;
             *bucket = values.iter().sum();
         }
-        let c = |k: Counter| sums[k as usize];
         let (filter_run_ns, filter_run_cnt) = self.run_stats();
         Ok(KernelTotals {
-            requests: c(Counter::Requests),
-            responses: c(Counter::Responses),
-            exchanges: c(Counter::Exchanges),
-            unmatched_responses: c(Counter::UnmatchedResponses),
-            expired_requests: c(Counter::ExpiredRequests) + self.swept_expired,
-            events_lost: c(Counter::EventsLost),
-            duplicate_segments: c(Counter::DuplicateSegments),
-            conn_table_full: c(Counter::ConnTableFull),
-            pipeline_overflow: c(Counter::PipelineOverflow),
-            scan_incomplete: c(Counter::ScanIncomplete),
-            interim_responses: c(Counter::InterimResponses),
-            in_flight: self.in_flight,
-            histogram_log2,
             filter_run_ns,
             filter_run_cnt,
+            ..totals_from_counters(&sums, histogram_log2, self.swept_expired, self.in_flight)
         })
     }
 
@@ -461,34 +448,6 @@ fn parse_event(bytes: &[u8]) -> Option<ExchangeEvent> {
     }
     // SAFETY: ExchangeEvent is plain old data and the slice is long enough.
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<ExchangeEvent>()) })
-}
-
-/// An address as stored by the probe (IPv4-mapped for IPv4) back to an `IpAddr`.
-pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
-    let v6 = Ipv6Addr::from(addr);
-    match v6.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(v6),
-    }
-}
-
-pub fn tuple_from_key(key: &ConnKey) -> Tuple {
-    Tuple {
-        client: SocketAddr::new(ip_from_wire(key.client_addr), key.client_port),
-        server: SocketAddr::new(ip_from_wire(key.server_addr), key.server_port),
-    }
-}
-
-pub fn exchange_record(e: &ExchangeEvent) -> ExchangeRecord {
-    let path_len = usize::from(e.path_len).min(PATH_LEN);
-    ExchangeRecord {
-        tuple: tuple_from_key(&e.key),
-        request_ns: e.request_ns,
-        latency_ns: e.latency_ns,
-        method: Method::from_u8(e.method),
-        status: e.status,
-        path: String::from_utf8_lossy(&e.path[..path_len]).into_owned(),
-    }
 }
 
 /// CLOCK_MONOTONIC now, in ns: the clock of `bpf_ktime_get_ns()`.

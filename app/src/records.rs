@@ -1,0 +1,101 @@
+//! Probe wire types → model records: shared by the live probe and the capture reader.
+
+use std::net::{IpAddr, Ipv6Addr, SocketAddr};
+
+use probe_common::wire::{
+    COUNTER_SLOTS, ConnKey, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight, Method, PATH_LEN,
+};
+
+use crate::model::{ExchangeRecord, KernelTotals, Tuple};
+
+/// An address as the probe stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
+pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
+    let v6 = Ipv6Addr::from(addr);
+    match v6.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(v6),
+    }
+}
+
+pub fn tuple_from_key(key: &ConnKey) -> Tuple {
+    Tuple {
+        client: SocketAddr::new(ip_from_wire(key.client_addr), key.client_port),
+        server: SocketAddr::new(ip_from_wire(key.server_addr), key.server_port),
+    }
+}
+
+/// A record from the request's in-flight entry and the response that ended it.
+pub fn exchange_record(
+    key: &ConnKey,
+    request: &InFlight,
+    status: u16,
+    latency_ns: u64,
+) -> ExchangeRecord {
+    record(
+        key,
+        request.request_ns,
+        latency_ns,
+        request.method,
+        status,
+        &request.path,
+        request.path_len,
+    )
+}
+
+pub fn event_record(e: &ExchangeEvent) -> ExchangeRecord {
+    record(
+        &e.key,
+        e.request_ns,
+        e.latency_ns,
+        e.method,
+        e.status,
+        &e.path,
+        e.path_len,
+    )
+}
+
+fn record(
+    key: &ConnKey,
+    request_ns: u64,
+    latency_ns: u64,
+    method: u8,
+    status: u16,
+    path: &[u8; PATH_LEN],
+    path_len: u8,
+) -> ExchangeRecord {
+    let path_len = usize::from(path_len).min(PATH_LEN);
+    ExchangeRecord {
+        tuple: tuple_from_key(key),
+        request_ns,
+        latency_ns,
+        method: Method::from_u8(method),
+        status,
+        path: String::from_utf8_lossy(&path[..path_len]).into_owned(),
+    }
+}
+
+/// Totals from summed counters and histogram, plus what user space adds.
+pub fn totals_from_counters(
+    sums: &[u64; COUNTER_SLOTS],
+    histogram_log2: [u64; HISTOGRAM_BUCKETS],
+    swept_expired: u64,
+    in_flight: u64,
+) -> KernelTotals {
+    let c = |k: Counter| sums[k as usize];
+    KernelTotals {
+        requests: c(Counter::Requests),
+        responses: c(Counter::Responses),
+        exchanges: c(Counter::Exchanges),
+        unmatched_responses: c(Counter::UnmatchedResponses),
+        expired_requests: c(Counter::ExpiredRequests) + swept_expired,
+        events_lost: c(Counter::EventsLost),
+        duplicate_segments: c(Counter::DuplicateSegments),
+        conn_table_full: c(Counter::ConnTableFull),
+        pipeline_overflow: c(Counter::PipelineOverflow),
+        scan_incomplete: c(Counter::ScanIncomplete),
+        interim_responses: c(Counter::InterimResponses),
+        in_flight,
+        histogram_log2,
+        ..KernelTotals::default()
+    }
+}

@@ -245,6 +245,7 @@ pub fn lint(project: &Project) -> Result<()> {
         ])),
         &mut failures,
     );
+    ensure_nightly_clippy(project)?;
     let bpf_clippy = run_checked(
         project
             .command("cargo")
@@ -274,6 +275,26 @@ pub fn lint(project: &Project) -> Result<()> {
     fail_if_any(&failures).context("lint failed")?;
     eprintln!("xtask lint: fmt and clippy (host and bpf) clean");
     Ok(())
+}
+
+/// The eBPF crate is linted with the nightly that builds it: its clippy must be there.
+fn ensure_nightly_clippy(project: &Project) -> Result<()> {
+    let present = project
+        .command("cargo")
+        .args(["+nightly", "clippy", "--version"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .is_ok_and(|status| status.success());
+    if present {
+        return Ok(());
+    }
+    run_checked(
+        project
+            .command("rustup")
+            .args(["component", "add", "clippy", "--toolchain", "nightly"]),
+    )
+    .context("nightly's clippy is missing and could not be added (it is downloaded from the Rust distribution server)")
 }
 
 /// Keeps going after a failed step, so one run reports every failure.

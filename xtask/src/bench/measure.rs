@@ -1,0 +1,196 @@
+//! What the bench reads from the kernel: BPF run-time statistics of httptop's programs, the
+//! memory of its maps, and the CPU time and memory of a process.
+
+use std::{collections::BTreeMap, fs, process::Command, time::Instant};
+
+use anyhow::{Context as _, Result, bail};
+use serde_json::Value;
+
+const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
+pub const ENTRY_PROGRAM: &str = "httptop";
+pub const MESSAGE_PROGRAM: &str = "httptop_message";
+
+/// `kernel.bpf_stats_enabled=1` while it lives; the old value is restored on drop.
+pub struct BpfStatsEnabled {
+    old: String,
+}
+
+impl BpfStatsEnabled {
+    pub fn enable() -> Result<Self> {
+        let old = fs::read_to_string(STATS_SYSCTL).context("reading kernel.bpf_stats_enabled")?;
+        fs::write(STATS_SYSCTL, "1").context("setting kernel.bpf_stats_enabled=1")?;
+        Ok(Self { old })
+    }
+}
+
+impl Drop for BpfStatsEnabled {
+    fn drop(&mut self) {
+        let _ = fs::write(STATS_SYSCTL, self.old.trim());
+    }
+}
+
+/// The BPF objects a process holds open: program and map ids, from `/proc/PID/fdinfo`.
+fn held_bpf_ids(pid: u32, key: &str) -> Result<Vec<u64>> {
+    let mut ids = Vec::new();
+    let dir = format!("/proc/{pid}/fdinfo");
+    for entry in fs::read_dir(&dir).with_context(|| format!("reading {dir}"))? {
+        let Ok(info) = fs::read_to_string(entry?.path()) else {
+            continue;
+        };
+        ids.extend(info.lines().find_map(|line| {
+            line.strip_prefix(key)
+                .and_then(|rest| rest.trim_start_matches(':').trim().parse::<u64>().ok())
+        }));
+    }
+    Ok(ids)
+}
+
+fn bpftool_json(object: &str) -> Result<Vec<Value>> {
+    let output = Command::new("bpftool")
+        .args(["-j", object, "show"])
+        .output()
+        .context("running bpftool")?;
+    if !output.status.success() {
+        bail!(
+            "`bpftool -j {object} show` failed: {}",
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+    }
+    let value: Value = serde_json::from_slice(&output.stdout).context("bpftool's JSON")?;
+    Ok(value.as_array().cloned().unwrap_or_default())
+}
+
+/// Cumulative run-time statistics of one program.
+#[derive(Clone, Copy, Default)]
+pub struct RunStats {
+    pub run_time_ns: u64,
+    pub run_cnt: u64,
+}
+
+/// The statistics of httptop's two programs, as held by process `pid`.
+#[derive(Clone, Copy, Default)]
+pub struct ProgramStats {
+    pub entry: RunStats,
+    pub message: RunStats,
+}
+
+impl ProgramStats {
+    pub fn read(pid: u32) -> Result<Self> {
+        let ids = held_bpf_ids(pid, "prog_id")?;
+        let mut stats = Self::default();
+        let mut found = (false, false);
+        for program in bpftool_json("prog")? {
+            if !program["id"].as_u64().is_some_and(|id| ids.contains(&id)) {
+                continue;
+            }
+            let run = RunStats {
+                run_time_ns: program["run_time_ns"].as_u64().unwrap_or(0),
+                run_cnt: program["run_cnt"].as_u64().unwrap_or(0),
+            };
+            match program["name"].as_str() {
+                Some(ENTRY_PROGRAM) => (stats.entry, found.0) = (run, true),
+                Some(MESSAGE_PROGRAM) => (stats.message, found.1) = (run, true),
+                _ => {}
+            }
+        }
+        if found != (true, true) {
+            bail!("httptop (pid {pid}) does not hold both programs {ENTRY_PROGRAM} and {MESSAGE_PROGRAM}");
+        }
+        Ok(stats)
+    }
+
+    /// What ran between `before` and `self`.
+    pub fn since(&self, before: &Self) -> FilterCost {
+        FilterCost {
+            entry_runs: self.entry.run_cnt - before.entry.run_cnt,
+            entry_ns: self.entry.run_time_ns - before.entry.run_time_ns,
+            message_runs: self.message.run_cnt - before.message.run_cnt,
+            message_ns: self.message.run_time_ns - before.message.run_time_ns,
+        }
+    }
+}
+
+/// The filter's work over one phase.
+pub struct FilterCost {
+    /// Runs of the entry program: one per packet the socket sees.
+    pub entry_runs: u64,
+    pub entry_ns: u64,
+    /// Runs of the message program: one per HTTP message.
+    pub message_runs: u64,
+    pub message_ns: u64,
+}
+
+impl FilterCost {
+    /// Both programs' time per packet.
+    pub fn ns_per_packet(&self) -> f64 {
+        (self.entry_ns + self.message_ns) as f64 / self.entry_runs.max(1) as f64
+    }
+
+    pub fn entry_ns_per_run(&self) -> f64 {
+        self.entry_ns as f64 / self.entry_runs.max(1) as f64
+    }
+
+    pub fn message_ns_per_run(&self) -> f64 {
+        self.message_ns as f64 / self.message_runs.max(1) as f64
+    }
+}
+
+/// `bytes_memlock` of every map process `pid` holds, by map name.
+pub fn map_memory(pid: u32) -> Result<BTreeMap<String, u64>> {
+    let ids = held_bpf_ids(pid, "map_id")?;
+    let mut memory = BTreeMap::new();
+    for map in bpftool_json("map")? {
+        if map["id"].as_u64().is_some_and(|id| ids.contains(&id)) {
+            let name = map["name"].as_str().unwrap_or("?").to_owned();
+            *memory.entry(name).or_default() += map["bytes_memlock"].as_u64().unwrap_or(0);
+        }
+    }
+    Ok(memory)
+}
+
+/// CPU time and memory of a process at one moment.
+pub struct ProcessSample {
+    pub at: Instant,
+    /// utime + stime, in clock ticks.
+    pub cpu_ticks: u64,
+    /// VmHWM: the peak resident set so far.
+    pub peak_rss_bytes: u64,
+}
+
+impl ProcessSample {
+    pub fn read(pid: u32) -> Result<Self> {
+        let at = Instant::now();
+        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
+            .with_context(|| format!("reading /proc/{pid}/stat"))?;
+        // Fields after the command name (which may hold spaces): state is field 3, utime 14.
+        let after_name = stat.rsplit_once(')').context("malformed /proc/PID/stat")?.1;
+        let fields: Vec<&str> = after_name.split_whitespace().collect();
+        let field = |number: usize| -> Result<u64> {
+            fields
+                .get(number - 3)
+                .and_then(|f| f.parse().ok())
+                .context("malformed /proc/PID/stat")
+        };
+        let cpu_ticks = field(14)? + field(15)?;
+        let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
+        let peak_rss_bytes = status
+            .lines()
+            .find_map(|line| line.strip_prefix("VmHWM:"))
+            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .context("no VmHWM in /proc/PID/status")?
+            * 1024;
+        Ok(Self {
+            at,
+            cpu_ticks,
+            peak_rss_bytes,
+        })
+    }
+
+    /// CPU used between `before` and `self`, in percent of one core.
+    pub fn cpu_percent_since(&self, before: &Self) -> f64 {
+        // SAFETY: sysconf has no preconditions.
+        let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        let cpu_s = (self.cpu_ticks - before.cpu_ticks) as f64 / ticks_per_s;
+        100.0 * cpu_s / (self.at - before.at).as_secs_f64()
+    }
+}

@@ -3,7 +3,7 @@
 
 use std::{
     fmt,
-    io::{BufRead as _, BufReader, Read as _},
+    io::{BufRead as _, BufReader},
     process::{Child, Stdio},
     sync::mpsc::{self, Receiver, RecvTimeoutError},
     thread::JoinHandle,
@@ -14,7 +14,7 @@ use serde_json::Value;
 
 use crate::{
     NetNs, httptop_binary,
-    process::{signal, terminate, wait_timeout},
+    process::{read_in_background, signal, terminate, wait_timeout},
 };
 
 /// What httptop prints on stderr once its filter is attached.
@@ -33,7 +33,7 @@ pub struct Httptop {
     child: Child,
     stderr_lines: Receiver<String>,
     stderr_seen: Vec<String>,
-    stdout: Option<JoinHandle<String>>,
+    stdout: Option<JoinHandle<Vec<u8>>>,
 }
 
 impl Httptop {
@@ -50,12 +50,7 @@ impl Httptop {
         let mut child = command
             .spawn()
             .unwrap_or_else(|e| panic!("starting {}: {e}", httptop_binary().display()));
-        let mut stdout = child.stdout.take().expect("stdout is piped");
-        let stdout = std::thread::spawn(move || {
-            let mut text = String::new();
-            let _ = stdout.read_to_string(&mut text);
-            text
-        });
+        let stdout = read_in_background(child.stdout.take().expect("stdout is piped"));
         let stderr = child.stderr.take().expect("stderr is piped");
         let (sender, stderr_lines) = mpsc::channel();
         std::thread::spawn(move || {
@@ -114,6 +109,7 @@ impl Httptop {
             .take()
             .map(|reader| reader.join().unwrap_or_default())
             .unwrap_or_default();
+        let stdout = String::from_utf8_lossy(&stdout);
         self.stderr_seen.extend(self.stderr_lines.try_iter());
         let stderr = self.stderr_seen.join("\n");
         match status {

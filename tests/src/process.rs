@@ -1,8 +1,9 @@
 //! Child processes that cannot outlive the test that started them.
 
 use std::{
-    io::Read as _,
+    io::Read,
     process::{Child, Command, ExitStatus, Output, Stdio},
+    thread::JoinHandle,
     time::{Duration, Instant},
 };
 
@@ -76,6 +77,15 @@ pub(crate) fn terminate(child: &mut Child, grace: Duration) {
     }
 }
 
+/// Reads `pipe` to its end on a thread of its own, so a child never blocks on a full pipe.
+pub(crate) fn read_in_background(mut pipe: impl Read + Send + 'static) -> JoinHandle<Vec<u8>> {
+    std::thread::spawn(move || {
+        let mut bytes = Vec::new();
+        let _ = pipe.read_to_end(&mut bytes);
+        bytes
+    })
+}
+
 /// Runs `command` to its end with stdin closed and its output collected, like
 /// [`Command::output`] but bounded: panics (after killing it) if it still runs after `timeout`.
 pub fn run_to_exit(mut command: Command, timeout: Duration) -> Output {
@@ -85,15 +95,8 @@ pub fn run_to_exit(mut command: Command, timeout: Duration) -> Output {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap_or_else(|e| panic!("starting {command:?}: {e}"));
-    let drain = |mut pipe: Box<dyn std::io::Read + Send>| {
-        std::thread::spawn(move || {
-            let mut bytes = Vec::new();
-            let _ = pipe.read_to_end(&mut bytes);
-            bytes
-        })
-    };
-    let stdout = drain(Box::new(child.stdout.take().expect("stdout is piped")));
-    let stderr = drain(Box::new(child.stderr.take().expect("stderr is piped")));
+    let stdout = read_in_background(child.stdout.take().expect("stdout is piped"));
+    let stderr = read_in_background(child.stderr.take().expect("stderr is piped"));
     let Some(status) = wait_timeout(&mut child, timeout) else {
         let _ = child.kill();
         let _ = child.wait();

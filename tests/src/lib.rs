@@ -13,6 +13,7 @@ mod httptop;
 mod netns;
 mod process;
 mod servers;
+pub mod tmux;
 mod tshark;
 
 use std::{

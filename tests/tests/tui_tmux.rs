@@ -1,0 +1,345 @@
+//! The dashboard end to end in a real terminal: `httptop` (no `--headless`) in a tmux pane,
+//! watching nginx in a network namespace of its own, driven with keys and read with
+//! `capture-pane`. Exact counts: every request the clients send is on screen, no more.
+//!
+//! Root only: run through `cargo xtask test` (or `cargo test -p httptop-tests -- --ignored
+//! --test-threads=1` as root, with `HTTPTOP_BIN` pointing at a release build).
+
+use std::{
+    ffi::OsString,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    time::{Duration, Instant},
+};
+
+use httptop_tests::{NetNs, Nginx, httptop_binary, keep_alive_client, tmux::Tmux};
+
+const SERVER_A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+const SERVER_B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9090);
+const REQUESTS_A: u64 = 200;
+const REQUESTS_B: u64 = 50;
+/// Sent while the screen is frozen, to `SERVER_A` on a connection of their own.
+const REQUESTS_A_WHILE_FROZEN: u64 = 100;
+
+const WIDTH: u16 = 160;
+const HEIGHT: u16 = 48;
+/// The dashboard's refresh period in these tests (the default is 1 s).
+const REFRESH: &str = "200ms";
+/// How long a frozen screen is watched for movement: five refresh periods.
+const FROZEN_WATCH: Duration = Duration::from_secs(1);
+/// Every wait for the screen is bounded by this, and the whole test by `TEST_BUDGET`.
+const STEP_TIMEOUT: Duration = Duration::from_secs(10);
+const TEST_BUDGET: Duration = Duration::from_secs(60);
+
+/// Bounds each wait by [`STEP_TIMEOUT`] and all of them together by [`TEST_BUDGET`].
+struct Budget {
+    started: Instant,
+}
+
+impl Budget {
+    fn start() -> Self {
+        Self {
+            started: Instant::now(),
+        }
+    }
+
+    #[track_caller]
+    fn step(&self) -> Duration {
+        let left = TEST_BUDGET.saturating_sub(self.started.elapsed());
+        assert!(!left.is_zero(), "the test ran over its {TEST_BUDGET:?}");
+        left.min(STEP_TIMEOUT)
+    }
+}
+
+/// `ip netns exec NS httptop --interval 200ms` in a `width`x`height` tmux pane.
+fn start_dashboard(ns: &NetNs, width: u16, height: u16) -> Tmux {
+    let args: Vec<OsString> = vec![
+        "netns".into(),
+        "exec".into(),
+        ns.name().into(),
+        httptop_binary().into(),
+        "--interval".into(),
+        REFRESH.into(),
+    ];
+    Tmux::start(width, height, "ip", &args)
+}
+
+/// What the screen says, read from its text.
+struct Screen<'a> {
+    text: &'a str,
+}
+
+/// One row of the connections table.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct ConnectionRow {
+    server: String,
+    exchanges: u64,
+    client: String,
+}
+
+impl<'a> Screen<'a> {
+    fn new(text: &'a str) -> Self {
+        Self { text }
+    }
+
+    fn line(&self, index: usize) -> &'a str {
+        self.text.lines().nth(index).unwrap_or("")
+    }
+
+    /// The header's `exchanges N` (first line).
+    fn exchanges(&self) -> Option<u64> {
+        let mut words = self.line(0).split_whitespace();
+        words.find(|w| *w == "exchanges")?;
+        words.next()?.parse().ok()
+    }
+
+    /// The header's `filter TEXT` (second line), up to a FROZEN mark.
+    fn filter(&self) -> Option<&'a str> {
+        let (_, rest) = self.line(1).split_once("  filter ")?;
+        Some(rest.split(" FROZEN").next().unwrap_or(rest).trim())
+    }
+
+    fn frozen(&self) -> bool {
+        self.line(1).contains(" FROZEN at ")
+    }
+
+    /// The bottom line: the filter bar (`filter: TEXT`) or the key hints.
+    fn footer(&self) -> &'a str {
+        self.text.lines().last().unwrap_or("").trim_end()
+    }
+
+    /// `N` of the table's title ` connections (N) `.
+    fn connections_title(&self) -> Option<u64> {
+        let (_, rest) = self.text.split_once(" connections (")?;
+        rest.split(')').next()?.parse().ok()
+    }
+
+    /// The table's rows (`│client → server  exch …│`), sorted by server, exchanges, client.
+    fn rows(&self) -> Vec<ConnectionRow> {
+        let mut rows: Vec<_> = self
+            .text
+            .lines()
+            .filter_map(|line| {
+                let cells = line.strip_prefix('│')?;
+                let mut words = cells.split_whitespace();
+                let client = words.next()?.to_owned();
+                if words.next()? != "→" {
+                    return None;
+                }
+                let server = words.next()?.to_owned();
+                let exchanges = words.next()?.parse().ok()?;
+                Some(ConnectionRow {
+                    server,
+                    exchanges,
+                    client,
+                })
+            })
+            .collect();
+        rows.sort();
+        rows
+    }
+
+    /// (server, exchanges) of every row, sorted.
+    fn servers_and_counts(&self) -> Vec<(String, u64)> {
+        self.rows()
+            .into_iter()
+            .map(|row| (row.server, row.exchanges))
+            .collect()
+    }
+}
+
+fn expect(rows: &[(SocketAddr, u64)]) -> Vec<(String, u64)> {
+    let mut rows: Vec<_> = rows
+        .iter()
+        .map(|(server, exchanges)| (server.to_string(), *exchanges))
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+#[ignore = "needs root"]
+fn dashboard_counts_filters_freezes_and_quits_cleanly() {
+    let budget = Budget::start();
+    // Declared first, dropped last: after the processes inside it.
+    let ns = NetNs::new();
+    let _nginx_a = Nginx::start(&ns, &[SERVER_A]);
+    let _nginx_b = Nginx::start(&ns, &[SERVER_B]);
+    let tmux = start_dashboard(&ns, WIDTH, HEIGHT);
+
+    // httptop attaches before it draws: a dashboard on screen is watching.
+    tmux.wait_for("the dashboard with 0 exchanges", budget.step(), |s| {
+        Screen::new(s).exchanges() == Some(0)
+    });
+    assert!(
+        tmux.alternate_screen_on(),
+        "the dashboard draws on the alternate screen"
+    );
+
+    // 1. Known traffic, exact total and rows.
+    keep_alive_client(&ns, SERVER_A, REQUESTS_A as usize);
+    keep_alive_client(&ns, SERVER_B, REQUESTS_B as usize);
+    let both = expect(&[(SERVER_A, REQUESTS_A), (SERVER_B, REQUESTS_B)]);
+    let screen = tmux.wait_for(
+        "exchanges 250, one row of 200 to :8080 and one of 50 to :9090",
+        budget.step(),
+        |s| {
+            let s = Screen::new(s);
+            s.exchanges() == Some(REQUESTS_A + REQUESTS_B) && s.servers_and_counts() == both
+        },
+    );
+    let screen = Screen::new(&screen);
+    assert_eq!(screen.connections_title(), Some(2), "{}", screen.text);
+    assert_eq!(screen.filter(), Some("none"), "{}", screen.text);
+
+    // 2. A port filter: only that server, and the counts of its exchanges alone.
+    let filter_a = format!("port {}", SERVER_A.port());
+    tmux.send_keys(&["/"]);
+    tmux.type_text(&filter_a);
+    tmux.send_keys(&["Enter"]);
+    let only_a = expect(&[(SERVER_A, REQUESTS_A)]);
+    let screen = tmux.wait_for(
+        "filter port 8080: exchanges 200, only the row to :8080",
+        budget.step(),
+        |s| {
+            let s = Screen::new(s);
+            s.filter() == Some(filter_a.as_str())
+                && s.exchanges() == Some(REQUESTS_A)
+                && s.servers_and_counts() == only_a
+        },
+    );
+    let screen = Screen::new(&screen);
+    assert_eq!(screen.connections_title(), Some(1), "{}", screen.text);
+    assert!(
+        !screen.text.contains(&format!(":{}", SERVER_B.port())),
+        "port {} still on screen with the filter `{filter_a}`:\n{}",
+        SERVER_B.port(),
+        screen.text
+    );
+
+    // 3. Clear the filter: the bar opens with the current text; erase it and apply nothing.
+    tmux.send_keys(&["/"]);
+    let open_bar = format!("filter: {filter_a}");
+    tmux.wait_for(
+        "the filter bar with the current filter",
+        budget.step(),
+        |s| Screen::new(s).footer() == open_bar,
+    );
+    let erase = vec!["BSpace"; filter_a.chars().count()];
+    tmux.send_keys(&erase);
+    tmux.send_keys(&["Enter"]);
+    tmux.wait_for(
+        "no filter: exchanges 250 on both servers again",
+        budget.step(),
+        |s| {
+            let s = Screen::new(s);
+            s.filter() == Some("none")
+                && s.exchanges() == Some(REQUESTS_A + REQUESTS_B)
+                && s.servers_and_counts() == both
+        },
+    );
+
+    // 4. Freeze: traffic goes on underneath, the screen does not move.
+    tmux.send_keys(&["Space"]);
+    let frozen = tmux.wait_for("FROZEN in the header", budget.step(), |s| {
+        Screen::new(s).frozen()
+    });
+    keep_alive_client(&ns, SERVER_A, REQUESTS_A_WHILE_FROZEN as usize);
+    // Nothing to wait for: the point is that nothing happens over several refresh periods.
+    std::thread::sleep(FROZEN_WATCH);
+    let frozen_later = tmux.capture();
+    assert_eq!(
+        frozen_later, frozen,
+        "the frozen screen changed within {FROZEN_WATCH:?} (left: {FROZEN_WATCH:?} later, right: \
+         at the freeze)"
+    );
+    let screen = Screen::new(&frozen);
+    assert_eq!(
+        screen.exchanges(),
+        Some(REQUESTS_A + REQUESTS_B),
+        "{frozen}"
+    );
+    assert_eq!(screen.servers_and_counts(), both, "{frozen}");
+
+    // 5. Unfreeze: it catches up with everything sent meanwhile.
+    tmux.send_keys(&["Space"]);
+    let all_three = expect(&[
+        (SERVER_A, REQUESTS_A),
+        (SERVER_A, REQUESTS_A_WHILE_FROZEN),
+        (SERVER_B, REQUESTS_B),
+    ]);
+    let screen = tmux.wait_for(
+        "unfrozen: exchanges 350, rows of 200 and 100 to :8080 and 50 to :9090",
+        budget.step(),
+        |s| {
+            let s = Screen::new(s);
+            !s.frozen()
+                && s.exchanges() == Some(REQUESTS_A + REQUESTS_B + REQUESTS_A_WHILE_FROZEN)
+                && s.servers_and_counts() == all_three
+        },
+    );
+    let rows = Screen::new(&screen).rows();
+    assert_ne!(
+        rows[0].client, rows[1].client,
+        "the two keep-alive connections to :8080 come from two client ports:\n{screen}"
+    );
+
+    // 6. q: exit status 0, and the terminal is back from the alternate screen, cursor shown.
+    assert!(tmux.alternate_screen_on());
+    tmux.send_keys(&["q"]);
+    let status = tmux.wait_for_exit(budget.step());
+    assert_eq!(status, 0, "exit status; the screen:\n{}", tmux.capture());
+    assert!(
+        !tmux.alternate_screen_on(),
+        "still on the alternate screen after quitting:\n{}",
+        tmux.capture()
+    );
+    assert_eq!(
+        tmux.display("#{cursor_flag}"),
+        "1",
+        "the cursor stays hidden after quitting"
+    );
+}
+
+/// The non-blank lines of a screen, trimmed.
+fn text_lines(screen: &str) -> Vec<&str> {
+    screen
+        .lines()
+        .map(str::trim)
+        .filter(|line| !line.is_empty())
+        .collect()
+}
+
+#[test]
+#[ignore = "needs root"]
+fn dashboard_too_small_says_so_and_relays_out_on_resize() {
+    let budget = Budget::start();
+    let ns = NetNs::new();
+    let tmux = start_dashboard(&ns, 40, 10);
+
+    // Narrower than the message itself: at least its start, and nothing else on screen.
+    let screen = tmux.wait_for("the too-small message at 40x10", budget.step(), |s| {
+        text_lines(s)
+            .first()
+            .is_some_and(|line| line.starts_with("terminal too small"))
+    });
+    assert_eq!(
+        text_lines(&screen).len(),
+        1,
+        "one line, no panels:\n{screen}"
+    );
+
+    tmux.resize(70, 12);
+    let screen = tmux.wait_for("the too-small message at 70x12", budget.step(), |s| {
+        text_lines(s) == ["terminal too small (need 80x20, have 70x12)"]
+    });
+    assert_eq!(text_lines(&screen).len(), 1, "{screen}");
+
+    tmux.resize(WIDTH, HEIGHT);
+    tmux.wait_for("the dashboard after growing", budget.step(), |s| {
+        Screen::new(s).exchanges() == Some(0)
+    });
+
+    tmux.send_keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(budget.step()), 0);
+    assert!(!tmux.alternate_screen_on());
+}

@@ -147,6 +147,18 @@ impl<'a> Screen<'a> {
     }
 }
 
+/// `row N: before` / `row N: after` for every line that differs.
+fn changed_lines(before: &str, after: &str) -> Vec<String> {
+    let rows = before.lines().count().max(after.lines().count());
+    (0..rows)
+        .filter_map(|row| {
+            let old = before.lines().nth(row).unwrap_or("");
+            let new = after.lines().nth(row).unwrap_or("");
+            (old != new).then(|| format!("row {row}: {old}\nrow {row}: {new}"))
+        })
+        .collect()
+}
+
 fn expect(rows: &[(SocketAddr, u64)]) -> Vec<(String, u64)> {
     let mut rows: Vec<_> = rows
         .iter()
@@ -247,10 +259,11 @@ fn dashboard_counts_filters_freezes_and_quits_cleanly() {
     // Nothing to wait for: the point is that nothing happens over several refresh periods.
     std::thread::sleep(FROZEN_WATCH);
     let frozen_later = tmux.capture();
-    assert_eq!(
-        frozen_later, frozen,
-        "the frozen screen changed within {FROZEN_WATCH:?} (left: {FROZEN_WATCH:?} later, right: \
-         at the freeze)"
+    let changes = changed_lines(&frozen, &frozen_later);
+    assert!(
+        changes.is_empty(),
+        "the frozen screen changed within {FROZEN_WATCH:?}:\n{}\nthe screen at the freeze:\n{frozen}",
+        changes.join("\n")
     );
     let screen = Screen::new(&frozen);
     assert_eq!(

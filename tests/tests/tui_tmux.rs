@@ -159,7 +159,8 @@ fn changed_lines(before: &str, after: &str) -> Vec<String> {
         .collect()
 }
 
-fn expect(rows: &[(SocketAddr, u64)]) -> Vec<(String, u64)> {
+/// (server, exchanges) rows as [`Screen::servers_and_counts`] gives them.
+fn expected_rows(rows: &[(SocketAddr, u64)]) -> Vec<(String, u64)> {
     let mut rows: Vec<_> = rows
         .iter()
         .map(|(server, exchanges)| (server.to_string(), *exchanges))
@@ -190,7 +191,7 @@ fn dashboard_counts_filters_freezes_and_quits_cleanly() {
     // 1. Known traffic, exact total and rows.
     keep_alive_client(&ns, SERVER_A, REQUESTS_A as usize);
     keep_alive_client(&ns, SERVER_B, REQUESTS_B as usize);
-    let both = expect(&[(SERVER_A, REQUESTS_A), (SERVER_B, REQUESTS_B)]);
+    let both = expected_rows(&[(SERVER_A, REQUESTS_A), (SERVER_B, REQUESTS_B)]);
     let screen = tmux.wait_for(
         "exchanges 250, one row of 200 to :8080 and one of 50 to :9090",
         budget.step(),
@@ -208,7 +209,7 @@ fn dashboard_counts_filters_freezes_and_quits_cleanly() {
     tmux.send_keys(&["/"]);
     tmux.type_text(&filter_a);
     tmux.send_keys(&["Enter"]);
-    let only_a = expect(&[(SERVER_A, REQUESTS_A)]);
+    let only_a = expected_rows(&[(SERVER_A, REQUESTS_A)]);
     let screen = tmux.wait_for(
         "filter port 8080: exchanges 200, only the row to :8080",
         budget.step(),
@@ -275,7 +276,7 @@ fn dashboard_counts_filters_freezes_and_quits_cleanly() {
 
     // 5. Unfreeze: it catches up with everything sent meanwhile.
     tmux.send_keys(&["Space"]);
-    let all_three = expect(&[
+    let all_three = expected_rows(&[
         (SERVER_A, REQUESTS_A),
         (SERVER_A, REQUESTS_A_WHILE_FROZEN),
         (SERVER_B, REQUESTS_B),

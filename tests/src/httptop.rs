@@ -119,10 +119,9 @@ impl Httptop {
                 panic!("httptop did not exit within {EXIT_TIMEOUT:?} of SIGINT; stderr:\n{stderr}")
             }
         }
-        let json = serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        let summary = Summary::parse(&stdout).unwrap_or_else(|e| {
             panic!("httptop's stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{stderr}")
         });
-        let summary = Summary(json);
         // Captured by the test runner: shown when the test fails, or with --nocapture.
         eprintln!("httptop summary: {summary}");
         summary
@@ -167,6 +166,11 @@ impl Counts {
 pub struct Summary(pub Value);
 
 impl Summary {
+    /// httptop's `--json` stdout, which must be one JSON object.
+    pub fn parse(stdout: &str) -> serde_json::Result<Self> {
+        serde_json::from_str(stdout.trim()).map(Self)
+    }
+
     /// An unsigned integer field; panics (showing the whole summary) if it is missing.
     pub fn count(&self, key: &str) -> u64 {
         self.0[key]

@@ -1,13 +1,13 @@
 //! The real captures in `shared/captures`: tshark's figures, computed here the way its README
-//! says, must reproduce the README's table (so that the same computation can judge httptop's
-//! offline mode on every capture, including ones added later).
+//! says, must reproduce the README's table; and httptop's offline mode (`--read`) must agree
+//! with tshark on every capture there, including ones added later.
 //!
 //! Needs tshark, which `.ci/run` installs: ignored in a plain `cargo test`, run by `cargo xtask
 //! test` as root.
 
-use std::fs;
+use std::{fs, path::PathBuf, time::Duration};
 
-use httptop_tests::{Truth, captures_dir, tshark_truth};
+use httptop_tests::{Summary, Truth, captures_dir, httptop_binary, run_to_exit, tshark_truth};
 
 /// The README's table rows: (file, requests, responses, exchanges).
 fn readme_table() -> Vec<(String, Truth)> {
@@ -48,4 +48,64 @@ fn tshark_truth_reproduces_the_captures_readme_table() {
         .map(|(file, _)| (file.clone(), tshark_truth(&captures_dir().join(file))))
         .collect();
     assert_eq!(computed, table);
+}
+
+/// Every `.pcap` and `.pcapng` file in `shared/captures`, sorted.
+fn every_capture() -> Vec<PathBuf> {
+    let mut captures: Vec<PathBuf> = fs::read_dir(captures_dir())
+        .expect("listing shared/captures")
+        .map(|entry| entry.expect("reading shared/captures").path())
+        .filter(|path| {
+            path.extension()
+                .is_some_and(|extension| extension == "pcap" || extension == "pcapng")
+        })
+        .collect();
+    captures.sort();
+    captures
+}
+
+#[test]
+#[ignore = "needs tshark"]
+fn read_mode_agrees_with_tshark_on_every_capture() {
+    let captures = every_capture();
+    assert!(captures.len() >= 9, "captures: {captures:?}");
+    let mut httptop_figures = Vec::new();
+    let mut tshark_figures = Vec::new();
+    for capture in &captures {
+        let mut httptop = std::process::Command::new(httptop_binary());
+        httptop.arg("--read").arg(capture).arg("--json");
+        let output = run_to_exit(httptop, Duration::from_secs(60));
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            output.status.success(),
+            "httptop --read {} failed ({}): {}",
+            capture.display(),
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
+        let summary = Summary::parse(&stdout).unwrap_or_else(|e| {
+            panic!(
+                "httptop --read {}: not JSON ({e}): {stdout}",
+                capture.display()
+            )
+        });
+        let name = capture
+            .file_name()
+            .expect("a file")
+            .to_string_lossy()
+            .into_owned();
+        httptop_figures.push((
+            name.clone(),
+            Truth {
+                requests: summary.count("requests"),
+                responses: summary.count("responses"),
+                exchanges: summary.count("exchanges"),
+            },
+        ));
+        tshark_figures.push((name, tshark_truth(capture)));
+    }
+    assert_eq!(
+        httptop_figures, tshark_figures,
+        "left: httptop --read, right: tshark"
+    );
 }

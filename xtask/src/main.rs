@@ -3,6 +3,7 @@
 //! Every task that builds starts with `setup`, which is idempotent and a fast no-op once the
 //! toolchain is in place, so `cargo xtask run` and `cargo xtask test` work on a fresh machine.
 
+mod bench;
 mod cargo_test;
 mod setup;
 mod tasks;
@@ -37,8 +38,8 @@ enum Task {
     Test,
     /// rustfmt check, clippy on the host crates and clippy on the eBPF crate for the bpf target.
     Lint,
-    /// Benchmarks (not yet implemented).
-    Bench,
+    /// As root: benchmarks in a network namespace; writes BENCHMARKS.md and BENCHMARKS.json.
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> ExitCode {
@@ -53,10 +54,7 @@ fn main() -> ExitCode {
         Task::Run { args } => tasks::run(&project, &args),
         Task::Test => tasks::test(&project),
         Task::Lint => tasks::lint(&project),
-        Task::Bench => {
-            eprintln!("xtask bench: not yet implemented");
-            return ExitCode::from(2);
-        }
+        Task::Bench(args) => bench::bench(&project, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

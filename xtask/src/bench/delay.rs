@@ -19,7 +19,8 @@ use super::netns::Namespace;
 
 /// How often the acceptor looks for a new connection (connection set-up is not timed).
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
-const RESPONSE: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: text/plain\r\n\r\ndelayed\n";
+const RESPONSE: &[u8] =
+    b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\nContent-Type: text/plain\r\n\r\ndelayed\n";
 
 /// The server, listening inside a namespace; stops accepting on drop (its connection threads
 /// end when their clients close).
@@ -30,7 +31,8 @@ pub struct DelayServer {
 
 impl DelayServer {
     pub fn start(namespace: &Namespace, addr: SocketAddr, delay: Duration) -> Result<Self> {
-        let listener = namespace.run(|| TcpListener::bind(addr).with_context(|| format!("binding {addr}")))?;
+        let listener =
+            namespace.run(|| TcpListener::bind(addr).with_context(|| format!("binding {addr}")))?;
         // Non-blocking, so the acceptor sees the stop flag without a wake-up connection.
         listener.set_nonblocking(true)?;
         let stopping = Arc::new(AtomicBool::new(false));
@@ -55,7 +57,11 @@ impl DelayServer {
 /// Answers each request (a head ending in an empty line; the bench's clients send no bodies)
 /// after `delay`, until the client closes.
 fn serve(mut stream: TcpStream, delay: Duration) {
-    if stream.set_nodelay(true).is_err() || stream.set_read_timeout(Some(Duration::from_secs(30))).is_err() {
+    if stream.set_nodelay(true).is_err()
+        || stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .is_err()
+    {
         return;
     }
     let mut pending = Vec::new();

@@ -59,9 +59,12 @@ pub fn ensure_programs(project: &Project) -> Result<()> {
 }
 
 fn find(project: &Project, program: &str) -> Option<std::path::PathBuf> {
-    project
-        .find_program(program)
-        .or_else(|| ["/usr/sbin", "/sbin"].iter().map(|dir| Path::new(dir).join(program)).find(|p| p.is_file()))
+    project.find_program(program).or_else(|| {
+        ["/usr/sbin", "/sbin"]
+            .iter()
+            .map(|dir| Path::new(dir).join(program))
+            .find(|p| p.is_file())
+    })
 }
 
 /// `/usr/sbin/policy-rc.d` answering "no" to every service start, removed on drop if this

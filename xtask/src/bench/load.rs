@@ -19,7 +19,13 @@ const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: httptop-be
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The `wrk` command line for `connections` keep-alive connections on `threads` threads.
-pub fn wrk_command(namespace: &Namespace, url: &str, threads: u32, connections: u32, duration: Duration) -> Command {
+pub fn wrk_command(
+    namespace: &Namespace,
+    url: &str,
+    threads: u32,
+    connections: u32,
+    duration: Duration,
+) -> Command {
     let mut command = namespace.command("wrk");
     command
         .arg(format!("-t{threads}"))
@@ -39,7 +45,11 @@ pub fn run_wrk(mut command: Command) -> Result<WrkResult> {
     let output = command.output().context("could not start wrk")?;
     let text = String::from_utf8_lossy(&output.stdout);
     if !output.status.success() {
-        bail!("wrk failed ({}): {}", output.status, String::from_utf8_lossy(&output.stderr).trim());
+        bail!(
+            "wrk failed ({}): {}",
+            output.status,
+            String::from_utf8_lossy(&output.stderr).trim()
+        );
     }
     let requests_per_s = text
         .lines()
@@ -80,7 +90,9 @@ impl Connection {
     /// to the first byte of the status line.
     pub fn exchange(&mut self) -> Result<Duration> {
         let sent = Instant::now();
-        self.stream.write_all(REQUEST).context("sending a request")?;
+        self.stream
+            .write_all(REQUEST)
+            .context("sending a request")?;
         let mut first_byte = None;
         let mut chunk = [0_u8; 4096];
         loop {
@@ -103,9 +115,13 @@ fn complete_response_length(buffer: &[u8]) -> Result<Option<usize>> {
     let Some(head_end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") else {
         return Ok(None);
     };
-    let head = std::str::from_utf8(&buffer[..head_end]).context("a response head that is not UTF-8")?;
+    let head =
+        std::str::from_utf8(&buffer[..head_end]).context("a response head that is not UTF-8")?;
     if !head.starts_with("HTTP/1.") {
-        bail!("not an HTTP/1.x response: {}", head.lines().next().unwrap_or(""));
+        bail!(
+            "not an HTTP/1.x response: {}",
+            head.lines().next().unwrap_or("")
+        );
     }
     let body_length: usize = head
         .lines()
@@ -127,7 +143,12 @@ pub struct FixedRateResult {
 /// `rate_per_s` requests a second in all, spread over `connections` keep-alive connections
 /// (one thread each, each on its own fixed schedule), for `duration`; run it inside the
 /// namespace.
-pub fn fixed_rate(addr: SocketAddr, connections: u32, rate_per_s: u32, duration: Duration) -> Result<FixedRateResult> {
+pub fn fixed_rate(
+    addr: SocketAddr,
+    connections: u32,
+    rate_per_s: u32,
+    duration: Duration,
+) -> Result<FixedRateResult> {
     let period = Duration::from_secs_f64(f64::from(connections) / f64::from(rate_per_s));
     let started = Instant::now();
     let counts = thread::scope(|scope| {
@@ -155,7 +176,11 @@ pub fn fixed_rate(addr: SocketAddr, connections: u32, rate_per_s: u32, duration:
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .collect::<Result<Vec<u64>>>()
     })?;
     Ok(FixedRateResult {
@@ -166,7 +191,12 @@ pub fn fixed_rate(addr: SocketAddr, connections: u32, rate_per_s: u32, duration:
 
 /// Opens `count` connections to `addr` on `threads` threads; run it inside the namespace (the
 /// sockets stay in it when used elsewhere).
-pub fn open_connections(addr: SocketAddr, count: u32, threads: u32, deadline: Instant) -> Result<Vec<Connection>> {
+pub fn open_connections(
+    addr: SocketAddr,
+    count: u32,
+    threads: u32,
+    deadline: Instant,
+) -> Result<Vec<Connection>> {
     let per_thread = count.div_ceil(threads);
     thread::scope(|scope| {
         let openers: Vec<_> = (0..threads)
@@ -176,7 +206,10 @@ pub fn open_connections(addr: SocketAddr, count: u32, threads: u32, deadline: In
                     let mut connections = Vec::with_capacity(mine as usize);
                     for _ in 0..mine {
                         if Instant::now() >= deadline {
-                            bail!("opening connections took too long ({} of {count} open)", connections.len());
+                            bail!(
+                                "opening connections took too long ({} of {count} open)",
+                                connections.len()
+                            );
                         }
                         connections.push(Connection::open(addr)?);
                     }
@@ -186,14 +219,22 @@ pub fn open_connections(addr: SocketAddr, count: u32, threads: u32, deadline: In
             .collect();
         let mut all = Vec::with_capacity(count as usize);
         for opener in openers {
-            all.extend(opener.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?);
+            all.extend(
+                opener
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            );
         }
         Ok(all)
     })
 }
 
 /// One exchange on every connection, `threads` threads sharing them out; returns how many.
-pub fn exchange_on_each(connections: &mut [Connection], threads: usize, deadline: Instant) -> Result<u64> {
+pub fn exchange_on_each(
+    connections: &mut [Connection],
+    threads: usize,
+    deadline: Instant,
+) -> Result<u64> {
     let per_thread = connections.len().div_ceil(threads).max(1);
     thread::scope(|scope| {
         let workers: Vec<_> = connections
@@ -212,7 +253,11 @@ pub fn exchange_on_each(connections: &mut [Connection], threads: usize, deadline
             .collect();
         workers
             .into_iter()
-            .map(|worker| worker.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic)))
+            .map(|worker| {
+                worker
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+            })
             .sum()
     })
 }
@@ -231,7 +276,11 @@ pub fn timed_exchanges(addr: SocketAddr, connections: u32, requests: u32) -> Res
             .collect();
         let mut all = Vec::new();
         for client in clients {
-            all.extend(client.join().unwrap_or_else(|panic| std::panic::resume_unwind(panic))?);
+            all.extend(
+                client
+                    .join()
+                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
+            );
         }
         Ok(all)
     })

@@ -94,7 +94,9 @@ impl ProgramStats {
             }
         }
         if found != (true, true) {
-            bail!("httptop (pid {pid}) does not hold both programs {ENTRY_PROGRAM} and {MESSAGE_PROGRAM}");
+            bail!(
+                "httptop (pid {pid}) does not hold both programs {ENTRY_PROGRAM} and {MESSAGE_PROGRAM}"
+            );
         }
         Ok(stats)
     }
@@ -115,7 +117,8 @@ pub struct FilterCost {
     /// Runs of the entry program: one per packet the socket sees.
     pub entry_runs: u64,
     pub entry_ns: u64,
-    /// Runs of the message program: one per HTTP message.
+    /// Runs counted for the message program: none when the kernel reaches it by tail call
+    /// (its time is then inside the entry program's).
     pub message_runs: u64,
     pub message_ns: u64,
 }
@@ -124,14 +127,6 @@ impl FilterCost {
     /// Both programs' time per packet.
     pub fn ns_per_packet(&self) -> f64 {
         (self.entry_ns + self.message_ns) as f64 / self.entry_runs.max(1) as f64
-    }
-
-    pub fn entry_ns_per_run(&self) -> f64 {
-        self.entry_ns as f64 / self.entry_runs.max(1) as f64
-    }
-
-    pub fn message_ns_per_run(&self) -> f64 {
-        self.message_ns as f64 / self.message_runs.max(1) as f64
     }
 }
 
@@ -176,7 +171,14 @@ impl ProcessSample {
         let peak_rss_bytes = status
             .lines()
             .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| value.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .and_then(|value| {
+                value
+                    .trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
             .context("no VmHWM in /proc/PID/status")?
             * 1024;
         Ok(Self {

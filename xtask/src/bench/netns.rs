@@ -160,7 +160,12 @@ impl Process {
     }
 
     /// Spawns `command` and waits until a line of its stderr contains `ready`.
-    pub fn spawn_ready(command: Command, what: &str, ready: &str, timeout: Duration) -> Result<Self> {
+    pub fn spawn_ready(
+        command: Command,
+        what: &str,
+        ready: &str,
+        timeout: Duration,
+    ) -> Result<Self> {
         let mut process = Self::spawn(command, what)?;
         process.wait_for_stderr(ready, timeout)?;
         Ok(process)
@@ -187,11 +192,13 @@ impl Process {
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {
-                    bail!("{} not ready within {timeout:?}: {}", self.what, self.stderr_tail())
+                    let tail = self.stderr_tail();
+                    bail!("{} not ready within {timeout:?}: {tail}", self.what)
                 }
                 Err(mpsc::RecvTimeoutError::Disconnected) => {
                     let status = self.child.wait()?;
-                    bail!("{} exited ({status}): {}", self.what, self.stderr_tail())
+                    let tail = self.stderr_tail();
+                    bail!("{} exited ({status}): {tail}", self.what)
                 }
             }
         }
@@ -227,7 +234,11 @@ impl Process {
 
     /// Stops it with `signal` and returns everything it wrote on stdout (spawned with
     /// `Stdio::piped()` stdout); an error unless it exits 0.
-    pub fn stop_and_read_stdout(&mut self, signal: libc::c_int, timeout: Duration) -> Result<String> {
+    pub fn stop_and_read_stdout(
+        &mut self,
+        signal: libc::c_int,
+        timeout: Duration,
+    ) -> Result<String> {
         let mut stdout = self.take_stdout().context("stdout was not piped")?;
         let reader = thread::spawn(move || {
             let mut text = String::new();
@@ -238,7 +249,8 @@ impl Process {
             .join()
             .map_err(|_| anyhow::anyhow!("stdout reader panicked"))??;
         if !status.success() {
-            bail!("{} exited with {status}: {}", self.what, self.stderr_tail());
+            let tail = self.stderr_tail();
+            bail!("{} exited with {status}: {tail}", self.what);
         }
         Ok(text)
     }

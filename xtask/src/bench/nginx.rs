@@ -27,7 +27,12 @@ pub struct Nginx {
 impl Nginx {
     /// Starts nginx listening on `addr` inside `namespace`, with its files under `dir`;
     /// `open_files` is the file-descriptor limit its worker may raise itself to.
-    pub fn start(namespace: &Namespace, dir: &Path, addr: SocketAddr, open_files: u64) -> Result<Self> {
+    pub fn start(
+        namespace: &Namespace,
+        dir: &Path,
+        addr: SocketAddr,
+        open_files: u64,
+    ) -> Result<Self> {
         fs::create_dir_all(dir)?;
         let root = dir.display();
         let access_log = dir.join("access.log");
@@ -77,20 +82,27 @@ http {{
         Ok(nginx)
     }
 
-    fn wait_until_listening(&self, namespace: &Namespace, addr: SocketAddr, error_log: &Path) -> Result<()> {
+    fn wait_until_listening(
+        &self,
+        namespace: &Namespace,
+        addr: SocketAddr,
+        error_log: &Path,
+    ) -> Result<()> {
         let deadline = Instant::now() + START_TIMEOUT;
-        namespace.run(|| loop {
-            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
-                return Ok(());
+        namespace.run(|| {
+            loop {
+                if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                    return Ok(());
+                }
+                if Instant::now() >= deadline {
+                    let errors = fs::read_to_string(error_log).unwrap_or_default();
+                    bail!(
+                        "nginx is not listening on {addr} after {START_TIMEOUT:?}: {}",
+                        errors.lines().last().unwrap_or("no error log")
+                    );
+                }
+                thread::sleep(Duration::from_millis(20));
             }
-            if Instant::now() >= deadline {
-                let errors = fs::read_to_string(error_log).unwrap_or_default();
-                bail!(
-                    "nginx is not listening on {addr} after {START_TIMEOUT:?}: {}",
-                    errors.lines().last().unwrap_or("no error log")
-                );
-            }
-            thread::sleep(Duration::from_millis(20));
         })
     }
 

@@ -1,0 +1,155 @@
+//! For each missed target, a paragraph with the measurements that explain it, read back from
+//! the figures (medians over the runs).
+
+use super::{
+    figures::{
+        ATTACHED_FILTER_NS, ATTACHED_PROCESS_NS, BULK_NS_PER_PACKET, HTTP_NS_PER_PACKET,
+        HTTPTOP_RATIO, IDLE_TAP_RATIO, NO_OBSERVER_RATE,
+    },
+    report::{Figure, Row, Spread, number},
+};
+
+pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
+    let rows: Vec<&Row> = figures.iter().flat_map(|figure| &figure.rows).collect();
+    let median = |metric: &str| -> Option<f64> {
+        rows.iter()
+            .find(|row| row.metric == metric)
+            .and_then(|row| Spread::of(&row.samples))
+            .map(|spread| spread.median)
+    };
+    let mut paragraphs = Vec::new();
+    for row in rows.iter().filter(|row| row.met() == Some(false)) {
+        let explained = if row.metric == HTTPTOP_RATIO {
+            throughput(&median)
+        } else if row.metric == HTTP_NS_PER_PACKET || row.metric == BULK_NS_PER_PACKET {
+            filter_cost(&median)
+        } else if let Some((server, percentile)) = latency_against_client(&row.metric) {
+            latency(&median, server, percentile)
+        } else {
+            None
+        };
+        paragraphs.push(explained.unwrap_or_else(|| {
+            let spread = Spread::of(&row.samples).map_or_else(String::new, |s| {
+                format!(
+                    "min {} / median {} / max {} {}",
+                    number(s.min),
+                    number(s.median),
+                    number(s.max),
+                    row.unit
+                )
+            });
+            format!("{}: {spread}.", row.metric)
+        }));
+    }
+    paragraphs.dedup();
+    paragraphs
+}
+
+/// Where the requests lost with httptop attached went, per request, against the machine's CPU
+/// budget per request.
+fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
+    let baseline = median(NO_OBSERVER_RATE)?;
+    let ratio = median(HTTPTOP_RATIO)?;
+    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
+    let budget_ns = cores * 1e9 / baseline;
+    // With every core busy, a rate ratio r means each request cost 1/r as much CPU.
+    let extra_ns = |ratio: f64| budget_ns * (1.0 / ratio - 1.0);
+    let mut text = format!(
+        "Throughput (httptop / none = {}): unobserved, the machine spends {} ns of CPU per request ({cores:.0} \
+         cores / {} req/s, nginx and wrk keeping every core busy), so the ratio means {} ns more per request. ",
+        number(ratio),
+        number(budget_ns),
+        number(baseline),
+        number(extra_ns(ratio)),
+    );
+    let mut parts = Vec::new();
+    if let Some(tap) = median(IDLE_TAP_RATIO) {
+        parts.push((
+            format!(
+                "any packet socket on lo (tcpdump with a filter that matches nothing; ratio {}, 0 when ≥ 1)",
+                number(tap)
+            ),
+            extra_ns(tap).max(0.0),
+        ));
+    }
+    if let Some(filter) = median(ATTACHED_FILTER_NS) {
+        parts.push((
+            "httptop's socket filter (its run time over the same runs, per request)".to_owned(),
+            filter,
+        ));
+    }
+    if let Some(process) = median(ATTACHED_PROCESS_NS) {
+        parts.push((
+            "httptop's process (its CPU time over the same runs, per request)".to_owned(),
+            process,
+        ));
+    }
+    let accounted: f64 = parts.iter().map(|(_, ns)| ns).sum();
+    let listed = parts
+        .iter()
+        .map(|(what, ns)| format!("{what}: {} ns", number(*ns)))
+        .collect::<Vec<_>>()
+        .join("; ");
+    text.push_str(&format!(
+        "Accounted for: {listed}; together {} ns, leaving {} ns not accounted for by these (scheduling httptop's \
+         collector between nginx and wrk on two cores, cache effects, and the statistics' own clock reads outside \
+         the measured run time are candidates, not measured here).",
+        number(accounted),
+        number((extra_ns(ratio) - accounted).max(0.0)),
+    ));
+    Some(text)
+}
+
+fn filter_cost(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
+    let http = median(HTTP_NS_PER_PACKET)?;
+    let bulk = median(BULK_NS_PER_PACKET)?;
+    Some(format!(
+        "Filter cost: {} ns per HTTP packet, {} ns per non-HTTP packet. A non-HTTP packet \
+         costs {} % of an HTTP one, so the part every packet pays before the program knows whether it \
+         carries HTTP dominates, not the HTTP parsing.",
+        number(http),
+        number(bulk),
+        number(100.0 * bulk / http.max(f64::MIN_POSITIVE)),
+    ))
+}
+
+/// ("5 ms server", "p99") from "5 ms server: httptop vs client, p99".
+fn latency_against_client(metric: &str) -> Option<(&str, &str)> {
+    let (server, comparison) = metric.split_once(": ")?;
+    let percentile = comparison.strip_prefix("httptop vs client, ")?;
+    Some((server, percentile))
+}
+
+fn latency(median: &dyn Fn(&str) -> Option<f64>, server: &str, percentile: &str) -> Option<String> {
+    let client = median(&format!("{server}: client {percentile}"))?;
+    let httptop = median(&format!("{server}: httptop {percentile}"))?;
+    let tshark = median(&format!("{server}: tshark http.time {percentile}"))?;
+    Some(format!(
+        "Latency, {server}, {percentile}: the client measured {} ms, httptop {} ms, tshark (on the wire) {} ms. \
+         httptop is {} µs from tshark and {} µs from the client: the client's figure includes its own time to \
+         be woken and read the response after the status line reached the socket, which neither httptop nor \
+         tshark can see; on this busy two-core machine that delay reaches the tail.",
+        number(client),
+        number(httptop),
+        number(tshark),
+        number((httptop - tshark).abs() * 1e3),
+        number((client - httptop).abs() * 1e3),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::latency_against_client;
+
+    #[test]
+    fn latency_metrics_name_their_server_and_percentile() {
+        assert_eq!(
+            latency_against_client("5 ms server: httptop vs client, p99"),
+            Some(("5 ms server", "p99"))
+        );
+        assert_eq!(
+            latency_against_client("5 ms server: httptop vs tshark, p99"),
+            None
+        );
+    }
+}

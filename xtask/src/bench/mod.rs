@@ -188,6 +188,7 @@ pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
             }
         ),
         machine: Machine::describe(),
+        revision: measured_revision(project),
         figures: measured,
         analysis,
         nginx_config: nginx.config_text.clone(),
@@ -229,6 +230,37 @@ impl Results {
         eprintln!("xtask bench: {title}: {error:#}");
         self.figures.push(figures::failed_figure(title, error));
         self.failures.push(format!("{title}: {error:#}"));
+    }
+}
+
+/// The commit httptop was built from, and whether its sources (the app and the probe) had
+/// uncommitted changes.
+fn measured_revision(project: &Project) -> String {
+    let git = |args: &[&str]| -> Option<String> {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(&project.root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())?;
+        Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let Some(commit) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "unknown (not a git checkout)".into();
+    };
+    match git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "app",
+        "probe-common",
+        "probe-ebpf",
+    ]) {
+        Some(changes) if changes.is_empty() => format!("commit {commit}"),
+        _ => format!(
+            "commit {commit} plus uncommitted changes in app/, probe-common/ or probe-ebpf/"
+        ),
     }
 }
 

@@ -200,6 +200,8 @@ pub struct Report {
     pub quick: bool,
     pub command_line: String,
     pub machine: Machine,
+    /// What httptop was built from.
+    pub revision: String,
     pub figures: Vec<Figure>,
     /// Where targets are missed: what the measurements say dominates.
     pub analysis: Vec<String>,
@@ -240,6 +242,7 @@ impl Report {
                 .file_name()
                 .map_or_else(String::new, |name| name.to_string_lossy().into_owned()),
         );
+        let _ = writeln!(out, "httptop measured: {}.\n", self.revision);
         let _ = writeln!(out, "## Machine\n");
         let _ = writeln!(out, "| | |\n|---|---|");
         let _ = writeln!(out, "| CPUs (`nproc`) | {} |", self.machine.cpus);
@@ -374,6 +377,7 @@ impl Report {
             "command": self.command_line,
             "quick": self.quick,
             "elapsed_s": self.elapsed.as_secs_f64(),
+            "revision": self.revision,
             "machine": {
                 "cpus": self.machine.cpus,
                 "cpu_model": self.machine.cpu_model,

@@ -132,7 +132,7 @@ pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
 
     let workdir = WorkDir::create()?;
     let namespace = Namespace::create()?;
-    let commands = CommandLog::new(namespace.name(), workdir.path());
+    let commands = CommandLog::new(namespace.name(), workdir.path(), &project.root);
     let nginx_dir = workdir.path().join("nginx");
     let nginx = Nginx::start(
         &namespace,

@@ -16,18 +16,20 @@ use serde_json::{Value, json};
 use crate::tasks::describe;
 
 /// Every distinct command line the bench ran, in first-run order, with the namespace and the
-/// working directory written as `$NS` and `$DIR`.
+/// working directory written as `$NS` and `$DIR`, and paths in the project relative to it.
 pub struct CommandLog {
     namespace: String,
     dir: String,
+    project_root: String,
     lines: Mutex<Vec<String>>,
 }
 
 impl CommandLog {
-    pub fn new(namespace: &str, dir: &Path) -> Self {
+    pub fn new(namespace: &str, dir: &Path, project_root: &Path) -> Self {
         Self {
             namespace: namespace.to_owned(),
             dir: dir.display().to_string(),
+            project_root: format!("{}/", project_root.display()),
             lines: Mutex::new(Vec::new()),
         }
     }
@@ -39,7 +41,8 @@ impl CommandLog {
     pub fn record_line(&self, line: String) {
         let line = line
             .replace(&self.dir, "$DIR")
-            .replace(&self.namespace, "$NS");
+            .replace(&self.namespace, "$NS")
+            .replace(&self.project_root, "");
         let mut lines = self
             .lines
             .lock()

@@ -27,7 +27,7 @@ pub trait Payload {
     /// the same [`http::HeadScan`] steps under `bpf_loop`.
     #[inline(always)]
     fn scan_head(&mut self, w: &Window) -> http::Head {
-        http::scan_head(w, 0)
+        http::scan_head(w)
     }
 }
 

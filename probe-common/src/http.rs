@@ -46,6 +46,15 @@ impl<const N: usize> Window<'_, N> {
         true
     }
 
+    /// The 8 bytes at `i & !7` as one little-endian word: an aligned load that stays inside
+    /// the buffer whatever `i` (N is a power of two ≥ 8). Bytes past `len` may be stale.
+    #[inline(always)]
+    fn word(&self, i: usize) -> u64 {
+        let at = i & (N - 8);
+        // SAFETY: at + 8 <= N; read_unaligned has no alignment requirement.
+        u64::from_le(unsafe { core::ptr::read_unaligned(self.buf.as_ptr().add(at).cast::<u64>()) })
+    }
+
     /// Big-endian u16 at `i`.
     #[inline(always)]
     pub fn be16(&self, i: usize) -> u16 {
@@ -152,44 +161,95 @@ pub struct Head {
     pub framing: Framing,
 }
 
-/// Scans header lines from `from` to find the end of the head and the body framing.
-pub fn scan_head<const N: usize>(w: &Window<N>, from: usize) -> Head {
-    let mut scan = HeadScan::new(from);
-    let mut i = from;
-    while i < w.len && i < N {
-        if scan.step(w, i) {
-            break;
-        }
-        i += 1;
+/// Scans the header lines of the message at window offset 0: where the head ends, and how the
+/// body is framed.
+pub fn scan_head<const N: usize>(w: &Window<N>) -> Head {
+    let mut scan = HeadScan::new();
+    // Each step consumes at least one byte: `len` steps always suffice.
+    let mut steps = 0;
+    while steps < w.len && !scan.step(w) {
+        steps += 1;
     }
     scan.head()
 }
 
-/// The head scanner's state, advanced one byte at a time by [`HeadScan::step`]. User space
-/// drives it with a plain loop ([`scan_head`]); the kernel drives it with `bpf_loop`, which the
-/// verifier checks once instead of once per byte.
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+const NEWLINES: u64 = 0x0a0a_0a0a_0a0a_0a0a;
+
+/// 0x80 in the lowest byte of `word` that is `\n` (bytes above it may be marked too: only the
+/// lowest mark is exact, and only the lowest is used).
+#[inline(always)]
+const fn newline_marks(word: u64) -> u64 {
+    let x = word ^ NEWLINES;
+    x.wrapping_sub(ONES) & !x & HIGHS
+}
+
+/// The head scanner's state. Each [`HeadScan::step`] finds the next line end, 8 bytes at a
+/// time, and looks at the line that follows. User space drives it with a plain loop
+/// ([`scan_head`]); the kernel with `bpf_loop`, which the verifier checks once instead of once
+/// per line, at one call per header line.
 #[derive(Clone, Copy, Debug)]
 pub struct HeadScan {
+    /// Next byte to look at.
+    pos: usize,
     line_start: usize,
     framing: Framing,
     head_len: Option<usize>,
 }
 
+impl Default for HeadScan {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl HeadScan {
-    pub const fn new(from: usize) -> Self {
+    pub const fn new() -> Self {
         HeadScan {
-            line_start: from,
+            pos: 0,
+            line_start: 0,
             framing: Framing::None,
             head_len: None,
         }
     }
 
-    /// Looks at byte `i < w.len` (bytes must come in order); true once the head's end is found.
+    /// Handles the next `\n` within 64 bytes of where the last step stopped (or skips those
+    /// 64 bytes). True when the scan is over: the head's end was found, or the window ends.
     #[inline(always)]
-    pub fn step<const N: usize>(&mut self, w: &Window<N>, i: usize) -> bool {
-        if w.peek(i) != b'\n' {
-            return false;
+    pub fn step<const N: usize>(&mut self, w: &Window<N>) -> bool {
+        let start = self.pos;
+        let first_word = start & !7;
+        let mut k = 0;
+        while k < 8 {
+            let i0 = first_word + k * 8;
+            if i0 >= w.len {
+                self.pos = w.len;
+                return true;
+            }
+            let mut marks = newline_marks(w.word(i0));
+            if k == 0 {
+                // Bytes before `start` were handled by earlier steps.
+                marks &= u64::MAX << ((start & 7) * 8);
+            }
+            if marks != 0 {
+                let i = i0 + (marks.trailing_zeros() / 8) as usize;
+                if i >= w.len {
+                    self.pos = w.len;
+                    return true;
+                }
+                self.pos = i + 1;
+                return self.newline(w, i);
+            }
+            k += 1;
         }
+        self.pos = first_word + 64;
+        false
+    }
+
+    /// The `\n` at `i` ends a line; true when that line was blank (the head's end).
+    #[inline(always)]
+    fn newline<const N: usize>(&mut self, w: &Window<N>, i: usize) -> bool {
         let line_start = self.line_start;
         let line_len = i.wrapping_sub(line_start);
         // A blank line ("\r\n" or a bare "\n") ends the head.

@@ -113,7 +113,7 @@ fn classify_mid_window() {
 fn head_with_content_length() {
     let msg = b"HTTP/1.1 200 OK\r\nServer: x\r\ncontent-LENGTH:  17\r\n\r\nbody";
     let (buf, len) = window(msg);
-    let head = scan_head(&Window { buf: &buf, len }, 0);
+    let head = scan_head(&Window { buf: &buf, len });
     assert_eq!(head.head_len, Some(msg.len() - b"body".len()));
     assert_eq!(head.framing, Framing::ContentLength(17));
 }
@@ -122,7 +122,7 @@ fn head_with_content_length() {
 fn head_chunked_and_bare_lf() {
     let msg = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\r\nhello";
     let (buf, len) = window(msg);
-    let head = scan_head(&Window { buf: &buf, len }, 0);
+    let head = scan_head(&Window { buf: &buf, len });
     assert_eq!(head.head_len, Some(msg.len() - b"5\r\nhello".len()));
     assert_eq!(head.framing, Framing::Chunked);
 }
@@ -131,11 +131,11 @@ fn head_chunked_and_bare_lf() {
 fn head_truncated_by_window_or_segment() {
     let msg = b"GET / HTTP/1.1\r\nHost: a\r\n";
     let (buf, len) = window(msg);
-    assert_eq!(scan_head(&Window { buf: &buf, len }, 0).head_len, None);
+    assert_eq!(scan_head(&Window { buf: &buf, len }).head_len, None);
     let mut long = b"GET / HTTP/1.1\r\nCookie: ".to_vec();
     long.resize(WINDOW + 10, b'a');
     let (buf, len) = window(&long);
-    assert_eq!(scan_head(&Window { buf: &buf, len }, 0).head_len, None);
+    assert_eq!(scan_head(&Window { buf: &buf, len }).head_len, None);
 }
 
 #[test]
@@ -170,4 +170,34 @@ fn body_rules() {
         body_len(Start::Response { status: 100 }, Framing::None, None),
         Some(0)
     );
+}
+
+#[test]
+fn head_scan_finds_every_line_end_at_every_alignment() {
+    // Line ends at every offset within an 8-byte word, next to bytes that trip naive word
+    // tricks (0x0b = '\n' ^ 1, 0x09, 0x8a).
+    for pad in 0..24 {
+        let mut msg = vec![b'x'; pad];
+        msg.insert(0, b'/');
+        let mut full = b"GET ".to_vec();
+        full.extend_from_slice(&msg);
+        full.extend_from_slice(b" HTTP/1.1\r\nX-Odd: \x0b\x09\x8a\x0b\r\nContent-Length: 42\r\n\n");
+        let head_end = full.len();
+        full.extend_from_slice(b"\x0b\nbody");
+        let (buf, len) = window(&full);
+        let head = scan_head(&Window { buf: &buf, len });
+        assert_eq!(head.head_len, Some(head_end), "pad {pad}");
+        assert_eq!(head.framing, Framing::ContentLength(42), "pad {pad}");
+    }
+}
+
+#[test]
+fn head_scan_skips_long_lines_without_newlines() {
+    let mut msg = b"HTTP/1.1 200 OK\r\nSet-Cookie: ".to_vec();
+    msg.resize(300, b'c');
+    msg.extend_from_slice(b"\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n");
+    let (buf, len) = window(&msg);
+    let head = scan_head(&Window { buf: &buf, len });
+    assert_eq!(head.head_len, Some(msg.len() - 5));
+    assert_eq!(head.framing, Framing::Chunked);
 }

@@ -67,7 +67,12 @@ pub async fn run(
                     log::warn!("sweep: {e}");
                 }
             }
-            _ = interval.tick() => lock(&model).tick(monotonic_ns()),
+            // Fresh totals right before the point closes, so each interval's deltas (the
+            // filter's cost, the counts) cover exactly that interval.
+            _ = interval.tick() => {
+                refresh_totals(&probe, &model);
+                lock(&model).tick(monotonic_ns());
+            }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
                     break;

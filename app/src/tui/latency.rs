@@ -46,7 +46,9 @@ pub fn percentile_spans<'a>(p: &Percentiles, theme: &Theme) -> Vec<Span<'a>> {
     spans
 }
 
-/// Histogram lines `≥512µs ████ 990`, bars scaled to the largest bucket shown.
+/// Histogram lines `≥512µs ████ 990`, bars scaled to the largest row shown. When not every
+/// bucket fits, the edge rows hold everything beyond them (`<8.19µs`, `≥1.05ms`): the rows
+/// always add up to the whole histogram.
 pub fn histogram_lines<'a>(
     log2: &[u64; LOG2_BUCKETS],
     lines: usize,
@@ -54,22 +56,30 @@ pub fn histogram_lines<'a>(
     theme: &Theme,
 ) -> Vec<Line<'a>> {
     let range = visible_buckets(log2, lines);
-    let peak = log2[range.clone()]
-        .iter()
-        .copied()
-        .max()
-        .unwrap_or(0)
-        .max(1);
-    let bar_width = width.saturating_sub(8 + 1 + 1 + 7) as u64;
-    range
+    let (first, last) = (range.start, range.end.saturating_sub(1));
+    let rows: Vec<(String, u64)> = range
         .map(|b| {
-            let n = log2[b];
+            if b == first && log2[..b].iter().any(|n| *n > 0) {
+                let below = log2[..=b].iter().sum();
+                (
+                    format!("<{:>7}", format_ns(log2_bucket_floor(b + 1))),
+                    below,
+                )
+            } else if b == last {
+                let above = log2[b..].iter().sum();
+                (format!("≥{:>7}", format_ns(log2_bucket_floor(b))), above)
+            } else {
+                (format!("≥{:>7}", format_ns(log2_bucket_floor(b))), log2[b])
+            }
+        })
+        .collect();
+    let peak = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1);
+    let bar_width = width.saturating_sub(8 + 1 + 1 + 7) as u64;
+    rows.into_iter()
+        .map(|(label, n)| {
             let bar = "█".repeat((n * bar_width).div_ceil(peak) as usize);
             Line::from(vec![
-                Span::styled(
-                    format!("≥{:>7}", format_ns(log2_bucket_floor(b))),
-                    theme.label(),
-                ),
+                Span::styled(label, theme.label()),
                 Span::raw(" "),
                 Span::styled(bar, theme.latency()),
                 Span::raw(format!(" {}", format_count(n))),
@@ -113,5 +123,27 @@ mod tests {
         assert_eq!(visible_buckets(&log2, 5), 10..14);
         assert_eq!(visible_buckets(&log2, 3), 11..14);
         assert_eq!(visible_buckets(&log2, 2), 11..13);
+    }
+
+    #[test]
+    fn edge_rows_hold_the_buckets_that_do_not_fit() {
+        let mut log2 = [0; LOG2_BUCKETS];
+        log2[10] = 1;
+        log2[11] = 50;
+        log2[12] = 40;
+        log2[13] = 2;
+        log2[27] = 7; // a slow tail far away
+        let theme = Theme::new(false);
+        let text: Vec<String> = histogram_lines(&log2, 3, 60, &theme)
+            .iter()
+            .map(|l| l.spans.iter().map(|s| s.content.as_ref()).collect())
+            .collect();
+        assert_eq!(text.len(), 3);
+        let count = |line: &str| -> u64 { line.rsplit(' ').next().unwrap().parse().unwrap() };
+        // Rows add up to the whole histogram: nothing hidden.
+        assert_eq!(text.iter().map(|l| count(l)).sum::<u64>(), 100);
+        assert!(text[0].starts_with('<'), "{text:?}");
+        assert_eq!(count(&text[0]), 51);
+        assert_eq!(count(&text[2]), 9);
     }
 }

@@ -30,7 +30,14 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: &Theme)
         Series {
             title: "p99",
             value: |p| p.p99_ns,
-            label: |p| format_ns(p.p99_ns),
+            // An interval without exchanges has no p99.
+            label: |p| {
+                if p.exchanges == 0 {
+                    "–".to_owned()
+                } else {
+                    format_ns(p.p99_ns)
+                }
+            },
             style: theme.latency(),
         },
         Series {

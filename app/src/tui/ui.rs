@@ -16,17 +16,27 @@ pub const MIN_HEIGHT: u16 = 20;
 pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
     let area = frame.area();
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        let msg = format!(
-            "terminal too small (need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{})",
+        let need = format!(
+            "need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{}",
             area.width, area.height
         );
+        let one_line = format!("terminal too small ({need})");
+        // On one line when it fits, else on two, so the sizes are never cut off.
+        let lines: Vec<Line> = if one_line.len() <= usize::from(area.width) {
+            vec![Line::from(one_line).centered()]
+        } else {
+            vec![
+                Line::from("terminal too small").centered(),
+                Line::from(need).centered(),
+            ]
+        };
         let [_, middle, _] = Layout::vertical([
             Constraint::Fill(1),
-            Constraint::Length(1),
+            Constraint::Length(lines.len() as u16),
             Constraint::Fill(1),
         ])
         .areas(area);
-        frame.render_widget(Paragraph::new(Line::from(msg).centered()), middle);
+        frame.render_widget(Paragraph::new(lines), middle);
         return;
     }
 

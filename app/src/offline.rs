@@ -2,7 +2,13 @@
 //! with connection state in a HashMap instead of a BPF map. Packet timestamps stand for
 //! `bpf_ktime_get_ns()`.
 
-use std::{collections::HashMap, fs::File, io::BufReader, path::Path, time::Duration};
+use std::{
+    collections::{HashMap, hash_map::Entry},
+    fs::File,
+    io::BufReader,
+    path::Path,
+    time::Duration,
+};
 
 use anyhow::{Context as _, bail};
 use pcap_file::{
@@ -37,14 +43,18 @@ impl ConnTable for MemConns {
         self.0.get_mut(key)
     }
 
-    fn create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
-        if self.0.len() >= MAX_CONNECTIONS {
-            return None;
+    fn get_or_create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
+        let full = self.0.len() >= MAX_CONNECTIONS;
+        match self.0.entry(*key) {
+            Entry::Occupied(e) => Some(e.into_mut()),
+            Entry::Vacant(_) if full => None,
+            Entry::Vacant(e) => {
+                // SAFETY: ConnState is plain old data; all-zero is a valid value.
+                let mut state: ConnState = unsafe { std::mem::zeroed() };
+                state.last_seen_ns = now_ns;
+                Some(e.insert(state))
+            }
         }
-        // SAFETY: ConnState is plain old data; all-zero is a valid value.
-        let mut state: ConnState = unsafe { std::mem::zeroed() };
-        state.last_seen_ns = now_ns;
-        Some(self.0.entry(*key).or_insert(state))
     }
 
     fn remove(&mut self, key: &ConnKey) {

@@ -34,8 +34,9 @@ pub trait Payload {
 /// Per-connection state storage, keyed by the client → server tuple.
 pub trait ConnTable {
     fn get(&mut self, key: &ConnKey) -> Option<&mut ConnState>;
-    /// Inserts a fresh state (no requests, no sequence numbers); `None` when the table is full.
-    fn create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState>;
+    /// The state of `key`, inserted fresh (no requests, no sequence numbers, last seen
+    /// `now_ns`) when missing; `None` when the table is full.
+    fn get_or_create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState>;
     fn remove(&mut self, key: &ConnKey);
 }
 
@@ -93,24 +94,24 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     ports: &F,
     now_ns: u64,
 ) {
-    if let Some(plan) = begin_segment(seg, payload, window, table, sink, ports, now_ns) {
+    if let Some((plan, state)) = begin_segment(seg, payload, window, table, sink, ports, now_ns) {
         let mut off = 0;
         let mut loaded = plan.loaded;
         let mut messages = 0;
-        while let Some(state) = table.get(&plan.key) {
-            let mut run = MessageRun {
-                seg,
-                payload: &mut *payload,
-                window: &mut *window,
-                sink: &mut *sink,
-                now_ns,
-            };
+        let mut run = MessageRun {
+            seg,
+            payload,
+            window,
+            sink: &mut *sink,
+            now_ns,
+        };
+        loop {
             match message_step(&mut run, &plan.key, state, off, loaded) {
                 Step::Done => break,
                 Step::Next(next) => {
                     messages += 1;
                     if messages >= MAX_MESSAGES_PER_SEGMENT {
-                        sink.count(Counter::ScanIncomplete, 1);
+                        run.sink.count(Counter::ScanIncomplete, 1);
                         break;
                     }
                     off = next;
@@ -123,17 +124,18 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
 }
 
 /// Classifies the segment's first bytes, applies the port filter, finds or creates the
-/// connection state and skips sequence ranges already seen. `None`: no message to walk.
+/// connection state and skips sequence ranges already seen. `None`: no message to walk; else
+/// the plan and the connection's state, for [`message_step`].
 #[inline(always)]
-pub fn begin_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
+pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     seg: &Segment,
     payload: &mut P,
     window: &mut [u8; WINDOW],
-    table: &mut T,
+    table: &'t mut T,
     sink: &mut S,
     ports: &F,
     now_ns: u64,
-) -> Option<Plan> {
+) -> Option<(Plan, &'t mut ConnState)> {
     if seg.payload_len == 0 {
         return None;
     }
@@ -158,23 +160,17 @@ pub fn begin_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     if !ports.watches(key.server_port) {
         return None;
     }
-    let state = match table.get(&key) {
-        Some(s) => s,
-        None => match table.create(&key, now_ns) {
-            Some(s) => s,
-            None => {
-                // Nowhere to track it: count it, never drop it silently.
-                if from_client {
-                    sink.count(Counter::Requests, 1);
-                    sink.count(Counter::ConnTableFull, 1);
-                    sink.count(Counter::ExpiredRequests, 1);
-                } else {
-                    sink.count(Counter::Responses, 1);
-                    sink.count(Counter::UnmatchedResponses, 1);
-                }
-                return None;
-            }
-        },
+    let Some(state) = table.get_or_create(&key, now_ns) else {
+        // Nowhere to track it: count it, never drop it silently.
+        if from_client {
+            sink.count(Counter::Requests, 1);
+            sink.count(Counter::ConnTableFull, 1);
+            sink.count(Counter::ExpiredRequests, 1);
+        } else {
+            sink.count(Counter::Responses, 1);
+            sink.count(Counter::UnmatchedResponses, 1);
+        }
+        return None;
     };
     // Each sequence range is looked at once: retransmits and second copies are skipped.
     let (flag, next) = if from_client {
@@ -189,7 +185,7 @@ pub fn begin_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     *next = seg.seq.wrapping_add(seg.payload_len as u32);
     state.flags |= flag;
     state.last_seen_ns = now_ns;
-    Some(Plan { key, loaded: n })
+    Some((Plan { key, loaded: n }, state))
 }
 
 /// After the messages: a FIN or RST ends the connection.

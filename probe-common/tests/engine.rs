@@ -18,9 +18,12 @@ impl ConnTable for MemTable {
     fn get(&mut self, key: &ConnKey) -> Option<&mut ConnState> {
         self.conns.get_mut(key)
     }
-    fn create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
-        if self.conns.len() >= self.capacity {
+    fn get_or_create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
+        if !self.conns.contains_key(key) && self.conns.len() >= self.capacity {
             return None;
+        }
+        if self.conns.contains_key(key) {
+            return self.conns.get_mut(key);
         }
         // Stale slot bytes on purpose: the engine must never read a slot it did not write.
         let mut s: ConnState = unsafe { std::mem::zeroed() };

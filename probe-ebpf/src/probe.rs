@@ -39,7 +39,7 @@ static LATENCY_LOG2: PerCpuArray<u64> = PerCpuArray::with_max_entries(HISTOGRAM_
 #[map]
 static CONNS: HashMap<ConnKey, ConnState> = HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
 #[map]
-static EVENTS: RingBuf = RingBuf::with_byte_size(4 << 20, 0);
+static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
 /// Server-port bitmap: bit `p % 64` of entry `p / 64`.
 #[map]
 static PORTS: Array<u64> = Array::with_max_entries(1024, 0);
@@ -135,45 +135,30 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
             return Ok(());
         }
     }
-    let payload_base = net_off + seg.payload_off;
-    let mut payload = SkbPayload {
-        ctx,
-        base: payload_base,
-        len: seg.payload_len,
-        head_scan: &mut scratch.head_scan,
-    };
+    let carry = &mut scratch.carry;
+    carry.payload_base = net_off + carry.seg.payload_off;
+    carry.off = 0;
+    carry.loaded = 0;
+    carry.messages = 0;
     // SAFETY: helper without preconditions.
-    let now_ns = unsafe { bpf_ktime_get_ns() };
-    let mut conns = KernelConns {
-        fresh: &mut scratch.fresh_conn,
-    };
-    let plan = engine::begin_segment(
-        seg,
-        &mut payload,
-        &mut scratch.window,
-        &mut conns,
-        &mut KernelSink,
-        &KernelPorts,
-        now_ns,
-    );
-    if let Some(plan) = plan {
-        let carry = &mut scratch.carry;
-        carry.key = plan.key;
-        carry.payload_base = payload_base;
-        carry.off = 0;
-        carry.loaded = plan.loaded;
-        carry.messages = 0;
-        carry.now_ns = now_ns;
+    carry.now_ns = unsafe { bpf_ktime_get_ns() };
+    if carry.seg.payload_len != 0 {
+        // The connection lookup, dedupe and each message happen in the message program: one
+        // hash lookup per segment, and nothing more here for the verifier to walk.
         // SAFETY: JUMP holds socket-filter programs only.
         unsafe { JUMP.tail_call(ctx, MESSAGE_PROG) };
         // Only reached when the tail call failed (program missing): say so.
         KernelSink.count(Counter::ScanIncomplete, 1);
     }
+    let mut conns = KernelConns {
+        fresh: &mut scratch.fresh_conn,
+    };
     engine::end_segment(&scratch.carry.seg, &mut conns, &mut KernelSink);
     Ok(())
 }
 
-/// One message of a segment, then a tail call to itself for the next one.
+/// One message of a segment (the first one also looks the connection up and skips repeats),
+/// then a tail call to itself for the next one.
 #[socket_filter]
 pub fn httptop_message(ctx: SkBuffContext) -> i64 {
     let _ = try_message(&ctx);
@@ -183,23 +168,45 @@ pub fn httptop_message(ctx: SkBuffContext) -> i64 {
 fn try_message(ctx: &SkBuffContext) -> Result<(), ()> {
     let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: a per-CPU map value, only used by this program run.
-    let scratch = unsafe { &mut *scratch };
-    let carry = &mut scratch.carry;
-    // A map key must live on the stack, not in a map value.
-    let key = carry.key;
-    let mut conns = KernelConns {
-        fresh: &mut scratch.fresh_conn,
+    let Scratch {
+        window,
+        fresh_conn,
+        carry,
+        head_scan,
+        ..
+    } = unsafe { &mut *scratch };
+    let mut conns = KernelConns { fresh: fresh_conn };
+    let mut payload = SkbPayload {
+        ctx,
+        base: carry.payload_base,
+        len: carry.seg.payload_len,
+        head_scan,
     };
-    if let Some(state) = conns.get(&key) {
+    let found = if carry.messages == 0 {
+        let begun = engine::begin_segment(
+            &carry.seg,
+            &mut payload,
+            window,
+            &mut conns,
+            &mut KernelSink,
+            &KernelPorts,
+            carry.now_ns,
+        );
+        begun.map(|(plan, state)| {
+            carry.key = plan.key;
+            carry.loaded = plan.loaded;
+            (plan.key, state)
+        })
+    } else {
+        // A map key must live on the stack, not in a map value.
+        let key = carry.key;
+        conns.get(&key).map(|state| (key, state))
+    };
+    if let Some((key, state)) = found {
         let mut run = MessageRun {
             seg: &carry.seg,
-            payload: &mut SkbPayload {
-                ctx,
-                base: carry.payload_base,
-                len: carry.seg.payload_len,
-                head_scan: &mut scratch.head_scan,
-            },
-            window: &mut scratch.window,
+            payload: &mut payload,
+            window,
             sink: &mut KernelSink,
             now_ns: carry.now_ns,
         };
@@ -318,7 +325,11 @@ impl ConnTable for KernelConns<'_> {
     }
 
     #[inline(always)]
-    fn create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
+    fn get_or_create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState> {
+        if let Some(p) = CONNS.get_ptr_mut(key) {
+            // SAFETY: a map value pointer, valid for this run.
+            return Some(unsafe { &mut *p });
+        }
         let f = &mut *self.fresh;
         f.last_seen_ns = now_ns;
         f.client_next_seq = 0;

@@ -66,6 +66,9 @@ pub async fn run(
                 if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
                     log::warn!("sweep: {e}");
                 }
+                if let Err(e) = probe.refresh_interfaces() {
+                    log::warn!("tapping new interfaces: {e}");
+                }
             }
             // Fresh totals right before the point closes, so each interval's deltas (the
             // filter's cost, the counts) cover exactly that interval.

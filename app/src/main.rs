@@ -58,6 +58,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     let probe = Probe::attach(&ProbeConfig {
         interfaces: cli.interfaces.clone(),
         ports: cli.ports.clone(),
+        // The dashboard shows the filter's cost; headless runs do not pay for measuring it.
+        run_stats: !cli.headless,
     })
     .map_err(|e| anyhow::anyhow!("{e} (log: {})", log_path.display()))?;
     let scope = if cli.interfaces.is_empty() {

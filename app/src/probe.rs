@@ -60,16 +60,28 @@ fn bpf_err(context: &str) -> impl FnOnce(String) -> ProbeError + '_ {
 /// What to watch.
 #[derive(Clone, Debug, Default)]
 pub struct ProbeConfig {
-    /// Interface names; empty = every interface of this network namespace.
+    /// Interface names; empty = every interface of this network namespace, new ones included.
     pub interfaces: Vec<String>,
     /// Server ports; empty = every port.
     pub ports: Vec<u16>,
+    /// Turn the kernel's BPF run-time statistics on (the dashboard's cost figure). They cost two
+    /// clock reads per program run, so the headless mode leaves them off.
+    pub run_stats: bool,
+}
+
+/// One AF_PACKET socket bound to one interface.
+struct Tap {
+    ifindex: u32,
+    socket: OwnedFd,
 }
 
 /// The loaded and attached probe. Dropping it detaches the filter and closes the sockets.
 pub struct Probe {
     ebpf: Ebpf,
-    sockets: Vec<OwnedFd>,
+    taps: Vec<Tap>,
+    /// Watching every interface: new ones are tapped as they appear.
+    all_interfaces: bool,
+    loopback: u32,
     events: RingBuf<MapData>,
     /// Keeps the kernel's BPF run-time statistics on while held (`None` when refused).
     _stats: Option<OwnedFd>,
@@ -108,6 +120,25 @@ pub fn missing_capabilities() -> Vec<&'static str> {
     missing
 }
 
+/// Indexes of this network namespace's interfaces.
+fn interface_indexes() -> Vec<u32> {
+    let mut indexes = Vec::new();
+    // SAFETY: if_nameindex returns an array ended by a zero entry, freed below.
+    unsafe {
+        let list = libc::if_nameindex();
+        if list.is_null() {
+            return indexes;
+        }
+        let mut entry = list;
+        while (*entry).if_index != 0 {
+            indexes.push((*entry).if_index);
+            entry = entry.add(1);
+        }
+        libc::if_freenameindex(list);
+    }
+    indexes
+}
+
 fn ifindex(name: &str) -> Result<u32, ProbeError> {
     let c = CString::new(name).map_err(|_| ProbeError::UnknownInterface(name.to_owned()))?;
     // SAFETY: a valid NUL-terminated string.
@@ -131,32 +162,64 @@ impl Probe {
             .map(|name| ifindex(name).map(|i| (name.clone(), i)))
             .collect::<Result<_, _>>()?;
         let mut probe = Probe::load(config)?;
-        let loopback = ifindex("lo").unwrap_or(0);
-        let program = socket_filter(&mut probe.ebpf, ENTRY_PROGRAM)?;
-        let mut sockets = Vec::new();
+        probe.loopback = ifindex("lo").unwrap_or(0);
         if targets.is_empty() {
-            sockets.push(packet_socket(program, 0, false)?);
+            probe.all_interfaces = true;
+            probe.refresh_interfaces()?;
         }
-        for (name, index) in &targets {
-            // On lo every packet passes twice; the outgoing copy is dropped before the filter.
-            let is_loopback = *index == loopback;
-            sockets.push(
-                packet_socket(program, *index, is_loopback).map_err(|e| match e {
-                    ProbeError::Io { context, source } => ProbeError::Io {
-                        context: format!("{context} on {name}"),
-                        source,
-                    },
-                    other => other,
-                })?,
-            );
+        for (name, index) in targets {
+            probe.tap(index).map_err(|e| match e {
+                ProbeError::Io { context, source } => ProbeError::Io {
+                    context: format!("{context} on {name}"),
+                    source,
+                },
+                other => other,
+            })?;
         }
         log::info!(
-            "attached to {} socket(s), lo ifindex {loopback}, ports {:?}",
-            sockets.len(),
+            "attached to {} interface(s), lo ifindex {}, ports {:?}",
+            probe.taps.len(),
+            probe.loopback,
             config.ports
         );
-        probe.sockets = sockets;
         Ok(probe)
+    }
+
+    /// One socket per interface rather than one for all: the socket on `lo` can then ignore
+    /// the outgoing copy of every packet (`PACKET_IGNORE_OUTGOING`), which halves the filter's
+    /// runs there, while a NIC's or a veth's outgoing packets, their only copy, still pass.
+    fn tap(&mut self, ifindex: u32) -> Result<(), ProbeError> {
+        let program = socket_filter(&mut self.ebpf, ENTRY_PROGRAM)?;
+        let socket = packet_socket(program, ifindex, ifindex == self.loopback)?;
+        self.taps.push(Tap { ifindex, socket });
+        Ok(())
+    }
+
+    /// With every interface watched: taps interfaces that appeared since the last call and
+    /// closes the taps of interfaces that are gone. Returns how many were added.
+    pub fn refresh_interfaces(&mut self) -> Result<usize, ProbeError> {
+        if !self.all_interfaces {
+            return Ok(0);
+        }
+        let present = interface_indexes();
+        self.taps.retain(|t| present.contains(&t.ifindex));
+        let mut added = 0;
+        for index in present {
+            if self.taps.iter().any(|t| t.ifindex == index) {
+                continue;
+            }
+            match self.tap(index) {
+                Ok(()) => added += 1,
+                // An interface that vanished between listing and binding: not an error.
+                Err(ProbeError::Io { source, .. })
+                    if source.raw_os_error() == Some(libc::ENODEV) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if added > 0 {
+            log::info!("tapped {added} new interface(s)");
+        }
+        Ok(added)
     }
 
     /// Loads the programs and maps without attaching them anywhere (BPF_PROG_TEST_RUN).
@@ -212,16 +275,22 @@ impl Probe {
         jump.set(0, &message_fd, 0)
             .map_err(|e| ProbeError::Bpf(format!("linking the message program: {e}")))?;
         load_program(&mut ebpf, ENTRY_PROGRAM)?;
-        let _stats = match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
-            Ok(fd) => Some(fd),
-            Err(e) => {
-                log::warn!("BPF run-time statistics unavailable: {e}");
-                None
+        let _stats = if config.run_stats {
+            match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
+                Ok(fd) => Some(fd),
+                Err(e) => {
+                    log::warn!("BPF run-time statistics unavailable: {e}");
+                    None
+                }
             }
+        } else {
+            None
         };
         Ok(Probe {
             ebpf,
-            sockets: Vec::new(),
+            taps: Vec::new(),
+            all_interfaces: false,
+            loopback: 0,
             events,
             _stats,
             swept_expired: 0,
@@ -323,9 +392,9 @@ impl Probe {
         self.ebpf.program(ENTRY_PROGRAM)?.try_into().ok()
     }
 
-    /// The number of sockets the filter is attached to.
-    pub fn socket_count(&self) -> usize {
-        self.sockets.len()
+    /// The number of interfaces the filter is attached to.
+    pub fn interface_count(&self) -> usize {
+        self.taps.len()
     }
 }
 
@@ -333,16 +402,18 @@ impl Probe {
     /// Detaches the filter from every socket and closes them; the maps stay readable, so a
     /// final read after this sees everything that was counted.
     pub fn detach(&mut self) {
-        if self.sockets.is_empty() {
+        if self.taps.is_empty() {
             return;
         }
-        for socket in &self.sockets {
-            if let Err(e) = SocketFilter::detach(socket.as_fd()) {
+        for tap in &self.taps {
+            if let Err(e) = SocketFilter::detach(tap.socket.as_fd()) {
                 log::warn!("detaching the filter: {e}");
             }
         }
-        log::info!("detached from {} socket(s)", self.sockets.len());
-        self.sockets.clear();
+        log::info!("detached from {} interface(s)", self.taps.len());
+        // No new taps after this.
+        self.all_interfaces = false;
+        self.taps.clear();
     }
 }
 

@@ -330,16 +330,16 @@ fn dashboard_too_small_says_so_and_relays_out_on_resize() {
     let ns = NetNs::new();
     let tmux = start_dashboard(&ns, 40, 10);
 
-    // Narrower than the message itself: at least its start, and nothing else on screen.
+    // Narrower than the one-line message: it wraps onto two lines, sizes uncut, no panels.
     let screen = tmux.wait_for("the too-small message at 40x10", budget.step(), |s| {
         text_lines(s)
             .first()
             .is_some_and(|line| line.starts_with("terminal too small"))
     });
     assert_eq!(
-        text_lines(&screen).len(),
-        1,
-        "one line, no panels:\n{screen}"
+        text_lines(&screen),
+        ["terminal too small", "need 80x20, have 40x10"],
+        "two lines, no panels:\n{screen}"
     );
 
     tmux.resize(70, 12);

@@ -142,21 +142,7 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     let n = payload.load(0, window);
     let first = classify_loaded(window, n)?;
     let from_client = matches!(first, Start::Request { .. });
-    let key = if from_client {
-        ConnKey {
-            client_addr: seg.src_addr,
-            server_addr: seg.dst_addr,
-            client_port: seg.src_port,
-            server_port: seg.dst_port,
-        }
-    } else {
-        ConnKey {
-            client_addr: seg.dst_addr,
-            server_addr: seg.src_addr,
-            client_port: seg.dst_port,
-            server_port: seg.src_port,
-        }
-    };
+    let key = conn_key(seg, from_client);
     if !ports.watches(key.server_port) {
         return None;
     }
@@ -193,6 +179,26 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
 pub fn end_segment<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
     if seg.flags & (TCP_FIN | TCP_RST) != 0 {
         on_close(seg, table, sink);
+    }
+}
+
+/// The connection tuple of a segment, oriented client → server.
+#[inline(always)]
+fn conn_key(seg: &Segment, sent_by_client: bool) -> ConnKey {
+    if sent_by_client {
+        ConnKey {
+            client_addr: seg.src_addr,
+            server_addr: seg.dst_addr,
+            client_port: seg.src_port,
+            server_port: seg.dst_port,
+        }
+    } else {
+        ConnKey {
+            client_addr: seg.dst_addr,
+            server_addr: seg.src_addr,
+            client_port: seg.dst_port,
+            server_port: seg.src_port,
+        }
     }
 }
 
@@ -338,12 +344,7 @@ fn on_response<S: Sink>(
 #[inline(never)]
 fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
     let rst = seg.flags & TCP_RST != 0;
-    let sent_by_client = ConnKey {
-        client_addr: seg.src_addr,
-        server_addr: seg.dst_addr,
-        client_port: seg.src_port,
-        server_port: seg.dst_port,
-    };
+    let sent_by_client = conn_key(seg, true);
     if let Some(state) = table.get(&sent_by_client) {
         let outstanding = state.outstanding();
         // A client's FIN with requests outstanding is a half-close: answers may still come.
@@ -356,12 +357,7 @@ fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
         table.remove(&sent_by_client);
         return;
     }
-    let sent_by_server = ConnKey {
-        client_addr: seg.dst_addr,
-        server_addr: seg.src_addr,
-        client_port: seg.dst_port,
-        server_port: seg.src_port,
-    };
+    let sent_by_server = conn_key(seg, false);
     if let Some(state) = table.get(&sent_by_server) {
         let outstanding = state.outstanding();
         if outstanding != 0 {

@@ -392,10 +392,6 @@ impl Probe {
         self.ebpf.program(ENTRY_PROGRAM)?.try_into().ok()
     }
 
-    /// The number of interfaces the filter is attached to.
-    pub fn interface_count(&self) -> usize {
-        self.taps.len()
-    }
 }
 
 impl Probe {

@@ -10,6 +10,8 @@ use std::{
     sync::Once,
 };
 
+use netns_cleanup::{delete_namespace, remove_namespaces_of_dead_runs};
+
 use crate::{require_root, unique_name};
 
 const NAME_PREFIX: &str = "httptop-test";
@@ -24,7 +26,7 @@ impl NetNs {
     pub fn new() -> Self {
         require_root();
         static SWEEP: Once = Once::new();
-        SWEEP.call_once(remove_namespaces_of_dead_runs);
+        SWEEP.call_once(|| remove_namespaces_of_dead_runs(NAME_PREFIX));
         let name = unique_name(NAME_PREFIX);
         run_ip(&["netns", "add", &name]);
         let ns = Self { name };
@@ -162,42 +164,4 @@ fn run_ip(args: &[&str]) {
         args.join(" "),
         String::from_utf8_lossy(&output.stderr).trim()
     );
-}
-
-/// Kills what still runs in the namespace (nginx workers whose master was killed, say), then
-/// deletes it. Best effort: this runs in Drop, possibly while a test panics.
-fn delete_namespace(name: &str) {
-    if let Ok(output) = Command::new("ip").args(["netns", "pids", name]).output() {
-        for pid in String::from_utf8_lossy(&output.stdout).split_whitespace() {
-            if let Ok(pid) = pid.parse::<libc::pid_t>() {
-                // SAFETY: plain syscall; the pid was listed as living in our namespace.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-    let _ = Command::new("ip").args(["netns", "del", name]).status();
-}
-
-/// Namespaces left by an earlier test process that was killed before its guards ran.
-fn remove_namespaces_of_dead_runs() {
-    let Ok(output) = Command::new("ip").args(["netns", "list"]).output() else {
-        return;
-    };
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Some(name) = line.split_whitespace().next() else {
-            continue;
-        };
-        let Some(rest) = name
-            .strip_prefix(NAME_PREFIX)
-            .and_then(|r| r.strip_prefix('-'))
-        else {
-            continue;
-        };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
-            delete_namespace(name);
-        }
-    }
 }

@@ -6,7 +6,6 @@ use std::{
     fs::File,
     io::{BufRead as _, BufReader, Read as _},
     os::fd::AsRawFd as _,
-    path::Path,
     process::{Child, ChildStdout, Command, ExitStatus, Stdio},
     sync::mpsc,
     thread,
@@ -14,6 +13,7 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
+use netns_cleanup::{delete_namespace, remove_namespaces_of_dead_runs};
 
 const NAME_PREFIX: &str = "httptop-bench";
 
@@ -24,7 +24,7 @@ pub struct Namespace {
 
 impl Namespace {
     pub fn create() -> Result<Self> {
-        remove_namespaces_of_dead_runs();
+        remove_namespaces_of_dead_runs(NAME_PREFIX);
         let name = format!("{NAME_PREFIX}-{}", std::process::id());
         run_ip(&["netns", "add", &name])?;
         let namespace = Self { name };
@@ -90,41 +90,6 @@ fn run_ip(args: &[&str]) -> Result<()> {
         );
     }
     Ok(())
-}
-
-/// Kills what still runs in the namespace, then deletes it. Best effort: runs in Drop.
-fn delete_namespace(name: &str) {
-    if let Ok(output) = Command::new("ip").args(["netns", "pids", name]).output() {
-        for pid in String::from_utf8_lossy(&output.stdout).split_whitespace() {
-            if let Ok(pid) = pid.parse::<libc::pid_t>() {
-                // SAFETY: plain syscall; the pid was listed as living in our namespace.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-        }
-    }
-    let _ = Command::new("ip").args(["netns", "del", name]).status();
-}
-
-/// Namespaces left by an earlier bench that was killed before its guards ran.
-fn remove_namespaces_of_dead_runs() {
-    let Ok(output) = Command::new("ip").args(["netns", "list"]).output() else {
-        return;
-    };
-    for line in String::from_utf8_lossy(&output.stdout).lines() {
-        let Some(name) = line.split_whitespace().next() else {
-            continue;
-        };
-        let Some(pid) = name
-            .strip_prefix(NAME_PREFIX)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            delete_namespace(name);
-        }
-    }
 }
 
 /// A child process, killed and reaped on drop unless it was stopped. Its stderr is drained

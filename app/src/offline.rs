@@ -109,7 +109,19 @@ pub fn read_capture(
     let mut last_sweep_ns = 0u64;
     let mut window = [0u8; WINDOW];
     let mut head = [0u8; HEAD_LEN];
-    while let Some(frame) = reader.next_frame()? {
+    loop {
+        let frame = match reader.next_frame() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => break,
+            // A capture cut short (tcpdump killed mid-write): keep what was read, say so.
+            Err(e) => {
+                eprintln!(
+                    "httptop: warning: {}: {e:#}; the summary covers the packets before it",
+                    path.display()
+                );
+                break;
+            }
+        };
         let now_ns = frame.ts_ns;
         if let Some((ethertype, net)) = network_layer(frame.link, &frame.data) {
             let n = net.len().min(HEAD_LEN);

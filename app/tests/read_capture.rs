@@ -1,0 +1,49 @@
+//! `httptop --read` on a capture cut short: a warning, and the summary of what was read.
+
+use std::{path::PathBuf, process::Command};
+
+fn capture(name: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../shared/captures")
+        .join(name)
+}
+
+#[test]
+fn a_truncated_capture_gives_a_warning_and_the_counts_before_the_cut() {
+    let full = std::fs::read(capture("zeek_http_1000-requests-one-dropped-response.pcap"))
+        .expect("shared/captures beside the project root");
+    let dir = std::env::temp_dir().join(format!("httptop-read-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let cut = dir.join("cut.pcap");
+    // 30,000 bytes: the file's header and its first packets, the last one cut in half.
+    std::fs::write(&cut, &full[..30_000]).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_httptop"))
+        .arg("--read")
+        .arg(&cut)
+        .arg("--json")
+        .output()
+        .unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("httptop: warning: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    let summary: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(summary["requests"], 21);
+    assert_eq!(summary["responses"], 19);
+    assert_eq!(summary["exchanges"], 19);
+    assert_eq!(summary["in_flight"], 2);
+}
+
+#[test]
+fn a_file_that_is_no_capture_is_one_line_of_error() {
+    let out = Command::new(env!("CARGO_BIN_EXE_httptop"))
+        .args(["--read", "Cargo.toml"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.starts_with("httptop: error: "), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(out.stdout.is_empty());
+}

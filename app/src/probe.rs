@@ -391,7 +391,6 @@ impl Probe {
     pub fn program(&self) -> Option<&SocketFilter> {
         self.ebpf.program(ENTRY_PROGRAM)?.try_into().ok()
     }
-
 }
 
 impl Probe {

@@ -4,6 +4,7 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use probe_common::wire::{
     COUNTER_SLOTS, ConnKey, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight, Method, PATH_LEN,
+    request_target,
 };
 
 use crate::model::{ExchangeRecord, KernelTotals, Tuple};
@@ -63,14 +64,13 @@ fn record(
     path: &[u8; PATH_LEN],
     path_len: u8,
 ) -> ExchangeRecord {
-    let path_len = usize::from(path_len).min(PATH_LEN);
     ExchangeRecord {
         tuple: tuple_from_key(key),
         request_ns,
         latency_ns,
         method: Method::from_u8(method),
         status,
-        path: String::from_utf8_lossy(&path[..path_len]).into_owned(),
+        path: String::from_utf8_lossy(request_target(path, path_len)).into_owned(),
     }
 }
 

@@ -80,6 +80,17 @@ pub struct ConnKey {
     pub server_port: u16,
 }
 
+/// The request target within the `path_len` valid bytes of an in-flight entry or event: up to
+/// the first space, CR or LF (the kernel copies the bytes after the method whole).
+pub fn request_target(path: &[u8; PATH_LEN], path_len: u8) -> &[u8] {
+    let valid = &path[..usize::from(path_len).min(PATH_LEN)];
+    let end = valid
+        .iter()
+        .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
+        .unwrap_or(valid.len());
+    &valid[..end]
+}
+
 /// One request waiting for its response.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]

@@ -6,7 +6,7 @@ use probe_common::{
     engine::{self, AllPorts, ConnTable, PortFilter, Sink, SlicePayload},
     http::WINDOW,
     packet::{Segment, TCP_FIN, TCP_RST, v4_mapped},
-    wire::{COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight},
+    wire::{COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight, request_target},
 };
 
 struct MemTable {
@@ -62,7 +62,7 @@ impl Sink for MemSink {
         self.exchanges.push(Exchange {
             status,
             method: request.method,
-            path: String::from_utf8_lossy(&request.path[..request.path_len as usize]).into(),
+            path: String::from_utf8_lossy(request_target(&request.path, request.path_len)).into(),
             latency_ns,
         });
     }

@@ -120,23 +120,25 @@ pub fn missing_capabilities() -> Vec<&'static str> {
     missing
 }
 
-/// Indexes of this network namespace's interfaces.
-fn interface_indexes() -> Vec<u32> {
-    let mut indexes = Vec::new();
-    // SAFETY: if_nameindex returns an array ended by a zero entry, freed below.
+/// This network namespace's interfaces: index and name.
+fn interfaces() -> Vec<(u32, String)> {
+    let mut found = Vec::new();
+    // SAFETY: if_nameindex returns an array ended by a zero entry, freed below; names are
+    // NUL-terminated strings inside it.
     unsafe {
         let list = libc::if_nameindex();
         if list.is_null() {
-            return indexes;
+            return found;
         }
         let mut entry = list;
         while (*entry).if_index != 0 {
-            indexes.push((*entry).if_index);
+            let name = std::ffi::CStr::from_ptr((*entry).if_name);
+            found.push(((*entry).if_index, name.to_string_lossy().into_owned()));
             entry = entry.add(1);
         }
         libc::if_freenameindex(list);
     }
-    indexes
+    found
 }
 
 fn ifindex(name: &str) -> Result<u32, ProbeError> {
@@ -201,23 +203,24 @@ impl Probe {
         if !self.all_interfaces {
             return Ok(0);
         }
-        let present = interface_indexes();
-        self.taps.retain(|t| present.contains(&t.ifindex));
+        let present = interfaces();
+        self.taps
+            .retain(|t| present.iter().any(|(index, _)| *index == t.ifindex));
         let mut added = 0;
-        for index in present {
+        for (index, name) in present {
             if self.taps.iter().any(|t| t.ifindex == index) {
                 continue;
             }
             match self.tap(index) {
-                Ok(()) => added += 1,
+                Ok(()) => {
+                    log::info!("tapped interface {name} (ifindex {index})");
+                    added += 1;
+                }
                 // An interface that vanished between listing and binding: not an error.
                 Err(ProbeError::Io { source, .. })
                     if source.raw_os_error() == Some(libc::ENODEV) => {}
                 Err(e) => return Err(e),
             }
-        }
-        if added > 0 {
-            log::info!("tapped {added} new interface(s)");
         }
         Ok(added)
     }

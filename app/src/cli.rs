@@ -59,4 +59,8 @@ pub struct Cli {
     /// Benchmark: render N dashboard frames with 10,000 rows, print ns per frame, exit.
     #[arg(long, hide = true, value_name = "FRAMES")]
     pub bench_render: Option<usize>,
+
+    /// Benchmark control: tap with a filter that returns at once (counts nothing).
+    #[arg(long, hide = true)]
+    pub bench_null_filter: bool,
 }

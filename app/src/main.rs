@@ -60,6 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ports: cli.ports.clone(),
         // The dashboard shows the filter's cost; headless runs do not pay for measuring it.
         run_stats: !cli.headless,
+        null_filter: cli.bench_null_filter,
     })
     .map_err(|e| anyhow::anyhow!("{e} (log: {})", log_path.display()))?;
     let scope = if cli.interfaces.is_empty() {

@@ -28,6 +28,8 @@ const ETH_P_ALL: u16 = 0x0003;
 const ENTRY_PROGRAM: &str = "httptop";
 /// The per-message program the entry program tail-calls.
 const MESSAGE_PROGRAM: &str = "httptop_message";
+/// The benchmark's control filter: returns at once.
+const NULL_PROGRAM: &str = "httptop_null";
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 
 #[derive(Debug, thiserror::Error)]
@@ -67,6 +69,9 @@ pub struct ProbeConfig {
     /// Turn the kernel's BPF run-time statistics on (the dashboard's cost figure). They cost two
     /// clock reads per program run, so the headless mode leaves them off.
     pub run_stats: bool,
+    /// Benchmark control: attach a filter that returns at once instead of httptop's (nothing
+    /// is counted; what remains is the cost of the packet sockets themselves).
+    pub null_filter: bool,
 }
 
 /// One AF_PACKET socket bound to one interface.
@@ -79,6 +84,8 @@ struct Tap {
 pub struct Probe {
     ebpf: Ebpf,
     taps: Vec<Tap>,
+    /// The program each tap's socket runs.
+    entry_program: &'static str,
     /// Watching every interface: new ones are tapped as they appear.
     all_interfaces: bool,
     loopback: u32,
@@ -191,7 +198,7 @@ impl Probe {
     /// the outgoing copy of every packet (`PACKET_IGNORE_OUTGOING`), which halves the filter's
     /// runs there, while a NIC's or a veth's outgoing packets, their only copy, still pass.
     fn tap(&mut self, ifindex: u32) -> Result<(), ProbeError> {
-        let program = socket_filter(&mut self.ebpf, ENTRY_PROGRAM)?;
+        let program = socket_filter(&mut self.ebpf, self.entry_program)?;
         let socket = packet_socket(program, ifindex, ifindex == self.loopback)?;
         self.taps.push(Tap { ifindex, socket });
         Ok(())
@@ -278,6 +285,12 @@ impl Probe {
         jump.set(0, &message_fd, 0)
             .map_err(|e| ProbeError::Bpf(format!("linking the message program: {e}")))?;
         load_program(&mut ebpf, ENTRY_PROGRAM)?;
+        let entry_program = if config.null_filter {
+            load_program(&mut ebpf, NULL_PROGRAM)?;
+            NULL_PROGRAM
+        } else {
+            ENTRY_PROGRAM
+        };
         let _stats = if config.run_stats {
             match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
                 Ok(fd) => Some(fd),
@@ -292,6 +305,7 @@ impl Probe {
         Ok(Probe {
             ebpf,
             taps: Vec::new(),
+            entry_program,
             all_interfaces: false,
             loopback: 0,
             events,

@@ -157,6 +157,14 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
     Ok(())
 }
 
+/// Benchmark control, never attached in normal use: the same sockets with a filter that
+/// returns at once, so `cargo xtask bench` can tell the cost of being a packet tap at all from
+/// the cost of httptop's own work per packet.
+#[socket_filter]
+pub fn httptop_null(_ctx: SkBuffContext) -> i64 {
+    0
+}
+
 /// One message of a segment (the first one also looks the connection up and skips repeats),
 /// then a tail call to itself for the next one.
 #[socket_filter]

@@ -13,7 +13,10 @@ use super::{
     Plan,
     delay::DelayServer,
     load,
-    measure::{BpfStatsEnabled, FilterCost, ProcessSample, ProgramStats, map_memory},
+    measure::{
+        BpfStatsEnabled, FilterCost, NULL_PROGRAM, ProcessSample, ProgramStats, RunStats,
+        map_memory,
+    },
     netns::Namespace,
     nginx::Nginx,
     observers::{self, Capture, CaptureTool, Dashboard, Headless, Summary},
@@ -33,6 +36,9 @@ const MIB: f64 = 1024.0 * 1024.0;
 pub const NO_OBSERVER_RATE: &str = "req/s, no observer";
 pub const HTTPTOP_RATIO: &str = "req/s ratio httptop / none";
 pub const IDLE_TAP_RATIO: &str = "req/s ratio tcpdump matching nothing / none";
+pub const NULL_FILTER_RATIO: &str =
+    "req/s ratio httptop's sockets, filter returning at once / none";
+pub const NULL_NS_PER_PACKET: &str = "HTTP load, filter returning at once: per packet";
 pub const HTTP_NS_PER_PACKET: &str = "HTTP load: both programs per packet";
 pub const BULK_NS_PER_PACKET: &str = "non-HTTP load: both programs per packet";
 pub const PACKETS_PER_EXCHANGE: &str = "HTTP load: packets (filter runs) per exchange";
@@ -85,6 +91,9 @@ enum Observer {
     Capture(CaptureTool),
     /// tcpdump with [`MATCH_NOTHING`]: the packet socket's own cost, a floor for any tap.
     IdleTap,
+    /// `httptop --bench-null-filter`: httptop's own sockets and process, with a filter that
+    /// returns at once: the floor for httptop's design, whatever its filter does.
+    NullFilter,
 }
 
 fn rate_metric(observer: Observer) -> String {
@@ -92,9 +101,10 @@ fn rate_metric(observer: Observer) -> String {
 }
 
 impl Observer {
-    const ALL: [Self; 5] = [
+    const ALL: [Self; 6] = [
         Self::Nothing,
         Self::Httptop,
+        Self::NullFilter,
         Self::Capture(CaptureTool::Tcpdump),
         Self::Capture(CaptureTool::Tshark),
         Self::IdleTap,
@@ -106,6 +116,7 @@ impl Observer {
             Self::Httptop => "httptop --headless",
             Self::Capture(tool) => tool.name(),
             Self::IdleTap => "tcpdump matching nothing",
+            Self::NullFilter => "httptop's sockets, filter returning at once",
         }
     }
 }
@@ -151,6 +162,15 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
                 }),
             })
         }
+        Observer::NullFilter => {
+            let httptop = bench.headless("null-filter", &["--bench-null-filter"])?;
+            let wrk = bench.wrk(duration)?;
+            httptop.finish()?;
+            Ok(ThroughputRun {
+                requests_per_s: wrk.requests_per_s,
+                attached: None,
+            })
+        }
         Observer::Capture(_) | Observer::IdleTap => {
             let (tool, filter): (_, &[&str]) = match observer {
                 Observer::Capture(tool) => (tool, &[]),
@@ -177,12 +197,12 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
 pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
     let mut rates: Vec<Vec<f64>> = vec![Vec::new(); Observer::ALL.len()];
     let mut attached: Vec<(AttachedRun, f64)> = Vec::new();
-    for run in 0..bench.plan.runs {
+    for run in 0..bench.plan.throughput_runs {
         for (index, observer) in Observer::ALL.into_iter().enumerate() {
             eprintln!(
                 "xtask bench: throughput run {}/{}: {}",
                 run + 1,
-                bench.plan.runs,
+                bench.plan.throughput_runs,
                 observer.name()
             );
             let result = throughput_run(bench, observer)?;
@@ -192,7 +212,11 @@ pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
             }
         }
     }
-    let ratio = |index: usize| -> Vec<f64> {
+    let ratio = |observer: Observer| -> Vec<f64> {
+        let index = Observer::ALL
+            .iter()
+            .position(|o| *o == observer)
+            .expect("every observer is in ALL");
         rates[index]
             .iter()
             .zip(&rates[0])
@@ -204,10 +228,25 @@ pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
         .zip(&rates)
         .map(|(observer, samples)| Row::new(rate_metric(*observer), "req/s", samples.clone()))
         .collect();
-    rows.push(Row::new(HTTPTOP_RATIO, "×", ratio(1)).target(Check::MedianAtLeast(0.98)));
-    rows.push(Row::new("req/s ratio tcpdump / none", "×", ratio(2)));
-    rows.push(Row::new("req/s ratio tshark / none", "×", ratio(3)));
-    rows.push(Row::new(IDLE_TAP_RATIO, "×", ratio(4)));
+    rows.push(
+        Row::new(HTTPTOP_RATIO, "×", ratio(Observer::Httptop)).target(Check::MedianAtLeast(0.98)),
+    );
+    rows.push(Row::new(
+        NULL_FILTER_RATIO,
+        "×",
+        ratio(Observer::NullFilter),
+    ));
+    rows.push(Row::new(
+        "req/s ratio tcpdump / none",
+        "×",
+        ratio(Observer::Capture(CaptureTool::Tcpdump)),
+    ));
+    rows.push(Row::new(
+        "req/s ratio tshark / none",
+        "×",
+        ratio(Observer::Capture(CaptureTool::Tshark)),
+    ));
+    rows.push(Row::new(IDLE_TAP_RATIO, "×", ratio(Observer::IdleTap)));
     let runs = |f: &dyn Fn(&AttachedRun, f64) -> f64| -> Vec<f64> {
         attached.iter().map(|(run, rate)| f(run, *rate)).collect()
     };
@@ -226,9 +265,11 @@ pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
         setup: format!(
             "nginx (worker_processes 1, `return 200` with a {}-byte body, access log to a file, keepalive_requests \
              1000000) under `wrk -t2 -c64 -d{}s` (keep-alive), nginx and wrk sharing the machine's cores. Observers, \
-             interleaved per run: none, `httptop --headless --json`, `tcpdump -i lo -w /dev/null`, `tshark -i lo -w \
-             /dev/null`, and as a control `tcpdump -i lo -w /dev/null ether proto 0x88b5` (a filter that matches \
-             nothing: the cost of having any packet socket on `lo`, the floor for every tap). The ratio pairs each \
+             interleaved per run: none, `httptop --headless --json`, the same with `--bench-null-filter` (httptop's \
+             sockets and process with a filter that returns at once instead of its own: what httptop's design costs \
+             before its filter does any work), `tcpdump -i lo -w /dev/null`, `tshark -i lo -w /dev/null`, and as a \
+             control `tcpdump -i lo -w /dev/null ether proto 0x88b5` (a filter that matches \
+             nothing: what tcpdump's kind of tap on `lo` costs, seeing both copies of every packet). The ratio pairs each \
              observed run with the unobserved run of the same round. In the httptop runs, the filter's run time \
              (`bpftool -j prog show`, before and after wrk) and httptop's CPU time (`/proc/PID/stat`) over the same \
              wrk run, per request wrk made.",
@@ -299,6 +340,21 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
         bench.plan.filter_phase.as_secs()
     ));
     httptop.finish()?;
+    // The floor: the same sockets and load with a filter that returns at once (the run itself
+    // and the statistics' clock reads). Separate runs: two taps at once would share the load.
+    let mut null_ns = Vec::new();
+    for run in 0..bench.plan.runs {
+        eprintln!(
+            "xtask bench: filter cost run {}/{}: HTTP, filter returning at once",
+            run + 1,
+            bench.plan.runs
+        );
+        let null = bench.headless("filter-null", &["--bench-null-filter"])?;
+        let before = RunStats::read(null.pid(), NULL_PROGRAM)?;
+        bench.wrk(bench.plan.filter_phase)?;
+        null_ns.push(RunStats::read(null.pid(), NULL_PROGRAM)?.ns_per_run_since(&before));
+        null.finish()?;
+    }
     let per = |runs: &[(FilterCost, u64)], f: &dyn Fn(&FilterCost, u64) -> f64| -> Vec<f64> {
         runs.iter().map(|(cost, extra)| f(cost, *extra)).collect()
     };
@@ -312,13 +368,15 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
             "`kernel.bpf_stats_enabled=1`; run time and run count of httptop's two programs (`{}` runs on every \
              packet, `{}` once per HTTP message) read with `bpftool -j prog show` before and after each phase. Per \
              packet = (Δrun_time `{}` + Δrun_time `{}`) / Δrun_cnt `{}`. Phases, interleaved: HTTP (`wrk -t2 -c64 \
-             -d{}s` against nginx) and non-HTTP (one bulk TCP transfer on loopback, 64 KiB writes).",
+             -d{}s` against nginx) and non-HTTP (one bulk TCP transfer on loopback, 64 KiB writes). Then, as the \
+             floor, the HTTP phase again with `httptop --bench-null-filter` (program `{}`, which returns at once).",
             super::measure::ENTRY_PROGRAM,
             super::measure::MESSAGE_PROGRAM,
             super::measure::ENTRY_PROGRAM,
             super::measure::MESSAGE_PROGRAM,
             super::measure::ENTRY_PROGRAM,
-            bench.plan.filter_phase.as_secs()
+            bench.plan.filter_phase.as_secs(),
+            NULL_PROGRAM,
         ),
         rows: vec![
             Row::new(HTTP_NS_PER_PACKET, "ns", http_ns).target(Check::MedianAtMost(80.0)),
@@ -330,6 +388,7 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
             Row::new("non-HTTP load: message program runs", "runs", per(&bulk, &|cost, _| cost.message_runs as f64)),
             Row::new("non-HTTP load: packets", "packets", per(&bulk, &|cost, _| cost.entry_runs as f64)),
             Row::new("non-HTTP load: bytes sent", "MiB", per(&bulk, &|_, bytes| bytes as f64 / MIB)),
+            Row::new(NULL_NS_PER_PACKET, "ns", null_ns),
         ],
         notes: vec![
             "The message program is reached by a tail call, and the kernel counts run time and runs only for the \

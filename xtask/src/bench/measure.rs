@@ -9,6 +9,8 @@ use serde_json::Value;
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
 pub const ENTRY_PROGRAM: &str = "httptop";
 pub const MESSAGE_PROGRAM: &str = "httptop_message";
+/// The control filter `httptop --bench-null-filter` attaches: it returns at once.
+pub const NULL_PROGRAM: &str = "httptop_null";
 
 /// `kernel.bpf_stats_enabled=1` while it lives; the old value is restored on drop.
 pub struct BpfStatsEnabled {
@@ -74,31 +76,49 @@ pub struct ProgramStats {
     pub message: RunStats,
 }
 
-impl ProgramStats {
-    pub fn read(pid: u32) -> Result<Self> {
-        let ids = held_bpf_ids(pid, "prog_id")?;
-        let mut stats = Self::default();
-        let mut found = (false, false);
-        for program in bpftool_json("prog")? {
-            if !program["id"].as_u64().is_some_and(|id| ids.contains(&id)) {
-                continue;
-            }
+/// Run-time statistics of the programs process `pid` holds, by program name.
+fn held_program_stats(pid: u32) -> Result<BTreeMap<String, RunStats>> {
+    let ids = held_bpf_ids(pid, "prog_id")?;
+    let mut held = BTreeMap::new();
+    for program in bpftool_json("prog")? {
+        if !program["id"].as_u64().is_some_and(|id| ids.contains(&id)) {
+            continue;
+        }
+        if let Some(name) = program["name"].as_str() {
             let run = RunStats {
                 run_time_ns: program["run_time_ns"].as_u64().unwrap_or(0),
                 run_cnt: program["run_cnt"].as_u64().unwrap_or(0),
             };
-            match program["name"].as_str() {
-                Some(ENTRY_PROGRAM) => (stats.entry, found.0) = (run, true),
-                Some(MESSAGE_PROGRAM) => (stats.message, found.1) = (run, true),
-                _ => {}
-            }
+            held.insert(name.to_owned(), run);
         }
-        if found != (true, true) {
-            bail!(
+    }
+    Ok(held)
+}
+
+impl RunStats {
+    /// The statistics of program `name` held by process `pid`.
+    pub fn read(pid: u32, name: &str) -> Result<Self> {
+        held_program_stats(pid)?
+            .remove(name)
+            .with_context(|| format!("httptop (pid {pid}) does not hold program {name}"))
+    }
+
+    /// Run time per run between `before` and `self`.
+    pub fn ns_per_run_since(&self, before: &Self) -> f64 {
+        let runs = self.run_cnt - before.run_cnt;
+        (self.run_time_ns - before.run_time_ns) as f64 / runs.max(1) as f64
+    }
+}
+
+impl ProgramStats {
+    pub fn read(pid: u32) -> Result<Self> {
+        let held = held_program_stats(pid)?;
+        match (held.get(ENTRY_PROGRAM), held.get(MESSAGE_PROGRAM)) {
+            (Some(&entry), Some(&message)) => Ok(Self { entry, message }),
+            _ => bail!(
                 "httptop (pid {pid}) does not hold both programs {ENTRY_PROGRAM} and {MESSAGE_PROGRAM}"
-            );
+            ),
         }
-        Ok(stats)
     }
 
     /// What ran between `before` and `self`.

@@ -50,6 +50,8 @@ pub struct BenchArgs {
 pub struct Plan {
     /// Runs of each configuration (min/median/max are over these).
     runs: usize,
+    /// Rounds of the throughput figure: its ratios are the noisiest figures, so more of them.
+    throughput_runs: usize,
     wrk_time: Duration,
     /// Each HTTP and non-HTTP phase of the filter-cost figure.
     filter_phase: Duration,
@@ -72,6 +74,7 @@ impl Plan {
         if quick {
             Self {
                 runs: 1,
+                throughput_runs: 1,
                 wrk_time: Duration::from_secs(2),
                 filter_phase: Duration::from_secs(1),
                 bulk_bytes: 512 << 20,
@@ -88,6 +91,7 @@ impl Plan {
         } else {
             Self {
                 runs: 3,
+                throughput_runs: 5,
                 wrk_time: Duration::from_secs(5),
                 filter_phase: Duration::from_secs(3),
                 bulk_bytes: 4 << 30,

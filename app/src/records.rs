@@ -7,7 +7,7 @@ use probe_common::wire::{
     request_target,
 };
 
-use crate::model::{ExchangeRecord, KernelTotals, Tuple};
+use crate::model::{ExchangeRecord, KernelTotals, PathPrefix, Tuple};
 
 /// An address as the probe stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
 pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
@@ -70,7 +70,7 @@ fn record(
         latency_ns,
         method: Method::from_u8(method),
         status,
-        path: String::from_utf8_lossy(request_target(path, path_len)).into_owned(),
+        path: PathPrefix::from_wire(request_target(path, path_len)),
     }
 }
 

@@ -14,7 +14,7 @@ pub struct ExchangeRecord {
     pub method: Option<Method>,
     pub status: u16,
     /// Prefix of the request target (at most [`PATH_LEN`] bytes), query string included.
-    pub path: String,
+    pub path: PathPrefix,
 }
 
 pub const PATH_LEN: usize = probe_common::wire::PATH_LEN;
@@ -38,6 +38,15 @@ impl PathPrefix {
         PathPrefix {
             len: len as u8,
             bytes,
+        }
+    }
+
+    /// From the bytes on the wire: copied as they are when they are UTF-8 (no allocation, the
+    /// common case), else with invalid sequences replaced.
+    pub fn from_wire(bytes: &[u8]) -> Self {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => PathPrefix::new(text),
+            Err(_) => PathPrefix::new(&String::from_utf8_lossy(bytes)),
         }
     }
 
@@ -91,7 +100,7 @@ impl Exchange {
             latency_ns: r.latency_ns,
             method: r.method,
             status: r.status,
-            path: PathPrefix::new(&r.path),
+            path: r.path,
         }
     }
 

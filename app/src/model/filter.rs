@@ -227,7 +227,7 @@ fn parse_method(s: &str) -> Result<Method, FilterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ExchangeRecord, Tuple};
+    use crate::model::{ExchangeRecord, PathPrefix, Tuple};
 
     fn ex(client: &str, server: &str, status: u16, method: Method) -> Exchange {
         Exchange::new(
@@ -241,7 +241,7 @@ mod tests {
                 latency_ns: 1,
                 method: Some(method),
                 status,
-                path: "/".into(),
+                path: PathPrefix::new("/"),
             },
         )
     }

@@ -281,7 +281,7 @@ pub(crate) mod test_support {
             latency_ns,
             method: Some(Method::Get),
             status,
-            path: "/index.html?user=1".to_string(),
+            path: PathPrefix::new("/index.html?user=1"),
         }
     }
 }

@@ -86,7 +86,7 @@ impl Talker {
 /// Tuples with their figures, at most `max_talkers`; the least recently seen go first.
 #[derive(Clone, Debug)]
 pub struct TalkerTable {
-    talkers: HashMap<Tuple, Talker>,
+    talkers: HashMap<Tuple, Talker, foldhash::fast::RandomState>,
     max_talkers: usize,
     recent_per_talker: usize,
 }
@@ -94,20 +94,24 @@ pub struct TalkerTable {
 impl TalkerTable {
     pub fn new(max_talkers: usize, recent_per_talker: usize) -> Self {
         TalkerTable {
-            talkers: HashMap::new(),
+            talkers: HashMap::default(),
             max_talkers: max_talkers.max(1),
             recent_per_talker,
         }
     }
 
     pub fn record(&mut self, e: &Exchange) {
-        if !self.talkers.contains_key(&e.tuple) && self.talkers.len() >= self.max_talkers {
+        // One hash for a known tuple (nearly every exchange); a new one may evict first.
+        if let Some(talker) = self.talkers.get_mut(&e.tuple) {
+            talker.record(e, self.recent_per_talker);
+            return;
+        }
+        if self.talkers.len() >= self.max_talkers {
             self.evict_least_recent();
         }
-        self.talkers
-            .entry(e.tuple)
-            .or_insert_with(|| Talker::new(e))
-            .record(e, self.recent_per_talker);
+        let mut talker = Talker::new(e);
+        talker.record(e, self.recent_per_talker);
+        self.talkers.insert(e.tuple, talker);
     }
 
     /// Drops the least recently seen tenth of the table at once, so eviction costs O(1)

@@ -9,7 +9,7 @@ use std::{
 use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, theme::Theme, ui};
-use crate::model::{ExchangeRecord, Method, Model, ModelOptions, Tuple};
+use crate::model::{ExchangeRecord, Method, Model, ModelOptions, PathPrefix, Tuple};
 
 /// A model with `tuples` connections, a few exchanges each, and a minute of sparkline points.
 pub(crate) fn busy_model(tuples: u32) -> Model {
@@ -37,7 +37,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
                     Method::Get
                 }),
                 status: [200, 200, 200, 404, 503][((i + k) % 5) as usize],
-                path: format!("/api/items/{i}?token=abc{k}"),
+                path: PathPrefix::new(&format!("/api/items/{i}?token=abc{k}")),
             });
         }
         if i % (tuples / 60).max(1) == 0 {

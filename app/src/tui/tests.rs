@@ -10,7 +10,9 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, keys::Action, theme::Theme, ui};
-use crate::model::{ExchangeRecord, KernelTotals, Method, Model, ModelOptions, Tuple, log2_bucket};
+use crate::model::{
+    ExchangeRecord, KernelTotals, Method, Model, ModelOptions, PathPrefix, Tuple, log2_bucket,
+};
 
 const SECOND: u64 = 1_000_000_000;
 /// 12:34:56 UTC on 1970-01-01: the freeze time shown.
@@ -38,7 +40,7 @@ fn record(
             Method::Get
         }),
         status,
-        path: path.to_string(),
+        path: PathPrefix::new(path),
     });
 }
 

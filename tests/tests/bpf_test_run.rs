@@ -135,7 +135,7 @@ fn ipv4_exchange_counts_once_with_event_and_histogram() {
     probe.drain_events(|e| events.push(e));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].status, 200);
-    assert_eq!(events[0].path, "/index.html?x=1");
+    assert_eq!(events[0].path.as_str(), "/index.html?x=1");
     assert_eq!(events[0].tuple.client.to_string(), "10.0.0.1:40000");
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");
 }

@@ -60,7 +60,16 @@ pub struct Cli {
     #[arg(long, hide = true, value_name = "FRAMES")]
     pub bench_render: Option<usize>,
 
-    /// Benchmark control: tap with a filter that returns at once (counts nothing).
-    #[arg(long, hide = true)]
-    pub bench_null_filter: bool,
+    /// Benchmark control: tap with a filter that counts nothing (`cargo xtask bench`).
+    #[arg(long, hide = true, value_enum, value_name = "FILTER")]
+    pub bench_control_filter: Option<ControlFilter>,
+}
+
+/// The benchmark's control filters.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlFilter {
+    /// Returns at once: the cost of the packet sockets alone.
+    ReturnAtOnce,
+    /// Loads and parses the network and TCP headers, then stops.
+    Headers,
 }

@@ -28,8 +28,29 @@ const ETH_P_ALL: u16 = 0x0003;
 const ENTRY_PROGRAM: &str = "httptop";
 /// The per-message program the entry program tail-calls.
 const MESSAGE_PROGRAM: &str = "httptop_message";
-/// The benchmark's control filter: returns at once.
-const NULL_PROGRAM: &str = "httptop_null";
+
+/// The program every tap's socket runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum EntryProgram {
+    /// httptop's filter.
+    #[default]
+    Httptop,
+    /// Benchmark control: returns at once (nothing is counted; what remains is the cost of the
+    /// packet sockets themselves).
+    ReturnAtOnce,
+    /// Benchmark control: loads and parses the headers as httptop's filter does, then stops.
+    HeadersOnly,
+}
+
+impl EntryProgram {
+    fn name(self) -> &'static str {
+        match self {
+            EntryProgram::Httptop => ENTRY_PROGRAM,
+            EntryProgram::ReturnAtOnce => "httptop_null",
+            EntryProgram::HeadersOnly => "httptop_headers",
+        }
+    }
+}
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 
 #[derive(Debug, thiserror::Error)]
@@ -69,9 +90,8 @@ pub struct ProbeConfig {
     /// Turn the kernel's BPF run-time statistics on (the dashboard's cost figure). They cost two
     /// clock reads per program run, so the headless mode leaves them off.
     pub run_stats: bool,
-    /// Benchmark control: attach a filter that returns at once instead of httptop's (nothing
-    /// is counted; what remains is the cost of the packet sockets themselves).
-    pub null_filter: bool,
+    /// What the sockets run: httptop's filter, or a benchmark control.
+    pub entry_program: EntryProgram,
 }
 
 /// One AF_PACKET socket bound to one interface.
@@ -285,12 +305,10 @@ impl Probe {
         jump.set(0, &message_fd, 0)
             .map_err(|e| ProbeError::Bpf(format!("linking the message program: {e}")))?;
         load_program(&mut ebpf, ENTRY_PROGRAM)?;
-        let entry_program = if config.null_filter {
-            load_program(&mut ebpf, NULL_PROGRAM)?;
-            NULL_PROGRAM
-        } else {
-            ENTRY_PROGRAM
-        };
+        let entry_program = config.entry_program.name();
+        if entry_program != ENTRY_PROGRAM {
+            load_program(&mut ebpf, entry_program)?;
+        }
         let _stats = if config.run_stats {
             match aya::sys::enable_stats(aya::sys::Stats::RunTime) {
                 Ok(fd) => Some(fd),

@@ -14,8 +14,8 @@ use super::{
     delay::DelayServer,
     load,
     measure::{
-        BpfStatsEnabled, FilterCost, NULL_PROGRAM, ProcessSample, ProgramStats, RunStats,
-        map_memory,
+        BpfStatsEnabled, FilterCost, HEADERS_ONLY, ProcessSample, ProgramStats, RETURN_AT_ONCE,
+        RunStats, map_memory,
     },
     netns::Namespace,
     nginx::Nginx,
@@ -39,6 +39,7 @@ pub const IDLE_TAP_RATIO: &str = "req/s ratio tcpdump matching nothing / none";
 pub const NULL_FILTER_RATIO: &str =
     "req/s ratio httptop's sockets, filter returning at once / none";
 pub const NULL_NS_PER_PACKET: &str = "HTTP load, filter returning at once: per packet";
+pub const HEADERS_NS_PER_PACKET: &str = "HTTP load, filter parsing the headers only: per packet";
 pub const HTTP_NS_PER_PACKET: &str = "HTTP load: both programs per packet";
 pub const BULK_NS_PER_PACKET: &str = "non-HTTP load: both programs per packet";
 pub const PACKETS_PER_EXCHANGE: &str = "HTTP load: packets (filter runs) per exchange";
@@ -163,7 +164,8 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
             })
         }
         Observer::NullFilter => {
-            let httptop = bench.headless("null-filter", &["--bench-null-filter"])?;
+            let httptop =
+                bench.headless("null-filter", &["--bench-control-filter", RETURN_AT_ONCE.0])?;
             let wrk = bench.wrk(duration)?;
             httptop.finish()?;
             Ok(ThroughputRun {
@@ -265,7 +267,8 @@ pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
         setup: format!(
             "nginx (worker_processes 1, `return 200` with a {}-byte body, access log to a file, keepalive_requests \
              1000000) under `wrk -t2 -c64 -d{}s` (keep-alive), nginx and wrk sharing the machine's cores. Observers, \
-             interleaved per run: none, `httptop --headless --json`, the same with `--bench-null-filter` (httptop's \
+             interleaved per run: none, `httptop --headless --json`, the same with `--bench-control-filter \
+             return-at-once` (httptop's \
              sockets and process with a filter that returns at once instead of its own: what httptop's design costs \
              before its filter does any work), `tcpdump -i lo -w /dev/null`, `tshark -i lo -w /dev/null`, and as a \
              control `tcpdump -i lo -w /dev/null ether proto 0x88b5` (a filter that matches \
@@ -340,21 +343,26 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
         bench.plan.filter_phase.as_secs()
     ));
     httptop.finish()?;
-    // The floor: the same sockets and load with a filter that returns at once (the run itself
-    // and the statistics' clock reads). Separate runs: two taps at once would share the load.
-    let mut null_ns = Vec::new();
+    // The floors, under the same HTTP load: a filter that returns at once (the run itself and
+    // the statistics' clock reads), and one that only loads and parses the headers as httptop's
+    // does. Separate runs: two taps at once would share the load.
+    let mut control_ns = [Vec::new(), Vec::new()];
     for run in 0..bench.plan.runs {
-        eprintln!(
-            "xtask bench: filter cost run {}/{}: HTTP, filter returning at once",
-            run + 1,
-            bench.plan.runs
-        );
-        let null = bench.headless("filter-null", &["--bench-null-filter"])?;
-        let before = RunStats::read(null.pid(), NULL_PROGRAM)?;
-        bench.wrk(bench.plan.filter_phase)?;
-        null_ns.push(RunStats::read(null.pid(), NULL_PROGRAM)?.ns_per_run_since(&before));
-        null.finish()?;
+        for (index, (value, program)) in [RETURN_AT_ONCE, HEADERS_ONLY].into_iter().enumerate() {
+            eprintln!(
+                "xtask bench: filter cost run {}/{}: HTTP, control filter {value}",
+                run + 1,
+                bench.plan.runs
+            );
+            let control = bench.headless("filter-control", &["--bench-control-filter", value])?;
+            let before = RunStats::read(control.pid(), program)?;
+            bench.wrk(bench.plan.filter_phase)?;
+            control_ns[index]
+                .push(RunStats::read(control.pid(), program)?.ns_per_run_since(&before));
+            control.finish()?;
+        }
     }
+    let [null_ns, headers_ns] = control_ns;
     let per = |runs: &[(FilterCost, u64)], f: &dyn Fn(&FilterCost, u64) -> f64| -> Vec<f64> {
         runs.iter().map(|(cost, extra)| f(cost, *extra)).collect()
     };
@@ -369,14 +377,20 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
              packet, `{}` once per HTTP message) read with `bpftool -j prog show` before and after each phase. Per \
              packet = (Δrun_time `{}` + Δrun_time `{}`) / Δrun_cnt `{}`. Phases, interleaved: HTTP (`wrk -t2 -c64 \
              -d{}s` against nginx) and non-HTTP (one bulk TCP transfer on loopback, 64 KiB writes). Then, as the \
-             floor, the HTTP phase again with `httptop --bench-null-filter` (program `{}`, which returns at once).",
+             floors, the HTTP phase again with `httptop --bench-control-filter {}` (program `{}`, which returns \
+             at once) and `--bench-control-filter {}` (program `{}`, which loads and parses the network and TCP \
+             headers as `{}` does, then returns).",
             super::measure::ENTRY_PROGRAM,
             super::measure::MESSAGE_PROGRAM,
             super::measure::ENTRY_PROGRAM,
             super::measure::MESSAGE_PROGRAM,
             super::measure::ENTRY_PROGRAM,
             bench.plan.filter_phase.as_secs(),
-            NULL_PROGRAM,
+            RETURN_AT_ONCE.0,
+            RETURN_AT_ONCE.1,
+            HEADERS_ONLY.0,
+            HEADERS_ONLY.1,
+            super::measure::ENTRY_PROGRAM,
         ),
         rows: vec![
             Row::new(HTTP_NS_PER_PACKET, "ns", http_ns).target(Check::MedianAtMost(80.0)),
@@ -389,6 +403,7 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
             Row::new("non-HTTP load: packets", "packets", per(&bulk, &|cost, _| cost.entry_runs as f64)),
             Row::new("non-HTTP load: bytes sent", "MiB", per(&bulk, &|_, bytes| bytes as f64 / MIB)),
             Row::new(NULL_NS_PER_PACKET, "ns", null_ns),
+            Row::new(HEADERS_NS_PER_PACKET, "ns", headers_ns),
         ],
         notes: vec![
             "The message program is reached by a tail call, and the kernel counts run time and runs only for the \

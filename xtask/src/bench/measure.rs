@@ -9,8 +9,9 @@ use serde_json::Value;
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
 pub const ENTRY_PROGRAM: &str = "httptop";
 pub const MESSAGE_PROGRAM: &str = "httptop_message";
-/// The control filter `httptop --bench-null-filter` attaches: it returns at once.
-pub const NULL_PROGRAM: &str = "httptop_null";
+/// The control filters of `httptop --bench-control-filter`: (its value, the program's name).
+pub const RETURN_AT_ONCE: (&str, &str) = ("return-at-once", "httptop_null");
+pub const HEADERS_ONLY: (&str, &str) = ("headers", "httptop_headers");
 
 /// `kernel.bpf_stats_enabled=1` while it lives; the old value is restored on drop.
 pub struct BpfStatsEnabled {

@@ -51,8 +51,17 @@ impl<const N: usize> Window<'_, N> {
     #[inline(always)]
     fn word(&self, i: usize) -> u64 {
         let at = i & (N - 8);
+        let p = self.buf.as_ptr().wrapping_add(at).cast::<u64>();
+        // In BPF an unaligned load compiles to eight byte loads; the kernel's windows are
+        // 8-aligned (the probe asserts their offsets in its scratch map value) and `at` is a
+        // multiple of 8, so one aligned load is sound there.
+        #[cfg(target_arch = "bpf")]
+        // SAFETY: at + 8 <= N, and p is 8-aligned (above).
+        let word = unsafe { core::ptr::read(p) };
+        #[cfg(not(target_arch = "bpf"))]
         // SAFETY: at + 8 <= N; read_unaligned has no alignment requirement.
-        u64::from_le(unsafe { core::ptr::read_unaligned(self.buf.as_ptr().add(at).cast::<u64>()) })
+        let word = unsafe { core::ptr::read_unaligned(p) };
+        u64::from_le(word)
     }
 
     /// Big-endian u16 at `i`.

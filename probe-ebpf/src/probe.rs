@@ -15,7 +15,7 @@ use probe_common::{
     },
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight,
-        histogram_bucket,
+        PATH_LEN, histogram_bucket,
     },
 };
 
@@ -79,6 +79,30 @@ pub struct Scratch {
 }
 #[map]
 static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
+
+// The head scan reads windows 8 bytes at a time with aligned loads (`http::Window::word`), and
+// paths are copied as 8-byte words (`copy_path`): the offsets that makes sound.
+const _: () = {
+    use core::mem::{offset_of, size_of};
+    assert!(offset_of!(Scratch, head) % 8 == 0 && offset_of!(Scratch, window) % 8 == 0);
+    assert!(PATH_LEN % 8 == 0 && offset_of!(InFlight, path) % 8 == 0);
+    assert!(size_of::<InFlight>() % 8 == 0 && offset_of!(ConnState, slots) % 8 == 0);
+    assert!(offset_of!(ExchangeEvent, path) % 8 == 0);
+};
+
+/// Copies a path prefix as 8-byte words between 8-aligned places (asserted above): a plain
+/// array assignment compiles to a call of a byte-at-a-time memmove.
+#[inline(always)]
+fn copy_path(dst: &mut [u8; PATH_LEN], src: &[u8; PATH_LEN]) {
+    let (d, s) = (dst.as_mut_ptr().cast::<u64>(), src.as_ptr().cast::<u64>());
+    let mut k = 0;
+    while k < PATH_LEN / 8 {
+        // SAFETY: both arrays are PATH_LEN bytes and 8-aligned; volatile keeps LLVM from
+        // merging the words back into a memmove call.
+        unsafe { core::ptr::write_volatile(d.add(k), core::ptr::read_volatile(s.add(k))) };
+        k += 1;
+    }
+}
 
 #[socket_filter]
 pub fn httptop(ctx: SkBuffContext) -> i64 {
@@ -150,9 +174,13 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
     }
     let carry = &mut scratch.carry;
     carry.payload_base = net_off + carry.seg.payload_off;
-    carry.off = 0;
-    carry.loaded = 0;
-    carry.messages = 0;
+    // Volatile: LLVM would merge these three stores into a call of a byte-at-a-time memset.
+    // SAFETY: plain stores to fields of a live reference.
+    unsafe {
+        core::ptr::write_volatile(&mut carry.off, 0);
+        core::ptr::write_volatile(&mut carry.loaded, 0);
+        core::ptr::write_volatile(&mut carry.messages, 0);
+    }
     // SAFETY: helper without preconditions.
     carry.now_ns = unsafe { bpf_ktime_get_ns() };
     if carry.seg.payload_len != 0 {
@@ -303,7 +331,9 @@ impl Payload for SkbPayload<'_> {
 
     #[inline(always)]
     fn scan_head(&mut self, w: &Window) -> Head {
-        *self.head_scan = HeadScan::new();
+        // Volatile: a plain assignment compiles to a call of a byte-at-a-time memset.
+        // SAFETY: a store through a live reference.
+        unsafe { core::ptr::write_volatile(&mut *self.head_scan, HeadScan::new()) };
         let mut ctx = HeadScanCtx {
             scan: &mut *self.head_scan,
             window: w.buf,
@@ -408,7 +438,7 @@ impl Sink for KernelSink {
                     (*e).status = status;
                     (*e).method = request.method;
                     (*e).path_len = request.path_len;
-                    (*e).path = request.path;
+                    copy_path(&mut (*e).path, &request.path);
                 }
                 entry.submit(BPF_RB_NO_WAKEUP as u64);
             }

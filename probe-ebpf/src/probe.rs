@@ -84,10 +84,12 @@ static SCRATCH: PerCpuArray<Scratch> = PerCpuArray::with_max_entries(1, 0);
 // paths are copied as 8-byte words (`copy_path`): the offsets that makes sound.
 const _: () = {
     use core::mem::{offset_of, size_of};
-    assert!(offset_of!(Scratch, head) % 8 == 0 && offset_of!(Scratch, window) % 8 == 0);
-    assert!(PATH_LEN % 8 == 0 && offset_of!(InFlight, path) % 8 == 0);
-    assert!(size_of::<InFlight>() % 8 == 0 && offset_of!(ConnState, slots) % 8 == 0);
-    assert!(offset_of!(ExchangeEvent, path) % 8 == 0);
+    assert!(offset_of!(Scratch, head).is_multiple_of(8));
+    assert!(offset_of!(Scratch, window).is_multiple_of(8));
+    assert!(PATH_LEN.is_multiple_of(8) && offset_of!(InFlight, path).is_multiple_of(8));
+    assert!(size_of::<InFlight>().is_multiple_of(8));
+    assert!(offset_of!(ConnState, slots).is_multiple_of(8));
+    assert!(offset_of!(ExchangeEvent, path).is_multiple_of(8));
 };
 
 /// Copies a path prefix as 8-byte words between 8-aligned places (asserted above): a plain

@@ -463,7 +463,7 @@ pub fn own_cost(bench: &Bench) -> Result<Figure> {
             );
             let warmup = Duration::from_millis(500);
             let (first, last, result) = thread::scope(|scope| -> Result<_> {
-                let load = scope.spawn(|| {
+                let traffic = scope.spawn(|| {
                     bench.namespace.run(|| {
                         load::fixed_rate(
                             addr(NGINX_ADDR),
@@ -477,9 +477,7 @@ pub fn own_cost(bench: &Bench) -> Result<Figure> {
                 let first = ProcessSample::read(pid)?;
                 thread::sleep(plan.own_cost_window);
                 let last = ProcessSample::read(pid)?;
-                let result = load
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+                let result = load::joined(traffic)?;
                 Ok((first, last, result))
             })?;
             cpu[index].push(last.cpu_percent_since(&first));

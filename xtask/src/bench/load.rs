@@ -18,6 +18,13 @@ use super::netns::Namespace;
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: httptop-bench\r\n\r\n";
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
 
+/// Waits for a scoped thread; its panic goes on in this thread.
+pub fn joined<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
+    handle
+        .join()
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+}
+
 /// The `wrk` command line for `connections` keep-alive connections on `threads` threads.
 pub fn wrk_command(
     namespace: &Namespace,
@@ -176,11 +183,7 @@ pub fn fixed_rate(
             .collect();
         workers
             .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
+            .map(joined)
             .collect::<Result<Vec<u64>>>()
     })?;
     Ok(FixedRateResult {
@@ -219,11 +222,7 @@ pub fn open_connections(
             .collect();
         let mut all = Vec::with_capacity(count as usize);
         for opener in openers {
-            all.extend(
-                opener
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-            );
+            all.extend(joined(opener)?);
         }
         Ok(all)
     })
@@ -251,14 +250,7 @@ pub fn exchange_on_each(
                 })
             })
             .collect();
-        workers
-            .into_iter()
-            .map(|worker| {
-                worker
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
-            })
-            .sum()
+        workers.into_iter().map(joined).sum()
     })
 }
 
@@ -276,11 +268,7 @@ pub fn timed_exchanges(addr: SocketAddr, connections: u32, requests: u32) -> Res
             .collect();
         let mut all = Vec::new();
         for client in clients {
-            all.extend(
-                client
-                    .join()
-                    .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?,
-            );
+            all.extend(joined(client)?);
         }
         Ok(all)
     })
@@ -313,9 +301,7 @@ pub fn bulk_transfer(addr: SocketAddr, max_bytes: u64, max_time: Duration) -> Re
             sent += chunk.len() as u64;
         }
         stream.shutdown(std::net::Shutdown::Write)?;
-        let received = receiver
-            .join()
-            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        let received = joined(receiver)?;
         if received != sent {
             bail!("bulk transfer: sent {sent} bytes, received {received}");
         }

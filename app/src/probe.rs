@@ -347,30 +347,28 @@ impl Probe {
 
     /// Sums the per-CPU counters and histogram.
     pub fn totals(&self) -> Result<KernelTotals, ProbeError> {
-        let counters: PerCpuArray<_, u64> = PerCpuArray::try_from(self.map("COUNTERS")?)
-            .map_err(|e| bpf_err("COUNTERS")(e.to_string()))?;
-        let mut sums = [0u64; COUNTER_SLOTS];
-        for (i, sum) in sums.iter_mut().enumerate() {
-            let values = counters
-                .get(&(i as u32), 0)
-                .map_err(|e| bpf_err("reading COUNTERS")(e.to_string()))?;
-            *sum = values.iter().sum();
-        }
-        let hist: PerCpuArray<_, u64> = PerCpuArray::try_from(self.map("LATENCY_LOG2")?)
-            .map_err(|e| bpf_err("LATENCY_LOG2")(e.to_string()))?;
-        let mut histogram_log2 = [0u64; HISTOGRAM_BUCKETS];
-        for (i, bucket) in histogram_log2.iter_mut().enumerate() {
-            let values = hist
-                .get(&(i as u32), 0)
-                .map_err(|e| bpf_err("reading LATENCY_LOG2")(e.to_string()))?;
-            *bucket = values.iter().sum();
-        }
+        let sums: [u64; COUNTER_SLOTS] = self.per_cpu_sums("COUNTERS")?;
+        let histogram_log2: [u64; HISTOGRAM_BUCKETS] = self.per_cpu_sums("LATENCY_LOG2")?;
         let (filter_run_ns, filter_run_cnt) = self.run_stats();
         Ok(KernelTotals {
             filter_run_ns,
             filter_run_cnt,
             ..totals_from_counters(&sums, histogram_log2, self.swept_expired, self.in_flight)
         })
+    }
+
+    /// Each slot of the per-CPU array map `name`, summed over the CPUs.
+    fn per_cpu_sums<const N: usize>(&self, name: &str) -> Result<[u64; N], ProbeError> {
+        let array: PerCpuArray<_, u64> =
+            PerCpuArray::try_from(self.map(name)?).map_err(|e| bpf_err(name)(e.to_string()))?;
+        let mut sums = [0u64; N];
+        for (i, sum) in sums.iter_mut().enumerate() {
+            let values = array
+                .get(&(i as u32), 0)
+                .map_err(|e| bpf_err(&format!("reading {name}"))(e.to_string()))?;
+            *sum = values.iter().sum();
+        }
+        Ok(sums)
     }
 
     /// The socket filter's cumulative run time and run count (0, 0 when stats are off).

@@ -3,9 +3,9 @@
 
 use super::{
     figures::{
-        ATTACHED_PROCESS_NS, BULK_NS_PER_PACKET, HEADERS_NS_PER_PACKET, HTTP_NS_PER_PACKET,
-        HTTPTOP_RATIO, IDLE_TAP_RATIO, NO_OBSERVER_RATE, NULL_FILTER_RATIO, NULL_NS_PER_PACKET,
-        PACKETS_PER_EXCHANGE,
+        ATTACHED_PROCESS_NS, BULK_NS_PER_PACKET, FILTER_NS_TARGET, HEADERS_NS_PER_PACKET,
+        HTTP_NS_PER_PACKET, HTTPTOP_RATIO, IDLE_TAP_RATIO, NO_OBSERVER_RATE, NULL_FILTER_RATIO,
+        NULL_NS_PER_PACKET, PACKETS_PER_EXCHANGE, THROUGHPUT_RATIO_TARGET,
     },
     report::{Figure, Row, Spread, number},
 };
@@ -51,7 +51,7 @@ pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
 fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
     let baseline = median(NO_OBSERVER_RATE)?;
     let ratio = median(HTTPTOP_RATIO)?;
-    let target = 0.98;
+    let target = THROUGHPUT_RATIO_TARGET;
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let budget_ns = cores * 1e9 / baseline;
     // With every core busy, a rate ratio r means each request cost 1/r as much CPU.
@@ -129,7 +129,7 @@ fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
 }
 
 fn filter_cost(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
-    let target = 80.0;
+    let target = FILTER_NS_TARGET;
     let http = median(HTTP_NS_PER_PACKET)?;
     let bulk = median(BULK_NS_PER_PACKET)?;
     let mut text = format!(

@@ -4,6 +4,8 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::Parser;
 
+use crate::probe::EntryProgram;
+
 /// Watch the HTTP/1.x exchanges crossing this host: counts, latency, top talkers.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "httptop", version, about)]
@@ -62,14 +64,5 @@ pub struct Cli {
 
     /// Benchmark control: tap with a filter that counts nothing (`cargo xtask bench`).
     #[arg(long, hide = true, value_enum, value_name = "FILTER")]
-    pub bench_control_filter: Option<ControlFilter>,
-}
-
-/// The benchmark's control filters.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ControlFilter {
-    /// Returns at once: the cost of the packet sockets alone.
-    ReturnAtOnce,
-    /// Loads and parses the network and TCP headers, then stops.
-    Headers,
+    pub bench_control_filter: Option<EntryProgram>,
 }

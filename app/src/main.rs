@@ -5,12 +5,12 @@ use std::{
 
 use clap::Parser as _;
 use httptop::{
-    cli::{Cli, ControlFilter},
+    cli::Cli,
     collector::{self, CollectorOptions},
     headless, logging,
     model::{Filter, Model, ModelOptions},
     offline,
-    probe::{EntryProgram, Probe, ProbeConfig},
+    probe::{Probe, ProbeConfig},
     tui::{self, TuiOptions},
 };
 use tokio::sync::watch;
@@ -60,11 +60,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         ports: cli.ports.clone(),
         // The dashboard shows the filter's cost; headless runs do not pay for measuring it.
         run_stats: !cli.headless,
-        entry_program: match cli.bench_control_filter {
-            None => EntryProgram::Httptop,
-            Some(ControlFilter::ReturnAtOnce) => EntryProgram::ReturnAtOnce,
-            Some(ControlFilter::Headers) => EntryProgram::HeadersOnly,
-        },
+        entry_program: cli.bench_control_filter.unwrap_or_default(),
     })
     .map_err(|e| anyhow::anyhow!("{e} (log: {})", log_path.display()))?;
     let scope = if cli.interfaces.is_empty() {

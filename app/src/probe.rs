@@ -29,16 +29,18 @@ const ENTRY_PROGRAM: &str = "httptop";
 /// The per-message program the entry program tail-calls.
 const MESSAGE_PROGRAM: &str = "httptop_message";
 
-/// The program every tap's socket runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The program every tap's socket runs; the controls are `--bench-control-filter`'s values.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum EntryProgram {
     /// httptop's filter.
     #[default]
+    #[value(skip)]
     Httptop,
     /// Benchmark control: returns at once (nothing is counted; what remains is the cost of the
     /// packet sockets themselves).
     ReturnAtOnce,
     /// Benchmark control: loads and parses the headers as httptop's filter does, then stops.
+    #[value(name = "headers")]
     HeadersOnly,
 }
 

@@ -93,10 +93,10 @@ enum Observer {
     Nothing,
     Httptop,
     Capture(CaptureTool),
-    /// tcpdump with [`MATCH_NOTHING`]: the packet socket's own cost, a floor for any tap.
+    /// tcpdump with [`MATCH_NOTHING`]: what tcpdump's kind of tap costs before its filter says no.
     IdleTap,
-    /// `httptop --bench-null-filter`: httptop's own sockets and process, with a filter that
-    /// returns at once: the floor for httptop's design, whatever its filter does.
+    /// `httptop --bench-control-filter return-at-once`: httptop's own sockets and process with
+    /// a filter that returns at once: the floor for httptop's design, whatever its filter does.
     NullFilter,
 }
 

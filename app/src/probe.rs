@@ -42,6 +42,10 @@ pub enum EntryProgram {
     /// Benchmark control: loads and parses the headers as httptop's filter does, then stops.
     #[value(name = "headers")]
     HeadersOnly,
+    /// Benchmark control: pairs by port (the lower one is the server's) without reading any
+    /// payload byte, and sends each exchange's event: the least a kernel-pairing design does.
+    #[value(name = "pairing")]
+    PairingOnly,
 }
 
 impl EntryProgram {
@@ -50,6 +54,7 @@ impl EntryProgram {
             EntryProgram::Httptop => ENTRY_PROGRAM,
             EntryProgram::ReturnAtOnce => "httptop_null",
             EntryProgram::HeadersOnly => "httptop_headers",
+            EntryProgram::PairingOnly => "httptop_pairing",
         }
     }
 }
@@ -422,9 +427,9 @@ impl Probe {
             .ok_or_else(|| ProbeError::Bpf(format!("map {name} missing from the object")))
     }
 
-    /// The program, for BPF_PROG_TEST_RUN in tests.
+    /// The program the taps run (httptop's, or a bench control), for BPF_PROG_TEST_RUN in tests.
     pub fn program(&self) -> Option<&SocketFilter> {
-        self.ebpf.program(ENTRY_PROGRAM)?.try_into().ok()
+        self.ebpf.program(self.entry_program)?.try_into().ok()
     }
 }
 

@@ -184,7 +184,7 @@ pub fn end_segment<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &m
 
 /// The connection tuple of a segment, oriented client → server.
 #[inline(always)]
-fn conn_key(seg: &Segment, sent_by_client: bool) -> ConnKey {
+pub fn conn_key(seg: &Segment, sent_by_client: bool) -> ConnKey {
     if sent_by_client {
         ConnKey {
             client_addr: seg.src_addr,

@@ -15,7 +15,7 @@ use probe_common::{
     },
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight,
-        PATH_LEN, histogram_bucket,
+        MAX_IN_FLIGHT, PATH_LEN, histogram_bucket,
     },
 };
 
@@ -214,6 +214,45 @@ pub fn httptop_null(_ctx: SkBuffContext) -> i64 {
 pub fn httptop_headers(ctx: SkBuffContext) -> i64 {
     let _ = parse_headers(&ctx);
     0
+}
+
+/// Benchmark control: the least any filter that pairs requests with responses in the kernel
+/// must do. Loads and parses the headers as `httptop` does, takes the lower port as the
+/// server's (no payload byte is read: no HTTP parse, no header scan, no dedupe), records the
+/// request's time in the connection's state and, for the answer, sends the exchange event.
+#[socket_filter]
+pub fn httptop_pairing(ctx: SkBuffContext) -> i64 {
+    let _ = try_pairing(&ctx);
+    0
+}
+
+fn try_pairing(ctx: &SkBuffContext) -> Result<(), ()> {
+    let (scratch, _, _) = parse_headers(ctx)?;
+    let seg = &scratch.carry.seg;
+    if seg.payload_len == 0 {
+        return Ok(());
+    }
+    let from_client = seg.dst_port < seg.src_port;
+    let key = engine::conn_key(seg, from_client);
+    // SAFETY: helper without preconditions.
+    let now_ns = unsafe { bpf_ktime_get_ns() };
+    let mut conns = KernelConns {
+        fresh: &mut scratch.fresh_conn,
+    };
+    let state = conns.get_or_create(&key, now_ns).ok_or(())?;
+    state.last_seen_ns = now_ns;
+    if from_client {
+        let slot = &mut state.slots[state.requests as usize % MAX_IN_FLIGHT];
+        slot.request_ns = now_ns;
+        state.requests = state.requests.wrapping_add(1);
+        KernelSink.count(Counter::Requests, 1);
+    } else if state.outstanding() != 0 {
+        let slot = &state.slots[state.responses as usize % MAX_IN_FLIGHT];
+        state.responses = state.responses.wrapping_add(1);
+        KernelSink.count(Counter::Exchanges, 1);
+        KernelSink.exchange(&key, slot, 200, now_ns.saturating_sub(slot.request_ns));
+    }
+    Ok(())
 }
 
 /// One message of a segment (the first one also looks the connection up and skips repeats),

@@ -257,3 +257,31 @@ fn response_without_request_is_unmatched() {
     let c = counts(&probe);
     assert_eq!((c.responses, c.unmatched, c.exchanges), (1, 1, 0));
 }
+
+/// The bench's pairing control (`--bench-control-filter pairing`) must do the work it stands
+/// for: one exchange and its event per request and answer, paired by port alone.
+#[test]
+#[ignore = "needs root"]
+fn pairing_control_pairs_by_port_without_reading_the_payload() {
+    use httptop::probe::EntryProgram;
+    let mut probe = Probe::load(&ProbeConfig {
+        entry_program: EntryProgram::PairingOnly,
+        ..ProbeConfig::default()
+    })
+    .expect("load the probe (root needed)");
+    // Not HTTP at all: the control never looks at the payload.
+    run(&probe, &v4(true, 1, ACK, b"ping"));
+    run(&probe, &v4(true, 5, ACK, b"ping"));
+    run(&probe, &v4(false, 1, ACK, b"pong"));
+    run(&probe, &v4(false, 5, ACK, b"pong"));
+    // A third answer has no request left to pair with; an empty ACK is not a message.
+    run(&probe, &v4(false, 9, ACK, b"pong"));
+    run(&probe, &v4(true, 9, ACK, b""));
+    let t = probe.totals().unwrap();
+    assert_eq!((t.requests, t.exchanges), (2, 2));
+    let mut events = Vec::new();
+    probe.drain_events(|e| events.push(e));
+    assert_eq!(events.len(), 2);
+    assert_eq!(events[0].tuple.client.to_string(), "10.0.0.1:40000");
+    assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");
+}

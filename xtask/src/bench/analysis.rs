@@ -5,7 +5,8 @@ use super::{
     figures::{
         ATTACHED_PROCESS_NS, BULK_NS_PER_PACKET, FILTER_NS_TARGET, HEADERS_NS_PER_PACKET,
         HTTP_NS_PER_PACKET, HTTPTOP_RATIO, IDLE_TAP_RATIO, NO_OBSERVER_RATE, NULL_FILTER_RATIO,
-        NULL_NS_PER_PACKET, PACKETS_PER_EXCHANGE, THROUGHPUT_RATIO_TARGET,
+        NULL_NS_PER_PACKET, PACKETS_PER_EXCHANGE, PAIRING_FILTER_RATIO, PAIRING_NS_PER_PACKET,
+        PAIRING_PROCESS_NS, THROUGHPUT_RATIO_TARGET,
     },
     report::{Figure, Row, Spread, number},
 };
@@ -125,6 +126,48 @@ fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
             String::new()
         },
     ));
+    if let Some(floor) = pairing_floor(median, extra_ns(target)) {
+        text.push(' ');
+        text.push_str(&floor);
+    }
+    Some(text)
+}
+
+/// What the least design that pairs in the kernel and reports every exchange costs per request
+/// (the pairing control of figures 1 and 3), against what the throughput target allows.
+fn pairing_floor(median: &dyn Fn(&str) -> Option<f64>, allowed_ns: f64) -> Option<String> {
+    let per_packet = median(PAIRING_NS_PER_PACKET)?;
+    let packets = median(PACKETS_PER_EXCHANGE)?;
+    let process = median(PAIRING_PROCESS_NS)?;
+    let run_floor = median(NULL_NS_PER_PACKET).unwrap_or(0.0);
+    let filter = (per_packet - run_floor).max(0.0) * packets;
+    let floor = filter + process;
+    let mut text = format!(
+        "The least a design that pairs requests with responses in the kernel and reports each exchange to \
+         user space costs here (the pairing control: the headers parsed, the connection's state in httptop's hash \
+         map, the request's time kept, the response paired, the event through the ring buffer and consumed by \
+         httptop's process, and no payload byte read): filter ({} − {}) ns per packet × {} packets = {} ns, \
+         {}× the {} ns the target allows before any user space; with httptop's process consuming the events \
+         ({} ns), {} ns per request",
+        number(per_packet),
+        number(run_floor),
+        number(packets),
+        number(filter),
+        number(filter / allowed_ns),
+        number(allowed_ns),
+        number(process),
+        number(floor),
+    );
+    if let Some(ratio) = median(PAIRING_FILTER_RATIO) {
+        text.push_str(&format!(" (its measured ratio: {})", number(ratio)));
+    }
+    text.push_str(if filter > allowed_ns {
+        ". So at the rate this machine reaches, the target is out of reach for the design the product \
+         prescribes (pairing by tuple in kernel maps, an event per exchange), however cheap its HTTP parsing; \
+         httptop's parsing and framing (the rest of its cost) come on top of that floor."
+    } else {
+        ". The filter's floor fits the target: the miss is in httptop's own work on top of it."
+    });
     Some(text)
 }
 
@@ -155,6 +198,15 @@ fn filter_cost(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
             },
             number(http - headers),
             number(bulk - headers),
+        ));
+    }
+    if let Some(pairing) = median(PAIRING_NS_PER_PACKET) {
+        text.push_str(&format!(
+            " A filter that only pairs by port and sends the events (no payload byte read) costs {} ns per \
+             packet: of httptop's {} ns, {} ns are its HTTP parsing and framing.",
+            number(pairing),
+            number(http),
+            number(http - pairing),
         ));
     }
     Some(text)

@@ -14,8 +14,8 @@ use super::{
     delay::DelayServer,
     load,
     measure::{
-        BpfStatsEnabled, FilterCost, HEADERS_ONLY, ProcessSample, ProgramStats, RETURN_AT_ONCE,
-        RunStats, map_memory,
+        BpfStatsEnabled, FilterCost, HEADERS_ONLY, PAIRING_ONLY, ProcessSample, ProgramStats,
+        RETURN_AT_ONCE, RunStats, map_memory,
     },
     netns::Namespace,
     nginx::Nginx,
@@ -38,8 +38,14 @@ pub const HTTPTOP_RATIO: &str = "req/s ratio httptop / none";
 pub const IDLE_TAP_RATIO: &str = "req/s ratio tcpdump matching nothing / none";
 pub const NULL_FILTER_RATIO: &str =
     "req/s ratio httptop's sockets, filter returning at once / none";
+pub const PAIRING_FILTER_RATIO: &str =
+    "req/s ratio httptop's sockets and process, filter pairing by port only / none";
+pub const PAIRING_PROCESS_NS: &str =
+    "httptop's sockets and process, filter pairing by port only: httptop's CPU per request";
 pub const NULL_NS_PER_PACKET: &str = "HTTP load, filter returning at once: per packet";
 pub const HEADERS_NS_PER_PACKET: &str = "HTTP load, filter parsing the headers only: per packet";
+pub const PAIRING_NS_PER_PACKET: &str =
+    "HTTP load, filter pairing by port without reading the payload: per packet";
 pub const HTTP_NS_PER_PACKET: &str = "HTTP load: both programs per packet";
 pub const BULK_NS_PER_PACKET: &str = "non-HTTP load: both programs per packet";
 pub const PACKETS_PER_EXCHANGE: &str = "HTTP load: packets (filter runs) per exchange";
@@ -98,17 +104,26 @@ enum Observer {
     /// `httptop --bench-control-filter return-at-once`: httptop's own sockets and process with
     /// a filter that returns at once: the floor for httptop's design, whatever its filter does.
     NullFilter,
+    /// `httptop --bench-control-filter pairing`: httptop's sockets and process with a filter
+    /// that pairs by port and sends every exchange's event, reading no payload byte: the least
+    /// a design that pairs in the kernel and reports each exchange costs.
+    PairingFilter,
 }
 
 fn rate_metric(observer: Observer) -> String {
     format!("req/s, {}", observer.name())
 }
 
+fn ratio_metric(observer: Observer) -> String {
+    format!("req/s ratio {} / none", observer.short_name())
+}
+
 impl Observer {
-    const ALL: [Self; 6] = [
+    const ALL: [Self; 7] = [
         Self::Nothing,
         Self::Httptop,
         Self::NullFilter,
+        Self::PairingFilter,
         Self::Capture(CaptureTool::Tcpdump),
         Self::Capture(CaptureTool::Tshark),
         Self::IdleTap,
@@ -121,6 +136,24 @@ impl Observer {
             Self::Capture(tool) => tool.name(),
             Self::IdleTap => "tcpdump matching nothing",
             Self::NullFilter => "httptop's sockets, filter returning at once",
+            Self::PairingFilter => "httptop's sockets and process, filter pairing by port only",
+        }
+    }
+
+    /// In the names of ratios and per-request costs.
+    fn short_name(self) -> &'static str {
+        match self {
+            Self::Httptop => "httptop",
+            other => other.name(),
+        }
+    }
+
+    /// The `--bench-control-filter` value of a control run of httptop.
+    fn control_filter(self) -> Option<&'static str> {
+        match self {
+            Self::NullFilter => Some(RETURN_AT_ONCE.0),
+            Self::PairingFilter => Some(PAIRING_ONLY.0),
+            _ => None,
         }
     }
 }
@@ -128,6 +161,8 @@ impl Observer {
 /// One wrk run under one observer; with httptop, what it saw and cost in the same run.
 struct ThroughputRun {
     requests_per_s: f64,
+    /// httptop's CPU time over the run, in percent of one core (runs with an httptop process).
+    cpu_percent: Option<f64>,
     attached: Option<AttachedRun>,
 }
 
@@ -135,8 +170,6 @@ struct AttachedRun {
     summary: Summary,
     /// nginx's access-log lines of the same run.
     logged: u64,
-    /// httptop's CPU time over the run, in percent of one core.
-    cpu_percent: f64,
 }
 
 fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
@@ -145,35 +178,36 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
     match observer {
         Observer::Nothing => Ok(ThroughputRun {
             requests_per_s: bench.wrk(duration)?.requests_per_s,
+            cpu_percent: None,
             attached: None,
         }),
-        Observer::Httptop => {
+        Observer::Httptop | Observer::NullFilter | Observer::PairingFilter => {
             // Headless, httptop leaves the kernel's run-time statistics off (they cost two clock
             // reads per run): the filter's own time is figure 3's.
-            let httptop = bench.headless("throughput", &[])?;
+            let httptop = match observer.control_filter() {
+                Some(control) => {
+                    bench.headless("throughput-control", &["--bench-control-filter", control])?
+                }
+                None => bench.headless("throughput", &[])?,
+            };
             let process = ProcessSample::read(httptop.pid())?;
             let wrk = bench.wrk(duration)?;
             let cpu_percent = ProcessSample::read(httptop.pid())?.cpu_percent_since(&process);
+            if observer != Observer::Httptop {
+                httptop.finish()?;
+                return Ok(ThroughputRun {
+                    requests_per_s: wrk.requests_per_s,
+                    cpu_percent: Some(cpu_percent),
+                    attached: None,
+                });
+            }
             thread::sleep(SETTLE);
             let summary = httptop.finish()?;
             let logged = bench.nginx.logged_requests()?;
             Ok(ThroughputRun {
                 requests_per_s: wrk.requests_per_s,
-                attached: Some(AttachedRun {
-                    summary,
-                    logged,
-                    cpu_percent,
-                }),
-            })
-        }
-        Observer::NullFilter => {
-            let httptop =
-                bench.headless("null-filter", &["--bench-control-filter", RETURN_AT_ONCE.0])?;
-            let wrk = bench.wrk(duration)?;
-            httptop.finish()?;
-            Ok(ThroughputRun {
-                requests_per_s: wrk.requests_per_s,
-                attached: None,
+                cpu_percent: Some(cpu_percent),
+                attached: Some(AttachedRun { summary, logged }),
             })
         }
         Observer::Capture(_) | Observer::IdleTap => {
@@ -192,6 +226,7 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
             capture.stop()?;
             Ok(ThroughputRun {
                 requests_per_s: wrk.requests_per_s,
+                cpu_percent: None,
                 attached: None,
             })
         }
@@ -200,8 +235,7 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
 
 /// Figures 1 (throughput cost) and 2 (completeness), from the same runs.
 pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); Observer::ALL.len()];
-    let mut attached: Vec<(AttachedRun, f64)> = Vec::new();
+    let mut runs: Vec<Vec<ThroughputRun>> = Observer::ALL.iter().map(|_| Vec::new()).collect();
     for run in 0..bench.plan.throughput_runs {
         for (index, observer) in Observer::ALL.into_iter().enumerate() {
             eprintln!(
@@ -210,62 +244,73 @@ pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
                 bench.plan.throughput_runs,
                 observer.name()
             );
-            let result = throughput_run(bench, observer)?;
-            rates[index].push(result.requests_per_s);
-            if let Some(run) = result.attached {
-                attached.push((run, result.requests_per_s));
-            }
+            runs[index].push(throughput_run(bench, observer)?);
         }
     }
-    let ratio = |observer: Observer| -> Vec<f64> {
+    let runs_of = |observer: Observer| -> &[ThroughputRun] {
         let index = Observer::ALL
             .iter()
             .position(|o| *o == observer)
             .expect("every observer is in ALL");
-        rates[index]
+        &runs[index]
+    };
+    let ratio = |observer: Observer| -> Vec<f64> {
+        runs_of(observer)
             .iter()
-            .zip(&rates[0])
-            .map(|(with, without)| with / without)
+            .zip(runs_of(Observer::Nothing))
+            .map(|(with, without)| with.requests_per_s / without.requests_per_s)
+            .collect()
+    };
+    // httptop's CPU time over a run, per request wrk made in it.
+    let process_ns = |observer: Observer| -> Vec<f64> {
+        runs_of(observer)
+            .iter()
+            .filter_map(|run| Some(run.cpu_percent? / 100.0 * 1e9 / run.requests_per_s))
             .collect()
     };
     let mut rows: Vec<Row> = Observer::ALL
         .iter()
-        .zip(&rates)
-        .map(|(observer, samples)| Row::new(rate_metric(*observer), "req/s", samples.clone()))
+        .map(|observer| {
+            let samples = runs_of(*observer)
+                .iter()
+                .map(|run| run.requests_per_s)
+                .collect();
+            Row::new(rate_metric(*observer), "req/s", samples)
+        })
         .collect();
-    rows.push(
-        Row::new(HTTPTOP_RATIO, "×", ratio(Observer::Httptop))
-            .target(Check::MedianAtLeast(THROUGHPUT_RATIO_TARGET)),
-    );
-    rows.push(Row::new(
-        NULL_FILTER_RATIO,
-        "×",
-        ratio(Observer::NullFilter),
-    ));
-    rows.push(Row::new(
-        "req/s ratio tcpdump / none",
-        "×",
-        ratio(Observer::Capture(CaptureTool::Tcpdump)),
-    ));
-    rows.push(Row::new(
-        "req/s ratio tshark / none",
-        "×",
-        ratio(Observer::Capture(CaptureTool::Tshark)),
-    ));
-    rows.push(Row::new(IDLE_TAP_RATIO, "×", ratio(Observer::IdleTap)));
-    let runs = |f: &dyn Fn(&AttachedRun, f64) -> f64| -> Vec<f64> {
-        attached.iter().map(|(run, rate)| f(run, *rate)).collect()
-    };
+    for observer in Observer::ALL.into_iter().skip(1) {
+        let row = Row::new(ratio_metric(observer), "×", ratio(observer));
+        rows.push(if observer == Observer::Httptop {
+            row.target(Check::MedianAtLeast(THROUGHPUT_RATIO_TARGET))
+        } else {
+            row
+        });
+    }
+    let httptop_runs = runs_of(Observer::Httptop);
     rows.push(Row::new(
         "httptop runs: httptop's CPU",
         "% of one core",
-        runs(&|run, _| run.cpu_percent),
+        httptop_runs
+            .iter()
+            .filter_map(|run| run.cpu_percent)
+            .collect(),
     ));
     rows.push(Row::new(
         ATTACHED_PROCESS_NS,
         "ns",
-        runs(&|run, rate| run.cpu_percent / 100.0 * 1e9 / rate),
+        process_ns(Observer::Httptop),
     ));
+    rows.push(Row::new(
+        PAIRING_PROCESS_NS,
+        "ns",
+        process_ns(Observer::PairingFilter),
+    ));
+    let attached = |f: &dyn Fn(&AttachedRun, f64) -> f64| -> Vec<f64> {
+        httptop_runs
+            .iter()
+            .filter_map(|run| Some(f(run.attached.as_ref()?, run.requests_per_s)))
+            .collect()
+    };
     let throughput = Figure {
         title: "1. Throughput cost",
         setup: format!(
@@ -274,12 +319,14 @@ pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
              interleaved per run: none, `httptop --headless --json`, the same with `--bench-control-filter \
              return-at-once` (httptop's \
              sockets and process with a filter that returns at once instead of its own: what httptop's design costs \
-             before its filter does any work), `tcpdump -i lo -w /dev/null`, `tshark -i lo -w /dev/null`, and as a \
+             before its filter does any work), the same with `--bench-control-filter pairing` (a filter that pairs \
+             requests with responses by port in the same maps and sends every exchange's event to httptop's \
+             process, reading no payload byte: what any design that pairs in the kernel and reports each exchange \
+             costs at least), `tcpdump -i lo -w /dev/null`, `tshark -i lo -w /dev/null`, and as a \
              control `tcpdump -i lo -w /dev/null ether proto 0x88b5` (a filter that matches \
              nothing: what tcpdump's kind of tap on `lo` costs, seeing both copies of every packet). The ratio pairs each \
-             observed run with the unobserved run of the same round. In the httptop runs, the filter's run time \
-             (`bpftool -j prog show`, before and after wrk) and httptop's CPU time (`/proc/PID/stat`) over the same \
-             wrk run, per request wrk made.",
+             observed run with the unobserved run of the same round. In the runs of httptop and of its pairing \
+             control, httptop's CPU time (`/proc/PID/stat`) over the same wrk run, per request wrk made.",
             super::nginx::BODY.len(),
             bench.plan.wrk_time.as_secs()
         ),
@@ -293,18 +340,18 @@ pub fn throughput_and_completeness(bench: &Bench) -> Result<[Figure; 2]> {
                 300 ms settle, then SIGINT to httptop), and the events lost on the way to user space."
             .into(),
         rows: vec![
-            Row::new("nginx access-log lines", "requests", runs(&|run, _| run.logged as f64)),
-            Row::new("httptop exchanges", "exchanges", runs(&|run, _| run.summary.exchanges as f64)),
+            Row::new("nginx access-log lines", "requests", attached(&|run, _| run.logged as f64)),
+            Row::new("httptop exchanges", "exchanges", attached(&|run, _| run.summary.exchanges as f64)),
             Row::new(
                 "|httptop exchanges − access-log lines|",
                 "exchanges",
-                runs(&|run, _| run.summary.exchanges.abs_diff(run.logged) as f64),
+                attached(&|run, _| run.summary.exchanges.abs_diff(run.logged) as f64),
             )
             .target(Check::AllAtMost(0.0)),
-            Row::new("events lost", "events", runs(&|run, _| run.summary.events_lost as f64))
+            Row::new("events lost", "events", attached(&|run, _| run.summary.events_lost as f64))
                 .target(Check::AllAtMost(0.0)),
-            Row::new("expired requests", "requests", runs(&|run, _| run.summary.expired_requests as f64)),
-            Row::new("rate of these runs", "req/s", runs(&|_, rate| rate)),
+            Row::new("expired requests", "requests", attached(&|run, _| run.summary.expired_requests as f64)),
+            Row::new("rate of these runs", "req/s", attached(&|_, rate| rate)),
         ],
         notes: Vec::new(),
     };
@@ -348,11 +395,13 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
     ));
     httptop.finish()?;
     // The floors, under the same HTTP load: a filter that returns at once (the run itself and
-    // the statistics' clock reads), and one that only loads and parses the headers as httptop's
-    // does. Separate runs: two taps at once would share the load.
-    let mut control_ns = [Vec::new(), Vec::new()];
+    // the statistics' clock reads), one that only loads and parses the headers as httptop's
+    // does, and one that also pairs requests with responses by port and sends the events, but
+    // reads no payload byte. Separate runs: two taps at once would share the load.
+    let mut control_ns = [Vec::new(), Vec::new(), Vec::new()];
     for run in 0..bench.plan.runs {
-        for (index, (value, program)) in [RETURN_AT_ONCE, HEADERS_ONLY].into_iter().enumerate() {
+        let controls = [RETURN_AT_ONCE, HEADERS_ONLY, PAIRING_ONLY];
+        for (index, (value, program)) in controls.into_iter().enumerate() {
             eprintln!(
                 "xtask bench: filter cost run {}/{}: HTTP, control filter {value}",
                 run + 1,
@@ -366,7 +415,7 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
             control.finish()?;
         }
     }
-    let [null_ns, headers_ns] = control_ns;
+    let [null_ns, headers_ns, pairing_ns] = control_ns;
     let per = |runs: &[(FilterCost, u64)], f: &dyn Fn(&FilterCost, u64) -> f64| -> Vec<f64> {
         runs.iter().map(|(cost, extra)| f(cost, *extra)).collect()
     };
@@ -382,8 +431,11 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
              packet = (Δrun_time `{}` + Δrun_time `{}`) / Δrun_cnt `{}`. Phases, interleaved: HTTP (`wrk -t2 -c64 \
              -d{}s` against nginx) and non-HTTP (one bulk TCP transfer on loopback, 64 KiB writes). Then, as the \
              floors, the HTTP phase again with `httptop --bench-control-filter {}` (program `{}`, which returns \
-             at once) and `--bench-control-filter {}` (program `{}`, which loads and parses the network and TCP \
-             headers as `{}` does, then returns).",
+             at once), `--bench-control-filter {}` (program `{}`, which loads and parses the network and TCP \
+             headers as `{}` does, then returns) and `--bench-control-filter {}` (program `{}`: the same headers, \
+             then, taking the lower port as the server's and reading no payload byte, the connection's state in \
+             the same hash map as httptop's, the request's time kept, the response paired with it and the \
+             exchange sent through the same ring buffer: the least a filter that pairs in the kernel does).",
             super::measure::ENTRY_PROGRAM,
             super::measure::MESSAGE_PROGRAM,
             super::measure::ENTRY_PROGRAM,
@@ -395,6 +447,8 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
             HEADERS_ONLY.0,
             HEADERS_ONLY.1,
             super::measure::ENTRY_PROGRAM,
+            PAIRING_ONLY.0,
+            PAIRING_ONLY.1,
         ),
         rows: vec![
             Row::new(HTTP_NS_PER_PACKET, "ns", http_ns).target(Check::MedianAtMost(FILTER_NS_TARGET)),
@@ -408,6 +462,7 @@ pub fn filter_cost(bench: &Bench) -> Result<Figure> {
             Row::new("non-HTTP load: bytes sent", "MiB", per(&bulk, &|_, bytes| bytes as f64 / MIB)),
             Row::new(NULL_NS_PER_PACKET, "ns", null_ns),
             Row::new(HEADERS_NS_PER_PACKET, "ns", headers_ns),
+            Row::new(PAIRING_NS_PER_PACKET, "ns", pairing_ns),
         ],
         notes: vec![
             "The message program is reached by a tail call, and the kernel counts run time and runs only for the \
@@ -804,7 +859,7 @@ pub fn failed_figure(title: &'static str, error: &anyhow::Error) -> Figure {
 mod tests {
     use std::time::Duration;
 
-    use super::{quantile, relative_error_percent};
+    use super::*;
 
     #[test]
     fn quantiles_are_nearest_rank() {
@@ -813,5 +868,14 @@ mod tests {
         assert_eq!(quantile(&mut samples, 0.99), Duration::from_millis(99));
         assert_eq!(quantile(&mut [], 0.5), Duration::ZERO);
         assert!((relative_error_percent(5.05, 5.0) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
+    fn the_analysis_finds_the_ratios_by_the_names_the_figure_gives_them() {
+        assert_eq!(ratio_metric(Observer::Httptop), HTTPTOP_RATIO);
+        assert_eq!(ratio_metric(Observer::NullFilter), NULL_FILTER_RATIO);
+        assert_eq!(ratio_metric(Observer::PairingFilter), PAIRING_FILTER_RATIO);
+        assert_eq!(ratio_metric(Observer::IdleTap), IDLE_TAP_RATIO);
+        assert_eq!(rate_metric(Observer::Nothing), NO_OBSERVER_RATE);
     }
 }

@@ -12,6 +12,7 @@ pub const MESSAGE_PROGRAM: &str = "httptop_message";
 /// The control filters of `httptop --bench-control-filter`: (its value, the program's name).
 pub const RETURN_AT_ONCE: (&str, &str) = ("return-at-once", "httptop_null");
 pub const HEADERS_ONLY: (&str, &str) = ("headers", "httptop_headers");
+pub const PAIRING_ONLY: (&str, &str) = ("pairing", "httptop_pairing");
 
 /// `kernel.bpf_stats_enabled=1` while it lives; the old value is restored on drop.
 pub struct BpfStatsEnabled {

@@ -3,10 +3,11 @@
 
 use super::{
     figures::{
-        ATTACHED_PROCESS_NS, BULK_NS_PER_PACKET, FILTER_NS_TARGET, HEADERS_NS_PER_PACKET,
-        HTTP_NS_PER_PACKET, HTTPTOP_RATIO, IDLE_TAP_RATIO, NO_OBSERVER_RATE, NULL_FILTER_RATIO,
-        NULL_NS_PER_PACKET, PACKETS_PER_EXCHANGE, PAIRING_FILTER_RATIO, PAIRING_NS_PER_PACKET,
-        PAIRING_PROCESS_NS, THROUGHPUT_RATIO_TARGET,
+        ATTACHED_PROCESS_NS, BULK_NS_PER_PACKET, CLIENT_READ, CLIENT_RECEIVED, CLIENT_WAKE_UP,
+        FILTER_NS_TARGET, HEADERS_NS_PER_PACKET, HTTP_NS_PER_PACKET, HTTPTOP, HTTPTOP_RATIO,
+        IDLE_TAP_RATIO, NO_OBSERVER_RATE, NULL_FILTER_RATIO, NULL_NS_PER_PACKET,
+        PACKETS_PER_EXCHANGE, PAIRING_FILTER_RATIO, PAIRING_NS_PER_PACKET, PAIRING_PROCESS_NS,
+        THROUGHPUT_RATIO_TARGET, TSHARK,
     },
     report::{Figure, Row, Spread, number},
 };
@@ -25,8 +26,8 @@ pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
             throughput(&median)
         } else if row.metric == HTTP_NS_PER_PACKET || row.metric == BULK_NS_PER_PACKET {
             filter_cost(&median)
-        } else if let Some((server, percentile)) = latency_against_client(&row.metric) {
-            latency(&median, server, percentile)
+        } else if let Some((server, reference, percentile)) = latency_comparison(&row.metric) {
+            latency(&median, server, reference, percentile)
         } else {
             None
         };
@@ -212,42 +213,67 @@ fn filter_cost(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
     Some(text)
 }
 
-/// ("5 ms server", "p99") from "5 ms server: httptop vs client, p99".
-fn latency_against_client(metric: &str) -> Option<(&str, &str)> {
+/// ("5 ms server", "client, read() return", "p99") from
+/// "5 ms server: httptop vs client, read() return, p99".
+fn latency_comparison(metric: &str) -> Option<(&str, &str, &str)> {
     let (server, comparison) = metric.split_once(": ")?;
-    let percentile = comparison.strip_prefix("httptop vs client, ")?;
-    Some((server, percentile))
+    let (reference, percentile) = comparison
+        .strip_prefix(&format!("{HTTPTOP} vs "))?
+        .rsplit_once(", ")?;
+    Some((server, reference, percentile))
 }
 
-fn latency(median: &dyn Fn(&str) -> Option<f64>, server: &str, percentile: &str) -> Option<String> {
-    let client = median(&format!("{server}: client {percentile}"))?;
-    let httptop = median(&format!("{server}: httptop {percentile}"))?;
-    let tshark = median(&format!("{server}: tshark http.time {percentile}"))?;
-    Some(format!(
-        "Latency, {server}, {percentile}: the client measured {} ms, httptop {} ms, tshark (on the wire) {} ms. \
-         httptop is {} µs from tshark and {} µs from the client: the client's figure includes its own time to \
-         be woken and read the response after the status line reached the socket, which neither httptop nor \
-         tshark can see; on this busy two-core machine that delay reaches the tail.",
-        number(client),
-        number(httptop),
+fn latency(
+    median: &dyn Fn(&str) -> Option<f64>,
+    server: &str,
+    reference: &str,
+    percentile: &str,
+) -> Option<String> {
+    let at = |what: &str| median(&format!("{server}: {what} {percentile}"));
+    let read = at(CLIENT_READ)?;
+    let received = at(CLIENT_RECEIVED)?;
+    let httptop = at(HTTPTOP)?;
+    let tshark = at(TSHARK)?;
+    let mut text = format!(
+        "Latency, {server}, {percentile}, httptop against the {reference}: the client's read() returned at \
+         {} ms, its kernel received the answer at {} ms, tshark saw it on the wire at {} ms, httptop measured {} \
+         ms ({} µs from tshark, {} µs from the client's receive time).",
+        number(read),
+        number(received),
         number(tshark),
+        number(httptop),
         number((httptop - tshark).abs() * 1e3),
-        number((client - httptop).abs() * 1e3),
-    ))
+        number((httptop - received).abs() * 1e3),
+    );
+    if reference == CLIENT_READ
+        && let Some(wake_up) = at(CLIENT_WAKE_UP)
+    {
+        text.push_str(&format!(
+            " Between the answer reaching the client's socket and its read() returning, the client waited {} µs \
+             ({percentile} over its requests): its own wake-up on this busy two-core machine, after the bytes \
+             arrived, which neither httptop nor tshark can see.",
+            number(wake_up),
+        ));
+    }
+    Some(text)
 }
 
 #[cfg(test)]
 mod tests {
-    use super::latency_against_client;
+    use super::latency_comparison;
 
     #[test]
-    fn latency_metrics_name_their_server_and_percentile() {
+    fn latency_metrics_name_their_server_reference_and_percentile() {
         assert_eq!(
-            latency_against_client("5 ms server: httptop vs client, p99"),
-            Some(("5 ms server", "p99"))
+            latency_comparison("5 ms server: httptop vs client, read() return, p99"),
+            Some(("5 ms server", "client, read() return", "p99"))
         );
         assert_eq!(
-            latency_against_client("5 ms server: httptop vs tshark, p99"),
+            latency_comparison("50 ms server: httptop vs tshark http.time, p50"),
+            Some(("50 ms server", "tshark http.time", "p50"))
+        );
+        assert_eq!(
+            latency_comparison("5 ms server: client, read() return p99"),
             None
         );
     }

@@ -6,9 +6,10 @@
 use std::{
     io::{Read as _, Write as _},
     net::{SocketAddr, TcpListener, TcpStream},
+    os::fd::AsRawFd as _,
     process::Command,
     thread,
-    time::{Duration, Instant},
+    time::{Duration, Instant, SystemTime, UNIX_EPOCH},
 };
 
 use anyhow::{Context as _, Result, bail};
@@ -80,6 +81,18 @@ pub struct Connection {
     buffer: Vec<u8>,
 }
 
+/// One request's time to the first byte of its response, two ways.
+#[derive(Clone, Copy, Debug)]
+pub struct Timing {
+    /// From just before the write to the return of the read that got the first byte: what a
+    /// client program sees, its own wake-up included.
+    pub to_first_read: Duration,
+    /// From just before the write to the kernel's receive timestamp of the segment that
+    /// carried the first byte (`SO_TIMESTAMPNS`, CLOCK_REALTIME); `None` unless the
+    /// connection was opened with [`Connection::open_timed`].
+    pub to_first_byte_received: Option<Duration>,
+}
+
 impl Connection {
     pub fn open(addr: SocketAddr) -> Result<Self> {
         let stream = TcpStream::connect_timeout(&addr, IO_TIMEOUT)
@@ -93,26 +106,96 @@ impl Connection {
         })
     }
 
+    /// A connection whose reads also carry the kernel's receive timestamps. Only for the
+    /// latency figure: asking for them turns on timestamping of every packet on the machine.
+    pub fn open_timed(addr: SocketAddr) -> Result<Self> {
+        let connection = Self::open(addr)?;
+        let on: libc::c_int = 1;
+        // SAFETY: a valid socket and a c_int option value of the size given.
+        let rc = unsafe {
+            libc::setsockopt(
+                connection.stream.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_TIMESTAMPNS,
+                (&raw const on).cast(),
+                size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if rc != 0 {
+            return Err(std::io::Error::last_os_error()).context("setting SO_TIMESTAMPNS");
+        }
+        Ok(connection)
+    }
+
     /// Sends one GET and reads its whole response; returns the time from the request's write
     /// to the first byte of the status line.
-    pub fn exchange(&mut self) -> Result<Duration> {
+    pub fn exchange(&mut self) -> Result<Timing> {
+        let sent_wall = SystemTime::now();
         let sent = Instant::now();
         self.stream
             .write_all(REQUEST)
             .context("sending a request")?;
-        let mut first_byte = None;
+        let mut first = None;
         let mut chunk = [0_u8; 4096];
         loop {
             if let Some(length) = complete_response_length(&self.buffer)? {
                 self.buffer.drain(..length);
-                return first_byte.context("a response arrived before its request was sent");
+                return first.context("a response arrived before its request was sent");
             }
-            let read = self.stream.read(&mut chunk).context("reading a response")?;
+            let (read, received_at) = self.read(&mut chunk).context("reading a response")?;
             if read == 0 {
                 bail!("the server closed the connection mid-response");
             }
-            first_byte.get_or_insert_with(|| sent.elapsed());
+            first.get_or_insert_with(|| Timing {
+                to_first_read: sent.elapsed(),
+                to_first_byte_received: received_at
+                    .and_then(|at| at.duration_since(sent_wall).ok()),
+            });
             self.buffer.extend_from_slice(&chunk[..read]);
+        }
+    }
+
+    /// `read`, with the receive timestamp the kernel attaches when `SO_TIMESTAMPNS` is on.
+    fn read(&mut self, buffer: &mut [u8]) -> std::io::Result<(usize, Option<SystemTime>)> {
+        let mut iov = libc::iovec {
+            iov_base: buffer.as_mut_ptr().cast(),
+            iov_len: buffer.len(),
+        };
+        // u64s: control messages need their header's alignment.
+        let mut control = [0_u64; 16];
+        loop {
+            // SAFETY: a zeroed msghdr is valid; the pointers set below outlive the call.
+            let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+            message.msg_iov = &raw mut iov;
+            message.msg_iovlen = 1;
+            message.msg_control = control.as_mut_ptr().cast();
+            message.msg_controllen = size_of_val(&control);
+            // SAFETY: a valid socket and a message whose buffers are live and sized as said.
+            let read = unsafe { libc::recvmsg(self.stream.as_raw_fd(), &raw mut message, 0) };
+            if read < 0 {
+                let error = std::io::Error::last_os_error();
+                if error.kind() == std::io::ErrorKind::Interrupted {
+                    continue;
+                }
+                return Err(error);
+            }
+            let mut received_at = None;
+            // SAFETY: walking the control messages the kernel wrote, with libc's own macros.
+            unsafe {
+                let mut header = libc::CMSG_FIRSTHDR(&raw const message);
+                while !header.is_null() {
+                    if (*header).cmsg_level == libc::SOL_SOCKET
+                        && (*header).cmsg_type == libc::SCM_TIMESTAMPNS
+                    {
+                        let at: libc::timespec =
+                            std::ptr::read_unaligned(libc::CMSG_DATA(header).cast());
+                        received_at =
+                            Some(UNIX_EPOCH + Duration::new(at.tv_sec as u64, at.tv_nsec as u32));
+                    }
+                    header = libc::CMSG_NXTHDR(&raw const message, header);
+                }
+            }
+            return Ok((read as usize, received_at));
         }
     }
 }
@@ -256,12 +339,12 @@ pub fn exchange_on_each(
 
 /// `requests` exchanges one after another on each of `connections` connections (one thread
 /// each); returns every request's time to first byte. Run it inside the namespace.
-pub fn timed_exchanges(addr: SocketAddr, connections: u32, requests: u32) -> Result<Vec<Duration>> {
+pub fn timed_exchanges(addr: SocketAddr, connections: u32, requests: u32) -> Result<Vec<Timing>> {
     thread::scope(|scope| {
         let clients: Vec<_> = (0..connections)
             .map(|_| {
-                scope.spawn(move || -> Result<Vec<Duration>> {
-                    let mut connection = Connection::open(addr)?;
+                scope.spawn(move || -> Result<Vec<Timing>> {
+                    let mut connection = Connection::open_timed(addr)?;
                     (0..requests).map(|_| connection.exchange()).collect()
                 })
             })

@@ -328,6 +328,8 @@ impl Report {
                 let _ = writeln!(out, "- {paragraph}");
             }
         }
+        let _ = writeln!(out, "\n## What changed the figures\n");
+        let _ = write!(out, "{}", include_str!("changes.md"));
         let _ = writeln!(out, "\n## Commands\n");
         let _ = writeln!(
             out,

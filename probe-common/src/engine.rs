@@ -310,7 +310,7 @@ fn on_request<S: Sink, const N: usize>(
 
 /// Pairs a response with the oldest outstanding request; returns that request's method.
 #[inline(always)]
-fn on_response<S: Sink>(
+pub fn on_response<S: Sink>(
     state: &mut ConnState,
     sink: &mut S,
     key: &ConnKey,

@@ -242,15 +242,14 @@ fn try_pairing(ctx: &SkBuffContext) -> Result<(), ()> {
     let state = conns.get_or_create(&key, now_ns).ok_or(())?;
     state.last_seen_ns = now_ns;
     if from_client {
+        // httptop's request step less the request line: only the time is kept.
         let slot = &mut state.slots[state.requests as usize % MAX_IN_FLIGHT];
         slot.request_ns = now_ns;
         state.requests = state.requests.wrapping_add(1);
         KernelSink.count(Counter::Requests, 1);
-    } else if state.outstanding() != 0 {
-        let slot = &state.slots[state.responses as usize % MAX_IN_FLIGHT];
-        state.responses = state.responses.wrapping_add(1);
-        KernelSink.count(Counter::Exchanges, 1);
-        KernelSink.exchange(&key, slot, 200, now_ns.saturating_sub(slot.request_ns));
+    } else {
+        // Paired exactly as httptop pairs, with a final status for the answer.
+        engine::on_response(state, &mut KernelSink, &key, 200, now_ns);
     }
     Ok(())
 }

@@ -62,7 +62,8 @@ pub struct Cli {
     #[arg(long, hide = true, value_name = "FRAMES")]
     pub bench_render: Option<usize>,
 
-    /// Benchmark control: tap with a filter that counts nothing (`cargo xtask bench`).
+    /// Benchmark control: tap with one of the control filters instead of httptop's own
+    /// (`cargo xtask bench` measures its floors with them).
     #[arg(long, hide = true, value_enum, value_name = "FILTER")]
     pub bench_control_filter: Option<EntryProgram>,
 }

@@ -380,7 +380,7 @@ impl Probe {
 
     /// The socket filter's cumulative run time and run count (0, 0 when stats are off).
     fn run_stats(&self) -> (u64, u64) {
-        let Some(program) = self.ebpf.program(ENTRY_PROGRAM) else {
+        let Some(program) = self.ebpf.program(self.entry_program) else {
             return (0, 0);
         };
         match program.info() {

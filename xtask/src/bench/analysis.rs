@@ -88,18 +88,10 @@ fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
     }
     // Headless runs leave BPF statistics off: the filter's share comes from figure 3, less
     // what the filter returning at once costs there (it is inside the part above).
-    if let (Some(per_packet), Some(packets)) =
-        (median(HTTP_NS_PER_PACKET), median(PACKETS_PER_EXCHANGE))
-    {
-        let floor = median(NULL_NS_PER_PACKET).unwrap_or(0.0);
+    if let Some(work) = FilterWork::of(median, HTTP_NS_PER_PACKET) {
         parts.push((
-            format!(
-                "httptop's filter work (figure 3: ({} − {}) ns per HTTP packet × {} packets per exchange)",
-                number(per_packet),
-                number(floor),
-                number(packets)
-            ),
-            (per_packet - floor).max(0.0) * packets,
+            format!("httptop's filter work (figure 3: {})", work.formula()),
+            work.per_exchange_ns,
         ));
     }
     if let Some(process) = median(ATTACHED_PROCESS_NS) {
@@ -134,25 +126,55 @@ fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
     Some(text)
 }
 
+/// A filter's own work per exchange from figure 3: its cost per packet, less what a filter
+/// returning at once costs (the run itself and the statistics' clock reads), times the packets
+/// of an exchange.
+struct FilterWork {
+    per_packet_ns: f64,
+    run_floor_ns: f64,
+    packets: f64,
+    per_exchange_ns: f64,
+}
+
+impl FilterWork {
+    fn of(median: &dyn Fn(&str) -> Option<f64>, per_packet_metric: &str) -> Option<Self> {
+        let per_packet_ns = median(per_packet_metric)?;
+        let packets = median(PACKETS_PER_EXCHANGE)?;
+        let run_floor_ns = median(NULL_NS_PER_PACKET).unwrap_or(0.0);
+        Some(Self {
+            per_packet_ns,
+            run_floor_ns,
+            packets,
+            per_exchange_ns: (per_packet_ns - run_floor_ns).max(0.0) * packets,
+        })
+    }
+
+    /// "(P − F) ns per packet × N packets per exchange".
+    fn formula(&self) -> String {
+        format!(
+            "({} − {}) ns per packet × {} packets per exchange",
+            number(self.per_packet_ns),
+            number(self.run_floor_ns),
+            number(self.packets)
+        )
+    }
+}
+
 /// What the least design that pairs in the kernel and reports every exchange costs per request
 /// (the pairing control of figures 1 and 3), against what the throughput target allows.
 fn pairing_floor(median: &dyn Fn(&str) -> Option<f64>, allowed_ns: f64) -> Option<String> {
-    let per_packet = median(PAIRING_NS_PER_PACKET)?;
-    let packets = median(PACKETS_PER_EXCHANGE)?;
+    let work = FilterWork::of(median, PAIRING_NS_PER_PACKET)?;
     let process = median(PAIRING_PROCESS_NS)?;
-    let run_floor = median(NULL_NS_PER_PACKET).unwrap_or(0.0);
-    let filter = (per_packet - run_floor).max(0.0) * packets;
+    let filter = work.per_exchange_ns;
     let floor = filter + process;
     let mut text = format!(
         "The least a design that pairs requests with responses in the kernel and reports each exchange to \
          user space costs here (the pairing control: the headers parsed, the connection's state in httptop's hash \
          map, the request's time kept, the response paired, the event through the ring buffer and consumed by \
-         httptop's process, and no payload byte read): filter ({} − {}) ns per packet × {} packets = {} ns, \
+         httptop's process, and no payload byte read): filter {} = {} ns, \
          {}× the {} ns the target allows before any user space; with httptop's process consuming the events \
          ({} ns), {} ns per request",
-        number(per_packet),
-        number(run_floor),
-        number(packets),
+        work.formula(),
         number(filter),
         number(filter / allowed_ns),
         number(allowed_ns),

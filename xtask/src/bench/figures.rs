@@ -193,21 +193,20 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
             let process = ProcessSample::read(httptop.pid())?;
             let wrk = bench.wrk(duration)?;
             let cpu_percent = ProcessSample::read(httptop.pid())?.cpu_percent_since(&process);
-            if observer != Observer::Httptop {
+            // Only httptop's own filter counts exchanges to check against nginx's log.
+            let attached = if observer == Observer::Httptop {
+                thread::sleep(SETTLE);
+                let summary = httptop.finish()?;
+                let logged = bench.nginx.logged_requests()?;
+                Some(AttachedRun { summary, logged })
+            } else {
                 httptop.finish()?;
-                return Ok(ThroughputRun {
-                    requests_per_s: wrk.requests_per_s,
-                    cpu_percent: Some(cpu_percent),
-                    attached: None,
-                });
-            }
-            thread::sleep(SETTLE);
-            let summary = httptop.finish()?;
-            let logged = bench.nginx.logged_requests()?;
+                None
+            };
             Ok(ThroughputRun {
                 requests_per_s: wrk.requests_per_s,
                 cpu_percent: Some(cpu_percent),
-                attached: Some(AttachedRun { summary, logged }),
+                attached,
             })
         }
         Observer::Capture(_) | Observer::IdleTap => {
@@ -741,21 +740,78 @@ struct LatencyRow {
     within_one_percent: bool,
 }
 
-impl LatencyRow {
-    fn new(name: String, unit: &'static str) -> Self {
-        Self {
+/// What one run of figure 6 measured for one server.
+struct LatencyRun {
+    /// Client: to the kernel's receive timestamp, and to read() returning.
+    received: Vec<Duration>,
+    read: Vec<Duration>,
+    tshark: Vec<Duration>,
+    summary: Summary,
+}
+
+impl LatencyRun {
+    /// The run's value of every row of figure 6, each with its row, in the report's order.
+    fn values(mut self) -> Vec<(LatencyRow, f64)> {
+        let row = |name: String, unit| LatencyRow {
             name,
             unit,
             within_one_percent: false,
-        }
-    }
-
-    fn error(measured: &str, reference: &str, percentile: &str) -> Self {
-        Self {
-            name: format!("{measured} vs {reference}, {percentile}"),
+        };
+        let error = |reference: &str, percentile: &str| LatencyRow {
+            name: format!("{HTTPTOP} vs {reference}, {percentile}"),
             unit: "%",
             within_one_percent: true,
+        };
+        let ms = |d: Duration| d.as_secs_f64() * 1e3;
+        let mut wake_up: Vec<Duration> = (self.read.iter().zip(&self.received))
+            .map(|(read, received)| read.saturating_sub(*received))
+            .collect();
+        // httptop's percentiles are its own (from its summary), the others nearest-rank.
+        let percentiles = [
+            ("p50", 0.50, self.summary.p50_ns),
+            ("p99", 0.99, self.summary.p99_ns),
+        ];
+        let mut values = Vec::new();
+        let mut errors = Vec::new();
+        for (name, fraction, httptop_ns) in percentiles {
+            let received = ms(quantile(&mut self.received, fraction));
+            let read = ms(quantile(&mut self.read, fraction));
+            let httptop = httptop_ns as f64 / 1e6;
+            let tshark = ms(quantile(&mut self.tshark, fraction));
+            for (source, value) in [
+                (CLIENT_RECEIVED, received),
+                (CLIENT_READ, read),
+                (HTTPTOP, httptop),
+                (TSHARK, tshark),
+            ] {
+                values.push((row(format!("{source} {name}"), "ms"), value));
+            }
+            for (reference, value) in [
+                (TSHARK, tshark),
+                (CLIENT_RECEIVED, received),
+                (CLIENT_READ, read),
+            ] {
+                errors.push((
+                    error(reference, name),
+                    relative_error_percent(httptop, value),
+                ));
+            }
         }
+        values.extend(errors);
+        for (name, fraction, _) in percentiles {
+            let wake_up = quantile(&mut wake_up, fraction).as_secs_f64() * 1e6;
+            values.push((row(format!("{CLIENT_WAKE_UP} {name}"), "µs"), wake_up));
+        }
+        let exchanges = self.summary.exchanges;
+        values.push((
+            row(
+                "exchanges httptop missed or added vs client and tshark".into(),
+                "exchanges",
+            ),
+            exchanges.abs_diff(self.read.len() as u64) as f64
+                + exchanges.abs_diff(self.tshark.len() as u64) as f64,
+        ));
+        values
     }
 }
 
@@ -764,30 +820,8 @@ impl LatencyRow {
 pub fn latency_accuracy(bench: &Bench) -> Result<Figure> {
     let plan = bench.plan;
     let delays = [Duration::from_millis(5), Duration::from_millis(50)];
-    let percentiles = [("p50", 0.50), ("p99", 0.99)];
-    let mut layout = Vec::new();
-    for (name, _) in percentiles {
-        for source in [CLIENT_RECEIVED, CLIENT_READ, HTTPTOP, TSHARK] {
-            layout.push(LatencyRow::new(format!("{source} {name}"), "ms"));
-        }
-    }
-    for (name, _) in percentiles {
-        layout.push(LatencyRow::error(HTTPTOP, TSHARK, name));
-        layout.push(LatencyRow::error(HTTPTOP, CLIENT_RECEIVED, name));
-        layout.push(LatencyRow::error(HTTPTOP, CLIENT_READ, name));
-    }
-    for (name, _) in percentiles {
-        layout.push(LatencyRow::new(format!("{CLIENT_WAKE_UP} {name}"), "µs"));
-    }
-    layout.push(LatencyRow::new(
-        "exchanges httptop missed or added vs client and tshark".into(),
-        "exchanges",
-    ));
-    // Per delay, per row of `layout`: one sample per run.
-    let mut results: Vec<Vec<Vec<f64>>> = delays
-        .iter()
-        .map(|_| vec![Vec::new(); layout.len()])
-        .collect();
+    // Per delay, each row with its samples (one per run), in the order the runs give them.
+    let mut results: Vec<Vec<(LatencyRow, Vec<f64>)>> = delays.iter().map(|_| Vec::new()).collect();
     for run in 0..plan.runs {
         for (index, &delay) in delays.iter().enumerate() {
             eprintln!(
@@ -815,47 +849,26 @@ pub fn latency_accuracy(bench: &Bench) -> Result<Figure> {
             capture.stop()?;
             let summary = httptop.finish()?;
             drop(server);
-            let mut tshark = observers::tshark_http_times(&capture_file, bench.commands)?;
-            let mut read: Vec<Duration> = client.iter().map(|t| t.to_first_read).collect();
-            let mut received = client
+            let tshark = observers::tshark_http_times(&capture_file, bench.commands)?;
+            let received = client
                 .iter()
                 .map(|t| {
                     t.to_first_byte_received
                         .context("a reply without the kernel's receive timestamp")
                 })
                 .collect::<Result<Vec<Duration>>>()?;
-            let mut wake_up: Vec<Duration> = read
-                .iter()
-                .zip(&received)
-                .map(|(read, received)| read.saturating_sub(*received))
-                .collect();
-            let ms = |d: Duration| d.as_secs_f64() * 1e3;
-            let mut values = Vec::new();
-            let mut by_percentile = Vec::new();
-            for (_, fraction) in percentiles {
-                let at = [
-                    ms(quantile(&mut received, fraction)),
-                    ms(quantile(&mut read, fraction)),
-                    [summary.p50_ns, summary.p99_ns][usize::from(fraction > 0.5)] as f64 / 1e6,
-                    ms(quantile(&mut tshark, fraction)),
-                ];
-                values.extend(at);
-                by_percentile.push(at);
-            }
-            for [received, read, httptop, tshark] in &by_percentile {
-                values.push(relative_error_percent(*httptop, *tshark));
-                values.push(relative_error_percent(*httptop, *received));
-                values.push(relative_error_percent(*httptop, *read));
-            }
-            for (_, fraction) in percentiles {
-                values.push(quantile(&mut wake_up, fraction).as_secs_f64() * 1e6);
-            }
-            values.push(
-                summary.exchanges.abs_diff(client.len() as u64) as f64
-                    + summary.exchanges.abs_diff(tshark.len() as u64) as f64,
-            );
-            for (row, value) in results[index].iter_mut().zip(values) {
-                row.push(value);
+            let measured = LatencyRun {
+                received,
+                read: client.iter().map(|t| t.to_first_read).collect(),
+                tshark,
+                summary,
+            };
+            let rows = &mut results[index];
+            for (position, (row, value)) in measured.values().into_iter().enumerate() {
+                match rows.get_mut(position) {
+                    Some((_, samples)) => samples.push(value),
+                    None => rows.push((row, vec![value])),
+                }
             }
         }
     }
@@ -866,8 +879,8 @@ pub fn latency_accuracy(bench: &Bench) -> Result<Figure> {
         plan.latency_connections
     ));
     let mut rows = Vec::new();
-    for (delay, samples) in delays.iter().zip(results) {
-        for (row, samples) in layout.iter().zip(samples) {
+    for (delay, rows_of_delay) in delays.iter().zip(results) {
+        for (row, samples) in rows_of_delay {
             let metric = format!("{} ms server: {}", delay.as_millis(), row.name);
             let made = Row::new(metric, row.unit, samples);
             rows.push(if row.within_one_percent {

@@ -5,6 +5,8 @@
 
 mod bench;
 mod cargo_test;
+mod packages;
+mod project;
 mod setup;
 mod tasks;
 
@@ -21,7 +23,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Task {
-    /// Install what the eBPF build needs (nightly rust-src, bpf-linker against rustc's LLVM).
+    /// Install what is missing: the system programs the root tests run (apt-get, as root) and
+    /// what the eBPF build needs (nightly rust-src, bpf-linker against rustc's LLVM).
     Setup,
     /// Set up, then build httptop (the eBPF probe is built by app/build.rs).
     Build {
@@ -44,12 +47,12 @@ enum Task {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let project = match tasks::Project::from_environment() {
+    let project = match project::Project::from_environment() {
         Ok(project) => project,
         Err(error) => return report(error),
     };
     let result = match cli.task {
-        Task::Setup => setup::setup(&project),
+        Task::Setup => setup::setup(&project, Some(packages::Purpose::Test)),
         Task::Build { release } => tasks::build(&project, release),
         Task::Run { args } => tasks::run(&project, &args),
         Task::Test => tasks::test(&project),

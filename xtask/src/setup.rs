@@ -1,4 +1,5 @@
-//! Toolchain setup for the eBPF build, idempotent:
+//! What a task needs before it builds, idempotent: the system programs its runs use (see
+//! `packages`), then the toolchain for the eBPF build:
 //!
 //! 1. the nightly toolchain must be there (it cannot be downloaded on every machine);
 //! 2. its `rust-src` component (for `-Z build-std=core`);
@@ -18,13 +19,24 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::tasks::{Project, run_checked};
+use crate::{
+    packages::{self, Purpose},
+    project::{Project, run_checked},
+};
 
 /// The bpf-linker release known to work with aya 0.14 and rustc's LLVM 22, built `--locked`
 /// (it ships its Cargo.lock) so a new release of one of its dependencies cannot break setup.
 const BPF_LINKER_VERSION: &str = "0.13.0";
 
-pub fn setup(project: &Project) -> Result<()> {
+/// Installs the programs `programs` names when some are missing, then sets up the toolchain.
+pub fn setup(project: &Project, programs: Option<Purpose>) -> Result<()> {
+    if let Some(purpose) = programs {
+        packages::ensure(project, purpose)?;
+    }
+    toolchain(project)
+}
+
+fn toolchain(project: &Project) -> Result<()> {
     let started = Instant::now();
     let sysroot = nightly_sysroot(project)?;
     ensure_rust_src(project, &sysroot)?;

@@ -10,7 +10,6 @@
 mod analysis;
 mod delay;
 mod figures;
-mod install;
 mod load;
 mod measure;
 mod netns;
@@ -26,7 +25,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-use crate::tasks::{self, Project, is_root};
+use crate::project::{Project, is_root};
 
 use self::{
     figures::Bench,
@@ -127,8 +126,8 @@ pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
         );
     }
     let started = Instant::now();
-    install::ensure_programs(project)?;
-    tasks::build(project, true)?;
+    crate::packages::ensure(project, crate::packages::Purpose::Bench)?;
+    crate::tasks::build(project, true)?;
     let binary = project.httptop_binary(true);
     let open_files = raise_open_file_limit()?;
     let plan = Plan::new(args.quick, open_files);

@@ -13,7 +13,7 @@ use std::{
 use anyhow::{Context as _, Result};
 use serde_json::{Value, json};
 
-use crate::tasks::describe;
+use crate::project::describe;
 
 /// Every distinct command line the bench ran, in first-run order, with the namespace and the
 /// working directory written as `$NS` and `$DIR`, and paths in the project relative to it.

@@ -4,14 +4,14 @@ use std::{path::PathBuf, process::Command};
 
 fn capture(name: &str) -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../shared/captures")
+        .join("../tests/captures")
         .join(name)
 }
 
 #[test]
 fn a_truncated_capture_gives_a_warning_and_the_counts_before_the_cut() {
     let full = std::fs::read(capture("zeek_http_1000-requests-one-dropped-response.pcap"))
-        .expect("shared/captures beside the project root");
+        .expect("the test captures in tests/captures");
     let dir = std::env::temp_dir().join(format!("httptop-read-test-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let cut = dir.join("cut.pcap");

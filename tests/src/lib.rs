@@ -51,9 +51,9 @@ pub fn workspace_root() -> PathBuf {
         .to_path_buf()
 }
 
-/// `shared/captures`, beside the project root.
+/// `tests/captures`: the real captures the tests read, and their README with tshark's counts.
 pub fn captures_dir() -> PathBuf {
-    workspace_root().join("../shared/captures")
+    workspace_root().join("tests/captures")
 }
 
 /// Fails the test at once, with the reason, unless it runs as root.

@@ -1,4 +1,4 @@
-//! tshark's figures for a capture, computed the way `shared/captures/README.md` says: every
+//! tshark's figures for a capture, computed the way `tests/captures/README.md` says: every
 //! request method and response code tshark dissects (per message, not per frame), final
 //! responses (status ≥ 200) paired first-in-first-out with requests per TCP stream.
 

@@ -1,9 +1,9 @@
-//! The real captures in `shared/captures`: tshark's figures, computed here the way its README
+//! The real captures in `tests/captures`: tshark's figures, computed here the way its README
 //! says, must reproduce the README's table; and httptop's offline mode (`--read`) must agree
 //! with tshark on every capture there, including ones added later.
 //!
-//! Needs tshark, which `.ci/run` installs: ignored in a plain `cargo test`, run by `cargo xtask
-//! test` as root.
+//! Needs tshark, which `cargo xtask test` installs as root: ignored in a plain `cargo test`, run
+//! by `cargo xtask test` as root.
 
 use std::{fs, path::PathBuf, time::Duration};
 
@@ -50,11 +50,11 @@ fn tshark_truth_reproduces_the_captures_readme_table() {
     assert_eq!(computed, table);
 }
 
-/// Every `.pcap` and `.pcapng` file in `shared/captures`, sorted.
+/// Every `.pcap` and `.pcapng` file in `tests/captures`, sorted.
 fn every_capture() -> Vec<PathBuf> {
     let mut captures: Vec<PathBuf> = fs::read_dir(captures_dir())
-        .expect("listing shared/captures")
-        .map(|entry| entry.expect("reading shared/captures").path())
+        .expect("listing tests/captures")
+        .map(|entry| entry.expect("reading tests/captures").path())
         .filter(|path| {
             path.extension()
                 .is_some_and(|extension| extension == "pcap" || extension == "pcapng")

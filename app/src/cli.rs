@@ -6,7 +6,7 @@ use clap::Parser;
 
 use crate::probe::EntryProgram;
 
-/// Watch the HTTP/1.x exchanges crossing this host: counts, latency, top talkers.
+/// Watch the HTTP/1.x exchanges crossing this host: counts, latency, the busiest connections.
 #[derive(Parser, Debug, Clone)]
 #[command(name = "httptop", version, about)]
 pub struct Cli {
@@ -50,7 +50,7 @@ pub struct Cli {
     #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
     pub request_timeout: Duration,
 
-    /// Top talkers listed in the headless summary.
+    /// Busiest connections listed in the headless summary (its `top_talkers`).
     #[arg(long, default_value_t = 10)]
     pub top: usize,
 

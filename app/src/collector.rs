@@ -10,7 +10,7 @@ use std::{
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
-    model::{ExchangeRecord, Model},
+    model::{Exchange, Model},
     probe::{Probe, monotonic_ns},
 };
 
@@ -57,7 +57,7 @@ pub async fn run(
     let mut totals = ticker(opts.totals);
     let mut sweep = ticker(Duration::from_secs(1).min(opts.request_timeout));
     let mut interval = ticker(opts.interval);
-    let mut batch: Vec<ExchangeRecord> = Vec::with_capacity(4096);
+    let mut batch: Vec<Exchange> = Vec::with_capacity(4096);
     loop {
         tokio::select! {
             _ = poll.tick() => drain(&mut probe, &model, &mut batch),
@@ -101,7 +101,7 @@ fn lock(model: &SharedModel) -> std::sync::MutexGuard<'_, Model> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<ExchangeRecord>) {
+fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<Exchange>) {
     probe.drain_events(|r| batch.push(r));
     if batch.is_empty() {
         return;

@@ -93,9 +93,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
 fn model_options() -> ModelOptions {
     ModelOptions {
-        max_talkers: 100_000,
+        max_connections: 100_000,
         // Keeps memory near 25 MB with 10,000 busy connections.
-        recent_per_talker: 16,
+        recent_per_connection: 16,
         history_len: 300,
     }
 }

@@ -31,12 +31,12 @@ pub struct Summary {
     pub latency_ns: Percentiles,
     /// The kernel's 64 log2 buckets (exact).
     pub histogram_log2: Vec<u64>,
-    /// By exchanges descending, ties by tuple.
-    pub top_talkers: Vec<TalkerSummary>,
+    /// The busiest connections: by exchanges descending, ties by tuple.
+    pub top_talkers: Vec<ConnectionSummary>,
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct TalkerSummary {
+pub struct ConnectionSummary {
     /// `ip:port`, IPv6 as `[addr]:port`.
     pub client: String,
     pub server: String,
@@ -64,12 +64,12 @@ impl Summary {
             latency_ns: events.latency.percentiles(),
             histogram_log2: k.histogram_log2.to_vec(),
             top_talkers: events
-                .talkers
+                .connections
                 .top(top)
                 .into_iter()
                 .map(|t| {
                     let p = t.current_percentiles();
-                    TalkerSummary {
+                    ConnectionSummary {
                         client: t.tuple.client.to_string(),
                         server: t.tuple.server.to_string(),
                         exchanges: t.exchanges,

@@ -12,7 +12,7 @@ use super::{
     keys::{Action, Context, action_for},
     snapshot::{Row, Snapshot},
 };
-use crate::model::{Exchange, Filter, LOG2_BUCKETS, Model, Percentiles, Tuple};
+use crate::model::{Filter, LOG2_BUCKETS, Model, NumberedExchange, Percentiles, Tuple};
 
 /// Table columns, in sort-cycle order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -69,7 +69,7 @@ pub struct Detail {
     pub percentiles: Percentiles,
     pub log2: [u64; LOG2_BUCKETS],
     /// Newest first.
-    pub recent: Vec<Exchange>,
+    pub recent: Vec<NumberedExchange>,
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
 }
@@ -83,7 +83,7 @@ impl Detail {
         filter: Option<&Filter>,
         before_seq: u64,
     ) -> Option<Detail> {
-        let t = model.stats().talkers.get(tuple)?;
+        let t = model.stats().connections.get(tuple)?;
         Some(Detail {
             tuple: *tuple,
             exchanges: t.exchanges,

@@ -9,7 +9,7 @@ use std::{
 use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, theme::Theme, ui};
-use crate::model::{ExchangeRecord, Method, Model, ModelOptions, PathPrefix, Tuple};
+use crate::model::{Exchange, Method, Model, ModelOptions, PathPrefix, Tuple};
 
 /// A model with `tuples` connections, a few exchanges each, and a minute of sparkline points.
 pub(crate) fn busy_model(tuples: u32) -> Model {
@@ -27,7 +27,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
         ));
         for k in 0..(1 + i % 5) {
             now_ns += 1_000;
-            model.record(ExchangeRecord {
+            model.record(Exchange {
                 tuple: Tuple { client, server },
                 request_ns: now_ns,
                 latency_ns: 50_000 + u64::from(i % 97) * 10_000 + u64::from(k) * 1_000,

@@ -1,22 +1,22 @@
 //! What one screen shows, copied out of the model under its lock so drawing never holds it.
 
 use crate::model::{
-    Exchange, Filter, HistoryPoint, KernelTotals, LOG2_BUCKETS, Model, Percentiles, Stats, Talker,
-    Tuple,
+    Connection, Filter, HistoryPoint, KernelTotals, LOG2_BUCKETS, Model, NumberedExchange,
+    Percentiles, Stats, Tuple,
 };
 
-/// One row of the talkers table.
+/// One row of the connections table.
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     pub tuple: Tuple,
     pub exchanges: u64,
     pub req_per_s: f64,
     pub percentiles: Percentiles,
-    pub last: Exchange,
+    pub last: NumberedExchange,
 }
 
-impl From<&Talker> for Row {
-    fn from(t: &Talker) -> Self {
+impl From<&Connection> for Row {
+    fn from(t: &Connection) -> Self {
         Row {
             tuple: t.tuple,
             exchanges: t.exchanges,
@@ -116,7 +116,7 @@ impl Snapshot {
             history: stats.history.points().copied().collect(),
             latency: stats.latency.percentiles(),
             log2,
-            rows: stats.talkers.iter().map(Row::from).collect(),
+            rows: stats.connections.iter().map(Row::from).collect(),
         }
     }
 

@@ -1,4 +1,4 @@
-//! The talkers table. Only the visible rows are built, so 10,000 tuples cost what 50 do.
+//! The connections table. Only the visible rows are built, so 10,000 tuples cost what 50 do.
 
 use ratatui::{
     Frame,

@@ -11,7 +11,7 @@ use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, keys::Action, theme::Theme, ui};
 use crate::model::{
-    ExchangeRecord, KernelTotals, Method, Model, ModelOptions, PathPrefix, Tuple, log2_bucket,
+    Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, Tuple, log2_bucket,
 };
 
 const SECOND: u64 = 1_000_000_000;
@@ -27,7 +27,7 @@ fn record(
     status: u16,
     path: &str,
 ) {
-    model.record(ExchangeRecord {
+    model.record(Exchange {
         tuple: Tuple {
             client: SocketAddr::from(([192, 168, 1, 10], client)),
             server: SocketAddr::from(([10, 0, 0, server.0], server.1)),

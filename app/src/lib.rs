@@ -8,4 +8,5 @@ pub mod model;
 pub mod offline;
 pub mod probe;
 pub mod records;
+pub mod run;
 pub mod tui;

@@ -10,11 +10,13 @@ mod exchange;
 mod filter;
 mod history;
 mod latency;
+mod shared;
 mod stats;
 mod summary;
 mod totals;
 mod tuple;
 mod units;
+mod view;
 
 use std::collections::VecDeque;
 
@@ -26,11 +28,13 @@ pub use latency::{
     ConnectionLatency, LOG2_BUCKETS, LatencyHistogram, Percentiles, log2_bucket, log2_bucket_floor,
 };
 pub use probe_common::wire::Method;
+pub use shared::SharedModel;
 pub use stats::{Stats, StatsOptions};
 pub use summary::{ConnectionSummary, Summary};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;
 pub use units::{format_count, format_ns, format_percent, format_rate};
+pub use view::{ConnectionDetail, ConnectionRow, Figures, View};
 
 /// Exchanges kept in arrival order so a new filter can start from recent history
 /// (about 9 MiB at this size).
@@ -38,9 +42,9 @@ pub const LOG_CAPACITY: usize = 65_536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelOptions {
-    /// Bound on tuples kept; the least recently seen are evicted.
+    /// Bound on connections kept; the least recently seen are evicted.
     pub max_connections: usize,
-    /// Recent exchanges kept per tuple for the inspect view.
+    /// Recent exchanges kept per connection for the inspect view.
     pub recent_per_connection: usize,
     /// Sparkline points kept.
     pub history_len: usize,
@@ -50,7 +54,10 @@ impl Default for ModelOptions {
     fn default() -> Self {
         ModelOptions {
             max_connections: 100_000,
-            recent_per_connection: 64,
+            // Keeps memory near 25 MB with 10,000 busy connections, and still fills the
+            // inspect view's list of recent exchanges on a common terminal.
+            recent_per_connection: 16,
+            // Five minutes of sparkline at the default one-second interval.
             history_len: 300,
         }
     }
@@ -237,10 +244,57 @@ impl Model {
         self.opts
     }
 
-    /// For the headless mode: exact kernel counts, event-based percentiles and the busiest
-    /// connections.
+    /// What the dashboard shows now: the current filter's view.
+    pub fn view(&self) -> View {
+        let stats = self.view_stats();
+        let figures = Figures::new(
+            stats,
+            self.filter().cloned(),
+            self.kernel_totals(),
+            self.next_seq,
+            self,
+        );
+        View::new(figures, stats)
+    }
+
+    /// A frozen screen seen through a new filter, rebuilt from the exchange log: only
+    /// exchanges before the freeze count, and only those still in the log.
+    pub fn refilter(&self, frozen: &View, filter: Option<Filter>) -> View {
+        let at_freeze = &frozen.figures;
+        let stats = self.replay(filter.as_ref(), at_freeze.before_seq);
+        let mut figures = Figures::new(
+            &stats,
+            filter,
+            at_freeze.kernel.clone(),
+            at_freeze.before_seq,
+            self,
+        );
+        // The header stays as it was at the freeze; the replay has no intervals, so no
+        // sparklines.
+        figures.now_ns = at_freeze.now_ns;
+        figures.uptime_ns = at_freeze.uptime_ns;
+        figures.filter_ns_per_run = at_freeze.filter_ns_per_run;
+        figures.events_received = at_freeze.events_received;
+        View::new(figures, &stats)
+    }
+
+    /// One connection in detail, its recent exchanges limited to those `filter` lets through
+    /// and that arrived before `before_seq`.
+    pub fn detail(
+        &self,
+        tuple: &Tuple,
+        filter: Option<&Filter>,
+        before_seq: u64,
+    ) -> Option<ConnectionDetail> {
+        let connection = self.all.connections.get(tuple)?;
+        Some(ConnectionDetail::new(connection, filter, before_seq))
+    }
+
+    /// For the headless mode: everything, unfiltered (exact kernel counts, event-based
+    /// percentiles), and the `top` busiest connections.
     pub fn summary(&self, top: usize) -> Summary {
-        Summary::new(&self.kernel_totals(), &self.all, top)
+        let figures = Figures::new(&self.all, None, self.kernel_totals(), self.next_seq, self);
+        Summary::new(&figures, self.all.connections.top(top))
     }
 }
 

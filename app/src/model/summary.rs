@@ -5,9 +5,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{
+    Connection, Figures,
     latency::{Percentiles, log2_bucket_floor},
-    stats::Stats,
-    totals::KernelTotals,
     units::format_ns,
 };
 
@@ -46,9 +45,11 @@ pub struct ConnectionSummary {
 }
 
 impl Summary {
-    pub(super) fn new(k: &KernelTotals, events: &Stats, top: usize) -> Self {
+    /// From an unfiltered view's figures and its busiest connections.
+    pub(super) fn new(figures: &Figures, top: Vec<&Connection>) -> Self {
+        let k = &figures.kernel;
         Summary {
-            exchanges: k.exchanges,
+            exchanges: figures.exchanges,
             requests: k.requests,
             responses: k.responses,
             unmatched_responses: k.unmatched_responses,
@@ -60,12 +61,10 @@ impl Summary {
             conn_table_full: k.conn_table_full,
             pipeline_overflow: k.pipeline_overflow,
             scan_incomplete: k.scan_incomplete,
-            events_received: events.exchanges,
-            latency_ns: events.latency.percentiles(),
-            histogram_log2: k.histogram_log2.to_vec(),
-            top_talkers: events
-                .connections
-                .top(top)
+            events_received: figures.events_received,
+            latency_ns: figures.latency,
+            histogram_log2: figures.log2.to_vec(),
+            top_talkers: top
                 .into_iter()
                 .map(|t| {
                     let p = t.current_percentiles();

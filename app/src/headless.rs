@@ -36,7 +36,7 @@ pub fn print_summary(summary: &Summary, opts: &SummaryOptions) -> anyhow::Result
         SummaryFormat::Json => serde_json::to_string(summary)? + "\n",
         SummaryFormat::Text => summary.to_text(),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())

@@ -1,4 +1,5 @@
-//! httptop's user space: loader, collector, the pure model, and the views.
+//! httptop's user space: the command line and the run it describes, the loader, the
+//! collector, the model, the dashboard and the headless summary.
 
 pub mod cli;
 pub mod collector;

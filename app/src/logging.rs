@@ -4,11 +4,10 @@ use std::{
     fs::{File, OpenOptions},
     io::Write as _,
     path::{Path, PathBuf},
-    sync::Mutex,
 };
 
 struct FileLogger {
-    file: Mutex<File>,
+    file: File,
     level: log::LevelFilter,
 }
 
@@ -21,23 +20,20 @@ impl log::Log for FileLogger {
         if !self.enabled(record.metadata()) {
             return;
         }
-        let now = std::time::SystemTime::now();
-        if let Ok(mut f) = self.file.lock() {
-            let _ = writeln!(
-                f,
-                "{} {:5} {}: {}",
-                humantime::format_rfc3339_millis(now),
-                record.level(),
-                record.target(),
-                record.args()
-            );
-        }
+        let line = format!(
+            "{} {:5} {}: {}\n",
+            humantime::format_rfc3339_millis(std::time::SystemTime::now()),
+            record.level(),
+            record.target(),
+            record.args()
+        );
+        // One write per line to a file opened for appending: lines from several threads never
+        // interleave, so no lock is needed. A log that cannot be written is not worth failing.
+        let _ = (&self.file).write_all(line.as_bytes());
     }
 
     fn flush(&self) {
-        if let Ok(mut f) = self.file.lock() {
-            let _ = f.flush();
-        }
+        let _ = (&self.file).flush();
     }
 }
 
@@ -59,10 +55,7 @@ pub fn init(path: &Path, level: log::LevelFilter) -> std::io::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let file = OpenOptions::new().create(true).append(true).open(path)?;
-    let logger = FileLogger {
-        file: Mutex::new(file),
-        level,
-    };
+    let logger = FileLogger { file, level };
     if log::set_boxed_logger(Box::new(logger)).is_ok() {
         log::set_max_level(level);
     }

@@ -1,7 +1,7 @@
 //! The dashboard's filter language: `port N`, `sport N`, `dport N`, `ip ADDR`, `src ADDR`,
 //! `dst ADDR`, `net CIDR`, `status 5xx|404`, `method GET`; terms are ANDed, `not` negates the
-//! next term. "src"/"sport" are the client side, "dst"/"dport" the server side (TERMS: the
-//! client sent the request line).
+//! next term. "src"/"sport" are the client side, "dst"/"dport" the server side (the client is
+//! the side that sent the request line; docs/terms.md).
 
 use std::{fmt, net::IpAddr};
 

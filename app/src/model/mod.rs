@@ -1,9 +1,11 @@
 //! The pure model of httptop: what the exchanges and the kernel's counters add up to.
 //! No aya, no ratatui, no tokio here: the collector feeds it, the dashboard and the headless
-//! summary read it, and unit tests drive it with plain values.
+//! summary read it (through [`SharedModel`] when live, see `shared`), and unit tests drive it
+//! with plain values.
 //!
-//! Two sources, kept apart on purpose (TERMS.md): the kernel's totals are exact; everything
-//! per tuple and every percentile comes from events, which are partial when events were lost.
+//! Two sources, kept apart on purpose (docs/terms.md): the kernel's totals are exact;
+//! everything per connection and every percentile comes from events, which are partial when
+//! events were lost. Which of the two a front end shows is decided once, in `view`.
 
 mod connections;
 mod exchange;

@@ -280,16 +280,20 @@ impl Model {
         View::new(figures, &stats)
     }
 
-    /// One connection in detail, its recent exchanges limited to those `filter` lets through
-    /// and that arrived before `before_seq`.
-    pub fn detail(
-        &self,
-        tuple: &Tuple,
-        filter: Option<&Filter>,
-        before_seq: u64,
-    ) -> Option<ConnectionDetail> {
+    /// One connection in detail as `view` shows it: its recent exchanges limited to those the
+    /// view's filter lets through and, when the view is `frozen`, to those before it froze.
+    pub fn detail(&self, tuple: &Tuple, view: &View, frozen: bool) -> Option<ConnectionDetail> {
         let connection = self.all.connections.get(tuple)?;
-        Some(ConnectionDetail::new(connection, filter, before_seq))
+        let before_seq = if frozen {
+            view.figures.before_seq
+        } else {
+            u64::MAX
+        };
+        Some(ConnectionDetail::new(
+            connection,
+            view.figures.filter.as_ref(),
+            before_seq,
+        ))
     }
 
     /// For the headless mode: everything, unfiltered (exact kernel counts, event-based

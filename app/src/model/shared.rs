@@ -56,13 +56,8 @@ impl SharedModel {
     }
 
     /// One connection in detail (see [`Model::detail`]).
-    pub fn detail(
-        &self,
-        tuple: &Tuple,
-        filter: Option<&Filter>,
-        before_seq: u64,
-    ) -> Option<ConnectionDetail> {
-        self.lock().detail(tuple, filter, before_seq)
+    pub fn detail(&self, tuple: &Tuple, view: &View, frozen: bool) -> Option<ConnectionDetail> {
+        self.lock().detail(tuple, view, frozen)
     }
 
     /// Statistics start from zero (see [`Model::reset`]).

@@ -108,11 +108,18 @@ impl App {
         app
     }
 
-    /// Sets the initial filter (`--filter`, already parsed).
+    /// Puts `filter` in force (`--filter`, or the filter bar's text once parsed); when frozen,
+    /// the frozen screen is re-filtered.
     pub fn set_filter(&mut self, filter: Option<Filter>) {
-        self.model.set_filter(filter);
-        self.view = self.model.view();
-        self.sort_rows(None);
+        let keep = self.selected_tuple();
+        self.model.set_filter(filter.clone());
+        self.view = if self.frozen_at.is_some() {
+            self.model.refilter(&self.view, filter)
+        } else {
+            self.model.view()
+        };
+        self.inspect = None;
+        self.sort_rows(keep);
     }
 
     /// Takes a fresh view unless frozen (called once per refresh interval).
@@ -125,7 +132,7 @@ impl App {
         if let Some(d) = &self.inspect {
             self.inspect = self
                 .model
-                .detail(&d.tuple, self.view.figures.filter.as_ref(), u64::MAX)
+                .detail(&d.tuple, &self.view, false)
                 .or(self.inspect.take());
         }
         self.sort_rows(selected);
@@ -230,13 +237,8 @@ impl App {
             }
             Action::Inspect => {
                 if let Some(tuple) = self.selected_tuple() {
-                    let figures = &self.view.figures;
-                    let before = if self.frozen_at.is_none() {
-                        u64::MAX
-                    } else {
-                        figures.before_seq
-                    };
-                    self.inspect = self.model.detail(&tuple, figures.filter.as_ref(), before);
+                    let frozen = self.frozen_at.is_some();
+                    self.inspect = self.model.detail(&tuple, &self.view, frozen);
                 }
             }
             Action::Back => {
@@ -271,15 +273,7 @@ impl App {
             }
             Ok(filter) => {
                 self.filter_error = None;
-                let keep = self.selected_tuple();
-                self.model.set_filter(filter.clone());
-                self.view = if self.frozen_at.is_some() {
-                    self.model.refilter(&self.view, filter)
-                } else {
-                    self.model.view()
-                };
-                self.inspect = None;
-                self.sort_rows(keep);
+                self.set_filter(filter);
             }
         }
     }

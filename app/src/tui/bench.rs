@@ -1,4 +1,5 @@
-//! Frame render benchmark (not a timed test): the harness calls it through a hidden CLI flag.
+//! Frame render benchmark (not a timed test): `cargo xtask bench` calls it through the hidden
+//! `--bench-render` flag of a build with the `bench-controls` feature.
 
 use std::{
     net::SocketAddr,

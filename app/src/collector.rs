@@ -1,20 +1,16 @@
 //! The collector task: probe → model. It polls the ring buffer on a timer (the kernel never
 //! wakes us per event: that halves a busy server's throughput), refreshes kernel totals, sweeps
-//! stale connections and closes sparkline points. The UI only ever reads the model.
+//! stale connections and closes sparkline points. It is the only writer of what the kernel
+//! reports; the dashboard writes nothing but its requests to reset or change the filter.
 
-use std::{
-    sync::{Arc, Mutex},
-    time::Duration,
-};
+use std::time::Duration;
 
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
-    model::{ExchangeRecord, Model},
+    model::{Exchange, SharedModel},
     probe::{Probe, monotonic_ns},
 };
-
-pub type SharedModel = Arc<Mutex<Model>>;
 
 #[derive(Clone, Debug)]
 pub struct CollectorOptions {
@@ -22,7 +18,7 @@ pub struct CollectorOptions {
     pub poll: Duration,
     /// Kernel totals refresh period.
     pub totals: Duration,
-    /// Sparkline point period (the UI refresh interval).
+    /// Sparkline point period (the dashboard's refresh interval).
     pub interval: Duration,
     /// A connection silent this long is dropped and its outstanding requests expire.
     pub request_timeout: Duration,
@@ -45,8 +41,9 @@ fn ticker(period: Duration) -> tokio::time::Interval {
     t
 }
 
-/// Runs until `shutdown` turns true, then detaches the probe and does a last full read, so the
-/// model ends with every exchange the kernel counted.
+/// Runs until `shutdown` turns true, then detaches the probe, drains what the kernel sent
+/// before the detach and reads the totals last, so the model ends with every exchange the
+/// kernel counted.
 pub async fn run(
     mut probe: Probe,
     model: SharedModel,
@@ -57,7 +54,7 @@ pub async fn run(
     let mut totals = ticker(opts.totals);
     let mut sweep = ticker(Duration::from_secs(1).min(opts.request_timeout));
     let mut interval = ticker(opts.interval);
-    let mut batch: Vec<ExchangeRecord> = Vec::with_capacity(4096);
+    let mut batch: Vec<Exchange> = Vec::with_capacity(4096);
     loop {
         tokio::select! {
             _ = poll.tick() => drain(&mut probe, &model, &mut batch),
@@ -74,7 +71,7 @@ pub async fn run(
             // filter's cost, the counts) cover exactly that interval.
             _ = interval.tick() => {
                 refresh_totals(&probe, &model);
-                lock(&model).tick(monotonic_ns());
+                model.tick(monotonic_ns());
             }
             changed = shutdown.changed() => {
                 if changed.is_err() || *shutdown.borrow() {
@@ -94,27 +91,14 @@ pub async fn run(
     Ok(())
 }
 
-fn lock(model: &SharedModel) -> std::sync::MutexGuard<'_, Model> {
-    // A panic elsewhere while holding the lock leaves plain data behind: keep going.
-    model
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
-fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<ExchangeRecord>) {
-    probe.drain_events(|r| batch.push(r));
-    if batch.is_empty() {
-        return;
-    }
-    let mut m = lock(model);
-    for r in batch.drain(..) {
-        m.record(r);
-    }
+fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<Exchange>) {
+    probe.drain_events(|e| batch.push(e));
+    model.record_batch(batch);
 }
 
 fn refresh_totals(probe: &Probe, model: &SharedModel) {
     match probe.totals() {
-        Ok(t) => lock(model).set_kernel_totals(t),
+        Ok(t) => model.set_kernel_totals(t),
         Err(e) => log::warn!("reading kernel totals: {e}"),
     }
 }

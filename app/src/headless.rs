@@ -1,54 +1,49 @@
-//! `--headless`: collect until the duration or a signal, then print the summary.
+//! `--headless` and `--read`: no dashboard; the run ends with the summary on stdout.
 
-use std::{
-    io::Write as _,
-    sync::{Arc, Mutex},
-};
+use std::{io::Write as _, time::Duration};
 
 use anyhow::Context as _;
-use tokio::sync::watch;
 
-use crate::{
-    cli::Cli,
-    collector::{self, CollectorOptions},
-    model::Model,
-    probe::Probe,
-};
+use crate::model::Summary;
 
-pub async fn run(cli: &Cli, probe: Probe, model: Model) -> anyhow::Result<()> {
-    let model = Arc::new(Mutex::new(model));
-    let (stop_tx, stop_rx) = watch::channel(false);
-    let opts = CollectorOptions {
-        interval: cli.interval,
-        request_timeout: cli.request_timeout,
-        ..CollectorOptions::default()
-    };
-    let collector = tokio::spawn(collector::run(probe, model.clone(), opts, stop_rx));
-
-    wait_for_stop(cli.duration).await?;
-    let _ = stop_tx.send(true);
-    collector.await.context("collector task")??;
-
-    let model = model.lock().unwrap_or_else(|p| p.into_inner());
-    print_summary(cli, &model)
+/// How the summary is printed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SummaryFormat {
+    /// Aligned lines for people, latencies in human units.
+    Text,
+    /// One JSON object (`--json`): its keys are a contract scripts rely on.
+    Json,
 }
 
-/// The summary on stdout: JSON with `--json`, else text.
-pub fn print_summary(cli: &Cli, model: &Model) -> anyhow::Result<()> {
-    let summary = model.summary(cli.top);
-    let text = if cli.json {
-        serde_json::to_string(&summary)? + "\n"
-    } else {
-        summary.to_text()
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SummaryOptions {
+    pub format: SummaryFormat,
+    /// The busiest connections listed (`--top`).
+    pub top: usize,
+}
+
+/// A live run without the dashboard.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HeadlessOptions {
+    /// Collect this long; `None`: until SIGINT/SIGTERM.
+    pub duration: Option<Duration>,
+    pub summary: SummaryOptions,
+}
+
+/// Prints `summary` on stdout.
+pub fn print_summary(summary: &Summary, opts: &SummaryOptions) -> anyhow::Result<()> {
+    let text = match opts.format {
+        SummaryFormat::Json => serde_json::to_string(summary)? + "\n",
+        SummaryFormat::Text => summary.to_text(),
     };
-    let mut out = std::io::stdout().lock();
+    let mut out = std::io::stdout();
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
 }
 
-/// Returns when the duration elapses or SIGINT/SIGTERM arrives.
-async fn wait_for_stop(duration: Option<std::time::Duration>) -> anyhow::Result<()> {
+/// Returns when `duration` elapses or SIGINT/SIGTERM arrives.
+pub async fn wait_for_stop(duration: Option<Duration>) -> anyhow::Result<()> {
     use tokio::signal::unix::{SignalKind, signal};
     let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
     let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;

@@ -1,4 +1,5 @@
-//! httptop's user space: loader, collector, the pure model, and the views.
+//! httptop's user space: the command line and the run it describes, the loader, the
+//! collector, the model, the dashboard and the headless summary.
 
 pub mod cli;
 pub mod collector;
@@ -8,4 +9,5 @@ pub mod model;
 pub mod offline;
 pub mod probe;
 pub mod records;
+pub mod run;
 pub mod tui;

@@ -16,7 +16,7 @@ use aya::{
 use probe_common::wire::{COUNTER_SLOTS, ConnKey, ConnState, ExchangeEvent, HISTOGRAM_BUCKETS};
 
 use crate::{
-    model::{ExchangeRecord, KernelTotals},
+    model::{Exchange, KernelTotals},
     records::{event_record, totals_from_counters},
 };
 
@@ -341,7 +341,7 @@ impl Probe {
     }
 
     /// Calls `f` for every exchange event waiting in the ring buffer; returns how many.
-    pub fn drain_events(&mut self, mut f: impl FnMut(ExchangeRecord)) -> usize {
+    pub fn drain_events(&mut self, mut f: impl FnMut(Exchange)) -> usize {
         let mut n = 0;
         while let Some(item) = self.events.next() {
             if let Some(event) = parse_event(&item) {

@@ -7,7 +7,7 @@ use probe_common::wire::{
     request_target,
 };
 
-use crate::model::{ExchangeRecord, KernelTotals, PathPrefix, Tuple};
+use crate::model::{Exchange, KernelTotals, PathPrefix, Tuple};
 
 /// An address as the probe stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
 pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
@@ -31,7 +31,7 @@ pub fn exchange_record(
     request: &InFlight,
     status: u16,
     latency_ns: u64,
-) -> ExchangeRecord {
+) -> Exchange {
     record(
         key,
         request.request_ns,
@@ -43,7 +43,7 @@ pub fn exchange_record(
     )
 }
 
-pub fn event_record(e: &ExchangeEvent) -> ExchangeRecord {
+pub fn event_record(e: &ExchangeEvent) -> Exchange {
     record(
         &e.key,
         e.request_ns,
@@ -63,8 +63,8 @@ fn record(
     status: u16,
     path: &[u8; PATH_LEN],
     path_len: u8,
-) -> ExchangeRecord {
-    ExchangeRecord {
+) -> Exchange {
+    Exchange {
         tuple: tuple_from_key(key),
         request_ns,
         latency_ns,

@@ -1,12 +1,15 @@
-//! One finished exchange, as the collector hands it over and as the model keeps it.
+//! One finished exchange: [`Exchange`] as the kernel's events and the capture reader hand it
+//! over, and [`NumberedExchange`], the same exchange once the model has given it its place in
+//! arrival order. Only the model numbers exchanges, so only the model makes the second kind;
+//! everything else reads a numbered exchange as the plain one it wraps.
 
-use std::{borrow::Cow, fmt};
+use std::{borrow::Cow, fmt, ops::Deref};
 
 use super::{Method, Tuple};
 
-/// A finished exchange from the kernel's event channel.
-#[derive(Clone, Debug)]
-pub struct ExchangeRecord {
+/// A finished exchange: fixed size and `Copy`, so keeping one never allocates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Exchange {
     pub tuple: Tuple,
     /// CLOCK_MONOTONIC ns of the request's first segment.
     pub request_ns: u64,
@@ -78,32 +81,7 @@ impl fmt::Debug for PathPrefix {
     }
 }
 
-/// An exchange as the model keeps it: fixed size and `Copy`, numbered in arrival order.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Exchange {
-    /// Arrival order since the model started (never reset, so a snapshot can say "up to here").
-    pub seq: u64,
-    pub tuple: Tuple,
-    pub request_ns: u64,
-    pub latency_ns: u64,
-    pub method: Option<Method>,
-    pub status: u16,
-    pub path: PathPrefix,
-}
-
 impl Exchange {
-    pub fn new(seq: u64, r: &ExchangeRecord) -> Self {
-        Exchange {
-            seq,
-            tuple: r.tuple,
-            request_ns: r.request_ns,
-            latency_ns: r.latency_ns,
-            method: r.method,
-            status: r.status,
-            path: r.path,
-        }
-    }
-
     /// CLOCK_MONOTONIC ns of the final response's status line.
     pub fn response_ns(&self) -> u64 {
         self.request_ns.saturating_add(self.latency_ns)
@@ -112,6 +90,23 @@ impl Exchange {
     /// 4xx and 5xx count as errors in the error rate.
     pub fn is_error(&self) -> bool {
         self.status >= 400
+    }
+}
+
+/// An exchange numbered in arrival order by the model.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NumberedExchange {
+    /// Arrival order since the model started (never reset, so a frozen screen can say "up to
+    /// here").
+    pub seq: u64,
+    pub exchange: Exchange,
+}
+
+impl Deref for NumberedExchange {
+    type Target = Exchange;
+
+    fn deref(&self) -> &Exchange {
+        &self.exchange
     }
 }
 

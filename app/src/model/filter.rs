@@ -1,7 +1,7 @@
 //! The dashboard's filter language: `port N`, `sport N`, `dport N`, `ip ADDR`, `src ADDR`,
 //! `dst ADDR`, `net CIDR`, `status 5xx|404`, `method GET`; terms are ANDed, `not` negates the
-//! next term. "src"/"sport" are the client side, "dst"/"dport" the server side (TERMS: the
-//! client sent the request line).
+//! next term. "src"/"sport" are the client side, "dst"/"dport" the server side (the client is
+//! the side that sent the request line; docs/terms.md).
 
 use std::{fmt, net::IpAddr};
 
@@ -227,23 +227,20 @@ fn parse_method(s: &str) -> Result<Method, FilterError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{ExchangeRecord, PathPrefix, Tuple};
+    use crate::model::{PathPrefix, Tuple};
 
     fn ex(client: &str, server: &str, status: u16, method: Method) -> Exchange {
-        Exchange::new(
-            0,
-            &ExchangeRecord {
-                tuple: Tuple {
-                    client: client.parse().unwrap(),
-                    server: server.parse().unwrap(),
-                },
-                request_ns: 0,
-                latency_ns: 1,
-                method: Some(method),
-                status,
-                path: PathPrefix::new("/"),
+        Exchange {
+            tuple: Tuple {
+                client: client.parse().unwrap(),
+                server: server.parse().unwrap(),
             },
-        )
+            request_ns: 0,
+            latency_ns: 1,
+            method: Some(method),
+            status,
+            path: PathPrefix::new("/"),
+        }
     }
 
     fn matches(filter: &str, e: &Exchange) -> bool {

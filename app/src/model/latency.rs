@@ -115,22 +115,22 @@ const EXACT_SAMPLES: usize = 32;
 /// One tuple's latencies: exact while few, then an hdrhistogram with 2 significant digits and
 /// 1 µs resolution (u32 counts) to keep memory modest across many tuples.
 #[derive(Clone, Debug)]
-pub enum TalkerLatency {
+pub enum ConnectionLatency {
     Exact(Vec<u64>),
     Histogram { hdr: Box<Histogram<u32>>, max: u64 },
 }
 
-impl Default for TalkerLatency {
+impl Default for ConnectionLatency {
     fn default() -> Self {
-        TalkerLatency::Exact(Vec::new())
+        ConnectionLatency::Exact(Vec::new())
     }
 }
 
-impl TalkerLatency {
+impl ConnectionLatency {
     pub fn record(&mut self, ns: u64) {
         match self {
-            TalkerLatency::Exact(samples) if samples.len() < EXACT_SAMPLES => samples.push(ns),
-            TalkerLatency::Exact(samples) => {
+            ConnectionLatency::Exact(samples) if samples.len() < EXACT_SAMPLES => samples.push(ns),
+            ConnectionLatency::Exact(samples) => {
                 let mut hdr = Box::new(
                     Histogram::new_with_bounds(1_000, HIGHEST_NS, 2)
                         .expect("constant bounds are valid for hdrhistogram"),
@@ -140,9 +140,9 @@ impl TalkerLatency {
                     hdr.saturating_record(s);
                     max = max.max(s);
                 }
-                *self = TalkerLatency::Histogram { hdr, max };
+                *self = ConnectionLatency::Histogram { hdr, max };
             }
-            TalkerLatency::Histogram { hdr, max } => {
+            ConnectionLatency::Histogram { hdr, max } => {
                 hdr.saturating_record(ns);
                 *max = (*max).max(ns);
             }
@@ -151,8 +151,8 @@ impl TalkerLatency {
 
     pub fn percentiles(&self) -> Percentiles {
         match self {
-            TalkerLatency::Exact(samples) if samples.is_empty() => Percentiles::default(),
-            TalkerLatency::Exact(samples) => {
+            ConnectionLatency::Exact(samples) if samples.is_empty() => Percentiles::default(),
+            ConnectionLatency::Exact(samples) => {
                 let mut sorted = samples.clone();
                 sorted.sort_unstable();
                 let [p50, p90, p99, p999] = QUANTILES.map(|q| sorted_quantile(&sorted, q));
@@ -164,7 +164,7 @@ impl TalkerLatency {
                     max: sorted[sorted.len() - 1],
                 }
             }
-            TalkerLatency::Histogram { hdr, max } => hdr_percentiles(hdr, *max),
+            ConnectionLatency::Histogram { hdr, max } => hdr_percentiles(hdr, *max),
         }
     }
 
@@ -173,12 +173,12 @@ impl TalkerLatency {
     pub fn log2_histogram(&self) -> [u64; LOG2_BUCKETS] {
         let mut buckets = [0u64; LOG2_BUCKETS];
         match self {
-            TalkerLatency::Exact(samples) => {
+            ConnectionLatency::Exact(samples) => {
                 for &s in samples {
                     buckets[log2_bucket(s)] += 1;
                 }
             }
-            TalkerLatency::Histogram { hdr, .. } => {
+            ConnectionLatency::Histogram { hdr, .. } => {
                 for v in hdr.iter_recorded() {
                     let value = hdr.median_equivalent(v.value_iterated_to());
                     buckets[log2_bucket(value)] += v.count_at_value() as u64;
@@ -239,8 +239,8 @@ mod tests {
     }
 
     #[test]
-    fn talker_latency_is_exact_then_switches_to_a_histogram() {
-        let mut t = TalkerLatency::default();
+    fn connection_latency_is_exact_then_switches_to_a_histogram() {
+        let mut t = ConnectionLatency::default();
         for ms in 1..=10u64 {
             t.record(ms * 1_000_000);
         }
@@ -257,7 +257,7 @@ mod tests {
         for _ in 0..90 {
             t.record(50_000_000);
         }
-        assert!(matches!(t, TalkerLatency::Histogram { .. }));
+        assert!(matches!(t, ConnectionLatency::Histogram { .. }));
         let p = t.percentiles();
         // 2 significant digits: within 1% above the true value.
         assert!((50_000_000..50_500_000).contains(&p.p50), "{p:?}");

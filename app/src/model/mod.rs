@@ -1,36 +1,42 @@
 //! The pure model of httptop: what the exchanges and the kernel's counters add up to.
 //! No aya, no ratatui, no tokio here: the collector feeds it, the dashboard and the headless
-//! summary read it, and unit tests drive it with plain values.
+//! summary read it (through [`SharedModel`] when live, see `shared`), and unit tests drive it
+//! with plain values.
 //!
-//! Two sources, kept apart on purpose (TERMS.md): the kernel's totals are exact; everything
-//! per tuple and every percentile comes from events, which are partial when events were lost.
+//! Two sources, kept apart on purpose (docs/terms.md): the kernel's totals are exact;
+//! everything per connection and every percentile comes from events, which are partial when
+//! events were lost. Which of the two a front end shows is decided once, in `view`.
 
+mod connections;
 mod exchange;
 mod filter;
 mod history;
 mod latency;
+mod shared;
 mod stats;
 mod summary;
-mod talkers;
 mod totals;
 mod tuple;
 mod units;
+mod view;
 
 use std::collections::VecDeque;
 
-pub use exchange::{Exchange, ExchangeRecord, PATH_LEN, PathPrefix};
+pub use connections::{Connection, Connections};
+pub use exchange::{Exchange, NumberedExchange, PATH_LEN, PathPrefix};
 pub use filter::{Filter, FilterError};
 pub use history::{History, HistoryPoint};
 pub use latency::{
-    LOG2_BUCKETS, LatencyHistogram, Percentiles, TalkerLatency, log2_bucket, log2_bucket_floor,
+    ConnectionLatency, LOG2_BUCKETS, LatencyHistogram, Percentiles, log2_bucket, log2_bucket_floor,
 };
 pub use probe_common::wire::Method;
+pub use shared::SharedModel;
 pub use stats::{Stats, StatsOptions};
-pub use summary::{Summary, TalkerSummary};
-pub use talkers::{Talker, TalkerTable};
+pub use summary::{ConnectionSummary, Summary};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;
 pub use units::{format_count, format_ns, format_percent, format_rate};
+pub use view::{ConnectionDetail, ConnectionRow, Figures, View};
 
 /// Exchanges kept in arrival order so a new filter can start from recent history
 /// (about 9 MiB at this size).
@@ -38,10 +44,10 @@ pub const LOG_CAPACITY: usize = 65_536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelOptions {
-    /// Bound on tuples kept; the least recently seen are evicted.
-    pub max_talkers: usize,
-    /// Recent exchanges kept per tuple for the inspect view.
-    pub recent_per_talker: usize,
+    /// Bound on connections kept; the least recently seen are evicted.
+    pub max_connections: usize,
+    /// Recent exchanges kept per connection for the inspect view.
+    pub recent_per_connection: usize,
     /// Sparkline points kept.
     pub history_len: usize,
 }
@@ -49,8 +55,11 @@ pub struct ModelOptions {
 impl Default for ModelOptions {
     fn default() -> Self {
         ModelOptions {
-            max_talkers: 100_000,
-            recent_per_talker: 64,
+            max_connections: 100_000,
+            // The recent lists are most of the model's memory: 16 per connection keeps it near
+            // 25 MB with 10,000 busy connections, where 64 would take about four times as much.
+            recent_per_connection: 16,
+            // Five minutes of sparkline at the default one-second interval.
             history_len: 300,
         }
     }
@@ -59,8 +68,8 @@ impl Default for ModelOptions {
 impl ModelOptions {
     fn stats(&self) -> StatsOptions {
         StatsOptions {
-            max_talkers: self.max_talkers,
-            recent_per_talker: self.recent_per_talker,
+            max_connections: self.max_connections,
+            recent_per_connection: self.recent_per_connection,
             history_len: self.history_len,
         }
     }
@@ -69,7 +78,7 @@ impl ModelOptions {
     /// the unfiltered tuple.
     fn filtered_stats(&self) -> StatsOptions {
         StatsOptions {
-            recent_per_talker: 0,
+            recent_per_connection: 0,
             ..self.stats()
         }
     }
@@ -90,7 +99,7 @@ pub struct Model {
     all: Stats,
     view: Option<FilteredView>,
     /// The latest exchanges, oldest first, at most [`LOG_CAPACITY`].
-    log: VecDeque<Exchange>,
+    log: VecDeque<NumberedExchange>,
     /// Latest totals as the kernel reported them.
     kernel_latest: KernelTotals,
     /// Totals at the last `reset`, subtracted from what is shown.
@@ -120,8 +129,11 @@ impl Model {
     }
 
     /// One finished exchange from the event channel.
-    pub fn record(&mut self, r: ExchangeRecord) {
-        let e = Exchange::new(self.next_seq, &r);
+    pub fn record(&mut self, exchange: Exchange) {
+        let e = NumberedExchange {
+            seq: self.next_seq,
+            exchange,
+        };
         self.next_seq += 1;
         self.all.record(&e);
         if let Some(v) = &mut self.view
@@ -193,7 +205,7 @@ impl Model {
                 stats.record(e);
             }
         }
-        stats.talkers.refresh_percentiles();
+        stats.connections.refresh_percentiles();
         stats
     }
 
@@ -234,9 +246,61 @@ impl Model {
         self.opts
     }
 
-    /// For the headless mode: exact kernel counts, event-based percentiles and top talkers.
+    /// What the dashboard shows now: the current filter's view.
+    pub fn view(&self) -> View {
+        let stats = self.view_stats();
+        let figures = Figures::new(
+            stats,
+            self.filter().cloned(),
+            self.kernel_totals(),
+            self.next_seq,
+            self,
+        );
+        View::new(figures, stats)
+    }
+
+    /// A frozen screen seen through a new filter, rebuilt from the exchange log: only
+    /// exchanges before the freeze count, and only those still in the log.
+    pub fn refilter(&self, frozen: &View, filter: Option<Filter>) -> View {
+        let at_freeze = &frozen.figures;
+        let stats = self.replay(filter.as_ref(), at_freeze.before_seq);
+        let mut figures = Figures::new(
+            &stats,
+            filter,
+            at_freeze.kernel.clone(),
+            at_freeze.before_seq,
+            self,
+        );
+        // The header stays as it was at the freeze; the replay has no intervals, so no
+        // sparklines.
+        figures.now_ns = at_freeze.now_ns;
+        figures.uptime_ns = at_freeze.uptime_ns;
+        figures.filter_ns_per_run = at_freeze.filter_ns_per_run;
+        figures.events_received = at_freeze.events_received;
+        View::new(figures, &stats)
+    }
+
+    /// One connection in detail as `view` shows it: its recent exchanges limited to those the
+    /// view's filter lets through and, when the view is `frozen`, to those before it froze.
+    pub fn detail(&self, tuple: &Tuple, view: &View, frozen: bool) -> Option<ConnectionDetail> {
+        let connection = self.all.connections.get(tuple)?;
+        let before_seq = if frozen {
+            view.figures.before_seq
+        } else {
+            u64::MAX
+        };
+        Some(ConnectionDetail::new(
+            connection,
+            view.figures.filter.as_ref(),
+            before_seq,
+        ))
+    }
+
+    /// For the headless mode: everything, unfiltered (exact kernel counts, event-based
+    /// percentiles), and the `top` busiest connections.
     pub fn summary(&self, top: usize) -> Summary {
-        Summary::new(&self.kernel_totals(), &self.all, top)
+        let figures = Figures::new(&self.all, None, self.kernel_totals(), self.next_seq, self);
+        Summary::new(&figures, self.all.connections.top(top))
     }
 }
 
@@ -252,17 +316,17 @@ pub(crate) mod test_support {
         server_port: u16,
         latency_ns: u64,
         status: u16,
-    ) -> Exchange {
-        Exchange::new(
+    ) -> NumberedExchange {
+        NumberedExchange {
             seq,
-            &record(
+            exchange: record(
                 client_port,
                 server_port,
                 seq * 1_000_000_000,
                 latency_ns,
                 status,
             ),
-        )
+        }
     }
 
     pub fn record(
@@ -271,8 +335,8 @@ pub(crate) mod test_support {
         request_ns: u64,
         latency_ns: u64,
         status: u16,
-    ) -> ExchangeRecord {
-        ExchangeRecord {
+    ) -> Exchange {
+        Exchange {
             tuple: Tuple {
                 client: std::net::SocketAddr::from(([10, 0, 0, 1], client_port)),
                 server: std::net::SocketAddr::from(([10, 0, 0, 2], server_port)),
@@ -305,7 +369,7 @@ mod tests {
         assert_eq!(m.kernel_totals().exchanges, 0);
         assert_eq!(m.kernel_totals().in_flight, 2);
         assert_eq!(m.stats().exchanges, 0);
-        assert!(m.stats().talkers.is_empty());
+        assert!(m.stats().connections.is_empty());
         m.set_kernel_totals(KernelTotals {
             exchanges: 10,
             in_flight: 1,
@@ -342,14 +406,14 @@ mod tests {
         m.record(record(40002, 8080, 3, 30, 200));
         m.record(record(40003, 80, 4, 40, 200));
         assert_eq!(m.view_stats().exchanges, 2);
-        assert_eq!(m.view_stats().talkers.len(), 2);
+        assert_eq!(m.view_stats().connections.len(), 2);
         assert_eq!(m.stats().exchanges, 4);
         // A frozen screen re-filters only what came before it froze (sequence numbers 0..3).
         let port_80 = Filter::parse("dport 80").unwrap().unwrap();
         let frozen = m.replay(Some(&port_80), 3);
         assert_eq!(frozen.exchanges, 1);
         assert_eq!(
-            frozen.talkers.iter().next().map(|t| t.percentiles.p50),
+            frozen.connections.iter().next().map(|t| t.percentiles.p50),
             Some(10)
         );
         m.set_filter(None);
@@ -374,7 +438,7 @@ mod tests {
         m.record(record(40000, 80, 5, 10, 200));
         m.reset();
         m.record(record(40000, 80, 6, 10, 200));
-        let t = m.stats().talkers.iter().next().unwrap();
+        let t = m.stats().connections.iter().next().unwrap();
         // Sequence numbers survive a reset, so "as of exchange N" stays meaningful.
         assert_eq!(t.last.seq, 1);
     }

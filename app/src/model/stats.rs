@@ -1,16 +1,16 @@
 //! The figures of one stream of exchanges (all of them, or those a filter lets through).
 
 use super::{
-    exchange::Exchange,
+    connections::Connections,
+    exchange::NumberedExchange,
     history::{History, HistoryPoint},
     latency::{LOG2_BUCKETS, LatencyHistogram, log2_bucket},
-    talkers::TalkerTable,
 };
 
 #[derive(Clone, Copy, Debug)]
 pub struct StatsOptions {
-    pub max_talkers: usize,
-    pub recent_per_talker: usize,
+    pub max_connections: usize,
+    pub recent_per_connection: usize,
     pub history_len: usize,
 }
 
@@ -23,7 +23,7 @@ pub struct Stats {
     /// log2 histogram of these exchanges' latencies (the kernel's own histogram is not
     /// filterable, so a filtered view uses this one).
     pub log2: [u64; LOG2_BUCKETS],
-    pub talkers: TalkerTable,
+    pub connections: Connections,
     pub history: History,
     interval: Interval,
     last_tick_ns: Option<u64>,
@@ -44,20 +44,20 @@ impl Stats {
             errors: 0,
             latency: LatencyHistogram::new(),
             log2: [0; LOG2_BUCKETS],
-            talkers: TalkerTable::new(opts.max_talkers, opts.recent_per_talker),
+            connections: Connections::new(opts.max_connections, opts.recent_per_connection),
             history: History::new(opts.history_len),
             interval: Interval::default(),
             last_tick_ns: None,
         }
     }
 
-    pub fn record(&mut self, e: &Exchange) {
+    pub fn record(&mut self, e: &NumberedExchange) {
         let error = u64::from(e.is_error());
         self.exchanges += 1;
         self.errors += error;
         self.latency.record(e.latency_ns);
         self.log2[log2_bucket(e.latency_ns)] += 1;
-        self.talkers.record(e);
+        self.connections.record(e);
         self.interval.exchanges += 1;
         self.interval.errors += error;
         self.interval.latency.record(e.latency_ns);
@@ -83,7 +83,7 @@ impl Stats {
             p99_ns: i.latency.quantile(0.99),
             error_rate: share(i.errors, i.exchanges),
         });
-        self.talkers.tick(seconds);
+        self.connections.tick(seconds);
         self.interval.exchanges = 0;
         self.interval.errors = 0;
         self.interval.latency.reset();
@@ -110,8 +110,8 @@ mod tests {
 
     fn stats() -> Stats {
         Stats::new(StatsOptions {
-            max_talkers: 10,
-            recent_per_talker: 4,
+            max_connections: 10,
+            recent_per_connection: 4,
             history_len: 10,
         })
     }

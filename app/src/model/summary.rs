@@ -5,9 +5,8 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::{
+    Connection, Figures,
     latency::{Percentiles, log2_bucket_floor},
-    stats::Stats,
-    totals::KernelTotals,
     units::format_ns,
 };
 
@@ -31,12 +30,12 @@ pub struct Summary {
     pub latency_ns: Percentiles,
     /// The kernel's 64 log2 buckets (exact).
     pub histogram_log2: Vec<u64>,
-    /// By exchanges descending, ties by tuple.
-    pub top_talkers: Vec<TalkerSummary>,
+    /// The busiest connections: by exchanges descending, ties by tuple.
+    pub top_talkers: Vec<ConnectionSummary>,
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
-pub struct TalkerSummary {
+pub struct ConnectionSummary {
     /// `ip:port`, IPv6 as `[addr]:port`.
     pub client: String,
     pub server: String,
@@ -46,9 +45,11 @@ pub struct TalkerSummary {
 }
 
 impl Summary {
-    pub(super) fn new(k: &KernelTotals, events: &Stats, top: usize) -> Self {
+    /// From an unfiltered view's figures and its busiest connections.
+    pub(super) fn new(figures: &Figures, top: Vec<&Connection>) -> Self {
+        let k = &figures.kernel;
         Summary {
-            exchanges: k.exchanges,
+            exchanges: figures.exchanges,
             requests: k.requests,
             responses: k.responses,
             unmatched_responses: k.unmatched_responses,
@@ -60,16 +61,14 @@ impl Summary {
             conn_table_full: k.conn_table_full,
             pipeline_overflow: k.pipeline_overflow,
             scan_incomplete: k.scan_incomplete,
-            events_received: events.exchanges,
-            latency_ns: events.latency.percentiles(),
-            histogram_log2: k.histogram_log2.to_vec(),
-            top_talkers: events
-                .talkers
-                .top(top)
+            events_received: figures.events_received,
+            latency_ns: figures.latency,
+            histogram_log2: figures.log2.to_vec(),
+            top_talkers: top
                 .into_iter()
                 .map(|t| {
                     let p = t.current_percentiles();
-                    TalkerSummary {
+                    ConnectionSummary {
                         client: t.tuple.client.to_string(),
                         server: t.tuple.server.to_string(),
                         exchanges: t.exchanges,

@@ -1,4 +1,5 @@
-//! The connection tuple, oriented client → server (TERMS: the client sent the request line).
+//! The connection tuple, oriented client → server (the client sent the request line;
+//! docs/terms.md).
 
 use std::{fmt, net::SocketAddr};
 

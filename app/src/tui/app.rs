@@ -1,18 +1,12 @@
 //! The dashboard's state and what each action does to it. No terminal here: tests drive it.
+//! Every change of state happens here, on a key or a refresh; drawing only reads the result.
 
-use std::{
-    cmp::Ordering,
-    sync::{Mutex, MutexGuard},
-    time::SystemTime,
-};
+use std::{cmp::Ordering, time::SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent};
 
-use super::{
-    keys::{Action, Context, action_for},
-    snapshot::{Row, Snapshot},
-};
-use crate::model::{Exchange, Filter, LOG2_BUCKETS, Model, Percentiles, Tuple};
+use super::keys::{Action, Context, action_for};
+use crate::model::{ConnectionDetail, ConnectionRow, Filter, SharedModel, Tuple, View};
 
 /// Table columns, in sort-cycle order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,7 +36,7 @@ impl Column {
         Self::CYCLE[(i + 1) % Self::CYCLE.len()]
     }
 
-    fn compare(self, a: &Row, b: &Row) -> Ordering {
+    fn compare(self, a: &ConnectionRow, b: &ConnectionRow) -> Ordering {
         match self {
             Column::Exchanges => a.exchanges.cmp(&b.exchanges),
             Column::ReqPerS => a.req_per_s.total_cmp(&b.req_per_s),
@@ -61,60 +55,22 @@ pub struct Sort {
     pub descending: bool,
 }
 
-/// One connection, for the inspect view.
-#[derive(Clone, Debug)]
-pub struct Detail {
-    pub tuple: Tuple,
-    pub exchanges: u64,
-    pub percentiles: Percentiles,
-    pub log2: [u64; LOG2_BUCKETS],
-    /// Newest first.
-    pub recent: Vec<Exchange>,
-    pub first_seen_ns: u64,
-    pub last_seen_ns: u64,
-}
-
-impl Detail {
-    /// The tuple as the model has it now; its recent exchanges limited to those the filter
-    /// lets through and that arrived before `before_seq` (the frozen moment).
-    fn take(
-        model: &Model,
-        tuple: &Tuple,
-        filter: Option<&Filter>,
-        before_seq: u64,
-    ) -> Option<Detail> {
-        let t = model.stats().talkers.get(tuple)?;
-        Some(Detail {
-            tuple: *tuple,
-            exchanges: t.exchanges,
-            percentiles: t.current_percentiles(),
-            log2: t.log2_histogram(),
-            recent: t
-                .recent()
-                .rev()
-                .filter(|e| e.seq < before_seq && filter.is_none_or(|f| f.matches(e)))
-                .copied()
-                .collect(),
-            first_seen_ns: t.first_seen_ns,
-            last_seen_ns: t.last_seen_ns,
-        })
-    }
-}
-
 pub struct App {
+    model: SharedModel,
     pub show_query: bool,
     pub interfaces: Vec<String>,
-    pub snapshot: Snapshot,
+    /// What the screen shows, its rows sorted by `sort`.
+    pub view: View,
     /// Wall-clock time of the freeze, when frozen.
     pub frozen_at: Option<SystemTime>,
     pub sort: Sort,
-    /// Index of the selected row in `snapshot.rows` (sorted).
+    /// Index of the selected row in `view.rows` (sorted).
     pub selected: usize,
     /// First row drawn; kept so the selection moves inside a steady page.
     pub offset: usize,
-    /// Rows that fit in the table, as of the last draw.
+    /// Rows that fit in the table, as the latest layout measured them.
     pub page_rows: usize,
-    pub inspect: Option<Detail>,
+    pub inspect: Option<ConnectionDetail>,
     pub help: bool,
     /// The filter bar's text while it is open.
     pub filter_input: Option<String>,
@@ -125,19 +81,13 @@ pub struct App {
     pub clear: bool,
 }
 
-fn lock(model: &Mutex<Model>) -> MutexGuard<'_, Model> {
-    // The collector may have panicked mid-update; showing its last state beats dying too.
-    model
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
-}
-
 impl App {
-    pub fn new(model: &Mutex<Model>, show_query: bool, interfaces: Vec<String>) -> Self {
+    pub fn new(model: SharedModel, show_query: bool, interfaces: Vec<String>) -> Self {
         let mut app = App {
             show_query,
             interfaces,
-            snapshot: Snapshot::take(&lock(model)),
+            view: model.view(),
+            model,
             frozen_at: None,
             sort: Sort {
                 column: Column::Exchanges,
@@ -158,36 +108,51 @@ impl App {
         app
     }
 
-    /// Sets the initial filter (`--filter`), as if typed in the filter bar.
-    pub fn set_filter_text(&mut self, model: &Mutex<Model>, text: &str) {
-        self.filter_input = Some(text.to_string());
-        self.apply_filter(model);
+    /// Puts `filter` in force (`--filter`, or the filter bar's text once parsed); when frozen,
+    /// the frozen screen is re-filtered.
+    pub fn set_filter(&mut self, filter: Option<Filter>) {
+        let keep = self.selected_tuple();
+        self.model.set_filter(filter.clone());
+        self.view = if self.frozen_at.is_some() {
+            self.model.refilter(&self.view, filter)
+        } else {
+            self.model.view()
+        };
+        self.inspect = None;
+        self.sort_rows(keep);
     }
 
-    /// Takes a fresh snapshot unless frozen (called once per refresh interval).
-    pub fn refresh(&mut self, model: &Mutex<Model>) {
+    /// Takes a fresh view unless frozen (called once per refresh interval).
+    pub fn refresh(&mut self) {
         if self.frozen_at.is_some() {
             return;
         }
         let selected = self.selected_tuple();
-        let m = lock(model);
-        self.snapshot = Snapshot::take(&m);
+        self.view = self.model.view();
         if let Some(d) = &self.inspect {
-            self.inspect = Detail::take(&m, &d.tuple, self.snapshot.filter.as_ref(), u64::MAX)
+            self.inspect = self
+                .model
+                .detail(&d.tuple, &self.view, false)
                 .or(self.inspect.take());
         }
-        drop(m);
         self.sort_rows(selected);
     }
 
     pub fn selected_tuple(&self) -> Option<Tuple> {
-        self.snapshot.rows.get(self.selected).map(|r| r.tuple)
+        self.view.rows.get(self.selected).map(|r| r.tuple)
+    }
+
+    /// Records how many rows the table has room for (from the layout of the next frame) and
+    /// keeps the selection inside that page.
+    pub fn set_page_rows(&mut self, rows: usize) {
+        self.page_rows = rows;
+        self.scroll_to_selection();
     }
 
     /// Sorts the rows and keeps `keep` selected if it is still there.
     fn sort_rows(&mut self, keep: Option<Tuple>) {
         let Sort { column, descending } = self.sort;
-        self.snapshot.rows.sort_unstable_by(|a, b| {
+        self.view.rows.sort_unstable_by(|a, b| {
             let by_column = column.compare(a, b);
             let by_column = if descending {
                 by_column.reverse()
@@ -197,15 +162,16 @@ impl App {
             by_column.then_with(|| a.tuple.cmp(&b.tuple))
         });
         self.selected = keep
-            .and_then(|t| self.snapshot.rows.iter().position(|r| r.tuple == t))
+            .and_then(|t| self.view.rows.iter().position(|r| r.tuple == t))
             .unwrap_or(self.selected)
-            .min(self.snapshot.rows.len().saturating_sub(1));
+            .min(self.view.rows.len().saturating_sub(1));
+        self.scroll_to_selection();
     }
 
-    pub fn handle_key(&mut self, model: &Mutex<Model>, key: &KeyEvent, now: SystemTime) {
+    pub fn handle_key(&mut self, key: &KeyEvent, now: SystemTime) {
         if let Some(text) = &mut self.filter_input {
             match action_for(Context::FilterBar, key) {
-                Some(action) => self.act(model, action, now),
+                Some(action) => self.act(action, now),
                 None => match key.code {
                     KeyCode::Char(c) => text.push(c),
                     KeyCode::Backspace => {
@@ -217,12 +183,18 @@ impl App {
             return;
         }
         if let Some(action) = action_for(Context::Main, key) {
-            self.act(model, action, now);
+            self.act(action, now);
         }
     }
 
-    pub fn act(&mut self, model: &Mutex<Model>, action: Action, now: SystemTime) {
-        let last = self.snapshot.rows.len().saturating_sub(1);
+    pub fn act(&mut self, action: Action, now: SystemTime) {
+        self.apply(action, now);
+        // Whatever moved the selection or changed the rows, the page follows it.
+        self.scroll_to_selection();
+    }
+
+    fn apply(&mut self, action: Action, now: SystemTime) {
+        let last = self.view.rows.len().saturating_sub(1);
         let page = self.page_rows.max(1);
         match action {
             Action::Quit => self.quit = true,
@@ -246,33 +218,27 @@ impl App {
             }
             Action::OpenFilter => {
                 self.filter_input = Some(
-                    self.snapshot
+                    self.view
+                        .figures
                         .filter
                         .as_ref()
                         .map(|f| f.text().to_string())
                         .unwrap_or_default(),
                 );
             }
-            Action::ApplyFilter => self.apply_filter(model),
+            Action::ApplyFilter => self.apply_filter(),
             Action::CancelFilter => self.filter_input = None,
             Action::ToggleFreeze => {
                 if self.frozen_at.take().is_none() {
                     self.frozen_at = Some(now);
                 } else {
-                    self.refresh(model);
+                    self.refresh();
                 }
             }
             Action::Inspect => {
                 if let Some(tuple) = self.selected_tuple() {
-                    let before = self.snapshot.before_seq;
-                    let live = self.frozen_at.is_none();
-                    let m = lock(model);
-                    self.inspect = Detail::take(
-                        &m,
-                        &tuple,
-                        self.snapshot.filter.as_ref(),
-                        if live { u64::MAX } else { before },
-                    );
+                    let frozen = self.frozen_at.is_some();
+                    self.inspect = self.model.detail(&tuple, &self.view, frozen);
                 }
             }
             Action::Back => {
@@ -283,11 +249,11 @@ impl App {
                 }
             }
             Action::Reset => {
-                lock(model).reset();
+                self.model.reset();
                 // A reset clears what a frozen screen could be re-filtered from, so it thaws.
                 self.frozen_at = None;
                 self.inspect = None;
-                self.refresh(model);
+                self.refresh();
             }
             Action::Redraw => self.clear = true,
             Action::ToggleHelp => self.help = !self.help,
@@ -296,7 +262,7 @@ impl App {
 
     /// Parses the filter bar; a valid filter goes to the model (and, when frozen, re-filters the
     /// frozen screen); an invalid one leaves an inline error and keeps the previous filter.
-    fn apply_filter(&mut self, model: &Mutex<Model>) {
+    fn apply_filter(&mut self) {
         let Some(text) = self.filter_input.take() else {
             return;
         };
@@ -307,24 +273,14 @@ impl App {
             }
             Ok(filter) => {
                 self.filter_error = None;
-                let keep = self.selected_tuple();
-                let mut m = lock(model);
-                m.set_filter(filter.clone());
-                if self.frozen_at.is_some() {
-                    self.snapshot = Snapshot::refilter(&m, &self.snapshot, filter);
-                } else {
-                    self.snapshot = Snapshot::take(&m);
-                }
-                drop(m);
-                self.inspect = None;
-                self.sort_rows(keep);
+                self.set_filter(filter);
             }
         }
     }
 
-    /// Keeps the selection inside the drawn page of `rows` rows.
-    pub fn scroll_to_selection(&mut self, rows: usize) {
-        self.page_rows = rows;
+    /// Keeps the selection inside the page of `page_rows` rows.
+    fn scroll_to_selection(&mut self) {
+        let rows = self.page_rows;
         if rows == 0 {
             return;
         }
@@ -333,8 +289,6 @@ impl App {
         } else if self.selected >= self.offset + rows {
             self.offset = self.selected + 1 - rows;
         }
-        self.offset = self
-            .offset
-            .min(self.snapshot.rows.len().saturating_sub(rows));
+        self.offset = self.offset.min(self.view.rows.len().saturating_sub(rows));
     }
 }

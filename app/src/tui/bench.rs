@@ -1,15 +1,15 @@
-//! Frame render benchmark (not a timed test): the harness calls it through a hidden CLI flag.
+//! Frame render benchmark (not a timed test): `cargo xtask bench` calls it through the hidden
+//! `--bench-render` flag of a build with the `bench-controls` feature.
 
 use std::{
     net::SocketAddr,
-    sync::Mutex,
     time::{Duration, Instant},
 };
 
 use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, theme::Theme, ui};
-use crate::model::{ExchangeRecord, Method, Model, ModelOptions, PathPrefix, Tuple};
+use crate::model::{Exchange, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple};
 
 /// A model with `tuples` connections, a few exchanges each, and a minute of sparkline points.
 pub(crate) fn busy_model(tuples: u32) -> Model {
@@ -27,7 +27,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
         ));
         for k in 0..(1 + i % 5) {
             now_ns += 1_000;
-            model.record(ExchangeRecord {
+            model.record(Exchange {
                 tuple: Tuple { client, server },
                 request_ns: now_ns,
                 latency_ns: 50_000 + u64::from(i % 97) * 10_000 + u64::from(k) * 1_000,
@@ -52,8 +52,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
 /// Mean time to draw one 200x60 frame with 10,000 rows in the table (a new selection each
 /// frame, so nothing is cached by the terminal diff).
 pub fn bench_render_10k(frames: usize) -> Duration {
-    let model = Mutex::new(busy_model(10_000));
-    let mut app = App::new(&model, false, Vec::new());
+    let mut app = App::new(SharedModel::new(busy_model(10_000)), false, Vec::new());
     let theme = Theme::new(true);
     let mut terminal = match Terminal::new(TestBackend::new(200, 60)) {
         Ok(t) => t,
@@ -62,12 +61,8 @@ pub fn bench_render_10k(frames: usize) -> Duration {
     let frames = frames.max(1);
     let start = Instant::now();
     for _ in 0..frames {
-        app.act(
-            &model,
-            super::keys::Action::Down,
-            std::time::SystemTime::UNIX_EPOCH,
-        );
-        if let Err(e) = terminal.draw(|frame| ui::draw(frame, &mut app, &theme)) {
+        app.act(super::keys::Action::Down, std::time::SystemTime::UNIX_EPOCH);
+        if let Err(e) = ui::draw_frame(&mut terminal, &mut app, &theme) {
             log::warn!("bench draw: {e}");
         }
     }

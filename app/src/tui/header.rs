@@ -40,7 +40,7 @@ fn time_of_day(t: SystemTime) -> String {
 }
 
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let s = &app.snapshot;
+    let s = &app.view.figures;
     let interfaces = if app.interfaces.is_empty() {
         "all".to_string()
     } else {
@@ -51,7 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     first.extend(field(theme, "if ", interfaces));
     first.extend(field(theme, "up ", uptime(s.uptime_ns)));
     first.extend(field(theme, "exchanges ", format_count(s.exchanges)));
-    first.extend(field(theme, "req/s ", format_rate(s.req_per_s())));
+    first.extend(field(theme, "req/s ", format_rate(app.view.req_per_s())));
     first.extend(field(theme, "err ", format_percent(s.error_rate)));
     first.extend(field(theme, "in-flight ", format_count(s.kernel.in_flight)));
     let lost = s.kernel.events_lost;

@@ -21,7 +21,8 @@ const FILTER_HELP: [&str; 5] = [
     "client = the side that sent the request line; server = the other side",
 ];
 
-/// Whether history before a filter is kept (the issue asks the help to say so).
+/// Whether history before a filter is kept: otherwise a new filter's sudden history, or a
+/// frozen screen's missing exchanges, would look like a bug.
 fn history_note() -> [String; 3] {
     [
         format!("A new filter starts from the last {LOG_CAPACITY} exchanges kept in memory;"),

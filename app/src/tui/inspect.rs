@@ -7,8 +7,8 @@ use ratatui::{
     widgets::{Block, Cell, Paragraph, Row, Table},
 };
 
-use super::{app::Detail, latency, theme::Theme};
-use crate::model::{format_count, format_ns};
+use super::{latency, theme::Theme};
+use crate::model::{ConnectionDetail, format_count, format_ns};
 
 /// `3.20s ago` from two CLOCK_MONOTONIC times.
 fn ago(now_ns: u64, then_ns: u64) -> String {
@@ -18,7 +18,7 @@ fn ago(now_ns: u64, then_ns: u64) -> String {
 pub fn render(
     frame: &mut Frame,
     area: Rect,
-    d: &Detail,
+    d: &ConnectionDetail,
     now_ns: u64,
     show_query: bool,
     theme: &Theme,

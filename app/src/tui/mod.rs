@@ -1,12 +1,15 @@
-//! The live dashboard (issue 4). The collector owns the model and updates it; this module
-//! copies a [`snapshot::Snapshot`] out of it once per refresh interval (or on a key that needs
-//! one) and draws from that copy, so drawing never holds the model's lock.
+//! The live dashboard. The collector records into the shared model; the dashboard takes a
+//! [`View`](crate::model::View) of it once per refresh interval (or on a key that needs one)
+//! and draws from that copy, and it asks the model, through the same handle, to reset or to
+//! change its filter.
 //!
 //! One widget per file: `header`, `sparklines`, `latency`, `table`, `inspect`, `help`,
 //! `footer`; `ui` lays them out; `keys` is the single table of key bindings; `app` holds the
 //! state and what each action does.
 
 mod app;
+// The frame-render benchmark ships only in benchmark builds; its test runs everywhere.
+#[cfg(any(test, feature = "bench-controls"))]
 pub mod bench;
 mod cpu;
 mod footer;
@@ -15,7 +18,6 @@ mod help;
 mod inspect;
 mod keys;
 mod latency;
-mod snapshot;
 mod sparklines;
 mod table;
 mod theme;
@@ -25,7 +27,6 @@ mod ui;
 mod tests;
 
 use std::{
-    sync::{Arc, Mutex},
     thread,
     time::{Duration, SystemTime},
 };
@@ -38,21 +39,18 @@ use tokio::{
     time::MissedTickBehavior,
 };
 
-use crate::model::Model;
+use crate::model::{Filter, SharedModel};
 use app::App;
 use cpu::CpuMeter;
 use theme::Theme;
 
-#[derive(Clone, Debug)]
-pub struct TuiOptions {
-    /// Refresh period: a new snapshot and a redraw.
-    pub interval: Duration,
-    /// Filter text to start with (`--filter`).
-    pub initial_filter: Option<String>,
+/// What only the dashboard needs to know of a run.
+#[derive(Clone, Debug, Default)]
+pub struct DashboardOptions {
+    /// The filter to start with (`--filter`).
+    pub initial_filter: Option<Filter>,
     /// Show query strings instead of `?…`.
     pub show_query: bool,
-    /// Interface names for the header; empty means all.
-    pub interfaces: Vec<String>,
 }
 
 /// Leaves raw mode and the alternate screen however `run` ends (error, early return).
@@ -99,18 +97,19 @@ fn spawn_input_reader() -> mpsc::UnboundedReceiver<Event> {
 }
 
 /// Runs the dashboard until `q`/Ctrl-C, SIGTERM, SIGHUP, or `shutdown` turning true.
+/// `interval` is the refresh period (a new view and a redraw); `interfaces` are the watched
+/// interfaces' names for the header (empty means all).
 pub async fn run(
-    model: Arc<Mutex<Model>>,
-    opts: TuiOptions,
+    model: SharedModel,
+    opts: DashboardOptions,
+    interval: Duration,
+    interfaces: Vec<String>,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let theme = Theme::from_env();
-    let mut app = App::new(&model, opts.show_query, opts.interfaces.clone());
-    if let Some(text) = &opts.initial_filter {
-        app.set_filter_text(&model, text);
-        if let Some(e) = &app.filter_error {
-            anyhow::bail!("--filter {text:?}: {e}");
-        }
+    let mut app = App::new(model, opts.show_query, interfaces);
+    if opts.initial_filter.is_some() {
+        app.set_filter(opts.initial_filter);
     }
     let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
     let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
@@ -118,7 +117,7 @@ pub async fn run(
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let _guard = TerminalGuard;
     let mut input = spawn_input_reader();
-    let mut refresh = tokio::time::interval(opts.interval);
+    let mut refresh = tokio::time::interval(interval);
     refresh.set_missed_tick_behavior(MissedTickBehavior::Delay);
     let mut cpu = CpuMeter::new();
 
@@ -126,18 +125,18 @@ pub async fn run(
         if std::mem::take(&mut app.clear) {
             terminal.clear()?;
         }
-        terminal.draw(|frame| ui::draw(frame, &mut app, &theme))?;
+        ui::draw_frame(&mut terminal, &mut app, &theme)?;
         tokio::select! {
             _ = refresh.tick() => {
                 // A frozen screen does not move, CPU figure included.
                 if app.frozen_at.is_none() {
                     app.cpu_percent = cpu.sample();
                 }
-                app.refresh(&model);
+                app.refresh();
             }
             ev = input.recv() => match ev {
                 Some(Event::Key(key)) if key.kind != KeyEventKind::Release => {
-                    app.handle_key(&model, &key, SystemTime::now());
+                    app.handle_key(&key, SystemTime::now());
                 }
                 // Resize and the rest: the loop redraws, which re-lays out.
                 Some(_) => {}

@@ -8,7 +8,7 @@ use ratatui::{
     widgets::{Paragraph, Sparkline},
 };
 
-use super::{snapshot::Snapshot, theme::Theme};
+use super::theme::Theme;
 use crate::model::{HistoryPoint, format_ns, format_percent, format_rate};
 
 struct Series<'a> {
@@ -18,7 +18,7 @@ struct Series<'a> {
     style: Style,
 }
 
-pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: &Theme) {
+pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &Theme) {
     let series = [
         Series {
             title: "req/s",
@@ -52,10 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, snapshot: &Snapshot, theme: &Theme)
         let [title, chart] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(*row);
         // Only as many points as fit, newest last.
-        let points = &snapshot.history[snapshot
-            .history
-            .len()
-            .saturating_sub(usize::from(chart.width))..];
+        let points = &history[history.len().saturating_sub(usize::from(chart.width))..];
         let now = points.last().map_or("–".to_string(), s.label);
         let peak = points
             .iter()

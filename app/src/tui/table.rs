@@ -1,4 +1,4 @@
-//! The talkers table. Only the visible rows are built, so 10,000 tuples cost what 50 do.
+//! The connections table. Only the visible rows are built, so 10,000 tuples cost what 50 do.
 
 use ratatui::{
     Frame,
@@ -9,10 +9,9 @@ use ratatui::{
 
 use super::{
     app::{App, Column},
-    snapshot::Row,
     theme::Theme,
 };
-use crate::model::{format_count, format_ns, format_rate};
+use crate::model::{ConnectionRow, format_count, format_ns, format_rate};
 
 const HEADERS: [(&str, Option<Column>); 8] = [
     ("client → server", Some(Column::Tuple)),
@@ -36,7 +35,7 @@ const WIDTHS: [Constraint; 8] = [
     Constraint::Fill(1),
 ];
 
-fn cells<'a>(r: &Row, show_query: bool, theme: &Theme) -> TableRow<'a> {
+fn cells<'a>(r: &ConnectionRow, show_query: bool, theme: &Theme) -> TableRow<'a> {
     let method = r.last.method.map_or("?", |m| m.as_str());
     TableRow::new([
         Cell::from(r.tuple.to_string()),
@@ -52,9 +51,15 @@ fn cells<'a>(r: &Row, show_query: bool, theme: &Theme) -> TableRow<'a> {
     ])
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
-    let rows_total = app.snapshot.rows.len();
-    let partial = if app.snapshot.partial() {
+/// Rows of connections the table shows in `area`.
+pub fn rows_in(area: Rect) -> usize {
+    // Two lines: borders; one: the column header.
+    usize::from(area.height).saturating_sub(3)
+}
+
+pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+    let rows_total = app.view.rows.len();
+    let partial = if app.view.figures.partial() {
         ", partial: events lost"
     } else {
         ""
@@ -63,9 +68,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
         format!(" connections ({rows_total}{partial}) "),
         theme.title(),
     ));
-    // Two lines: borders; one: the column header.
-    let visible = usize::from(area.height).saturating_sub(3);
-    app.scroll_to_selection(visible);
+    let visible = rows_in(area);
 
     let sort = app.sort;
     let header = TableRow::new(HEADERS.iter().map(|(name, column)| {
@@ -85,17 +88,14 @@ pub fn render(frame: &mut Frame, area: Rect, app: &mut App, theme: &Theme) {
 
     let start = app.offset.min(rows_total);
     let end = (start + visible).min(rows_total);
-    let rows = app.snapshot.rows[start..end]
-        .iter()
-        .enumerate()
-        .map(|(i, r)| {
-            let row = cells(r, app.show_query, theme);
-            if start + i == app.selected {
-                row.style(theme.selected())
-            } else {
-                row
-            }
-        });
+    let rows = app.view.rows[start..end].iter().enumerate().map(|(i, r)| {
+        let row = cells(r, app.show_query, theme);
+        if start + i == app.selected {
+            row.style(theme.selected())
+        } else {
+            row
+        }
+    });
     frame.render_widget(
         Table::new(rows, WIDTHS)
             .header(header)

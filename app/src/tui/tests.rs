@@ -2,7 +2,6 @@
 
 use std::{
     net::SocketAddr,
-    sync::Mutex,
     time::{Duration, SystemTime},
 };
 
@@ -11,23 +10,23 @@ use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, keys::Action, theme::Theme, ui};
 use crate::model::{
-    ExchangeRecord, KernelTotals, Method, Model, ModelOptions, PathPrefix, Tuple, log2_bucket,
+    Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple,
+    log2_bucket,
 };
 
 const SECOND: u64 = 1_000_000_000;
 /// 12:34:56 UTC on 1970-01-01: the freeze time shown.
 const FROZEN_AT: Duration = Duration::from_secs(45_296);
 
-fn record(
-    model: &mut Model,
+fn exchange(
     client: u16,
     server: (u8, u16),
     request_ns: u64,
     latency_ns: u64,
     status: u16,
     path: &str,
-) {
-    model.record(ExchangeRecord {
+) -> Exchange {
+    Exchange {
         tuple: Tuple {
             client: SocketAddr::from(([192, 168, 1, 10], client)),
             server: SocketAddr::from(([10, 0, 0, server.0], server.1)),
@@ -41,7 +40,7 @@ fn record(
         }),
         status,
         path: PathPrefix::new(path),
-    });
+    }
 }
 
 /// Ten seconds of traffic to two servers, ticked every second, with matching kernel totals.
@@ -68,7 +67,7 @@ fn busy_model() -> Model {
                     if second % 2 == 0 { 404 } else { 503 },
                 ),
             };
-            record(&mut m, client, server, t, latency, status, path);
+            m.record(exchange(client, server, t, latency, status, path));
             totals.exchanges += 1;
             totals.requests += 1;
             totals.responses += 1;
@@ -84,15 +83,15 @@ fn busy_model() -> Model {
 }
 
 struct Screen {
-    model: Mutex<Model>,
+    model: SharedModel,
     app: App,
     terminal: Terminal<TestBackend>,
 }
 
 impl Screen {
     fn new(model: Model, width: u16, height: u16) -> Self {
-        let model = Mutex::new(model);
-        let app = App::new(&model, false, vec!["lo".into(), "eth0".into()]);
+        let model = SharedModel::new(model);
+        let app = App::new(model.clone(), false, vec!["lo".into(), "eth0".into()]);
         let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         Screen {
             model,
@@ -102,8 +101,7 @@ impl Screen {
     }
 
     fn act(&mut self, action: Action) -> &mut Self {
-        self.app
-            .act(&self.model, action, SystemTime::UNIX_EPOCH + FROZEN_AT);
+        self.app.act(action, SystemTime::UNIX_EPOCH + FROZEN_AT);
         self
     }
 
@@ -120,7 +118,6 @@ impl Screen {
 
     fn key(&mut self, code: KeyCode) -> &mut Self {
         self.app.handle_key(
-            &self.model,
             &KeyEvent::new(code, KeyModifiers::NONE),
             SystemTime::UNIX_EPOCH + FROZEN_AT,
         );
@@ -129,9 +126,7 @@ impl Screen {
 
     fn render(&mut self) -> String {
         let theme = Theme::new(false);
-        self.terminal
-            .draw(|f| ui::draw(f, &mut self.app, &theme))
-            .unwrap();
+        ui::draw_frame(&mut self.terminal, &mut self.app, &theme).unwrap();
         self.terminal.backend().to_string()
     }
 }
@@ -178,25 +173,16 @@ fn frozen_screen_does_not_move_and_catches_up_on_unfreeze() {
     let mut s = Screen::new(busy_model(), 120, 30);
     s.act(Action::ToggleFreeze);
     let before = s.render();
-    {
-        let mut m = s.model.lock().unwrap();
-        for i in 0..50 {
-            record(
-                &mut m,
-                50_000,
-                (3, 9000),
-                200 * SECOND + i,
-                1_000,
-                200,
-                "/late",
-            );
-        }
-        let mut totals = m.kernel_totals();
-        totals.exchanges += 50;
-        m.set_kernel_totals(totals);
-        m.tick(201 * SECOND);
-    }
-    s.app.refresh(&s.model);
+    let mut late: Vec<Exchange> = (0..50)
+        .map(|i| exchange(50_000, (3, 9000), 200 * SECOND + i, 1_000, 200, "/late"))
+        .collect();
+    s.model.record_batch(&mut late);
+    // No reset happened, so the totals since the last reset are the kernel's latest.
+    let mut totals = s.model.view().figures.kernel;
+    totals.exchanges += 50;
+    s.model.set_kernel_totals(totals);
+    s.model.tick(201 * SECOND);
+    s.app.refresh();
     let frozen = s.render();
     assert_eq!(before, frozen);
     insta::assert_snapshot!(frozen);
@@ -249,8 +235,8 @@ fn sorting_marks_the_column_and_keeps_the_selection() {
 fn render_of_10k_rows_is_bounded() {
     // Not a timing assertion (CI machines vary): the benchmark runs and the table shows
     // every tuple while drawing only a page of them.
-    let model = Mutex::new(super::bench::busy_model(10_000));
-    let app = App::new(&model, false, Vec::new());
-    assert_eq!(app.snapshot.rows.len(), 10_000);
+    let model = SharedModel::new(super::bench::busy_model(10_000));
+    let app = App::new(model, false, Vec::new());
+    assert_eq!(app.view.rows.len(), 10_000);
     assert!(super::bench::bench_render_10k(2) > Duration::ZERO);
 }

@@ -12,9 +12,7 @@ pub struct Theme {
 impl Theme {
     /// Colours unless `NO_COLOR` is set to something non-empty (no-color.org).
     pub fn from_env() -> Self {
-        Theme {
-            color: std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-        }
+        Theme::new(std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()))
     }
 
     pub fn new(color: bool) -> Self {

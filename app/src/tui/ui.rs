@@ -1,8 +1,11 @@
-//! Lays the widgets out on one frame.
+//! Lays the widgets out on one frame. Drawing reads the app and never changes it: what the
+//! layout means for the app's state (how many rows the table shows) is measured first, with
+//! [`draw_frame`], and handed to the app before the frame is drawn.
 
 use ratatui::{
-    Frame,
-    layout::{Constraint, Layout},
+    Frame, Terminal,
+    backend::Backend,
+    layout::{Constraint, Layout, Position, Rect},
     text::Line,
     widgets::Paragraph,
 };
@@ -13,9 +16,65 @@ use super::{app::App, footer, header, help, inspect, latency, sparklines, table,
 pub const MIN_WIDTH: u16 = 80;
 pub const MIN_HEIGHT: u16 = 20;
 
-pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
-    let area = frame.area();
+/// Where each part of the screen goes.
+struct Areas {
+    header: Rect,
+    sparklines: Rect,
+    latency: Rect,
+    /// The connections table, or one connection in detail.
+    body: Rect,
+    footer: Rect,
+}
+
+/// The layout of a screen of `area`, or `None` when it is too small to lay out.
+fn areas(area: Rect) -> Option<Areas> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
+        return None;
+    }
+    let [header, charts, body, footer] = Layout::vertical([
+        Constraint::Length(2),
+        Constraint::Length(9),
+        Constraint::Min(5),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    let [sparklines, latency] =
+        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
+            .spacing(1)
+            .areas(charts);
+    Some(Areas {
+        header,
+        sparklines,
+        latency,
+        body,
+        footer,
+    })
+}
+
+/// Rows the connections table shows on a screen of `area`, when it shows the table at all.
+fn table_rows(area: Rect, app: &App) -> Option<usize> {
+    let areas = areas(area)?;
+    app.inspect.is_none().then(|| table::rows_in(areas.body))
+}
+
+/// One frame on `terminal`: the app learns the table's page size for the terminal's size,
+/// then the frame is drawn from the app as it is.
+pub fn draw_frame<B: Backend>(
+    terminal: &mut Terminal<B>,
+    app: &mut App,
+    theme: &Theme,
+) -> Result<(), B::Error> {
+    let size = terminal.size()?;
+    if let Some(rows) = table_rows(Rect::from((Position::ORIGIN, size)), app) {
+        app.set_page_rows(rows);
+    }
+    terminal.draw(|frame| draw(frame, app, theme))?;
+    Ok(())
+}
+
+pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
+    let area = frame.area();
+    let Some(areas) = areas(area) else {
         let need = format!(
             "need {MIN_WIDTH}x{MIN_HEIGHT}, have {}x{}",
             area.width, area.height
@@ -38,41 +97,24 @@ pub fn draw(frame: &mut Frame, app: &mut App, theme: &Theme) {
         .areas(area);
         frame.render_widget(Paragraph::new(lines), middle);
         return;
-    }
+    };
 
-    let [header_area, charts, body, footer_area] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Length(9),
-        Constraint::Min(5),
-        Constraint::Length(1),
-    ])
-    .areas(area);
-    let [sparks, latency_area] =
-        Layout::horizontal([Constraint::Percentage(42), Constraint::Percentage(58)])
-            .spacing(1)
-            .areas(charts);
-
-    header::render(frame, header_area, app, theme);
-    sparklines::render(frame, sparks, &app.snapshot, theme);
-    latency::render(
-        frame,
-        latency_area,
-        &app.snapshot.latency,
-        &app.snapshot.log2,
-        theme,
-    );
+    let figures = &app.view.figures;
+    header::render(frame, areas.header, app, theme);
+    sparklines::render(frame, areas.sparklines, &app.view.history, theme);
+    latency::render(frame, areas.latency, &figures.latency, &figures.log2, theme);
     match &app.inspect {
         Some(detail) => inspect::render(
             frame,
-            body,
+            areas.body,
             detail,
-            app.snapshot.now_ns,
+            figures.now_ns,
             app.show_query,
             theme,
         ),
-        None => table::render(frame, body, app, theme),
+        None => table::render(frame, areas.body, app, theme),
     }
-    footer::render(frame, footer_area, app, theme);
+    footer::render(frame, areas.footer, app, theme);
     if app.help {
         help::render(frame, area, theme);
     }

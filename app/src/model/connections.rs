@@ -1,16 +1,16 @@
-//! Per-tuple figures ("top talkers"), bounded in number.
+//! Per-connection figures, keyed by connection tuple and bounded in number.
 
 use std::collections::{HashMap, VecDeque};
 
 use super::{
     Tuple,
-    exchange::Exchange,
-    latency::{Percentiles, TalkerLatency},
+    exchange::NumberedExchange,
+    latency::{ConnectionLatency, Percentiles},
 };
 
 /// One connection tuple's exchanges.
 #[derive(Clone, Debug)]
-pub struct Talker {
+pub struct Connection {
     pub tuple: Tuple,
     pub exchanges: u64,
     /// 4xx and 5xx responses.
@@ -20,22 +20,22 @@ pub struct Talker {
     /// Response time of the latest exchange seen.
     pub last_seen_ns: u64,
     /// The latest exchange (last status, method and path).
-    pub last: Exchange,
+    pub last: NumberedExchange,
     /// Exchanges per second over the last closed interval.
     pub req_per_s: f64,
-    /// Percentiles as of the last [`TalkerTable::tick`]: computing them for thousands of rows
+    /// Percentiles as of the last [`Connections::tick`]: computing them for thousands of rows
     /// every frame would blow the frame budget.
     pub percentiles: Percentiles,
-    latency: TalkerLatency,
+    latency: ConnectionLatency,
     exchanges_in_interval: u64,
     changed_since_tick: bool,
     /// Most recent exchanges, oldest first.
-    recent: VecDeque<Exchange>,
+    recent: VecDeque<NumberedExchange>,
 }
 
-impl Talker {
-    fn new(first: &Exchange) -> Self {
-        Talker {
+impl Connection {
+    fn new(first: &NumberedExchange) -> Self {
+        Connection {
             tuple: first.tuple,
             exchanges: 0,
             errors: 0,
@@ -44,14 +44,14 @@ impl Talker {
             last: *first,
             req_per_s: 0.0,
             percentiles: Percentiles::default(),
-            latency: TalkerLatency::default(),
+            latency: ConnectionLatency::default(),
             exchanges_in_interval: 0,
             changed_since_tick: false,
             recent: VecDeque::new(),
         }
     }
 
-    fn record(&mut self, e: &Exchange, recent_cap: usize) {
+    fn record(&mut self, e: &NumberedExchange, recent_cap: usize) {
         self.exchanges += 1;
         self.errors += u64::from(e.is_error());
         self.first_seen_ns = self.first_seen_ns.min(e.request_ns);
@@ -78,51 +78,51 @@ impl Talker {
     }
 
     /// Recent exchanges, oldest first.
-    pub fn recent(&self) -> impl DoubleEndedIterator<Item = &Exchange> + ExactSizeIterator {
+    pub fn recent(&self) -> impl DoubleEndedIterator<Item = &NumberedExchange> + ExactSizeIterator {
         self.recent.iter()
     }
 }
 
-/// Tuples with their figures, at most `max_talkers`; the least recently seen go first.
+/// Tuples with their figures, at most `max_connections`; the least recently seen go first.
 #[derive(Clone, Debug)]
-pub struct TalkerTable {
-    talkers: HashMap<Tuple, Talker, foldhash::fast::RandomState>,
-    max_talkers: usize,
-    recent_per_talker: usize,
+pub struct Connections {
+    by_tuple: HashMap<Tuple, Connection, foldhash::fast::RandomState>,
+    max_connections: usize,
+    recent_per_connection: usize,
 }
 
-impl TalkerTable {
-    pub fn new(max_talkers: usize, recent_per_talker: usize) -> Self {
-        TalkerTable {
-            talkers: HashMap::default(),
-            max_talkers: max_talkers.max(1),
-            recent_per_talker,
+impl Connections {
+    pub fn new(max_connections: usize, recent_per_connection: usize) -> Self {
+        Connections {
+            by_tuple: HashMap::default(),
+            max_connections: max_connections.max(1),
+            recent_per_connection,
         }
     }
 
-    pub fn record(&mut self, e: &Exchange) {
+    pub fn record(&mut self, e: &NumberedExchange) {
         // One hash for a known tuple (nearly every exchange); a new one may evict first.
-        if let Some(talker) = self.talkers.get_mut(&e.tuple) {
-            talker.record(e, self.recent_per_talker);
+        if let Some(connection) = self.by_tuple.get_mut(&e.tuple) {
+            connection.record(e, self.recent_per_connection);
             return;
         }
-        if self.talkers.len() >= self.max_talkers {
+        if self.by_tuple.len() >= self.max_connections {
             self.evict_least_recent();
         }
-        let mut talker = Talker::new(e);
-        talker.record(e, self.recent_per_talker);
-        self.talkers.insert(e.tuple, talker);
+        let mut connection = Connection::new(e);
+        connection.record(e, self.recent_per_connection);
+        self.by_tuple.insert(e.tuple, connection);
     }
 
     /// Drops the least recently seen tenth of the table at once, so eviction costs O(1)
     /// amortised per new tuple instead of a scan per insert.
     fn evict_least_recent(&mut self) {
-        let evict = (self.max_talkers / 10).max(1);
-        let mut last_seen: Vec<u64> = self.talkers.values().map(|t| t.last_seen_ns).collect();
+        let evict = (self.max_connections / 10).max(1);
+        let mut last_seen: Vec<u64> = self.by_tuple.values().map(|t| t.last_seen_ns).collect();
         let (_, &mut cutoff, _) = last_seen.select_nth_unstable(evict - 1);
         // Ties at the cutoff may keep a few more than planned; never evict more than `evict`.
         let mut budget = evict;
-        self.talkers.retain(|_, t| {
+        self.by_tuple.retain(|_, t| {
             if budget > 0 && t.last_seen_ns <= cutoff {
                 budget -= 1;
                 false
@@ -134,7 +134,7 @@ impl TalkerTable {
 
     /// Closes an interval of `seconds`: per-tuple rates, and percentiles of tuples that changed.
     pub fn tick(&mut self, seconds: f64) {
-        for t in self.talkers.values_mut() {
+        for t in self.by_tuple.values_mut() {
             t.req_per_s = if seconds > 0.0 {
                 t.exchanges_in_interval as f64 / seconds
             } else {
@@ -147,33 +147,34 @@ impl TalkerTable {
 
     /// Brings every cached percentile up to date without closing an interval.
     pub fn refresh_percentiles(&mut self) {
-        for t in self.talkers.values_mut().filter(|t| t.changed_since_tick) {
+        for t in self.by_tuple.values_mut().filter(|t| t.changed_since_tick) {
             t.percentiles = t.latency.percentiles();
             t.changed_since_tick = false;
         }
     }
 
-    pub fn get(&self, tuple: &Tuple) -> Option<&Talker> {
-        self.talkers.get(tuple)
+    pub fn get(&self, tuple: &Tuple) -> Option<&Connection> {
+        self.by_tuple.get(tuple)
     }
 
     pub fn len(&self) -> usize {
-        self.talkers.len()
+        self.by_tuple.len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.talkers.is_empty()
+        self.by_tuple.is_empty()
     }
 
-    pub fn iter(&self) -> impl Iterator<Item = &Talker> {
-        self.talkers.values()
+    pub fn iter(&self) -> impl Iterator<Item = &Connection> {
+        self.by_tuple.values()
     }
 
     /// The `top` tuples by exchanges, descending, ties by tuple.
-    pub fn top(&self, top: usize) -> Vec<&Talker> {
-        let mut all: Vec<&Talker> = self.talkers.values().collect();
-        let order =
-            |a: &&Talker, b: &&Talker| b.exchanges.cmp(&a.exchanges).then(a.tuple.cmp(&b.tuple));
+    pub fn top(&self, top: usize) -> Vec<&Connection> {
+        let mut all: Vec<&Connection> = self.by_tuple.values().collect();
+        let order = |a: &&Connection, b: &&Connection| {
+            b.exchanges.cmp(&a.exchanges).then(a.tuple.cmp(&b.tuple))
+        };
         if top < all.len() {
             all.select_nth_unstable_by(top, order);
             all.truncate(top);
@@ -190,7 +191,7 @@ mod tests {
 
     #[test]
     fn aggregates_per_tuple_and_keeps_recent_exchanges() {
-        let mut table = TalkerTable::new(10, 2);
+        let mut table = Connections::new(10, 2);
         table.record(&exchange(1, 40000, 80, 1_000, 200));
         table.record(&exchange(2, 40000, 80, 3_000, 404));
         table.record(&exchange(3, 40000, 80, 2_000, 500));
@@ -214,7 +215,7 @@ mod tests {
 
     #[test]
     fn evicts_the_least_recently_seen_tuples_first() {
-        let mut table = TalkerTable::new(20, 0);
+        let mut table = Connections::new(20, 0);
         for port in 0..20u16 {
             table.record(&exchange(u64::from(port) + 1, 40000 + port, 80, 1, 200));
         }
@@ -233,7 +234,7 @@ mod tests {
 
     #[test]
     fn top_sorts_by_exchanges_then_tuple() {
-        let mut table = TalkerTable::new(10, 0);
+        let mut table = Connections::new(10, 0);
         let mut seq = 0;
         for (port, n) in [(40003u16, 2), (40001, 5), (40002, 2), (40004, 1)] {
             for _ in 0..n {
@@ -241,7 +242,8 @@ mod tests {
                 table.record(&exchange(seq, port, 80, 1, 200));
             }
         }
-        let ports = |v: Vec<&Talker>| v.iter().map(|t| t.tuple.client.port()).collect::<Vec<_>>();
+        let ports =
+            |v: Vec<&Connection>| v.iter().map(|t| t.tuple.client.port()).collect::<Vec<_>>();
         assert_eq!(ports(table.top(3)), [40001, 40002, 40003]);
         assert_eq!(ports(table.top(10)), [40001, 40002, 40003, 40004]);
     }

@@ -1,0 +1,183 @@
+//! One run of httptop from its validated description ([`RunConfig`], which the command line
+//! is turned into). Every live mode attaches the probe, starts the collector and stops it the
+//! same way; only what happens in between (the dashboard, or waiting) and after (the summary)
+//! differs.
+
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use tokio::sync::watch;
+
+use crate::{
+    collector::{self, CollectorOptions},
+    headless::{self, HeadlessOptions, SummaryOptions},
+    logging,
+    model::{Model, ModelOptions, SharedModel},
+    offline,
+    probe::{Probe, ProbeConfig, ProbeError},
+    tui::{self, DashboardOptions},
+};
+
+/// Everything a run needs to know, checked.
+#[derive(Clone, Debug)]
+pub struct RunConfig {
+    pub mode: Mode,
+    /// What the kernel side watches; for `--read`, the ports the capture reader keeps.
+    pub kernel: ProbeConfig,
+    /// Collector periods; for `--read`, its request timeout applies to the capture.
+    pub collector: CollectorOptions,
+    pub model: ModelOptions,
+    pub log_path: PathBuf,
+}
+
+#[derive(Clone, Debug)]
+pub enum Mode {
+    /// The live dashboard.
+    Dashboard(DashboardOptions),
+    /// Live, then the summary.
+    Headless(HeadlessOptions),
+    /// A capture file instead of live traffic, then the summary.
+    Read(ReadOptions),
+    /// Benchmark: draws frames of a made-up busy model and prints ns per frame.
+    #[cfg(feature = "bench-controls")]
+    BenchRender { frames: usize },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadOptions {
+    /// A pcap or pcapng file.
+    pub capture: PathBuf,
+    pub summary: SummaryOptions,
+}
+
+/// The probe could not be attached; says where the log (with the verifier's output) is.
+#[derive(Debug, thiserror::Error)]
+#[error("{error} (log: {})", log.display())]
+pub struct AttachError {
+    error: ProbeError,
+    log: PathBuf,
+}
+
+pub fn run(config: RunConfig) -> anyhow::Result<()> {
+    let RunConfig {
+        mode,
+        kernel,
+        collector,
+        model,
+        log_path,
+    } = config;
+    let front = match mode {
+        #[cfg(feature = "bench-controls")]
+        Mode::BenchRender { frames } => {
+            println!("{}", tui::bench::bench_render_10k(frames).as_nanos());
+            return Ok(());
+        }
+        Mode::Read(read) => {
+            start_logging(&log_path);
+            let mut model = Model::new(model);
+            offline::read_capture(
+                &read.capture,
+                &kernel.ports,
+                collector.request_timeout,
+                &mut model,
+            )?;
+            return headless::print_summary(&model.summary(read.summary.top), &read.summary);
+        }
+        Mode::Dashboard(opts) => FrontEnd::Dashboard(opts),
+        Mode::Headless(opts) => FrontEnd::Headless(opts),
+    };
+    start_logging(&log_path);
+    let probe = Probe::attach(&kernel).map_err(|error| AttachError {
+        error,
+        log: log_path.clone(),
+    })?;
+    // Scripts wait for this line before sending traffic.
+    eprintln!(
+        "httptop: attached to {}; log: {}",
+        describe_scope(&kernel),
+        log_path.display()
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?;
+    let live = Live {
+        model: SharedModel::new(Model::new(model)),
+        kernel,
+        collector,
+    };
+    runtime.block_on(live.run(probe, front))
+}
+
+/// What a live run shows while it collects.
+enum FrontEnd {
+    Dashboard(DashboardOptions),
+    Headless(HeadlessOptions),
+}
+
+struct Live {
+    model: SharedModel,
+    kernel: ProbeConfig,
+    collector: CollectorOptions,
+}
+
+impl Live {
+    async fn run(self, probe: Probe, front: FrontEnd) -> anyhow::Result<()> {
+        let (stop_tx, stop_rx) = watch::channel(false);
+        let collector = tokio::spawn(collector::run(
+            probe,
+            self.model.clone(),
+            self.collector.clone(),
+            stop_rx.clone(),
+        ));
+        let ended = match &front {
+            FrontEnd::Dashboard(opts) => {
+                tui::run(
+                    self.model.clone(),
+                    opts.clone(),
+                    self.collector.interval,
+                    self.kernel.interfaces.clone(),
+                    stop_rx,
+                )
+                .await
+            }
+            FrontEnd::Headless(opts) => headless::wait_for_stop(opts.duration).await,
+        };
+        // The collector detaches the probe, drains what the kernel sent before, then reads the
+        // totals: the summary below counts every exchange the kernel counted.
+        let _ = stop_tx.send(true);
+        collector.await.context("collector task")??;
+        ended?;
+        if let FrontEnd::Headless(opts) = front {
+            let summary = self.model.summary(opts.summary.top);
+            headless::print_summary(&summary, &opts.summary)?;
+        }
+        Ok(())
+    }
+}
+
+/// Nothing may reach the terminal while the dashboard runs, so the log goes to a file; a run
+/// goes on without it.
+fn start_logging(path: &std::path::Path) {
+    if let Err(e) = logging::init(path, log::LevelFilter::Info) {
+        eprintln!(
+            "httptop: warning: cannot open log file {}: {e}",
+            path.display()
+        );
+    }
+}
+
+/// `all interfaces (all ports)`, `lo, eth0 (server ports [80])`.
+fn describe_scope(kernel: &ProbeConfig) -> String {
+    let interfaces = if kernel.interfaces.is_empty() {
+        "all interfaces".to_owned()
+    } else {
+        kernel.interfaces.join(", ")
+    };
+    let ports = if kernel.ports.is_empty() {
+        "all ports".to_owned()
+    } else {
+        format!("server ports {:?}", kernel.ports)
+    };
+    format!("{interfaces} ({ports})")
+}

@@ -19,6 +19,7 @@ mod measure;
 mod observers;
 mod plan;
 mod report;
+pub mod screenshot;
 
 use std::{
     path::{Path, PathBuf},

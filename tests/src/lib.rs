@@ -75,7 +75,7 @@ pub fn require_root() {
 /// The value of a lab call, or the test's failure at the caller's line: `doing` and the lab's
 /// error.
 #[track_caller]
-pub(crate) fn lab<T>(result: httptop_lab::Result<T>, doing: impl Display) -> T {
+pub(crate) fn expect_lab<T>(result: httptop_lab::Result<T>, doing: impl Display) -> T {
     result.unwrap_or_else(|error| panic!("{doing}: {error}"))
 }
 
@@ -85,7 +85,7 @@ pub struct TempDir(httptop_lab::TempDir);
 impl TempDir {
     #[track_caller]
     pub fn new() -> Self {
-        Self(lab(
+        Self(expect_lab(
             httptop_lab::TempDir::new(NAME_PREFIX),
             "making a temp dir",
         ))

@@ -5,7 +5,7 @@ use std::{
     ops::Deref,
 };
 
-use crate::{NAME_PREFIX, lab, require_root};
+use crate::{NAME_PREFIX, expect_lab, require_root};
 
 /// A network namespace `httptop-test-<pid>-<n>` with `lo` up; on drop, every process still in
 /// it is killed and the namespace is deleted.
@@ -15,7 +15,7 @@ impl NetNs {
     #[track_caller]
     pub fn new() -> Self {
         require_root();
-        Self(lab(
+        Self(expect_lab(
             httptop_lab::NetNs::new(NAME_PREFIX),
             "making a network namespace",
         ))
@@ -24,7 +24,7 @@ impl NetNs {
     /// `ip ARGS` inside this namespace; panics when it fails.
     #[track_caller]
     pub fn ip(&self, args: &[&str]) {
-        lab(
+        expect_lab(
             self.0.ip(args),
             format_args!("in namespace {}", self.name()),
         );
@@ -34,7 +34,7 @@ impl NetNs {
     /// here; a panic inside `task` is the caller's panic.
     #[track_caller]
     pub fn run<T: Send>(&self, task: impl FnOnce() -> T + Send) -> T {
-        lab(self.0.run(task), "running in a network namespace")
+        expect_lab(self.0.run(task), "running in a network namespace")
     }
 }
 
@@ -63,7 +63,7 @@ impl Veth {
 
     #[track_caller]
     pub fn connect(server: &NetNs, client: &NetNs) -> Self {
-        Self(lab(
+        Self(expect_lab(
             httptop_lab::Veth::connect(server, client),
             "connecting two namespaces with a veth pair",
         ))

@@ -7,13 +7,13 @@ use std::{
 
 pub(crate) use httptop_lab::process::{read_in_background, signal, terminate, wait_timeout};
 
-use crate::lab;
+use crate::expect_lab;
 
 /// Runs `command` to its end with stdin closed and its output collected, like
 /// [`Command::output`] but bounded: panics (after killing it) if it still runs after `timeout`.
 #[track_caller]
 pub fn run_to_exit(command: Command, timeout: Duration) -> Output {
-    lab(
+    expect_lab(
         httptop_lab::run_to_exit(command, timeout),
         "running a command",
     )

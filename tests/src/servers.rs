@@ -6,7 +6,7 @@ use std::{net::SocketAddr, time::Duration};
 pub use httptop_lab::NGINX_BODY;
 use httptop_lab::NginxConfig;
 
-use crate::{NetNs, TempDir, lab};
+use crate::{NetNs, TempDir, expect_lab};
 
 /// nginx with the lab's generated config in a temp dir (one worker, `return 200` with
 /// [`NGINX_BODY`] on every address given, every request logged).
@@ -20,7 +20,7 @@ impl Nginx {
     #[track_caller]
     pub fn start(ns: &NetNs, listen: &[SocketAddr]) -> Self {
         let dir = TempDir::new();
-        let nginx = lab(
+        let nginx = expect_lab(
             httptop_lab::Nginx::start(ns, dir.path(), &NginxConfig::new(listen)),
             format_args!("starting nginx on {listen:?}"),
         );
@@ -49,7 +49,7 @@ impl PythonServer {
     #[track_caller]
     pub fn http_server(ns: &NetNs, addr: SocketAddr) -> Self {
         Self {
-            _server: lab(
+            _server: expect_lab(
                 httptop_lab::PythonServer::http_server(ns, addr),
                 format_args!("starting python3 -m http.server on {addr}"),
             ),
@@ -60,7 +60,7 @@ impl PythonServer {
     #[track_caller]
     pub fn delay(ns: &NetNs, addr: SocketAddr, delay: Duration) -> Self {
         Self {
-            _server: lab(
+            _server: expect_lab(
                 httptop_lab::PythonServer::delay(ns, addr, delay),
                 format_args!("starting the delay server on {addr}"),
             ),

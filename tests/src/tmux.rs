@@ -4,7 +4,7 @@
 
 use std::{ffi::OsStr, ops::Deref, time::Duration};
 
-use crate::{NAME_PREFIX, lab, require_root};
+use crate::{NAME_PREFIX, expect_lab, require_root};
 
 /// A tmux server with one detached `width`x`height` session whose single pane runs a command;
 /// see [`httptop_lab::Tmux`]. Killed on drop, and with it the command.
@@ -21,7 +21,7 @@ impl Tmux {
         args: &[S],
     ) -> Self {
         require_root();
-        Self(lab(
+        Self(expect_lab(
             httptop_lab::Tmux::start(NAME_PREFIX, width, height, program, args),
             "starting tmux",
         ))
@@ -30,13 +30,13 @@ impl Tmux {
     /// Runs `tmux -L <socket> ARGS` and returns its stdout; panics unless it succeeds in time.
     #[track_caller]
     pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
-        lab(self.0.run(args), "running tmux")
+        expect_lab(self.0.run(args), "running tmux")
     }
 
     /// Sends keys by tmux name: `"q"`, `"Space"`, `"Enter"`, `"Escape"`, `"BSpace"`, `"C-c"`.
     #[track_caller]
     pub fn send_keys(&self, keys: &[&str]) {
-        lab(
+        expect_lab(
             self.0.send_keys(keys),
             format_args!("sending keys {keys:?}"),
         );
@@ -45,37 +45,37 @@ impl Tmux {
     /// Types `text` literally, one key per character (`send-keys -l`).
     #[track_caller]
     pub fn type_text(&self, text: &str) {
-        lab(self.0.type_text(text), format_args!("typing {text:?}"));
+        expect_lab(self.0.type_text(text), format_args!("typing {text:?}"));
     }
 
     /// The pane's visible text, one line per row, trailing blanks trimmed (`capture-pane -p`).
     #[track_caller]
     pub fn capture(&self) -> String {
-        lab(self.0.capture(), "capturing the pane")
+        expect_lab(self.0.capture(), "capturing the pane")
     }
 
     /// The pane's visible text with colours and attributes as escape sequences.
     #[track_caller]
     pub fn capture_with_colours(&self) -> String {
-        lab(self.0.capture_with_colours(), "capturing the pane")
+        expect_lab(self.0.capture_with_colours(), "capturing the pane")
     }
 
     /// A tmux format expanded for the pane, e.g. `#{alternate_on}` (`display-message -p`).
     #[track_caller]
     pub fn display(&self, format: &str) -> String {
-        lab(self.0.display(format), format_args!("expanding {format}"))
+        expect_lab(self.0.display(format), format_args!("expanding {format}"))
     }
 
     /// Whether the pane shows the alternate screen (full-screen programs draw there).
     #[track_caller]
     pub fn alternate_screen_on(&self) -> bool {
-        lab(self.0.alternate_screen_on(), "asking tmux for the screen")
+        expect_lab(self.0.alternate_screen_on(), "asking tmux for the screen")
     }
 
     /// Resizes the session's window to `width`x`height`; the command sees SIGWINCH.
     #[track_caller]
     pub fn resize(&self, width: u16, height: u16) {
-        lab(self.0.resize(width, height), "resizing the window");
+        expect_lab(self.0.resize(width, height), "resizing the window");
     }
 
     /// Captures the pane every 100 ms until `done(screen)` holds and returns that screen; panics
@@ -87,14 +87,14 @@ impl Tmux {
         timeout: Duration,
         done: impl FnMut(&str) -> bool,
     ) -> String {
-        lab(self.0.wait_for(what, timeout, done), "on the dashboard")
+        expect_lab(self.0.wait_for(what, timeout, done), "on the dashboard")
     }
 
     /// Waits at most `timeout` for the command to exit and returns its exit status; panics with
     /// the screen if it still runs.
     #[track_caller]
     pub fn wait_for_exit(&self, timeout: Duration) -> i32 {
-        lab(self.0.wait_for_exit(timeout), "waiting for the command")
+        expect_lab(self.0.wait_for_exit(timeout), "waiting for the command")
     }
 }
 

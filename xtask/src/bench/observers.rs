@@ -91,8 +91,8 @@ pub struct Dashboard {
     pid: u32,
 }
 
-pub const DASHBOARD_WIDTH: u16 = 200;
-pub const DASHBOARD_HEIGHT: u16 = 50;
+const DASHBOARD_WIDTH: u16 = 200;
+const DASHBOARD_HEIGHT: u16 = 50;
 /// The bench's tmux sockets: `httptop-bench-tmux-<pid>-<n>`.
 const TMUX_SOCKET_PREFIX: &str = "httptop-bench-tmux";
 

@@ -1,12 +1,12 @@
 //! Figure 2, completeness: in figure 1's httptop runs, httptop's exchanges against nginx's own
 //! count (its access log) of the same run, and the events lost on the way to user space.
 
-use super::throughput::Runs;
+use super::throughput::{AttachedRun, Runs};
 use crate::bench::report::{Check, Figure, Row};
 
 /// Figure 2 from figure 1's runs.
 pub fn figure(runs: &Runs) -> Figure {
-    let attached = |value: &dyn Fn(&super::throughput::AttachedRun, f64) -> f64| -> Vec<f64> {
+    let attached = |value: &dyn Fn(&AttachedRun, f64) -> f64| -> Vec<f64> {
         runs.attached()
             .map(|(run, rate)| value(run, rate))
             .collect()

@@ -23,7 +23,7 @@ pub mod screenshot;
 
 use std::{
     path::{Path, PathBuf},
-    time::Instant,
+    time::{Duration, Instant},
 };
 
 use anyhow::{Result, bail};
@@ -174,7 +174,7 @@ fn nginx_config(open_files: u64) -> NginxConfig {
         open_files: Some(open_files),
         error_log_level: "warn",
         keepalive_requests: 1_000_000,
-        keepalive_timeout: Some(std::time::Duration::from_secs(120)),
+        keepalive_timeout: Some(Duration::from_secs(120)),
         ..NginxConfig::new(&[addr])
     }
 }

@@ -1,9 +1,12 @@
 //! Harness for httptop's root integration tests: real servers and clients in network namespaces
 //! of their own, and `httptop --headless --json` watching them.
 //!
-//! Every resource is a guard that cleans up on drop, also when a test panics: namespaces
-//! ([`NetNs`]), processes ([`ChildGuard`], [`Httptop`]) and temporary directories ([`TempDir`]).
-//! Declare the namespace first so that it is dropped last, after the processes inside it.
+//! The lab itself (namespaces, servers, processes, tmux) is the `httptop-lab` crate, shared with
+//! the benchmark and the screenshot; its calls return `Result`s, which this crate unwraps with
+//! context, so a test fails at the line that could not set up. Every resource is a guard that
+//! cleans up on drop, also when a test panics: namespaces ([`NetNs`]), processes ([`Httptop`],
+//! servers) and temporary directories ([`TempDir`]). Declare the namespace first so that it is
+//! dropped last, after the processes inside it.
 //!
 //! Root tests are `#[ignore = "needs root"]`, so a plain `cargo test` skips them; `cargo xtask
 //! test` runs them as root with `--ignored --test-threads=1` and `HTTPTOP_BIN` set.
@@ -17,17 +20,20 @@ pub mod tmux;
 mod tshark;
 
 use std::{
-    fs,
+    fmt::Display,
+    ops::Deref,
     path::{Path, PathBuf},
-    sync::atomic::{AtomicU32, Ordering},
 };
 
 pub use clients::{curl_get, keep_alive_client, pipelining_client};
 pub use httptop::{Counts, Httptop, Summary};
 pub use netns::{NetNs, Veth};
-pub use process::{ChildGuard, run_to_exit};
-pub use servers::{NGINX_BODY, Nginx, PythonServer, wait_for_port};
+pub use process::run_to_exit;
+pub use servers::{NGINX_BODY, Nginx, PythonServer};
 pub use tshark::{Truth, tshark_truth};
+
+/// The prefix of every name the tests give (namespaces, tmux sockets, directories).
+const NAME_PREFIX: &str = "httptop-test";
 
 /// The httptop binary under test: `$HTTPTOP_BIN`, else the workspace's release build.
 pub fn httptop_binary() -> PathBuf {
@@ -66,30 +72,23 @@ pub fn require_root() {
     );
 }
 
-/// A name unique in this machine for as long as this process lives: `<prefix>-<pid>-<n>`.
-pub(crate) fn unique_name(prefix: &str) -> String {
-    static NEXT: AtomicU32 = AtomicU32::new(0);
-    format!(
-        "{prefix}-{}-{}",
-        std::process::id(),
-        NEXT.fetch_add(1, Ordering::Relaxed)
-    )
+/// The value of a lab call, or the test's failure at the caller's line: `doing` and the lab's
+/// error.
+#[track_caller]
+pub(crate) fn expect_lab<T>(result: httptop_lab::Result<T>, doing: impl Display) -> T {
+    result.unwrap_or_else(|error| panic!("{doing}: {error}"))
 }
 
 /// A fresh directory under the system temp dir, removed with its contents on drop.
-pub struct TempDir {
-    path: PathBuf,
-}
+pub struct TempDir(httptop_lab::TempDir);
 
 impl TempDir {
+    #[track_caller]
     pub fn new() -> Self {
-        let path = std::env::temp_dir().join(unique_name("httptop-test"));
-        fs::create_dir(&path).unwrap_or_else(|e| panic!("creating {}: {e}", path.display()));
-        Self { path }
-    }
-
-    pub fn path(&self) -> &Path {
-        &self.path
+        Self(expect_lab(
+            httptop_lab::TempDir::new(NAME_PREFIX),
+            "making a temp dir",
+        ))
     }
 }
 
@@ -99,8 +98,10 @@ impl Default for TempDir {
     }
 }
 
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
+impl Deref for TempDir {
+    type Target = httptop_lab::TempDir;
+
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }

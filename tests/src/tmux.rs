@@ -1,44 +1,19 @@
-//! A terminal for the dashboard tests: a tmux server on a socket of its own (never the user's
-//! tmux), one detached session of a fixed size running one command, driven with `send-keys` and
-//! read with `capture-pane`. The server is killed on drop, and with it the command.
-//!
-//! The command runs under a small `sh` wrapper that writes its exit status to a file and then
-//! keeps the pane alive: a dead pane would hide what the command left behind (tmux hides the
-//! cursor of a dead pane), and the point is to see the terminal as the command left it.
+//! A terminal for the dashboard tests: the lab's tmux driver (a tmux server on a socket of its
+//! own, one detached session of a fixed size running one command), failing the test when tmux
+//! does.
 
-use std::{
-    ffi::OsStr,
-    fs,
-    path::{Path, PathBuf},
-    process::{Command, Stdio},
-    sync::Once,
-    time::{Duration, Instant},
-};
+use std::{ffi::OsStr, ops::Deref, time::Duration};
 
-use crate::{TempDir, process::wait_timeout, require_root, run_to_exit, unique_name};
+use crate::{NAME_PREFIX, expect_lab, require_root};
 
-/// Socket names start with this; the rest is `<pid>-<n>` of the test process.
-const SOCKET_PREFIX: &str = "httptop-test";
-/// One tmux client command (start the server, send keys, capture): quick unless tmux is stuck.
-const TMUX_COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often [`Tmux::wait_for`] captures the pane.
-const POLL_INTERVAL: Duration = Duration::from_millis(100);
-/// `sh -c` script: `$1` is the status file, the rest the command. After the command, the pane
-/// lives on (in `sleep`, until the server is killed) showing the terminal as the command left it.
-const WRAPPER: &str = r#"status_file=$1; shift; "$@"; echo $? > "$status_file"; exec sleep 3600"#;
-
-/// A tmux server with one detached `width`x`height` session whose single pane runs a command.
-pub struct Tmux {
-    socket: String,
-    /// Where the server listens; tmux leaves it behind, so drop removes it.
-    socket_path: Option<PathBuf>,
-    // Dropped after the server is killed (in `drop`).
-    status_dir: TempDir,
-}
+/// A tmux server with one detached `width`x`height` session whose single pane runs a command;
+/// see [`httptop_lab::Tmux`]. Killed on drop, and with it the command.
+pub struct Tmux(httptop_lab::Tmux);
 
 impl Tmux {
     /// Starts a tmux server on a fresh socket (`tmux -L httptop-test-<pid>-<n>`, no config file)
     /// with one session of `width`x`height` running `program ARGS` (no shell parses them).
+    #[track_caller]
     pub fn start<S: AsRef<OsStr>>(
         width: u16,
         height: u16,
@@ -46,116 +21,61 @@ impl Tmux {
         args: &[S],
     ) -> Self {
         require_root();
-        static SWEEP: Once = Once::new();
-        SWEEP.call_once(kill_servers_of_dead_runs);
-        let mut tmux = Self {
-            socket: unique_name(SOCKET_PREFIX),
-            socket_path: None,
-            status_dir: TempDir::new(),
-        };
-        // remain-on-exit, set in the same invocation: should the wrapper itself die, its pane
-        // (and any message) stays to be captured.
-        let mut command = tmux.command();
-        command
-            .args(["-f", "/dev/null", "start-server", ";"])
-            .args(["set-option", "-g", "remain-on-exit", "on", ";"])
-            .args(["new-session", "-d", "-x", &width.to_string()])
-            .args(["-y", &height.to_string()])
-            .args(["sh", "-c", WRAPPER, "sh"])
-            .arg(tmux.status_file())
-            .arg(program)
-            .args(args);
-        let output = run_to_exit(command, TMUX_COMMAND_TIMEOUT);
-        assert!(
-            output.status.success(),
-            "starting tmux on socket {}: {}",
-            tmux.socket,
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-        tmux.socket_path = Some(PathBuf::from(tmux.display("#{socket_path}")));
-        tmux
-    }
-
-    /// `tmux -L <socket>`, for commands this type has no method for.
-    pub fn command(&self) -> Command {
-        let mut command = Command::new("tmux");
-        command.args(["-L", &self.socket]);
-        command
+        Self(expect_lab(
+            httptop_lab::Tmux::start(NAME_PREFIX, width, height, program, args),
+            "starting tmux",
+        ))
     }
 
     /// Runs `tmux -L <socket> ARGS` and returns its stdout; panics unless it succeeds in time.
+    #[track_caller]
     pub fn run<S: AsRef<OsStr>>(&self, args: &[S]) -> String {
-        let mut command = self.command();
-        command.args(args);
-        let output = run_to_exit(command, TMUX_COMMAND_TIMEOUT);
-        let shown: Vec<_> = args.iter().map(|a| a.as_ref().to_string_lossy()).collect();
-        assert!(
-            output.status.success(),
-            "`tmux -L {} {}` failed: {}",
-            self.socket,
-            shown.join(" "),
-            String::from_utf8_lossy(&output.stderr).trim()
-        );
-        String::from_utf8_lossy(&output.stdout).into_owned()
+        expect_lab(self.0.run(args), "running tmux")
     }
 
     /// Sends keys by tmux name: `"q"`, `"Space"`, `"Enter"`, `"Escape"`, `"BSpace"`, `"C-c"`.
+    #[track_caller]
     pub fn send_keys(&self, keys: &[&str]) {
-        // No target: the server's only session, its only pane.
-        let mut args = vec!["send-keys"];
-        args.extend_from_slice(keys);
-        self.run(&args);
+        expect_lab(
+            self.0.send_keys(keys),
+            format_args!("sending keys {keys:?}"),
+        );
     }
 
     /// Types `text` literally, one key per character (`send-keys -l`).
+    #[track_caller]
     pub fn type_text(&self, text: &str) {
-        self.run(&["send-keys", "-l", text]);
+        expect_lab(self.0.type_text(text), format_args!("typing {text:?}"));
     }
 
     /// The pane's visible text, one line per row, trailing blanks trimmed (`capture-pane -p`).
+    #[track_caller]
     pub fn capture(&self) -> String {
-        self.run(&["capture-pane", "-p"])
+        expect_lab(self.0.capture(), "capturing the pane")
     }
 
-    /// The pane's visible text with colours and attributes as escape sequences
-    /// (`capture-pane -p -e`).
+    /// The pane's visible text with colours and attributes as escape sequences.
+    #[track_caller]
     pub fn capture_with_colours(&self) -> String {
-        self.run(&["capture-pane", "-p", "-e"])
+        expect_lab(self.0.capture_with_colours(), "capturing the pane")
     }
 
     /// A tmux format expanded for the pane, e.g. `#{alternate_on}` (`display-message -p`).
+    #[track_caller]
     pub fn display(&self, format: &str) -> String {
-        self.run(&["display-message", "-p", format])
-            .trim_end()
-            .to_owned()
+        expect_lab(self.0.display(format), format_args!("expanding {format}"))
     }
 
     /// Whether the pane shows the alternate screen (full-screen programs draw there).
+    #[track_caller]
     pub fn alternate_screen_on(&self) -> bool {
-        self.display("#{alternate_on}") == "1"
-    }
-
-    fn status_file(&self) -> PathBuf {
-        self.status_dir.path().join("exit-status")
-    }
-
-    /// The command's exit status once it has exited (as the shell gives it: 128 + N when signal
-    /// N ended it), `None` while it runs.
-    pub fn exit_status(&self) -> Option<i32> {
-        let text = fs::read_to_string(self.status_file()).ok()?;
-        // Written with echo: complete once it ends in a newline.
-        text.strip_suffix('\n')?.parse().ok()
+        expect_lab(self.0.alternate_screen_on(), "asking tmux for the screen")
     }
 
     /// Resizes the session's window to `width`x`height`; the command sees SIGWINCH.
+    #[track_caller]
     pub fn resize(&self, width: u16, height: u16) {
-        self.run(&[
-            "resize-window",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-        ]);
+        expect_lab(self.0.resize(width, height), "resizing the window");
     }
 
     /// Captures the pane every 100 ms until `done(screen)` holds and returns that screen; panics
@@ -165,89 +85,23 @@ impl Tmux {
         &self,
         what: &str,
         timeout: Duration,
-        mut done: impl FnMut(&str) -> bool,
+        done: impl FnMut(&str) -> bool,
     ) -> String {
-        let deadline = Instant::now() + timeout;
-        loop {
-            let screen = self.capture();
-            if done(&screen) {
-                return screen;
-            }
-            if Instant::now() >= deadline {
-                panic!("waited {timeout:?} for {what}; the screen:\n{screen}");
-            }
-            std::thread::sleep(POLL_INTERVAL);
-        }
+        expect_lab(self.0.wait_for(what, timeout, done), "on the dashboard")
     }
 
     /// Waits at most `timeout` for the command to exit and returns its exit status; panics with
     /// the screen if it still runs.
     #[track_caller]
     pub fn wait_for_exit(&self, timeout: Duration) -> i32 {
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(status) = self.exit_status() {
-                return status;
-            }
-            if Instant::now() >= deadline {
-                panic!(
-                    "the command in tmux still runs after {timeout:?}; the screen:\n{}",
-                    self.capture()
-                );
-            }
-            std::thread::sleep(POLL_INTERVAL);
-        }
+        expect_lab(self.0.wait_for_exit(timeout), "waiting for the command")
     }
 }
 
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        kill_server(&self.socket);
-        if let Some(path) = &self.socket_path {
-            let _ = fs::remove_file(path);
-        }
-    }
-}
+impl Deref for Tmux {
+    type Target = httptop_lab::Tmux;
 
-/// Best effort (this runs in Drop, possibly while a test panics): tmux sends SIGHUP to the
-/// pane's process as the server goes.
-fn kill_server(socket: &str) {
-    let spawned = Command::new("tmux")
-        .args(["-L", socket, "kill-server"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn();
-    if let Ok(mut child) = spawned
-        && wait_timeout(&mut child, TMUX_COMMAND_TIMEOUT).is_none()
-    {
-        let _ = child.kill();
-        let _ = child.wait();
-    }
-}
-
-/// tmux servers left by an earlier test process that was killed before its guards ran: their
-/// sockets are in `$TMUX_TMPDIR` (default `/tmp`) `/tmux-<uid>/httptop-test-<pid>-<n>`.
-fn kill_servers_of_dead_runs() {
-    // SAFETY: getuid has no preconditions and cannot fail.
-    let uid = unsafe { libc::getuid() };
-    let base = std::env::var_os("TMUX_TMPDIR").unwrap_or_else(|| "/tmp".into());
-    let Ok(entries) = fs::read_dir(Path::new(&base).join(format!("tmux-{uid}"))) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(pid) = name
-            .strip_prefix(SOCKET_PREFIX)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .and_then(|rest| rest.split('-').next())
-            .and_then(|pid| pid.parse::<u32>().ok())
-        else {
-            continue;
-        };
-        if !Path::new(&format!("/proc/{pid}")).exists() {
-            kill_server(&name);
-            let _ = fs::remove_file(entry.path());
-        }
+    fn deref(&self) -> &Self::Target {
+        &self.0
     }
 }

@@ -43,6 +43,8 @@ enum Task {
     Lint,
     /// As root: benchmarks in a network namespace; writes BENCHMARKS.md and BENCHMARKS.json.
     Bench(bench::BenchArgs),
+    /// As root: the dashboard screenshot in assets/ from real traffic in a network namespace.
+    Screenshot(bench::screenshot::ScreenshotArgs),
 }
 
 fn main() -> ExitCode {
@@ -58,6 +60,7 @@ fn main() -> ExitCode {
         Task::Test => tasks::test(&project),
         Task::Lint => tasks::lint(&project),
         Task::Bench(args) => bench::bench(&project, &args),
+        Task::Screenshot(args) => bench::screenshot::screenshot(&project, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

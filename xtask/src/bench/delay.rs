@@ -15,7 +15,7 @@ use std::{
 
 use anyhow::{Context as _, Result};
 
-use super::netns::Namespace;
+use httptop_lab::NetNs;
 
 /// How often the acceptor looks for a new connection (connection set-up is not timed).
 const ACCEPT_POLL: Duration = Duration::from_millis(5);
@@ -30,9 +30,9 @@ pub struct DelayServer {
 }
 
 impl DelayServer {
-    pub fn start(namespace: &Namespace, addr: SocketAddr, delay: Duration) -> Result<Self> {
-        let listener =
-            namespace.run(|| TcpListener::bind(addr).with_context(|| format!("binding {addr}")))?;
+    pub fn start(namespace: &NetNs, addr: SocketAddr, delay: Duration) -> Result<Self> {
+        let listener = namespace
+            .run(|| TcpListener::bind(addr).with_context(|| format!("binding {addr}")))??;
         // Non-blocking, so the acceptor sees the stop flag without a wake-up connection.
         listener.set_nonblocking(true)?;
         let stopping = Arc::new(AtomicBool::new(false));

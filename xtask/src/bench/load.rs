@@ -14,7 +14,7 @@ use std::{
 
 use anyhow::{Context as _, Result, bail};
 
-use super::netns::Namespace;
+use httptop_lab::NetNs;
 
 const REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: bench\r\nUser-Agent: httptop-bench\r\n\r\n";
 const IO_TIMEOUT: Duration = Duration::from_secs(5);
@@ -28,7 +28,7 @@ pub fn joined<T>(handle: thread::ScopedJoinHandle<'_, T>) -> T {
 
 /// The `wrk` command line for `connections` keep-alive connections on `threads` threads.
 pub fn wrk_command(
-    namespace: &Namespace,
+    namespace: &NetNs,
     url: &str,
     threads: u32,
     connections: u32,

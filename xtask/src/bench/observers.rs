@@ -2,6 +2,7 @@
 //! tcpdump and tshark, each started inside the bench namespace and stopped like a user would.
 
 use std::{
+    ffi::OsStr,
     fs,
     path::Path,
     process::{Command, Stdio},
@@ -10,19 +11,17 @@ use std::{
 };
 
 use anyhow::{Context as _, Result, bail};
+use httptop_lab::{ChildGuard, NetNs, Tmux};
 use serde_json::Value;
 
-use super::{
-    netns::{Namespace, Process},
-    report::CommandLog,
-};
+use super::report::CommandLog;
 
 const START_TIMEOUT: Duration = Duration::from_secs(30);
 const STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// `httptop --headless --json` with its summary read at the end.
 pub struct Headless {
-    process: Process,
+    process: ChildGuard,
 }
 
 /// The parts of httptop's headless summary the bench reports.
@@ -36,7 +35,7 @@ pub struct Summary {
 
 impl Headless {
     pub fn start(
-        namespace: &Namespace,
+        namespace: &NetNs,
         binary: &Path,
         log_file: &Path,
         extra: &[&str],
@@ -49,7 +48,8 @@ impl Headless {
             .args(extra)
             .stdout(Stdio::piped());
         commands.record(&command);
-        let process = Process::spawn_ready(command, "httptop", "httptop: attached", START_TIMEOUT)?;
+        let process =
+            ChildGuard::spawn_ready(command, "httptop", "httptop: attached", START_TIMEOUT)?;
         Ok(Self { process })
     }
 
@@ -83,44 +83,52 @@ impl Headless {
     }
 }
 
-/// httptop's dashboard in a detached tmux session of its own; the session is killed on drop.
+/// httptop's dashboard in a tmux server of its own, `DASHBOARD_WIDTH`x`DASHBOARD_HEIGHT`;
+/// stopped on drop with the tmux server.
 pub struct Dashboard {
-    session: String,
+    /// Taken in drop, to kill the server before waiting for httptop to go.
+    tmux: Option<Tmux>,
     pid: u32,
 }
 
+const DASHBOARD_WIDTH: u16 = 200;
+const DASHBOARD_HEIGHT: u16 = 50;
+/// The bench's tmux sockets: `httptop-bench-tmux-<pid>-<n>`.
+const TMUX_SOCKET_PREFIX: &str = "httptop-bench-tmux";
+
 impl Dashboard {
     pub fn start(
-        namespace: &Namespace,
+        namespace: &NetNs,
         binary: &Path,
         log_file: &Path,
         commands: &CommandLog,
     ) -> Result<Self> {
-        let session = format!("{}-tui", namespace.name());
-        let inner = format!(
-            "ip netns exec {} {} --log-file {}",
+        let args: [&OsStr; 6] = [
+            "netns".as_ref(),
+            "exec".as_ref(),
+            namespace.name().as_ref(),
+            binary.as_os_str(),
+            "--log-file".as_ref(),
+            log_file.as_os_str(),
+        ];
+        commands.record_line(format!(
+            "tmux -L <a socket of its own> -f /dev/null new-session -d -x {DASHBOARD_WIDTH} -y \
+             {DASHBOARD_HEIGHT} ip netns exec {} {} --log-file {}",
             namespace.name(),
             binary.display(),
             log_file.display()
-        );
-        let mut command = Command::new("tmux");
-        command.args([
-            "new-session",
-            "-d",
-            "-s",
-            &session,
-            "-x",
-            "200",
-            "-y",
-            "50",
-            &inner,
-        ]);
-        commands.record(&command);
-        let status = command.status().context("could not start tmux")?;
-        if !status.success() {
-            bail!("tmux new-session failed ({status})");
-        }
-        let mut dashboard = Self { session, pid: 0 };
+        ));
+        let tmux = Tmux::start(
+            TMUX_SOCKET_PREFIX,
+            DASHBOARD_WIDTH,
+            DASHBOARD_HEIGHT,
+            "ip",
+            &args,
+        )?;
+        let mut dashboard = Self {
+            tmux: Some(tmux),
+            pid: 0,
+        };
         let deadline = Instant::now() + START_TIMEOUT;
         let log_path = log_file.display().to_string();
         loop {
@@ -145,19 +153,14 @@ impl Dashboard {
 
     /// The screen as tmux shows it (to check that the dashboard really draws).
     pub fn screen(&self) -> Result<String> {
-        let output = Command::new("tmux")
-            .args(["capture-pane", "-p", "-t", &self.session])
-            .output()
-            .context("running tmux capture-pane")?;
-        Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+        let tmux = self.tmux.as_ref().context("the dashboard's tmux is gone")?;
+        Ok(tmux.capture()?)
     }
 }
 
 impl Drop for Dashboard {
     fn drop(&mut self) {
-        let _ = Command::new("tmux")
-            .args(["kill-session", "-t", &self.session])
-            .status();
+        drop(self.tmux.take());
         let deadline = Instant::now() + STOP_TIMEOUT;
         while self.pid != 0 && Path::new(&format!("/proc/{}", self.pid)).exists() {
             if Instant::now() >= deadline {
@@ -185,7 +188,7 @@ fn find_process_with_argument(argument: &str) -> Option<u32> {
 
 /// A packet capture to a file (or /dev/null), by tcpdump or tshark, on the namespace's `lo`.
 pub struct Capture {
-    process: Process,
+    process: ChildGuard,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -206,7 +209,7 @@ impl CaptureTool {
 impl Capture {
     /// Captures what `filter` (a capture filter; empty: everything) lets through into `file`.
     pub fn start(
-        namespace: &Namespace,
+        namespace: &NetNs,
         tool: CaptureTool,
         file: &Path,
         filter: &[&str],
@@ -223,7 +226,7 @@ impl Capture {
             CaptureTool::Tshark => "Capture started",
         };
         commands.record(&command);
-        let process = Process::spawn_ready(command, tool.name(), ready, START_TIMEOUT)?;
+        let process = ChildGuard::spawn_ready(command, tool.name(), ready, START_TIMEOUT)?;
         Ok(Self { process })
     }
 

@@ -408,6 +408,37 @@ pub fn number(value: f64) -> String {
     }
 }
 
+/// The commit httptop was built from, and whether its sources (the app and the probe) had
+/// uncommitted changes.
+pub fn measured_revision(root: &Path) -> String {
+    let git = |args: &[&str]| -> Option<String> {
+        let output = std::process::Command::new("git")
+            .arg("-C")
+            .arg(root)
+            .args(args)
+            .output()
+            .ok()
+            .filter(|output| output.status.success())?;
+        Some(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+    };
+    let Some(commit) = git(&["rev-parse", "--short", "HEAD"]) else {
+        return "unknown (not a git checkout)".into();
+    };
+    match git(&[
+        "status",
+        "--porcelain",
+        "--",
+        "app",
+        "probe-common",
+        "probe-ebpf",
+    ]) {
+        Some(changes) if changes.is_empty() => format!("commit {commit}"),
+        _ => format!(
+            "commit {commit} plus uncommitted changes in app/, probe-common/ or probe-ebpf/"
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::{Check, Row, Spread, number};

@@ -4,7 +4,8 @@ use std::{path::PathBuf, time::Duration};
 
 use clap::Parser;
 
-use crate::probe::EntryProgram;
+#[cfg(feature = "bench-controls")]
+use crate::kernel::EntryProgram;
 
 /// Watch the HTTP/1.x exchanges crossing this host: counts, latency, top talkers.
 #[derive(Parser, Debug, Clone)]
@@ -64,6 +65,7 @@ pub struct Cli {
 
     /// Benchmark control: tap with one of the control filters instead of httptop's own
     /// (`cargo xtask bench` measures its floors with them).
+    #[cfg(feature = "bench-controls")]
     #[arg(long, hide = true, value_enum, value_name = "FILTER")]
     pub bench_control_filter: Option<EntryProgram>,
 }

@@ -10,8 +10,8 @@ use std::{
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
+    kernel::{Kernel, monotonic_ns},
     model::{ExchangeRecord, Model},
-    probe::{Probe, monotonic_ns},
 };
 
 pub type SharedModel = Arc<Mutex<Model>>;
@@ -48,7 +48,7 @@ fn ticker(period: Duration) -> tokio::time::Interval {
 /// Runs until `shutdown` turns true, then detaches the probe and does a last full read, so the
 /// model ends with every exchange the kernel counted.
 pub async fn run(
-    mut probe: Probe,
+    mut probe: Kernel,
     model: SharedModel,
     opts: CollectorOptions,
     mut shutdown: watch::Receiver<bool>,
@@ -101,7 +101,7 @@ fn lock(model: &SharedModel) -> std::sync::MutexGuard<'_, Model> {
         .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
-fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<ExchangeRecord>) {
+fn drain(probe: &mut Kernel, model: &SharedModel, batch: &mut Vec<ExchangeRecord>) {
     probe.drain_events(|r| batch.push(r));
     if batch.is_empty() {
         return;
@@ -112,7 +112,7 @@ fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<ExchangeRecord>
     }
 }
 
-fn refresh_totals(probe: &Probe, model: &SharedModel) {
+fn refresh_totals(probe: &Kernel, model: &SharedModel) {
     match probe.totals() {
         Ok(t) => lock(model).set_kernel_totals(t),
         Err(e) => log::warn!("reading kernel totals: {e}"),

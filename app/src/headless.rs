@@ -11,11 +11,11 @@ use tokio::sync::watch;
 use crate::{
     cli::Cli,
     collector::{self, CollectorOptions},
+    kernel::Kernel,
     model::Model,
-    probe::Probe,
 };
 
-pub async fn run(cli: &Cli, probe: Probe, model: Model) -> anyhow::Result<()> {
+pub async fn run(cli: &Cli, probe: Kernel, model: Model) -> anyhow::Result<()> {
     let model = Arc::new(Mutex::new(model));
     let (stop_tx, stop_rx) = watch::channel(false);
     let opts = CollectorOptions {

@@ -7,10 +7,11 @@ use clap::Parser as _;
 use httptop::{
     cli::Cli,
     collector::{self, CollectorOptions},
-    headless, logging,
+    headless,
+    kernel::{Kernel, KernelConfig},
+    logging,
     model::{Filter, Model, ModelOptions},
     offline,
-    probe::{Probe, ProbeConfig},
     tui::{self, TuiOptions},
 };
 use tokio::sync::watch;
@@ -55,12 +56,15 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     if cli.json && !cli.headless {
         anyhow::bail!("--json goes with --headless or --read");
     }
-    let probe = Probe::attach(&ProbeConfig {
+    let probe = Kernel::attach(&KernelConfig {
         interfaces: cli.interfaces.clone(),
         ports: cli.ports.clone(),
         // The dashboard shows the filter's cost; headless runs do not pay for measuring it.
         run_stats: !cli.headless,
+        #[cfg(feature = "bench-controls")]
         entry_program: cli.bench_control_filter.unwrap_or_default(),
+        #[cfg(not(feature = "bench-controls"))]
+        entry_program: Default::default(),
     })
     .map_err(|e| anyhow::anyhow!("{e} (log: {})", log_path.display()))?;
     let scope = if cli.interfaces.is_empty() {
@@ -101,7 +105,7 @@ fn model_options() -> ModelOptions {
 }
 
 /// The live dashboard: collector task → shared model → TUI.
-async fn dashboard(cli: &Cli, probe: Probe, model: Model) -> anyhow::Result<()> {
+async fn dashboard(cli: &Cli, probe: Kernel, model: Model) -> anyhow::Result<()> {
     let model = Arc::new(Mutex::new(model));
     let (shutdown_tx, shutdown_rx) = watch::channel(false);
     let collector = tokio::spawn(collector::run(

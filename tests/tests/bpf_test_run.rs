@@ -3,11 +3,15 @@
 //! can reach the maps.
 
 use aya::programs::{TestRun as _, TestRunOptions};
-use httptop::probe::{Probe, ProbeConfig};
+use httptop::{
+    Counter,
+    kernel::{Kernel, KernelConfig},
+};
 
 const ETH_IP: [u8; 2] = [0x08, 0x00];
 const ETH_IPV6: [u8; 2] = [0x86, 0xdd];
 const ETH_VLAN: [u8; 2] = [0x81, 0x00];
+const ETH_QINQ: [u8; 2] = [0x88, 0xa8];
 
 fn eth(ethertype: [u8; 2]) -> Vec<u8> {
     let mut f = vec![0u8; 12];
@@ -80,7 +84,15 @@ fn vlan(frame_v4: &[u8]) -> Vec<u8> {
     f
 }
 
-fn run(probe: &Probe, frame: &[u8]) {
+/// Same frame with an 802.1ad tag (VLAN 9) outside an 802.1Q tag (VLAN 7): QinQ.
+fn qinq(frame_v4: &[u8]) -> Vec<u8> {
+    let mut f = eth(ETH_QINQ);
+    f.extend_from_slice(&[0x00, 0x09, ETH_VLAN[0], ETH_VLAN[1]]);
+    f.extend_from_slice(&vlan(frame_v4)[14..]);
+    f
+}
+
+fn run(probe: &Kernel, frame: &[u8]) {
     let program = probe.program().expect("entry program");
     let result = program
         .test_run(TestRunOptions {
@@ -92,8 +104,8 @@ fn run(probe: &Probe, frame: &[u8]) {
     assert_eq!(result.return_value, 0);
 }
 
-fn fresh() -> Probe {
-    Probe::load(&ProbeConfig::default()).expect("load the probe (root needed)")
+fn fresh() -> Kernel {
+    Kernel::load(&KernelConfig::default()).expect("load the kernel programs (root needed)")
 }
 
 const GET: &[u8] = b"GET /index.html?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -107,14 +119,14 @@ struct Counts {
     duplicates: u64,
 }
 
-fn counts(probe: &Probe) -> Counts {
+fn counts(probe: &Kernel) -> Counts {
     let t = probe.totals().expect("totals");
     Counts {
-        requests: t.requests,
-        responses: t.responses,
-        exchanges: t.exchanges,
-        unmatched: t.unmatched_responses,
-        duplicates: t.duplicate_segments,
+        requests: t[Counter::Requests],
+        responses: t[Counter::Responses],
+        exchanges: t[Counter::Exchanges],
+        unmatched: t[Counter::UnmatchedResponses],
+        duplicates: t[Counter::DuplicateSegments],
     }
 }
 
@@ -166,6 +178,16 @@ fn vlan_tagged_frames() {
 
 #[test]
 #[ignore = "needs root"]
+fn qinq_tagged_frames() {
+    let probe = fresh();
+    run(&probe, &qinq(&v4(true, 1, ACK, GET)));
+    run(&probe, &qinq(&v4(false, 1, ACK, OK)));
+    let c = counts(&probe);
+    assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
+}
+
+#[test]
+#[ignore = "needs root"]
 fn pipelined_messages_in_one_frame_each_count() {
     let probe = fresh();
     let five_gets: Vec<u8> = GET.repeat(5);
@@ -177,7 +199,7 @@ fn pipelined_messages_in_one_frame_each_count() {
         (c.requests, c.responses, c.exchanges, c.unmatched),
         (5, 5, 5, 0)
     );
-    assert_eq!(probe.totals().unwrap().scan_incomplete, 0);
+    assert_eq!(probe.totals().unwrap()[Counter::ScanIncomplete], 0);
 }
 
 #[test]
@@ -204,7 +226,14 @@ fn rst_expires_the_outstanding_request() {
     run(&probe, &v4(true, 1, ACK, GET));
     run(&probe, &v4(false, 1, 0x04, b""));
     let t = probe.totals().unwrap();
-    assert_eq!((t.requests, t.expired_requests, t.exchanges), (1, 1, 0));
+    assert_eq!(
+        (
+            t[Counter::Requests],
+            t[Counter::ExpiredRequests],
+            t[Counter::Exchanges]
+        ),
+        (1, 1, 0)
+    );
 }
 
 #[test]
@@ -239,11 +268,11 @@ fn non_http_truncated_and_malformed_frames_count_nothing() {
     let t = probe.totals().unwrap();
     assert_eq!(
         (
-            t.requests,
-            t.responses,
-            t.exchanges,
-            t.unmatched_responses,
-            t.scan_incomplete
+            t[Counter::Requests],
+            t[Counter::Responses],
+            t[Counter::Exchanges],
+            t[Counter::UnmatchedResponses],
+            t[Counter::ScanIncomplete]
         ),
         (0, 0, 0, 0, 0)
     );
@@ -263,12 +292,12 @@ fn response_without_request_is_unmatched() {
 #[test]
 #[ignore = "needs root"]
 fn pairing_control_pairs_by_port_without_reading_the_payload() {
-    use httptop::probe::EntryProgram;
-    let mut probe = Probe::load(&ProbeConfig {
+    use httptop::kernel::EntryProgram;
+    let mut probe = Kernel::load(&KernelConfig {
         entry_program: EntryProgram::PairingOnly,
-        ..ProbeConfig::default()
+        ..KernelConfig::default()
     })
-    .expect("load the probe (root needed)");
+    .expect("load the kernel programs (root needed)");
     // Not HTTP at all: the control never looks at the payload.
     run(&probe, &v4(true, 1, ACK, b"ping"));
     run(&probe, &v4(true, 5, ACK, b"ping"));
@@ -278,7 +307,7 @@ fn pairing_control_pairs_by_port_without_reading_the_payload() {
     run(&probe, &v4(false, 9, ACK, b"pong"));
     run(&probe, &v4(true, 9, ACK, b""));
     let t = probe.totals().unwrap();
-    assert_eq!((t.requests, t.exchanges), (2, 2));
+    assert_eq!((t[Counter::Requests], t[Counter::Exchanges]), (2, 2));
     let mut events = Vec::new();
     probe.drain_events(|e| events.push(e));
     assert_eq!(events.len(), 2);

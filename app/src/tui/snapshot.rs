@@ -59,7 +59,10 @@ impl Snapshot {
         let filter = model.filter().cloned();
         let stats = model.view_stats();
         let (exchanges, log2) = match filter {
-            None => (kernel.exchanges, kernel.histogram_log2),
+            None => (
+                kernel[probe_common::wire::Counter::Exchanges],
+                kernel.histogram_log2,
+            ),
             Some(_) => (stats.exchanges, stats.log2),
         };
         Self::build(
@@ -127,6 +130,6 @@ impl Snapshot {
 
     /// Events were lost, so per-tuple figures and percentiles are partial.
     pub fn partial(&self) -> bool {
-        self.kernel.events_lost > 0
+        self.kernel[probe_common::wire::Counter::EventsLost] > 0
     }
 }

@@ -69,9 +69,9 @@ fn busy_model() -> Model {
                 ),
             };
             record(&mut m, client, server, t, latency, status, path);
-            totals.exchanges += 1;
-            totals.requests += 1;
-            totals.responses += 1;
+            totals[probe_common::wire::Counter::Exchanges] += 1;
+            totals[probe_common::wire::Counter::Requests] += 1;
+            totals[probe_common::wire::Counter::Responses] += 1;
             totals.histogram_log2[log2_bucket(latency)] += 1;
         }
         totals.filter_run_ns += 90_000 * (second + 1);
@@ -192,7 +192,7 @@ fn frozen_screen_does_not_move_and_catches_up_on_unfreeze() {
             );
         }
         let mut totals = m.kernel_totals();
-        totals.exchanges += 50;
+        totals[probe_common::wire::Counter::Exchanges] += 50;
         m.set_kernel_totals(totals);
         m.tick(201 * SECOND);
     }

@@ -2,7 +2,7 @@
 
 use probe_common::{
     names,
-    wire::{COUNTER_SLOTS, Counter, PORT_BITMAP_WORDS, histogram_bucket, port_bit},
+    wire::{COUNTER_SLOTS, Counter, PORT_BITMAP_WORDS, port_bit},
 };
 
 #[test]
@@ -66,14 +66,4 @@ fn port_bitmap_has_one_bit_per_port() {
         *word |= bit;
     }
     assert!(seen.iter().all(|w| *w == u64::MAX));
-}
-
-#[test]
-fn histogram_bucket_is_the_floor_of_log2() {
-    assert_eq!(histogram_bucket(0), 0);
-    assert_eq!(histogram_bucket(1), 0);
-    assert_eq!(histogram_bucket(2), 1);
-    assert_eq!(histogram_bucket(3), 1);
-    assert_eq!(histogram_bucket(1024), 10);
-    assert_eq!(histogram_bucket(u64::MAX), 63);
 }

@@ -20,7 +20,7 @@ use crate::{
 
 /// What httptop prints on stderr once its filter is attached.
 const ATTACHED: &str = "httptop: attached";
-/// Loading and attaching the probe; generous for a loaded 2-core CI machine.
+/// Loading and attaching the kernel programs; generous for a loaded 2-core CI machine.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Per-exchange events reach user space through a channel polled on a timer (the kernel
 /// counters need no wait: the filter has run before the client reads the response). Nothing

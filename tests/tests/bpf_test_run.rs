@@ -92,8 +92,8 @@ fn qinq(frame_v4: &[u8]) -> Vec<u8> {
     f
 }
 
-fn run(probe: &Kernel, frame: &[u8]) {
-    let program = probe.program().expect("entry program");
+fn run(kernel: &Kernel, frame: &[u8]) {
+    let program = kernel.program().expect("entry program");
     let result = program
         .test_run(TestRunOptions {
             data_in: Some(frame),
@@ -119,8 +119,8 @@ struct Counts {
     duplicates: u64,
 }
 
-fn counts(probe: &Kernel) -> Counts {
-    let t = probe.totals().expect("totals");
+fn counts(kernel: &Kernel) -> Counts {
+    let t = kernel.totals().expect("totals");
     Counts {
         requests: t[Counter::Requests],
         responses: t[Counter::Responses],
@@ -133,18 +133,18 @@ fn counts(probe: &Kernel) -> Counts {
 #[test]
 #[ignore = "needs root"]
 fn ipv4_exchange_counts_once_with_event_and_histogram() {
-    let mut probe = fresh();
-    run(&probe, &v4(true, 1, ACK, GET));
-    run(&probe, &v4(false, 500, ACK, OK));
-    let c = counts(&probe);
+    let mut kernel = fresh();
+    run(&kernel, &v4(true, 1, ACK, GET));
+    run(&kernel, &v4(false, 500, ACK, OK));
+    let c = counts(&kernel);
     assert_eq!(
         (c.requests, c.responses, c.exchanges, c.unmatched),
         (1, 1, 1, 0)
     );
-    let t = probe.totals().unwrap();
+    let t = kernel.totals().unwrap();
     assert_eq!(t.histogram_log2.iter().sum::<u64>(), 1);
     let mut events = Vec::new();
-    probe.drain_events(|e| events.push(e));
+    kernel.drain_events(|e| events.push(e));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].status, 200);
     assert_eq!(events[0].path.as_str(), "/index.html?x=1");
@@ -155,13 +155,13 @@ fn ipv4_exchange_counts_once_with_event_and_histogram() {
 #[test]
 #[ignore = "needs root"]
 fn ipv6_exchange() {
-    let mut probe = fresh();
-    run(&probe, &v6(true, 9, GET));
-    run(&probe, &v6(false, 77, OK));
-    let c = counts(&probe);
+    let mut kernel = fresh();
+    run(&kernel, &v6(true, 9, GET));
+    run(&kernel, &v6(false, 77, OK));
+    let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
     let mut events = Vec::new();
-    probe.drain_events(|e| events.push(e));
+    kernel.drain_events(|e| events.push(e));
     assert_eq!(events[0].tuple.client.to_string(), "[fd00::1]:40000");
     assert_eq!(events[0].tuple.server.to_string(), "[fd00::2]:8080");
 }
@@ -169,50 +169,50 @@ fn ipv6_exchange() {
 #[test]
 #[ignore = "needs root"]
 fn vlan_tagged_frames() {
-    let probe = fresh();
-    run(&probe, &vlan(&v4(true, 1, ACK, GET)));
-    run(&probe, &vlan(&v4(false, 1, ACK, OK)));
-    let c = counts(&probe);
+    let kernel = fresh();
+    run(&kernel, &vlan(&v4(true, 1, ACK, GET)));
+    run(&kernel, &vlan(&v4(false, 1, ACK, OK)));
+    let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
 }
 
 #[test]
 #[ignore = "needs root"]
 fn qinq_tagged_frames() {
-    let probe = fresh();
-    run(&probe, &qinq(&v4(true, 1, ACK, GET)));
-    run(&probe, &qinq(&v4(false, 1, ACK, OK)));
-    let c = counts(&probe);
+    let kernel = fresh();
+    run(&kernel, &qinq(&v4(true, 1, ACK, GET)));
+    run(&kernel, &qinq(&v4(false, 1, ACK, OK)));
+    let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
 }
 
 #[test]
 #[ignore = "needs root"]
 fn pipelined_messages_in_one_frame_each_count() {
-    let probe = fresh();
+    let kernel = fresh();
     let five_gets: Vec<u8> = GET.repeat(5);
     let five_oks: Vec<u8> = OK.repeat(5);
-    run(&probe, &v4(true, 1, ACK, &five_gets));
-    run(&probe, &v4(false, 1, ACK, &five_oks));
-    let c = counts(&probe);
+    run(&kernel, &v4(true, 1, ACK, &five_gets));
+    run(&kernel, &v4(false, 1, ACK, &five_oks));
+    let c = counts(&kernel);
     assert_eq!(
         (c.requests, c.responses, c.exchanges, c.unmatched),
         (5, 5, 5, 0)
     );
-    assert_eq!(probe.totals().unwrap()[Counter::ScanIncomplete], 0);
+    assert_eq!(kernel.totals().unwrap()[Counter::ScanIncomplete], 0);
 }
 
 #[test]
 #[ignore = "needs root"]
 fn retransmits_count_once() {
-    let probe = fresh();
+    let kernel = fresh();
     let req = v4(true, 1, ACK, GET);
-    run(&probe, &req);
-    run(&probe, &req);
+    run(&kernel, &req);
+    run(&kernel, &req);
     let resp = v4(false, 1, ACK, OK);
-    run(&probe, &resp);
-    run(&probe, &resp);
-    let c = counts(&probe);
+    run(&kernel, &resp);
+    run(&kernel, &resp);
+    let c = counts(&kernel);
     assert_eq!(
         (c.requests, c.responses, c.exchanges, c.duplicates),
         (1, 1, 1, 2)
@@ -222,10 +222,10 @@ fn retransmits_count_once() {
 #[test]
 #[ignore = "needs root"]
 fn rst_expires_the_outstanding_request() {
-    let probe = fresh();
-    run(&probe, &v4(true, 1, ACK, GET));
-    run(&probe, &v4(false, 1, 0x04, b""));
-    let t = probe.totals().unwrap();
+    let kernel = fresh();
+    run(&kernel, &v4(true, 1, ACK, GET));
+    run(&kernel, &v4(false, 1, 0x04, b""));
+    let t = kernel.totals().unwrap();
     assert_eq!(
         (
             t[Counter::Requests],
@@ -239,33 +239,33 @@ fn rst_expires_the_outstanding_request() {
 #[test]
 #[ignore = "needs root"]
 fn non_http_truncated_and_malformed_frames_count_nothing() {
-    let probe = fresh();
+    let kernel = fresh();
     let tls = v4(
         true,
         1,
         ACK,
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
     );
-    run(&probe, &tls);
+    run(&kernel, &tls);
     // IPv4 header cut short (claims TCP, ends inside it).
     let full = v4(true, 100, ACK, GET);
-    run(&probe, &full[..14 + 30]);
+    run(&kernel, &full[..14 + 30]);
     // TCP data offset beyond the packet.
     let mut bad_doff = v4(true, 200, ACK, b"");
     bad_doff[14 + 20 + 12] = 0xf0;
-    run(&probe, &bad_doff);
+    run(&kernel, &bad_doff);
     // UDP carrying a request line.
     let mut udp = v4(true, 300, ACK, GET);
     udp[14 + 9] = 17;
-    run(&probe, &udp);
+    run(&kernel, &udp);
     // ARP.
     let mut arp = eth([0x08, 0x06]);
     arp.extend_from_slice(&[0u8; 28]);
-    run(&probe, &arp);
+    run(&kernel, &arp);
     // Lowercase method, near miss.
-    run(&probe, &v4(true, 400, ACK, b"get / HTTP/1.1\r\n\r\n"));
-    run(&probe, &v4(true, 500, ACK, b"GETX / HTTP/1.1\r\n\r\n"));
-    let t = probe.totals().unwrap();
+    run(&kernel, &v4(true, 400, ACK, b"get / HTTP/1.1\r\n\r\n"));
+    run(&kernel, &v4(true, 500, ACK, b"GETX / HTTP/1.1\r\n\r\n"));
+    let t = kernel.totals().unwrap();
     assert_eq!(
         (
             t[Counter::Requests],
@@ -281,9 +281,9 @@ fn non_http_truncated_and_malformed_frames_count_nothing() {
 #[test]
 #[ignore = "needs root"]
 fn response_without_request_is_unmatched() {
-    let probe = fresh();
-    run(&probe, &v4(false, 1, ACK, OK));
-    let c = counts(&probe);
+    let kernel = fresh();
+    run(&kernel, &v4(false, 1, ACK, OK));
+    let c = counts(&kernel);
     assert_eq!((c.responses, c.unmatched, c.exchanges), (1, 1, 0));
 }
 
@@ -293,23 +293,23 @@ fn response_without_request_is_unmatched() {
 #[ignore = "needs root"]
 fn pairing_control_pairs_by_port_without_reading_the_payload() {
     use httptop::kernel::EntryProgram;
-    let mut probe = Kernel::load(&KernelConfig {
+    let mut kernel = Kernel::load(&KernelConfig {
         entry_program: EntryProgram::PairingOnly,
         ..KernelConfig::default()
     })
     .expect("load the kernel programs (root needed)");
     // Not HTTP at all: the control never looks at the payload.
-    run(&probe, &v4(true, 1, ACK, b"ping"));
-    run(&probe, &v4(true, 5, ACK, b"ping"));
-    run(&probe, &v4(false, 1, ACK, b"pong"));
-    run(&probe, &v4(false, 5, ACK, b"pong"));
+    run(&kernel, &v4(true, 1, ACK, b"ping"));
+    run(&kernel, &v4(true, 5, ACK, b"ping"));
+    run(&kernel, &v4(false, 1, ACK, b"pong"));
+    run(&kernel, &v4(false, 5, ACK, b"pong"));
     // A third answer has no request left to pair with; an empty ACK is not a message.
-    run(&probe, &v4(false, 9, ACK, b"pong"));
-    run(&probe, &v4(true, 9, ACK, b""));
-    let t = probe.totals().unwrap();
+    run(&kernel, &v4(false, 9, ACK, b"pong"));
+    run(&kernel, &v4(true, 9, ACK, b""));
+    let t = kernel.totals().unwrap();
     assert_eq!((t[Counter::Requests], t[Counter::Exchanges]), (2, 2));
     let mut events = Vec::new();
-    probe.drain_events(|e| events.push(e));
+    kernel.drain_events(|e| events.push(e));
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].tuple.client.to_string(), "10.0.0.1:40000");
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");

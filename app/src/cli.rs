@@ -6,13 +6,13 @@ use std::{path::PathBuf, time::Duration};
 use clap::Parser;
 
 #[cfg(feature = "bench-controls")]
-use crate::probe::EntryProgram;
+use crate::kernel::EntryProgram;
 use crate::{
     collector::CollectorOptions,
     headless::{HeadlessOptions, SummaryFormat, SummaryOptions},
+    kernel::KernelConfig,
     logging,
     model::{Filter, FilterError, ModelOptions},
-    probe::ProbeConfig,
     run::{Mode, ReadOptions, RunConfig},
     tui::DashboardOptions,
 };
@@ -95,7 +95,7 @@ impl Cli {
     /// The run this command line describes.
     pub fn into_run_config(self) -> Result<RunConfig, ConfigError> {
         let mode = self.mode()?;
-        let kernel = ProbeConfig {
+        let kernel = KernelConfig {
             interfaces: self.interfaces,
             ports: self.ports,
             // The dashboard shows the filter's cost; other runs do not pay for measuring it.

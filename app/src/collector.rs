@@ -8,8 +8,8 @@ use std::time::Duration;
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
+    kernel::{Kernel, monotonic_ns},
     model::{Exchange, SharedModel},
-    probe::{Probe, monotonic_ns},
 };
 
 #[derive(Clone, Debug)]
@@ -45,7 +45,7 @@ fn ticker(period: Duration) -> tokio::time::Interval {
 /// before the detach and reads the totals last, so the model ends with every exchange the
 /// kernel counted.
 pub async fn run(
-    mut probe: Probe,
+    mut probe: Kernel,
     model: SharedModel,
     opts: CollectorOptions,
     mut shutdown: watch::Receiver<bool>,
@@ -91,12 +91,12 @@ pub async fn run(
     Ok(())
 }
 
-fn drain(probe: &mut Probe, model: &SharedModel, batch: &mut Vec<Exchange>) {
+fn drain(probe: &mut Kernel, model: &SharedModel, batch: &mut Vec<Exchange>) {
     probe.drain_events(|e| batch.push(e));
     model.record_batch(batch);
 }
 
-fn refresh_totals(probe: &Probe, model: &SharedModel) {
+fn refresh_totals(probe: &Kernel, model: &SharedModel) {
     match probe.totals() {
         Ok(t) => model.set_kernel_totals(t),
         Err(e) => log::warn!("reading kernel totals: {e}"),

@@ -22,7 +22,8 @@ use pcap_file::{
 use probe_common::{
     engine::{self, ConnTable, PortFilter, Sink, SlicePayload},
     http::{WINDOW, Window},
-    packet::{self, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, HEAD_LEN},
+    names::CONNS_ENTRIES,
+    packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, skip_vlan_tags},
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, histogram_bucket,
     },
@@ -34,7 +35,7 @@ use crate::{
 };
 
 /// Connection table bound, as the kernel's map.
-const MAX_CONNECTIONS: usize = 65536;
+const MAX_CONNECTIONS: usize = CONNS_ENTRIES as usize;
 
 struct MemConns(HashMap<ConnKey, ConnState>);
 
@@ -168,14 +169,10 @@ fn network_layer(link: DataLink, data: &[u8]) -> Option<(u16, &[u8])> {
     let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
     match link {
         DataLink::ETHERNET => {
-            let mut ethertype = be16(data, 12)?;
-            let mut off = 14;
-            // 802.1Q / 802.1ad tags, QinQ included.
-            while ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD {
-                ethertype = be16(data, off + 2)?;
-                off += 4;
-            }
-            Some((ethertype, data.get(off..)?))
+            // 802.1Q / 802.1ad tags, as the kernel looks through them.
+            const TAGS: usize = 14;
+            let (ethertype, off) = skip_vlan_tags(be16(data, 12)?, |off| be16(data, TAGS + off))?;
+            Some((ethertype, data.get(TAGS + off..)?))
         }
         // BSD loopback: a 4-byte address family in the capturing host's byte order.
         DataLink::NULL | DataLink::LOOP => {

@@ -1,4 +1,4 @@
-//! Probe wire types → model records: shared by the live probe and the capture reader.
+//! Wire types → model records: shared by the kernel reader and the capture reader.
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
@@ -9,7 +9,7 @@ use probe_common::wire::{
 
 use crate::model::{Exchange, KernelTotals, PathPrefix, Tuple};
 
-/// An address as the probe stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
+/// An address as the kernel stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
 pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
     let v6 = Ipv6Addr::from(addr);
     match v6.to_ipv4_mapped() {
@@ -74,28 +74,22 @@ fn record(
     }
 }
 
-/// Totals from summed counters and histogram, plus what user space adds.
+/// Totals from summed counters and histogram, plus what user space adds: the requests its
+/// sweeper expired and the in-flight gauge.
 pub fn totals_from_counters(
     sums: &[u64; COUNTER_SLOTS],
     histogram_log2: [u64; HISTOGRAM_BUCKETS],
     swept_expired: u64,
     in_flight: u64,
 ) -> KernelTotals {
-    let c = |k: Counter| sums[k as usize];
-    KernelTotals {
-        requests: c(Counter::Requests),
-        responses: c(Counter::Responses),
-        exchanges: c(Counter::Exchanges),
-        unmatched_responses: c(Counter::UnmatchedResponses),
-        expired_requests: c(Counter::ExpiredRequests) + swept_expired,
-        events_lost: c(Counter::EventsLost),
-        duplicate_segments: c(Counter::DuplicateSegments),
-        conn_table_full: c(Counter::ConnTableFull),
-        pipeline_overflow: c(Counter::PipelineOverflow),
-        scan_incomplete: c(Counter::ScanIncomplete),
-        interim_responses: c(Counter::InterimResponses),
+    let mut totals = KernelTotals {
         in_flight,
         histogram_log2,
         ..KernelTotals::default()
+    };
+    for counter in Counter::ALL {
+        totals[counter] = sums[counter as usize];
     }
+    totals[Counter::ExpiredRequests] += swept_expired;
+    totals
 }

@@ -11,10 +11,10 @@ use tokio::sync::watch;
 use crate::{
     collector::{self, CollectorOptions},
     headless::{self, HeadlessOptions, SummaryOptions},
+    kernel::{Kernel, KernelConfig, KernelError},
     logging,
     model::{Model, ModelOptions, SharedModel},
     offline,
-    probe::{Probe, ProbeConfig, ProbeError},
     tui::{self, DashboardOptions},
 };
 
@@ -23,7 +23,7 @@ use crate::{
 pub struct RunConfig {
     pub mode: Mode,
     /// What the kernel side watches; for `--read`, the ports the capture reader keeps.
-    pub kernel: ProbeConfig,
+    pub kernel: KernelConfig,
     /// Collector periods; for `--read`, its request timeout applies to the capture.
     pub collector: CollectorOptions,
     pub model: ModelOptions,
@@ -54,7 +54,7 @@ pub struct ReadOptions {
 #[derive(Debug, thiserror::Error)]
 #[error("{error} (log: {})", log.display())]
 pub struct AttachError {
-    error: ProbeError,
+    error: KernelError,
     log: PathBuf,
 }
 
@@ -87,7 +87,7 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         Mode::Headless(opts) => FrontEnd::Headless(opts),
     };
     start_logging(&log_path);
-    let probe = Probe::attach(&kernel).map_err(|error| AttachError {
+    let probe = Kernel::attach(&kernel).map_err(|error| AttachError {
         error,
         log: log_path.clone(),
     })?;
@@ -117,12 +117,12 @@ enum FrontEnd {
 
 struct Live {
     model: SharedModel,
-    kernel: ProbeConfig,
+    kernel: KernelConfig,
     collector: CollectorOptions,
 }
 
 impl Live {
-    async fn run(self, probe: Probe, front: FrontEnd) -> anyhow::Result<()> {
+    async fn run(self, probe: Kernel, front: FrontEnd) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         let collector = tokio::spawn(collector::run(
             probe,
@@ -168,7 +168,7 @@ fn start_logging(path: &std::path::Path) {
 }
 
 /// `all interfaces (all ports)`, `lo, eth0 (server ports [80])`.
-fn describe_scope(kernel: &ProbeConfig) -> String {
+fn describe_scope(kernel: &KernelConfig) -> String {
     let interfaces = if kernel.interfaces.is_empty() {
         "all interfaces".to_owned()
     } else {

@@ -101,6 +101,35 @@ pub enum Start {
 /// Bytes needed to classify any start: `HTTP/1.1 200` is 12.
 pub const START_LEN: usize = 12;
 
+/// What every status line starts with, before the minor version digit.
+const STATUS_LINE_PREFIX: &[u8] = b"HTTP/1.";
+
+/// The bytes a message can start with, as bits above `A`: the first byte of each name in
+/// [`Method::ALL`] and of [`STATUS_LINE_PREFIX`].
+const MESSAGE_FIRST_BYTES: u64 = {
+    let mut bits = 0u64;
+    let mut i = 0;
+    while i <= Method::ALL.len() {
+        let first = if i < Method::ALL.len() {
+            Method::ALL[i].as_str().as_bytes()[0]
+        } else {
+            STATUS_LINE_PREFIX[0]
+        };
+        assert!(first >= b'A' && first - b'A' < 64);
+        bits |= 1 << (first - b'A');
+        i += 1;
+    }
+    bits
+};
+
+/// Whether a message can start with byte `b` ([`classify`] can only say yes to these): lets
+/// the kernel drop a segment on its first payload byte.
+#[inline(always)]
+pub const fn can_start_message(b: u8) -> bool {
+    let i = b.wrapping_sub(b'A');
+    i < 64 && (MESSAGE_FIRST_BYTES >> i) & 1 != 0
+}
+
 /// Classifies the bytes at offset `at` of the window: request line, status line, or nothing.
 /// Methods are case-sensitive (RFC 9110 §9.1) and must be followed by a space.
 #[inline(always)]
@@ -128,7 +157,7 @@ pub fn classify<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
 
 #[inline(always)]
 fn classify_status<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
-    if !w.starts_with_at(at, b"HTTP/1.") {
+    if !w.starts_with_at(at, STATUS_LINE_PREFIX) {
         return None;
     }
     let minor = w.at(at + 7);

@@ -1,5 +1,5 @@
-//! IPv4/IPv6 + TCP headers, from the network header on (what an AF_PACKET `SOCK_DGRAM` socket
-//! filter sees, and what the pcap reader hands over after the link header).
+//! VLAN tags, then IPv4/IPv6 + TCP headers from the network header on (what an AF_PACKET
+//! `SOCK_DGRAM` socket filter sees, and what the pcap reader hands over after the link header).
 
 use crate::http::Window;
 
@@ -12,6 +12,40 @@ pub const ETH_P_IPV6: u16 = 0x86DD;
 pub const ETH_P_8021Q: u16 = 0x8100;
 pub const ETH_P_8021AD: u16 = 0x88A8;
 const IPPROTO_TCP: u8 = 6;
+
+/// VLAN tags (802.1Q, 802.1ad) looked through in front of the network header: two, for QinQ.
+/// A frame with more is not looked at, by the kernel and by the offline reader alike.
+pub const MAX_VLAN_TAGS: usize = 2;
+/// Bytes of one VLAN tag: the tag control field, then the ethertype of what follows.
+pub const VLAN_TAG_LEN: usize = 4;
+
+/// Whether `ethertype` announces a VLAN tag.
+#[inline(always)]
+pub const fn is_vlan(ethertype: u16) -> bool {
+    ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD
+}
+
+/// Looks through the VLAN tags in front of the network header. `ethertype` is the one that
+/// precedes the tags; `be16_at(off)` reads the big-endian u16 at offset `off` from the first
+/// tag. Returns the network header's ethertype and its offset from the first tag; `None` past
+/// [`MAX_VLAN_TAGS`] tags or when a tag cannot be read.
+#[inline(always)]
+pub fn skip_vlan_tags(
+    mut ethertype: u16,
+    mut be16_at: impl FnMut(usize) -> Option<u16>,
+) -> Option<(u16, usize)> {
+    let mut off = 0;
+    let mut tags = 0;
+    while tags < MAX_VLAN_TAGS && is_vlan(ethertype) {
+        ethertype = be16_at(off + 2)?;
+        off += VLAN_TAG_LEN;
+        tags += 1;
+    }
+    if is_vlan(ethertype) {
+        return None;
+    }
+    Some((ethertype, off))
+}
 
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;

@@ -1,5 +1,5 @@
-//! Types shared by the kernel program and user space. All `#[repr(C)]`, with explicit padding
-//! fields so no byte is an uninitialised hole, and no `bool`.
+//! Types and layouts shared by the kernel programs and user space. All `#[repr(C)]`, with
+//! explicit padding fields so no byte is an uninitialised hole, and no `bool`.
 
 /// Bytes of the request target kept per in-flight request and per event.
 pub const PATH_LEN: usize = 48;
@@ -147,55 +147,75 @@ pub struct ExchangeEvent {
     pub path: [u8; PATH_LEN],
 }
 
-/// Indices into the per-CPU counter array. Meanings follow `shared/TERMS.md`.
-#[repr(u32)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Counter {
-    /// Request messages seen (each counted once).
-    Requests = 0,
-    /// Response messages seen, interim (1xx) included.
-    Responses = 1,
+/// Declares [`Counter`] from one list: each counter's doc, its slot in the kernel's per-CPU
+/// array, its JSON key and its label for people. Everything else (the kernel's slot, user
+/// space's totals, the summary's JSON and text) iterates [`Counter::ALL`].
+macro_rules! counters {
+    ($($(#[doc = $doc:literal])* $variant:ident = $slot:literal, $key:literal, $label:literal;)*) => {
+        /// The kernel's exact counters: indices into its per-CPU counter array. Meanings follow
+        /// `docs/terms.md`.
+        #[repr(u32)]
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+        pub enum Counter {
+            $($(#[doc = $doc])* $variant = $slot,)*
+        }
+
+        impl Counter {
+            /// Every counter, in slot order.
+            pub const ALL: [Counter; [$($slot),*].len()] = [$(Counter::$variant),*];
+            /// How many counters there are.
+            pub const COUNT: usize = Self::ALL.len();
+
+            /// The counter's key in the JSON summary.
+            pub const fn key(self) -> &'static str {
+                match self {
+                    $(Counter::$variant => $key,)*
+                }
+            }
+
+            /// The counter's name for people (the text summary).
+            pub const fn label(self) -> &'static str {
+                match self {
+                    $(Counter::$variant => $label,)*
+                }
+            }
+        }
+    };
+}
+
+counters! {
     /// Requests paired with their final response.
-    Exchanges = 2,
+    Exchanges = 0, "exchanges", "exchanges";
+    /// Request messages seen (each counted once).
+    Requests = 1, "requests", "requests";
+    /// Response messages seen, interim (1xx) included.
+    Responses = 2, "responses", "responses";
     /// Final responses with no request outstanding on their connection.
-    UnmatchedResponses = 3,
+    UnmatchedResponses = 3, "unmatched_responses", "unmatched responses";
     /// Requests ended without a response by the kernel (RST, server FIN, full tables).
     /// User space adds the ones its sweeper expires on timeout.
-    ExpiredRequests = 4,
+    ExpiredRequests = 4, "expired_requests", "expired requests";
     /// Exchange events that found the ring buffer full.
-    EventsLost = 5,
+    EventsLost = 5, "events_lost", "events lost";
+    /// Interim (1xx) responses (also counted in `Responses`).
+    InterimResponses = 6, "interim_responses", "interim responses";
     /// Segments skipped because their sequence range was already seen (retransmits, copies).
-    DuplicateSegments = 6,
+    DuplicateSegments = 7, "duplicate_segments", "duplicate segments";
     /// Requests that found the connection table full (also counted in `ExpiredRequests`).
-    ConnTableFull = 7,
+    ConnTableFull = 8, "conn_table_full", "conn table full";
     /// Requests beyond `MAX_IN_FLIGHT` outstanding on one connection (also in `ExpiredRequests`).
-    PipelineOverflow = 8,
+    PipelineOverflow = 9, "pipeline_overflow", "pipeline overflow";
     /// Segments whose later messages could not be delimited (head longer than the scan window,
     /// chunked or close-delimited body followed by more bytes, too many messages).
-    ScanIncomplete = 9,
-    /// Interim (1xx) responses (also counted in `Responses`).
-    InterimResponses = 10,
+    ScanIncomplete = 10, "scan_incomplete", "scan incomplete";
 }
 
+/// Slots of the kernel's per-CPU counter array: room for counters to come without resizing.
 pub const COUNTER_SLOTS: usize = 16;
+const _: () = assert!(Counter::COUNT <= COUNTER_SLOTS);
 
-impl Counter {
-    pub const ALL: [Counter; 11] = [
-        Counter::Requests,
-        Counter::Responses,
-        Counter::Exchanges,
-        Counter::UnmatchedResponses,
-        Counter::ExpiredRequests,
-        Counter::EventsLost,
-        Counter::DuplicateSegments,
-        Counter::ConnTableFull,
-        Counter::PipelineOverflow,
-        Counter::ScanIncomplete,
-        Counter::InterimResponses,
-    ];
-}
-
-/// Bucket of the log2 histogram for a latency in ns.
+/// Bucket of the log2 histogram for a latency in ns: the kernel's, the offline reader's and
+/// the model's.
 #[inline(always)]
 pub const fn histogram_bucket(latency_ns: u64) -> u32 {
     if latency_ns == 0 {
@@ -203,6 +223,15 @@ pub const fn histogram_bucket(latency_ns: u64) -> u32 {
     } else {
         63 - latency_ns.leading_zeros()
     }
+}
+
+/// Words of the server-port bitmap: one bit per port.
+pub const PORT_BITMAP_WORDS: usize = (u16::MAX as usize + 1) / 64;
+
+/// Where port `port` lives in the server-port bitmap: its word's index and its bit in it.
+#[inline(always)]
+pub const fn port_bit(port: u16) -> (u32, u64) {
+    ((port / 64) as u32, 1u64 << (port % 64))
 }
 
 #[cfg(feature = "user")]

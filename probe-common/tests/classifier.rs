@@ -201,3 +201,39 @@ fn head_scan_skips_long_lines_without_newlines() {
     assert_eq!(head.head_len, Some(msg.len() - 5));
     assert_eq!(head.framing, Framing::Chunked);
 }
+
+#[test]
+fn the_first_byte_prefilter_passes_exactly_the_bytes_a_message_can_start_with() {
+    use probe_common::http::{Window, can_start_message, classify};
+    use probe_common::wire::Method;
+    for method in Method::ALL {
+        assert!(
+            can_start_message(method.as_str().as_bytes()[0]),
+            "{method:?}"
+        );
+    }
+    assert!(can_start_message(b'H'));
+    // Whatever byte classify accepts at the start, the prefilter passes too.
+    for b in 0..=u8::MAX {
+        let mut buf = [0u8; 512];
+        buf[0] = b;
+        let starts = Method::ALL
+            .iter()
+            .map(|m| m.as_str().as_bytes())
+            .chain([b"HTTP/1.1 200 OK".as_slice()])
+            .any(|text| {
+                let mut buf = buf;
+                buf[1..text.len()].copy_from_slice(&text[1..]);
+                buf[text.len()] = b' ';
+                classify(
+                    &Window {
+                        buf: &buf,
+                        len: text.len() + 1,
+                    },
+                    0,
+                )
+                .is_some()
+            });
+        assert_eq!(can_start_message(b), starts, "byte {b:#04x}");
+    }
+}

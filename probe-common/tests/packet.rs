@@ -95,3 +95,48 @@ fn ipv6_tcp() {
     p[6] = 0;
     assert!(parse_bytes(&p, ETH_P_IPV6).is_none());
 }
+
+/// `count` VLAN tags (802.1ad outside, 802.1Q inside) in front of an IPv4 ethertype, as the
+/// bytes after the ethertype that announces the first tag.
+fn tags(count: usize) -> (u16, Vec<u8>) {
+    use probe_common::packet::{ETH_P_8021AD, ETH_P_8021Q};
+    let mut bytes = Vec::new();
+    for k in 0..count {
+        let next = if k + 1 == count {
+            ETH_P_IP
+        } else {
+            ETH_P_8021Q
+        };
+        bytes.extend_from_slice(&[0x00, 0x07]);
+        bytes.extend_from_slice(&next.to_be_bytes());
+    }
+    let first = match count {
+        0 => ETH_P_IP,
+        _ => ETH_P_8021AD,
+    };
+    (first, bytes)
+}
+
+#[test]
+fn vlan_tags_are_looked_through_up_to_the_bound() {
+    use probe_common::packet::{MAX_VLAN_TAGS, VLAN_TAG_LEN, skip_vlan_tags};
+    for count in 0..=MAX_VLAN_TAGS + 1 {
+        let (ethertype, bytes) = tags(count);
+        let be16 = |off: usize| Some(u16::from_be_bytes([*bytes.get(off)?, *bytes.get(off + 1)?]));
+        let skipped = skip_vlan_tags(ethertype, be16);
+        if count <= MAX_VLAN_TAGS {
+            assert_eq!(
+                skipped,
+                Some((ETH_P_IP, count * VLAN_TAG_LEN)),
+                "{count} tags"
+            );
+        } else {
+            assert_eq!(skipped, None, "{count} tags");
+        }
+    }
+    // A tag cut short.
+    assert_eq!(
+        skip_vlan_tags(probe_common::packet::ETH_P_8021Q, |_| None),
+        None
+    );
+}

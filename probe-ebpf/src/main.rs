@@ -1,23 +1,29 @@
 //! httptop's kernel side: one socket filter on an AF_PACKET socket.
 //!
 //! It returns 0 for every packet (nothing is queued to the socket); all results flow through
-//! maps. The rules themselves live in `probe_common::engine`; this file only wires them to
+//! maps. The rules themselves live in `probe_common::engine`; `programs` only wires them to
 //! packet bytes, BPF maps and the ring buffer.
 #![cfg_attr(target_arch = "bpf", no_std, no_main)]
 
 #[cfg(target_arch = "bpf")]
-mod probe;
+#[macro_use]
+mod programs;
+#[cfg(all(target_arch = "bpf", feature = "bench-controls"))]
+mod controls;
 
 #[cfg(not(target_arch = "bpf"))]
 fn main() {
-    eprintln!("probe-ebpf builds for the bpf target only; app/build.rs builds it");
+    eprintln!("httptop-ebpf builds for the bpf target only; app/build.rs builds it");
 }
 
 #[cfg(target_arch = "bpf")]
 #[panic_handler]
 fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // SAFETY: the verifier rejects any program with a reachable panic path.
-    unsafe { core::hint::unreachable_unchecked() }
+    // A plain loop, not `unreachable_unchecked`: that would let LLVM delete a bounds check
+    // together with the panic path it guards. The verifier rejects a program in which this
+    // loop is reachable, so a missed bounds check fails loudly at load.
+    #[allow(clippy::empty_loop)]
+    loop {}
 }
 
 #[cfg(target_arch = "bpf")]

@@ -10,6 +10,7 @@ use std::{
     time::{Duration, Instant},
 };
 
+use httptop::Counter;
 use serde_json::Value;
 
 use crate::{
@@ -19,7 +20,7 @@ use crate::{
 
 /// What httptop prints on stderr once its filter is attached.
 const ATTACHED: &str = "httptop: attached";
-/// Loading and attaching the probe; generous for a loaded 2-core CI machine.
+/// Loading and attaching the kernel programs; generous for a loaded 2-core CI machine.
 const ATTACH_TIMEOUT: Duration = Duration::from_secs(30);
 /// Per-exchange events reach user space through a channel polled on a timer (the kernel
 /// counters need no wait: the filter has run before the client reads the response). Nothing
@@ -134,15 +135,21 @@ impl Drop for Httptop {
     }
 }
 
-/// The counters of a summary that a test pins exactly.
+/// The counters a test pins exactly, of [`Counter::ALL`]: what was sent and what became of it.
+/// (Duplicate segments and the like depend on the network, not on the test.)
+pub const PINNED: [Counter; 6] = [
+    Counter::Requests,
+    Counter::Responses,
+    Counter::Exchanges,
+    Counter::UnmatchedResponses,
+    Counter::ExpiredRequests,
+    Counter::EventsLost,
+];
+
+/// The pinned counters of a summary, by JSON key, and the in-flight gauge.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Counts {
-    pub requests: u64,
-    pub responses: u64,
-    pub exchanges: u64,
-    pub unmatched_responses: u64,
-    pub expired_requests: u64,
-    pub events_lost: u64,
+    pub counters: [(&'static str, u64); PINNED.len()],
     pub in_flight: u64,
 }
 
@@ -151,12 +158,13 @@ impl Counts {
     /// or still in flight.
     pub fn answered(n: u64) -> Self {
         Self {
-            requests: n,
-            responses: n,
-            exchanges: n,
-            unmatched_responses: 0,
-            expired_requests: 0,
-            events_lost: 0,
+            counters: PINNED.map(|counter| {
+                let value = match counter {
+                    Counter::Requests | Counter::Responses | Counter::Exchanges => n,
+                    _ => 0,
+                };
+                (counter.key(), value)
+            }),
             in_flight: 0,
         }
     }
@@ -178,14 +186,22 @@ impl Summary {
             .unwrap_or_else(|| panic!("summary has no unsigned `{key}`:\n{self}"))
     }
 
+    /// A kernel counter, by its key.
+    pub fn counter(&self, counter: Counter) -> u64 {
+        self.count(counter.key())
+    }
+
+    /// Every kernel counter of [`Counter::ALL`]: each must be there.
+    pub fn counters(&self) -> Vec<(Counter, u64)> {
+        Counter::ALL
+            .into_iter()
+            .map(|counter| (counter, self.counter(counter)))
+            .collect()
+    }
+
     pub fn counts(&self) -> Counts {
         Counts {
-            requests: self.count("requests"),
-            responses: self.count("responses"),
-            exchanges: self.count("exchanges"),
-            unmatched_responses: self.count("unmatched_responses"),
-            expired_requests: self.count("expired_requests"),
-            events_lost: self.count("events_lost"),
+            counters: PINNED.map(|counter| (counter.key(), self.counter(counter))),
             in_flight: self.count("in_flight"),
         }
     }
@@ -227,6 +243,8 @@ impl Summary {
     /// kernel histogram and in the per-tuple figures too.
     #[track_caller]
     pub fn assert_all_answered(&self, n: u64) {
+        // Every kernel counter is in the summary (panics naming the one missing).
+        self.counters();
         assert_eq!(self.counts(), Counts::answered(n), "summary:\n{self}");
         assert_eq!(
             self.histogram_total(),

@@ -26,7 +26,7 @@ use std::{
 };
 
 pub use clients::{curl_get, keep_alive_client, pipelining_client};
-pub use httptop::{Counts, Httptop, Summary};
+pub use httptop::{Counts, Httptop, PINNED, Summary};
 pub use netns::{NetNs, Veth};
 pub use process::run_to_exit;
 pub use servers::{NGINX_BODY, Nginx, PythonServer};

@@ -3,11 +3,15 @@
 //! can reach the maps.
 
 use aya::programs::{TestRun as _, TestRunOptions};
-use httptop::probe::{Probe, ProbeConfig};
+use httptop::{
+    Counter,
+    kernel::{Kernel, KernelConfig},
+};
 
 const ETH_IP: [u8; 2] = [0x08, 0x00];
 const ETH_IPV6: [u8; 2] = [0x86, 0xdd];
 const ETH_VLAN: [u8; 2] = [0x81, 0x00];
+const ETH_QINQ: [u8; 2] = [0x88, 0xa8];
 
 fn eth(ethertype: [u8; 2]) -> Vec<u8> {
     let mut f = vec![0u8; 12];
@@ -80,8 +84,16 @@ fn vlan(frame_v4: &[u8]) -> Vec<u8> {
     f
 }
 
-fn run(probe: &Probe, frame: &[u8]) {
-    let program = probe.program().expect("entry program");
+/// Same frame with an 802.1ad tag (VLAN 9) outside an 802.1Q tag (VLAN 7): QinQ.
+fn qinq(frame_v4: &[u8]) -> Vec<u8> {
+    let mut f = eth(ETH_QINQ);
+    f.extend_from_slice(&[0x00, 0x09, ETH_VLAN[0], ETH_VLAN[1]]);
+    f.extend_from_slice(&vlan(frame_v4)[14..]);
+    f
+}
+
+fn run(kernel: &Kernel, frame: &[u8]) {
+    let program = kernel.program().expect("entry program");
     let result = program
         .test_run(TestRunOptions {
             data_in: Some(frame),
@@ -92,8 +104,8 @@ fn run(probe: &Probe, frame: &[u8]) {
     assert_eq!(result.return_value, 0);
 }
 
-fn fresh() -> Probe {
-    Probe::load(&ProbeConfig::default()).expect("load the probe (root needed)")
+fn fresh() -> Kernel {
+    Kernel::load(&KernelConfig::default()).expect("load the kernel programs (root needed)")
 }
 
 const GET: &[u8] = b"GET /index.html?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -107,32 +119,32 @@ struct Counts {
     duplicates: u64,
 }
 
-fn counts(probe: &Probe) -> Counts {
-    let t = probe.totals().expect("totals");
+fn counts(kernel: &Kernel) -> Counts {
+    let t = kernel.totals().expect("totals");
     Counts {
-        requests: t.requests,
-        responses: t.responses,
-        exchanges: t.exchanges,
-        unmatched: t.unmatched_responses,
-        duplicates: t.duplicate_segments,
+        requests: t[Counter::Requests],
+        responses: t[Counter::Responses],
+        exchanges: t[Counter::Exchanges],
+        unmatched: t[Counter::UnmatchedResponses],
+        duplicates: t[Counter::DuplicateSegments],
     }
 }
 
 #[test]
 #[ignore = "needs root"]
 fn ipv4_exchange_counts_once_with_event_and_histogram() {
-    let mut probe = fresh();
-    run(&probe, &v4(true, 1, ACK, GET));
-    run(&probe, &v4(false, 500, ACK, OK));
-    let c = counts(&probe);
+    let mut kernel = fresh();
+    run(&kernel, &v4(true, 1, ACK, GET));
+    run(&kernel, &v4(false, 500, ACK, OK));
+    let c = counts(&kernel);
     assert_eq!(
         (c.requests, c.responses, c.exchanges, c.unmatched),
         (1, 1, 1, 0)
     );
-    let t = probe.totals().unwrap();
+    let t = kernel.totals().unwrap();
     assert_eq!(t.histogram_log2.iter().sum::<u64>(), 1);
     let mut events = Vec::new();
-    probe.drain_events(|e| events.push(e));
+    kernel.drain_events(|e| events.push(e));
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].status, 200);
     assert_eq!(events[0].path.as_str(), "/index.html?x=1");
@@ -143,13 +155,13 @@ fn ipv4_exchange_counts_once_with_event_and_histogram() {
 #[test]
 #[ignore = "needs root"]
 fn ipv6_exchange() {
-    let mut probe = fresh();
-    run(&probe, &v6(true, 9, GET));
-    run(&probe, &v6(false, 77, OK));
-    let c = counts(&probe);
+    let mut kernel = fresh();
+    run(&kernel, &v6(true, 9, GET));
+    run(&kernel, &v6(false, 77, OK));
+    let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
     let mut events = Vec::new();
-    probe.drain_events(|e| events.push(e));
+    kernel.drain_events(|e| events.push(e));
     assert_eq!(events[0].tuple.client.to_string(), "[fd00::1]:40000");
     assert_eq!(events[0].tuple.server.to_string(), "[fd00::2]:8080");
 }
@@ -157,40 +169,50 @@ fn ipv6_exchange() {
 #[test]
 #[ignore = "needs root"]
 fn vlan_tagged_frames() {
-    let probe = fresh();
-    run(&probe, &vlan(&v4(true, 1, ACK, GET)));
-    run(&probe, &vlan(&v4(false, 1, ACK, OK)));
-    let c = counts(&probe);
+    let kernel = fresh();
+    run(&kernel, &vlan(&v4(true, 1, ACK, GET)));
+    run(&kernel, &vlan(&v4(false, 1, ACK, OK)));
+    let c = counts(&kernel);
+    assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
+}
+
+#[test]
+#[ignore = "needs root"]
+fn qinq_tagged_frames() {
+    let kernel = fresh();
+    run(&kernel, &qinq(&v4(true, 1, ACK, GET)));
+    run(&kernel, &qinq(&v4(false, 1, ACK, OK)));
+    let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
 }
 
 #[test]
 #[ignore = "needs root"]
 fn pipelined_messages_in_one_frame_each_count() {
-    let probe = fresh();
+    let kernel = fresh();
     let five_gets: Vec<u8> = GET.repeat(5);
     let five_oks: Vec<u8> = OK.repeat(5);
-    run(&probe, &v4(true, 1, ACK, &five_gets));
-    run(&probe, &v4(false, 1, ACK, &five_oks));
-    let c = counts(&probe);
+    run(&kernel, &v4(true, 1, ACK, &five_gets));
+    run(&kernel, &v4(false, 1, ACK, &five_oks));
+    let c = counts(&kernel);
     assert_eq!(
         (c.requests, c.responses, c.exchanges, c.unmatched),
         (5, 5, 5, 0)
     );
-    assert_eq!(probe.totals().unwrap().scan_incomplete, 0);
+    assert_eq!(kernel.totals().unwrap()[Counter::ScanIncomplete], 0);
 }
 
 #[test]
 #[ignore = "needs root"]
 fn retransmits_count_once() {
-    let probe = fresh();
+    let kernel = fresh();
     let req = v4(true, 1, ACK, GET);
-    run(&probe, &req);
-    run(&probe, &req);
+    run(&kernel, &req);
+    run(&kernel, &req);
     let resp = v4(false, 1, ACK, OK);
-    run(&probe, &resp);
-    run(&probe, &resp);
-    let c = counts(&probe);
+    run(&kernel, &resp);
+    run(&kernel, &resp);
+    let c = counts(&kernel);
     assert_eq!(
         (c.requests, c.responses, c.exchanges, c.duplicates),
         (1, 1, 1, 2)
@@ -200,50 +222,57 @@ fn retransmits_count_once() {
 #[test]
 #[ignore = "needs root"]
 fn rst_expires_the_outstanding_request() {
-    let probe = fresh();
-    run(&probe, &v4(true, 1, ACK, GET));
-    run(&probe, &v4(false, 1, 0x04, b""));
-    let t = probe.totals().unwrap();
-    assert_eq!((t.requests, t.expired_requests, t.exchanges), (1, 1, 0));
+    let kernel = fresh();
+    run(&kernel, &v4(true, 1, ACK, GET));
+    run(&kernel, &v4(false, 1, 0x04, b""));
+    let t = kernel.totals().unwrap();
+    assert_eq!(
+        (
+            t[Counter::Requests],
+            t[Counter::ExpiredRequests],
+            t[Counter::Exchanges]
+        ),
+        (1, 1, 0)
+    );
 }
 
 #[test]
 #[ignore = "needs root"]
 fn non_http_truncated_and_malformed_frames_count_nothing() {
-    let probe = fresh();
+    let kernel = fresh();
     let tls = v4(
         true,
         1,
         ACK,
         b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03",
     );
-    run(&probe, &tls);
+    run(&kernel, &tls);
     // IPv4 header cut short (claims TCP, ends inside it).
     let full = v4(true, 100, ACK, GET);
-    run(&probe, &full[..14 + 30]);
+    run(&kernel, &full[..14 + 30]);
     // TCP data offset beyond the packet.
     let mut bad_doff = v4(true, 200, ACK, b"");
     bad_doff[14 + 20 + 12] = 0xf0;
-    run(&probe, &bad_doff);
+    run(&kernel, &bad_doff);
     // UDP carrying a request line.
     let mut udp = v4(true, 300, ACK, GET);
     udp[14 + 9] = 17;
-    run(&probe, &udp);
+    run(&kernel, &udp);
     // ARP.
     let mut arp = eth([0x08, 0x06]);
     arp.extend_from_slice(&[0u8; 28]);
-    run(&probe, &arp);
+    run(&kernel, &arp);
     // Lowercase method, near miss.
-    run(&probe, &v4(true, 400, ACK, b"get / HTTP/1.1\r\n\r\n"));
-    run(&probe, &v4(true, 500, ACK, b"GETX / HTTP/1.1\r\n\r\n"));
-    let t = probe.totals().unwrap();
+    run(&kernel, &v4(true, 400, ACK, b"get / HTTP/1.1\r\n\r\n"));
+    run(&kernel, &v4(true, 500, ACK, b"GETX / HTTP/1.1\r\n\r\n"));
+    let t = kernel.totals().unwrap();
     assert_eq!(
         (
-            t.requests,
-            t.responses,
-            t.exchanges,
-            t.unmatched_responses,
-            t.scan_incomplete
+            t[Counter::Requests],
+            t[Counter::Responses],
+            t[Counter::Exchanges],
+            t[Counter::UnmatchedResponses],
+            t[Counter::ScanIncomplete]
         ),
         (0, 0, 0, 0, 0)
     );
@@ -252,9 +281,9 @@ fn non_http_truncated_and_malformed_frames_count_nothing() {
 #[test]
 #[ignore = "needs root"]
 fn response_without_request_is_unmatched() {
-    let probe = fresh();
-    run(&probe, &v4(false, 1, ACK, OK));
-    let c = counts(&probe);
+    let kernel = fresh();
+    run(&kernel, &v4(false, 1, ACK, OK));
+    let c = counts(&kernel);
     assert_eq!((c.responses, c.unmatched, c.exchanges), (1, 1, 0));
 }
 
@@ -263,24 +292,24 @@ fn response_without_request_is_unmatched() {
 #[test]
 #[ignore = "needs root"]
 fn pairing_control_pairs_by_port_without_reading_the_payload() {
-    use httptop::probe::EntryProgram;
-    let mut probe = Probe::load(&ProbeConfig {
+    use httptop::kernel::EntryProgram;
+    let mut kernel = Kernel::load(&KernelConfig {
         entry_program: EntryProgram::PairingOnly,
-        ..ProbeConfig::default()
+        ..KernelConfig::default()
     })
-    .expect("load the probe (root needed)");
+    .expect("load the kernel programs (root needed)");
     // Not HTTP at all: the control never looks at the payload.
-    run(&probe, &v4(true, 1, ACK, b"ping"));
-    run(&probe, &v4(true, 5, ACK, b"ping"));
-    run(&probe, &v4(false, 1, ACK, b"pong"));
-    run(&probe, &v4(false, 5, ACK, b"pong"));
+    run(&kernel, &v4(true, 1, ACK, b"ping"));
+    run(&kernel, &v4(true, 5, ACK, b"ping"));
+    run(&kernel, &v4(false, 1, ACK, b"pong"));
+    run(&kernel, &v4(false, 5, ACK, b"pong"));
     // A third answer has no request left to pair with; an empty ACK is not a message.
-    run(&probe, &v4(false, 9, ACK, b"pong"));
-    run(&probe, &v4(true, 9, ACK, b""));
-    let t = probe.totals().unwrap();
-    assert_eq!((t.requests, t.exchanges), (2, 2));
+    run(&kernel, &v4(false, 9, ACK, b"pong"));
+    run(&kernel, &v4(true, 9, ACK, b""));
+    let t = kernel.totals().unwrap();
+    assert_eq!((t[Counter::Requests], t[Counter::Exchanges]), (2, 2));
     let mut events = Vec::new();
-    probe.drain_events(|e| events.push(e));
+    kernel.drain_events(|e| events.push(e));
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].tuple.client.to_string(), "10.0.0.1:40000");
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");

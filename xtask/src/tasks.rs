@@ -119,44 +119,53 @@ pub fn lint(project: &Project) -> Result<()> {
     );
     // Clippy builds app/build.rs, which builds the probe: that needs bpf-linker.
     setup::setup(project, None)?;
-    note_failure(
-        run_checked(project.cargo().args([
-            "clippy",
-            "--workspace",
-            "--all-targets",
-            "--",
-            "-D",
-            "warnings",
-        ])),
-        &mut failures,
-    );
+    // The workspace lints httptop with the benchmark controls (the tests crate turns them on);
+    // the shipped build, without them, is linted on its own.
+    for httptop_build in [
+        &["--workspace", "--all-targets"][..],
+        &["--package", "httptop", "--all-targets"][..],
+    ] {
+        note_failure(
+            run_checked(
+                project
+                    .cargo()
+                    .arg("clippy")
+                    .args(httptop_build)
+                    .args(["--", "-D", "warnings"]),
+            ),
+            &mut failures,
+        );
+    }
     ensure_nightly_clippy(project)?;
-    let bpf_clippy = run_checked(
-        project
-            .command("cargo")
-            .args([
-                "+nightly",
-                "clippy",
-                "--package",
-                "probe-ebpf",
-                "--release",
-                "--target",
-                "bpfel-unknown-none",
-                "-Z",
-                "build-std=core",
-                "--",
-                "-D",
-                "warnings",
-            ])
-            // What aya-build passes, so cfg(bpf_target_arch) code is linted too.
-            .env(
-                "CARGO_ENCODED_RUSTFLAGS",
-                format!("--cfg=bpf_target_arch=\"{}\"", env::consts::ARCH),
-            )
-            // Its own directory: other flags than aya-build's, so no rebuild of the real probe.
-            .env("CARGO_TARGET_DIR", project.target_dir.join("clippy-bpf")),
-    );
-    note_failure(bpf_clippy, &mut failures);
+    // The eBPF crate as shipped, and with the benchmark's control programs.
+    for features in [&[][..], &["--features", "bench-controls"][..]] {
+        let bpf_clippy = run_checked(
+            project
+                .command("cargo")
+                .args([
+                    "+nightly",
+                    "clippy",
+                    "--package",
+                    "probe-ebpf",
+                    "--release",
+                    "--target",
+                    "bpfel-unknown-none",
+                    "-Z",
+                    "build-std=core",
+                ])
+                .args(features)
+                .args(["--", "-D", "warnings"])
+                // What aya-build passes, so cfg(bpf_target_arch) code is linted too.
+                .env(
+                    "CARGO_ENCODED_RUSTFLAGS",
+                    format!("--cfg=bpf_target_arch=\"{}\"", env::consts::ARCH),
+                )
+                // Its own directory: other flags than aya-build's, so no rebuild of the real
+                // probe.
+                .env("CARGO_TARGET_DIR", project.target_dir.join("clippy-bpf")),
+        );
+        note_failure(bpf_clippy, &mut failures);
+    }
     fail_if_any(&failures).context("lint failed")?;
     eprintln!("xtask lint: fmt and clippy (host and bpf) clean");
     Ok(())

@@ -11,9 +11,9 @@ const HIGHEST_NS: u64 = 3_600_000_000_000;
 /// Buckets of a log2 histogram: bucket `b` holds `[2^b, 2^(b+1))` ns, bucket 0 also holds 0.
 pub const LOG2_BUCKETS: usize = probe_common::wire::HISTOGRAM_BUCKETS;
 
-/// The log2 bucket of a latency, matching the kernel's histogram.
+/// The log2 bucket of a latency: the kernel's rule (`wire::histogram_bucket`), as an index.
 pub fn log2_bucket(ns: u64) -> usize {
-    (u64::BITS - 1).saturating_sub(ns.leading_zeros()) as usize
+    probe_common::wire::histogram_bucket(ns) as usize
 }
 
 /// The lower bound in ns of log2 bucket `b`.

@@ -358,24 +358,24 @@ mod tests {
     fn reset_subtracts_the_kernel_baseline_and_clears_event_figures() {
         let mut m = Model::new(ModelOptions::default());
         m.set_kernel_totals(KernelTotals {
-            exchanges: 7,
+            counters: [(probe_common::wire::Counter::Exchanges, 7)].into(),
             in_flight: 2,
             ..Default::default()
         });
         m.record(record(40000, 80, 1, 10, 200));
-        assert_eq!(m.kernel_totals().exchanges, 7);
+        assert_eq!(m.kernel_totals()[probe_common::wire::Counter::Exchanges], 7);
         assert_eq!(m.stats().exchanges, 1);
         m.reset();
-        assert_eq!(m.kernel_totals().exchanges, 0);
+        assert_eq!(m.kernel_totals()[probe_common::wire::Counter::Exchanges], 0);
         assert_eq!(m.kernel_totals().in_flight, 2);
         assert_eq!(m.stats().exchanges, 0);
         assert!(m.stats().connections.is_empty());
         m.set_kernel_totals(KernelTotals {
-            exchanges: 10,
+            counters: [(probe_common::wire::Counter::Exchanges, 10)].into(),
             in_flight: 1,
             ..Default::default()
         });
-        assert_eq!(m.kernel_totals().exchanges, 3);
+        assert_eq!(m.kernel_totals()[probe_common::wire::Counter::Exchanges], 3);
         assert_eq!(m.kernel_totals().in_flight, 1);
     }
 

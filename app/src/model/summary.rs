@@ -1,29 +1,25 @@
 //! The headless summary: its JSON field names are a contract (scripts and tests parse them).
+//! Each kernel counter appears under its key from `probe_common::wire::Counter`.
 
 use std::fmt::Write as _;
 
+use probe_common::wire::Counter;
 use serde::Serialize;
 
 use super::{
     Connection, Figures,
     latency::{Percentiles, log2_bucket_floor},
+    totals::Counters,
     units::format_ns,
 };
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct Summary {
-    pub exchanges: u64,
-    pub requests: u64,
-    pub responses: u64,
-    pub unmatched_responses: u64,
-    pub expired_requests: u64,
-    pub events_lost: u64,
+    /// Every kernel counter, under its key.
+    #[serde(flatten)]
+    pub counters: Counters,
+    /// Requests outstanding at the end (a gauge).
     pub in_flight: u64,
-    pub duplicate_segments: u64,
-    pub interim_responses: u64,
-    pub conn_table_full: u64,
-    pub pipeline_overflow: u64,
-    pub scan_incomplete: u64,
     /// Exchanges seen through events (== `exchanges` when no event was lost).
     pub events_received: u64,
     /// From the events' latencies; all zeros when there were none.
@@ -49,18 +45,9 @@ impl Summary {
     pub(super) fn new(figures: &Figures, top: Vec<&Connection>) -> Self {
         let k = &figures.kernel;
         Summary {
-            exchanges: figures.exchanges,
-            requests: k.requests,
-            responses: k.responses,
-            unmatched_responses: k.unmatched_responses,
-            expired_requests: k.expired_requests,
-            events_lost: k.events_lost,
+            // The view is unfiltered: its counts are the kernel's exact ones.
+            counters: k.counters,
             in_flight: k.in_flight,
-            duplicate_segments: k.duplicate_segments,
-            interim_responses: k.interim_responses,
-            conn_table_full: k.conn_table_full,
-            pipeline_overflow: k.pipeline_overflow,
-            scan_incomplete: k.scan_incomplete,
             events_received: figures.events_received,
             latency_ns: figures.latency,
             histogram_log2: figures.log2.to_vec(),
@@ -87,24 +74,17 @@ impl Summary {
         let mut line = |label: &str, value: u64| {
             let _ = writeln!(out, "{label:<22}{value:>12}");
         };
-        line("exchanges", self.exchanges);
-        line("requests", self.requests);
-        line("responses", self.responses);
-        line("unmatched responses", self.unmatched_responses);
-        line("expired requests", self.expired_requests);
-        line("events lost", self.events_lost);
+        for counter in Counter::ALL {
+            line(counter.label(), self.counters[counter]);
+        }
         line("in flight", self.in_flight);
-        line("interim responses", self.interim_responses);
-        line("duplicate segments", self.duplicate_segments);
-        line("conn table full", self.conn_table_full);
-        line("pipeline overflow", self.pipeline_overflow);
-        line("scan incomplete", self.scan_incomplete);
-        if self.events_lost > 0 {
+        let events_lost = self.counters[Counter::EventsLost];
+        if events_lost > 0 {
             let _ = writeln!(
                 out,
                 "\n{} events lost: the counts above are exact, but the percentiles and top \
                  talkers below come from the {} exchanges received as events and are partial.",
-                self.events_lost, self.events_received
+                events_lost, self.events_received
             );
         }
 
@@ -167,6 +147,8 @@ impl Summary {
 
 #[cfg(test)]
 mod tests {
+    use probe_common::wire::Counter;
+
     use crate::model::{KernelTotals, Model, ModelOptions, test_support::record};
 
     fn model() -> Model {
@@ -176,9 +158,12 @@ mod tests {
         }
         m.record(record(40001, 8080, 9, 4_000_000, 404));
         let mut k = KernelTotals {
-            exchanges: 4,
-            requests: 4,
-            responses: 4,
+            counters: [
+                (Counter::Exchanges, 4),
+                (Counter::Requests, 4),
+                (Counter::Responses, 4),
+            ]
+            .into(),
             ..Default::default()
         };
         k.histogram_log2[20] = 3; // [1.05ms, 2.10ms)
@@ -232,12 +217,84 @@ mod tests {
 
         let mut m = model();
         m.set_kernel_totals(KernelTotals {
-            exchanges: 6,
-            events_lost: 2,
+            counters: [(Counter::Exchanges, 6), (Counter::EventsLost, 2)].into(),
             ..Default::default()
         });
         let text = m.summary(10).to_text();
         assert!(text.contains("2 events lost"), "{text}");
         assert!(text.contains("partial"), "{text}");
+    }
+
+    /// Every key of the JSON object, nested ones as `parent.key` (arrays by their first item).
+    fn json_keys(value: &serde_json::Value, prefix: &str, keys: &mut Vec<String>) {
+        match value {
+            serde_json::Value::Object(map) => {
+                for (key, inner) in map {
+                    keys.push(format!("{prefix}{key}"));
+                    json_keys(inner, &format!("{prefix}{key}."), keys);
+                }
+            }
+            serde_json::Value::Array(items) => {
+                if let Some(first) = items.first() {
+                    json_keys(first, prefix, keys);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    #[test]
+    fn json_has_every_counter_under_its_key_with_its_value() {
+        let mut m = model();
+        let mut k = KernelTotals::default();
+        for (n, counter) in Counter::ALL.into_iter().enumerate() {
+            k[counter] = 100 + n as u64;
+        }
+        m.set_kernel_totals(k);
+        let summary = m.summary(10);
+        let json = serde_json::to_value(&summary).unwrap();
+        let text = summary.to_text();
+        for (n, counter) in Counter::ALL.into_iter().enumerate() {
+            assert_eq!(json[counter.key()], 100 + n as u64, "{counter:?}");
+            assert!(
+                text.contains(&format!("{:<22}{:>12}", counter.label(), 100 + n)),
+                "{counter:?}: {text}"
+            );
+        }
+    }
+
+    /// The README lists the summary's JSON keys: the list there must be the keys this code
+    /// writes, the counters' keys (from `Counter`) and the others alike.
+    #[test]
+    fn readme_lists_exactly_the_json_keys() {
+        let readme = include_str!("../../../README.md");
+        let start = readme
+            .find("The JSON object holds")
+            .expect("README: the JSON keys paragraph");
+        let end = start
+            + readme[start..]
+                .find("sorted by")
+                .expect("README: the JSON keys paragraph's end");
+        let mut listed: Vec<String> = readme[start..end]
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_owned)
+            .collect();
+        listed.sort();
+
+        let json = serde_json::to_value(model().summary(10)).unwrap();
+        let mut written = Vec::new();
+        json_keys(&json, "", &mut written);
+        // The README names nested keys without their parent, each once.
+        let mut written: Vec<String> = written
+            .into_iter()
+            .map(|key| key.rsplit('.').next().unwrap_or_default().to_owned())
+            .collect();
+        written.sort();
+        assert_eq!(listed, written);
+        for counter in Counter::ALL {
+            assert!(listed.iter().any(|key| key == counter.key()), "{counter:?}");
+        }
     }
 }

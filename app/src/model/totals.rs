@@ -1,22 +1,71 @@
 //! The kernel's exact counters, and the baseline that `reset` subtracts from them.
 
+use std::ops::{Index, IndexMut};
+
+use probe_common::wire::Counter;
+use serde::ser::{Serialize, SerializeMap as _, Serializer};
+
 use super::latency::LOG2_BUCKETS;
 
+/// One value per kernel counter, indexed by [`Counter`]. Serialised as a map from each
+/// counter's JSON key to its value, in [`Counter::ALL`]'s order.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counters([u64; Counter::COUNT]);
+
+impl Index<Counter> for Counters {
+    type Output = u64;
+
+    fn index(&self, counter: Counter) -> &u64 {
+        &self.0[counter as usize]
+    }
+}
+
+impl IndexMut<Counter> for Counters {
+    fn index_mut(&mut self, counter: Counter) -> &mut u64 {
+        &mut self.0[counter as usize]
+    }
+}
+
+/// The counters given, the others 0.
+impl<const N: usize> From<[(Counter, u64); N]> for Counters {
+    fn from(values: [(Counter, u64); N]) -> Self {
+        let mut counters = Counters::default();
+        for (counter, value) in values {
+            counters[counter] = value;
+        }
+        counters
+    }
+}
+
+impl Counters {
+    /// `self - baseline` for every counter, saturating (the kernel's counters restart when
+    /// the programs are reloaded).
+    pub fn since(&self, baseline: &Counters) -> Counters {
+        let mut d = Counters::default();
+        for counter in Counter::ALL {
+            d[counter] = self[counter].saturating_sub(baseline[counter]);
+        }
+        d
+    }
+}
+
+impl Serialize for Counters {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(Counter::COUNT))?;
+        for counter in Counter::ALL {
+            map.serialize_entry(counter.key(), &self[counter])?;
+        }
+        map.end()
+    }
+}
+
 /// Sums of the kernel's per-CPU counters plus user-space additions; monotonically increasing
-/// (except `in_flight`, a gauge) until the model is reset.
+/// (except `in_flight`, a gauge) until the model is reset. Index it by [`Counter`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct KernelTotals {
-    pub requests: u64,
-    pub responses: u64,
-    pub exchanges: u64,
-    pub unmatched_responses: u64,
-    pub expired_requests: u64,
-    pub events_lost: u64,
-    pub duplicate_segments: u64,
-    pub conn_table_full: u64,
-    pub pipeline_overflow: u64,
-    pub scan_incomplete: u64,
-    pub interim_responses: u64,
+    /// The kernel's counters; `ExpiredRequests` includes the requests user space's sweeper
+    /// expired.
+    pub counters: Counters,
     /// Requests outstanding right now (a gauge, not a counter).
     pub in_flight: u64,
     /// Kernel log2 latency histogram: bucket b = [2^b, 2^(b+1)) ns.
@@ -30,17 +79,7 @@ pub struct KernelTotals {
 impl Default for KernelTotals {
     fn default() -> Self {
         KernelTotals {
-            requests: 0,
-            responses: 0,
-            exchanges: 0,
-            unmatched_responses: 0,
-            expired_requests: 0,
-            events_lost: 0,
-            duplicate_segments: 0,
-            conn_table_full: 0,
-            pipeline_overflow: 0,
-            scan_incomplete: 0,
-            interim_responses: 0,
+            counters: Counters::default(),
             in_flight: 0,
             histogram_log2: [0; LOG2_BUCKETS],
             filter_run_ns: 0,
@@ -49,9 +88,28 @@ impl Default for KernelTotals {
     }
 }
 
+impl Index<Counter> for KernelTotals {
+    type Output = u64;
+
+    fn index(&self, counter: Counter) -> &u64 {
+        &self.counters[counter]
+    }
+}
+
+impl IndexMut<Counter> for KernelTotals {
+    fn index_mut(&mut self, counter: Counter) -> &mut u64 {
+        &mut self.counters[counter]
+    }
+}
+
 impl KernelTotals {
+    /// The value of one kernel counter.
+    pub fn get(&self, counter: Counter) -> u64 {
+        self[counter]
+    }
+
     /// `self - baseline` for every counter; `in_flight` is a gauge and stays as it is.
-    /// Saturating, in case the kernel's counters restarted (probe reloaded).
+    /// Saturating, in case the kernel's counters restarted (programs reloaded).
     pub fn since(&self, baseline: &KernelTotals) -> KernelTotals {
         let d = |now: u64, then: u64| now.saturating_sub(then);
         let mut histogram_log2 = [0; LOG2_BUCKETS];
@@ -59,17 +117,7 @@ impl KernelTotals {
             *out = d(self.histogram_log2[b], baseline.histogram_log2[b]);
         }
         KernelTotals {
-            requests: d(self.requests, baseline.requests),
-            responses: d(self.responses, baseline.responses),
-            exchanges: d(self.exchanges, baseline.exchanges),
-            unmatched_responses: d(self.unmatched_responses, baseline.unmatched_responses),
-            expired_requests: d(self.expired_requests, baseline.expired_requests),
-            events_lost: d(self.events_lost, baseline.events_lost),
-            duplicate_segments: d(self.duplicate_segments, baseline.duplicate_segments),
-            conn_table_full: d(self.conn_table_full, baseline.conn_table_full),
-            pipeline_overflow: d(self.pipeline_overflow, baseline.pipeline_overflow),
-            scan_incomplete: d(self.scan_incomplete, baseline.scan_incomplete),
-            interim_responses: d(self.interim_responses, baseline.interim_responses),
+            counters: self.counters.since(&baseline.counters),
             in_flight: self.in_flight,
             histogram_log2,
             filter_run_ns: d(self.filter_run_ns, baseline.filter_run_ns),
@@ -93,25 +141,40 @@ mod tests {
     #[test]
     fn since_subtracts_counters_but_not_the_in_flight_gauge() {
         let mut baseline = KernelTotals {
-            exchanges: 10,
+            counters: [(Counter::Exchanges, 10)].into(),
             in_flight: 3,
             ..Default::default()
         };
         baseline.histogram_log2[5] = 4;
         let mut now = KernelTotals {
-            exchanges: 15,
+            counters: [(Counter::Exchanges, 15), (Counter::EventsLost, 1)].into(),
             in_flight: 2,
-            events_lost: 1,
             ..Default::default()
         };
         now.histogram_log2[5] = 6;
         let d = now.since(&baseline);
-        assert_eq!(d.exchanges, 5);
+        assert_eq!(d[Counter::Exchanges], 5);
         assert_eq!(d.in_flight, 2);
-        assert_eq!(d.events_lost, 1);
+        assert_eq!(d[Counter::EventsLost], 1);
         assert_eq!(d.histogram_log2[5], 2);
         // A restarted kernel counter does not wrap around.
-        assert_eq!(baseline.since(&now).exchanges, 0);
+        assert_eq!(baseline.since(&now)[Counter::Exchanges], 0);
+    }
+
+    #[test]
+    fn since_covers_every_counter() {
+        let mut now = KernelTotals::default();
+        for (n, counter) in Counter::ALL.into_iter().enumerate() {
+            now[counter] = 10 + n as u64;
+        }
+        let baseline = KernelTotals {
+            counters: Counter::ALL.map(|counter| (counter, 10)).into(),
+            ..Default::default()
+        };
+        let d = now.since(&baseline);
+        for (n, counter) in Counter::ALL.into_iter().enumerate() {
+            assert_eq!(d.get(counter), n as u64, "{counter:?}");
+        }
     }
 
     #[test]

@@ -6,6 +6,8 @@
 //! partial when some were lost. So without a filter the exchange count and the histogram are
 //! the kernel's, and with one they come from the events the filter let through.
 
+use probe_common::wire::Counter;
+
 use super::{
     Connection, Filter, HistoryPoint, KernelTotals, LOG2_BUCKETS, NumberedExchange, Percentiles,
     Tuple, stats::Stats,
@@ -67,7 +69,7 @@ impl Figures {
         model: &super::Model,
     ) -> Self {
         let (exchanges, log2) = match filter {
-            None => (kernel.exchanges, kernel.histogram_log2),
+            None => (kernel[Counter::Exchanges], kernel.histogram_log2),
             Some(_) => (stats.exchanges, stats.log2),
         };
         Figures {
@@ -87,7 +89,7 @@ impl Figures {
 
     /// Events were lost, so per-connection figures and percentiles are partial.
     pub fn partial(&self) -> bool {
-        self.kernel.events_lost > 0
+        self.kernel[Counter::EventsLost] > 0
     }
 }
 

@@ -13,6 +13,7 @@ use crate::model::{
     Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple,
     log2_bucket,
 };
+use probe_common::wire::Counter;
 
 const SECOND: u64 = 1_000_000_000;
 /// 12:34:56 UTC on 1970-01-01: the freeze time shown.
@@ -68,9 +69,9 @@ fn busy_model() -> Model {
                 ),
             };
             m.record(exchange(client, server, t, latency, status, path));
-            totals.exchanges += 1;
-            totals.requests += 1;
-            totals.responses += 1;
+            totals[Counter::Exchanges] += 1;
+            totals[Counter::Requests] += 1;
+            totals[Counter::Responses] += 1;
             totals.histogram_log2[log2_bucket(latency)] += 1;
         }
         totals.filter_run_ns += 90_000 * (second + 1);
@@ -179,7 +180,7 @@ fn frozen_screen_does_not_move_and_catches_up_on_unfreeze() {
     s.model.record_batch(&mut late);
     // No reset happened, so the totals since the last reset are the kernel's latest.
     let mut totals = s.model.view().figures.kernel;
-    totals.exchanges += 50;
+    totals[Counter::Exchanges] += 50;
     s.model.set_kernel_totals(totals);
     s.model.tick(201 * SECOND);
     s.app.refresh();

@@ -4,15 +4,15 @@
 use std::{collections::BTreeMap, fs, process::Command, time::Instant};
 
 use anyhow::{Context as _, Result, bail};
+use probe_common::names;
 use serde_json::Value;
 
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
-pub const ENTRY_PROGRAM: &str = "httptop";
-pub const MESSAGE_PROGRAM: &str = "httptop_message";
+pub use probe_common::names::{ENTRY_PROGRAM, MESSAGE_PROGRAM};
 /// The control filters of `httptop --bench-control-filter`: (its value, the program's name).
-pub const RETURN_AT_ONCE: (&str, &str) = ("return-at-once", "httptop_null");
-pub const HEADERS_ONLY: (&str, &str) = ("headers", "httptop_headers");
-pub const PAIRING_ONLY: (&str, &str) = ("pairing", "httptop_pairing");
+pub const RETURN_AT_ONCE: (&str, &str) = ("return-at-once", names::NULL_CONTROL_PROGRAM);
+pub const HEADERS_ONLY: (&str, &str) = ("headers", names::HEADERS_CONTROL_PROGRAM);
+pub const PAIRING_ONLY: (&str, &str) = ("pairing", names::PAIRING_CONTROL_PROGRAM);
 
 /// `kernel.bpf_stats_enabled=1` while it lives; the old value is restored on drop.
 pub struct BpfStatsEnabled {

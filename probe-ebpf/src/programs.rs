@@ -9,15 +9,40 @@ use probe_common::{
     engine::{
         self, ConnTable, MAX_MESSAGES_PER_SEGMENT, MessageRun, Payload, PortFilter, Sink, Step,
     },
-    http::{Head, HeadScan, WINDOW, Window},
-    packet::{
-        self, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST,
-    },
+    http::{Head, HeadScan, WINDOW, Window, can_start_message},
+    names,
+    packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST, skip_vlan_tags},
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight,
-        MAX_IN_FLIGHT, PATH_LEN, histogram_bucket,
+        PATH_LEN, PORT_BITMAP_WORDS, histogram_bucket, port_bit,
     },
 };
+
+/// Checks at build time that each item's identifier is the name `probe_common::names` gives it
+/// (the map and program macros take the identifier as the object's name).
+macro_rules! named {
+    ($($item:ident = $name:expr;)*) => {
+        $(const _: () = {
+            // Names the item itself, so the check follows it if it is renamed.
+            let _ = $item;
+            assert!(names::same(stringify!($item), $name));
+        };)*
+    };
+}
+
+named! {
+    LOOPBACK_IFINDEX = names::LOOPBACK_IFINDEX;
+    PORT_FILTER = names::PORT_FILTER;
+    COUNTERS = names::COUNTERS;
+    LATENCY_LOG2 = names::LATENCY_LOG2;
+    CONNS = names::CONNS;
+    EVENTS = names::EVENTS;
+    PORTS = names::PORTS;
+    JUMP = names::JUMP;
+    SCRATCH = names::SCRATCH;
+    httptop = names::ENTRY_PROGRAM;
+    httptop_message = names::MESSAGE_PROGRAM;
+}
 
 /// `__sk_buff.pkt_type` of a packet this host sends.
 const PACKET_OUTGOING: u32 = 4;
@@ -37,24 +62,23 @@ static COUNTERS: PerCpuArray<u64> = PerCpuArray::with_max_entries(COUNTER_SLOTS 
 #[map]
 static LATENCY_LOG2: PerCpuArray<u64> = PerCpuArray::with_max_entries(HISTOGRAM_BUCKETS as u32, 0);
 #[map]
-static CONNS: HashMap<ConnKey, ConnState> = HashMap::with_max_entries(65536, BPF_F_NO_PREALLOC);
+static CONNS: HashMap<ConnKey, ConnState> =
+    HashMap::with_max_entries(names::CONNS_ENTRIES, BPF_F_NO_PREALLOC);
 #[map]
-static EVENTS: RingBuf = RingBuf::with_byte_size(8 << 20, 0);
-/// Server-port bitmap: bit `p % 64` of entry `p / 64`.
+static EVENTS: RingBuf = RingBuf::with_byte_size(names::EVENTS_BYTES, 0);
+/// Server-port bitmap (`wire::port_bit`).
 #[map]
-static PORTS: Array<u64> = Array::with_max_entries(1024, 0);
+static PORTS: Array<u64> = Array::with_max_entries(PORT_BITMAP_WORDS as u32, 0);
 
-/// Index of the message program in `JUMP`.
-const MESSAGE_PROG: u32 = 0;
 /// Tail calls: each message of a segment runs in its own program run, so the verifier checks
 /// one message's work once instead of every path through a loop of them.
 #[map]
-static JUMP: ProgramArray = ProgramArray::with_max_entries(1, 0);
+static JUMP: ProgramArray = ProgramArray::with_max_entries(names::JUMP_SLOTS, 0);
 
 /// What the message program needs from the run before it (same CPU: tail calls keep it).
 #[repr(C)]
-pub struct Carry {
-    seg: Segment,
+pub(crate) struct Carry {
+    pub(crate) seg: Segment,
     key: ConnKey,
     /// Payload offset from the start of the packet data.
     payload_base: usize,
@@ -67,11 +91,11 @@ pub struct Carry {
 
 /// Per-CPU scratch: too big for the 512-byte BPF stack.
 #[repr(C)]
-pub struct Scratch {
+pub(crate) struct Scratch {
     head: [u8; HEAD_LEN],
     window: [u8; WINDOW],
-    fresh_conn: ConnState,
-    carry: Carry,
+    pub(crate) fresh_conn: ConnState,
+    pub(crate) carry: Carry,
     /// The head scanner's state lives in map memory, not on the stack: the verifier does not
     /// track map contents, so every `bpf_loop` iteration starts from the same state and the
     /// callback is verified in one or two passes instead of once per line.
@@ -117,7 +141,9 @@ pub fn httptop(ctx: SkBuffContext) -> i64 {
 /// the bytes loaded into its `head` and the network header's offset; `Err` for packets not to
 /// look at (not TCP/IP, or lo's outgoing copy).
 #[inline(always)]
-fn parse_headers(ctx: &SkBuffContext) -> Result<(&'static mut Scratch, usize, usize), ()> {
+pub(crate) fn parse_headers(
+    ctx: &SkBuffContext,
+) -> Result<(&'static mut Scratch, usize, usize), ()> {
     let skb = ctx.skb.skb;
     // SAFETY: the context pointer is valid for the program's run; these are plain reads.
     let (pkt_type, ifindex, protocol, len) =
@@ -128,14 +154,11 @@ fn parse_headers(ctx: &SkBuffContext) -> Result<(&'static mut Scratch, usize, us
     {
         return Err(());
     }
-    let mut ethertype = u16::from_be(protocol as u16);
-    let mut net_off = 0usize;
-    if ethertype == ETH_P_8021Q || ethertype == ETH_P_8021AD {
-        // An unaccelerated VLAN tag in front of the network header.
-        let tag: [u8; 4] = ctx.load(0).map_err(|_| ())?;
-        ethertype = u16::from_be_bytes([tag[2], tag[3]]);
-        net_off = 4;
-    }
+    // Unaccelerated VLAN tags lie in front of the network header.
+    let (ethertype, net_off) = skip_vlan_tags(u16::from_be(protocol as u16), |off| {
+        ctx.load::<[u8; 2]>(off).ok().map(u16::from_be_bytes)
+    })
+    .ok_or(())?;
     if ethertype != ETH_P_IP && ethertype != ETH_P_IPV6 {
         return Err(());
     }
@@ -166,13 +189,10 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
     if seg.payload_len == 0 && !closing {
         return Ok(());
     }
-    // Early exit on the first payload byte when the headers' load already holds it: only these
-    // can start a request line or a status line (the engine classifies for real).
-    if !closing && seg.payload_off < n {
-        let b = head.at(seg.payload_off);
-        if !matches!(b, b'G' | b'H' | b'P' | b'D' | b'C' | b'O' | b'T') {
-            return Ok(());
-        }
+    // Early exit on the first payload byte when the headers' load already holds it: only a few
+    // bytes can start a request line or a status line (the engine classifies for real).
+    if !closing && seg.payload_off < n && !can_start_message(head.at(seg.payload_off)) {
+        return Ok(());
     }
     let carry = &mut scratch.carry;
     carry.payload_base = net_off + carry.seg.payload_off;
@@ -189,7 +209,7 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
         // The connection lookup, dedupe and each message happen in the message program: one
         // hash lookup per segment, and nothing more here for the verifier to walk.
         // SAFETY: JUMP holds socket-filter programs only.
-        unsafe { JUMP.tail_call(ctx, MESSAGE_PROG) };
+        unsafe { JUMP.tail_call(ctx, names::MESSAGE_SLOT) };
         // Only reached when the tail call failed (program missing): say so.
         KernelSink.count(Counter::ScanIncomplete, 1);
     }
@@ -197,60 +217,6 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
         fresh: &mut scratch.fresh_conn,
     };
     engine::end_segment(&scratch.carry.seg, &mut conns, &mut KernelSink);
-    Ok(())
-}
-
-/// Benchmark control, never attached in normal use: the same sockets with a filter that
-/// returns at once, so `cargo xtask bench` can tell the cost of being a packet tap at all from
-/// the cost of httptop's own work per packet.
-#[socket_filter]
-pub fn httptop_null(_ctx: SkBuffContext) -> i64 {
-    0
-}
-
-/// Benchmark control: loads and parses the headers exactly as `httptop` does, then stops: the
-/// least a filter must do to know a packet's connection.
-#[socket_filter]
-pub fn httptop_headers(ctx: SkBuffContext) -> i64 {
-    let _ = parse_headers(&ctx);
-    0
-}
-
-/// Benchmark control: the least any filter that pairs requests with responses in the kernel
-/// must do. Loads and parses the headers as `httptop` does, takes the lower port as the
-/// server's (no payload byte is read: no HTTP parse, no header scan, no dedupe), records the
-/// request's time in the connection's state and, for the answer, sends the exchange event.
-#[socket_filter]
-pub fn httptop_pairing(ctx: SkBuffContext) -> i64 {
-    let _ = try_pairing(&ctx);
-    0
-}
-
-fn try_pairing(ctx: &SkBuffContext) -> Result<(), ()> {
-    let (scratch, _, _) = parse_headers(ctx)?;
-    let seg = &scratch.carry.seg;
-    if seg.payload_len == 0 {
-        return Ok(());
-    }
-    let from_client = seg.dst_port < seg.src_port;
-    let key = engine::conn_key(seg, from_client);
-    // SAFETY: helper without preconditions.
-    let now_ns = unsafe { bpf_ktime_get_ns() };
-    let mut conns = KernelConns {
-        fresh: &mut scratch.fresh_conn,
-    };
-    let state = conns.get_or_create(&key, now_ns).ok_or(())?;
-    state.last_seen_ns = now_ns;
-    if from_client {
-        // httptop's request step less the request line: only the time is kept.
-        let slot = &mut state.slots[state.requests as usize % MAX_IN_FLIGHT];
-        slot.request_ns = now_ns;
-        state.requests = state.requests.wrapping_add(1);
-        KernelSink.count(Counter::Requests, 1);
-    } else {
-        // Paired exactly as httptop pairs, with a final status for the answer.
-        engine::on_response(state, &mut KernelSink, &key, 200, now_ns);
-    }
     Ok(())
 }
 
@@ -314,7 +280,7 @@ fn try_message(ctx: &SkBuffContext) -> Result<(), ()> {
                 carry.loaded = 0;
                 carry.messages += 1;
                 // SAFETY: JUMP holds socket-filter programs only.
-                unsafe { JUMP.tail_call(ctx, MESSAGE_PROG) };
+                unsafe { JUMP.tail_call(ctx, names::MESSAGE_SLOT) };
             }
             KernelSink.count(Counter::ScanIncomplete, 1);
         }
@@ -411,9 +377,9 @@ extern "C" fn head_scan_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
     i64::from(ctx.scan.step(&w))
 }
 
-struct KernelConns<'a> {
+pub(crate) struct KernelConns<'a> {
     /// A per-CPU template to insert from (a ConnState does not fit on the BPF stack).
-    fresh: &'a mut ConnState,
+    pub(crate) fresh: &'a mut ConnState,
 }
 
 impl ConnTable for KernelConns<'_> {
@@ -449,7 +415,7 @@ impl ConnTable for KernelConns<'_> {
     }
 }
 
-struct KernelSink;
+pub(crate) struct KernelSink;
 
 impl Sink for KernelSink {
     #[inline(always)]
@@ -496,8 +462,9 @@ impl PortFilter for KernelPorts {
         if unsafe { core::ptr::read_volatile(&PORT_FILTER) } == 0 {
             return true;
         }
-        match PORTS.get(u32::from(server_port) / 64) {
-            Some(bits) => bits & (1u64 << (server_port % 64)) != 0,
+        let (word, bit) = port_bit(server_port);
+        match PORTS.get(word) {
+            Some(bits) => bits & bit != 0,
             None => false,
         }
     }

@@ -1,5 +1,7 @@
-//! Loads the socket filter, attaches it to AF_PACKET sockets, reads its maps, and undoes it all
-//! on drop (bpftop's way: a guard owns every kernel-side change).
+//! The kernel side from user space: loads the programs, attaches the socket filter to AF_PACKET
+//! sockets, reads the maps, and undoes it all on drop (bpftop's way: a guard owns every
+//! kernel-side change). Every program, map and global is found by its name in
+//! `probe_common::names`.
 
 use std::{
     ffi::CString,
@@ -9,41 +11,49 @@ use std::{
 };
 
 use aya::{
-    Ebpf, EbpfLoader,
-    maps::{Array, HashMap, MapData, PerCpuArray, ProgramArray, RingBuf},
+    Ebpf, EbpfError, EbpfLoader,
+    maps::{Array, HashMap, MapData, MapError, PerCpuArray, ProgramArray, RingBuf},
     programs::{ProgramError, SocketFilter},
 };
-use probe_common::wire::{COUNTER_SLOTS, ConnKey, ConnState, ExchangeEvent, HISTOGRAM_BUCKETS};
+use probe_common::{
+    names,
+    wire::{
+        COUNTER_SLOTS, ConnKey, ConnState, ExchangeEvent, HISTOGRAM_BUCKETS, PORT_BITMAP_WORDS,
+        port_bit,
+    },
+};
 
 use crate::{
     model::{Exchange, KernelTotals},
     records::{event_record, totals_from_counters},
 };
 
-/// The probe object, built by build.rs from `probe-ebpf`.
-static PROBE_OBJECT: &[u8] = aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/probe"));
+/// The kernel programs' object, built by build.rs from `probe-ebpf`.
+static KERNEL_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/httptop-ebpf"));
 
 const ETH_P_ALL: u16 = 0x0003;
-/// The socket filter attached to the sockets.
-const ENTRY_PROGRAM: &str = "httptop";
-/// The per-message program the entry program tail-calls.
-const MESSAGE_PROGRAM: &str = "httptop_message";
 
-/// The program every tap's socket runs; the controls are `--bench-control-filter`'s values.
-#[derive(clap::ValueEnum, Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// The program every tap's socket runs. The benchmark's controls (cargo feature
+/// `bench-controls`) are `--bench-control-filter`'s values.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[cfg_attr(feature = "bench-controls", derive(clap::ValueEnum))]
 pub enum EntryProgram {
     /// httptop's filter.
     #[default]
-    #[value(skip)]
+    #[cfg_attr(feature = "bench-controls", value(skip))]
     Httptop,
     /// Benchmark control: returns at once (nothing is counted; what remains is the cost of the
     /// packet sockets themselves).
+    #[cfg(feature = "bench-controls")]
     ReturnAtOnce,
     /// Benchmark control: loads and parses the headers as httptop's filter does, then stops.
+    #[cfg(feature = "bench-controls")]
     #[value(name = "headers")]
     HeadersOnly,
     /// Benchmark control: pairs by port (the lower one is the server's) without reading any
     /// payload byte, and sends each exchange's event: the least a kernel-pairing design does.
+    #[cfg(feature = "bench-controls")]
     #[value(name = "pairing")]
     PairingOnly,
 }
@@ -51,45 +61,87 @@ pub enum EntryProgram {
 impl EntryProgram {
     fn name(self) -> &'static str {
         match self {
-            EntryProgram::Httptop => ENTRY_PROGRAM,
-            EntryProgram::ReturnAtOnce => "httptop_null",
-            EntryProgram::HeadersOnly => "httptop_headers",
-            EntryProgram::PairingOnly => "httptop_pairing",
+            EntryProgram::Httptop => names::ENTRY_PROGRAM,
+            #[cfg(feature = "bench-controls")]
+            EntryProgram::ReturnAtOnce => names::NULL_CONTROL_PROGRAM,
+            #[cfg(feature = "bench-controls")]
+            EntryProgram::HeadersOnly => names::HEADERS_CONTROL_PROGRAM,
+            #[cfg(feature = "bench-controls")]
+            EntryProgram::PairingOnly => names::PAIRING_CONTROL_PROGRAM,
         }
     }
 }
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 
+/// What can go wrong on the kernel side. Each message is one line that names the program or
+/// map concerned and ends with the cause (the source is also kept for `Error::source`).
 #[derive(Debug, thiserror::Error)]
-pub enum ProbeError {
+pub enum KernelError {
     #[error("missing capabilities: {0} (run as root, or grant them to the binary)")]
     MissingCapabilities(String),
     #[error("unknown interface '{0}'")]
     UnknownInterface(String),
-    #[error("the kernel refused the BPF program ({0}); the verifier's log is in the log file")]
-    Verifier(String),
+    #[error(
+        "the kernel refused the BPF program ({program}: {source}); the verifier's log is in the log file"
+    )]
+    Verifier {
+        program: &'static str,
+        #[source]
+        source: io::Error,
+    },
+    #[error("loading the BPF object: {0}")]
+    Object(#[source] EbpfError),
+    #[error("{0} missing from the BPF object")]
+    Missing(String),
+    #[error("{action} map {map}: {source}")]
+    Map {
+        map: &'static str,
+        action: &'static str,
+        #[source]
+        source: MapError,
+    },
+    #[error("{action} program {program}: {source}")]
+    Program {
+        program: &'static str,
+        action: &'static str,
+        #[source]
+        source: ProgramError,
+    },
     #[error("{context}: {source}")]
     Io {
         context: String,
         #[source]
         source: io::Error,
     },
-    #[error("{0}")]
-    Bpf(String),
 }
 
-fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> ProbeError {
+fn io_err(context: impl Into<String>) -> impl FnOnce(io::Error) -> KernelError {
     let context = context.into();
-    move |source| ProbeError::Io { context, source }
+    move |source| KernelError::Io { context, source }
 }
 
-fn bpf_err(context: &str) -> impl FnOnce(String) -> ProbeError + '_ {
-    move |e| ProbeError::Bpf(format!("{context}: {e}"))
+fn map_err(map: &'static str, action: &'static str) -> impl FnOnce(MapError) -> KernelError {
+    move |source| KernelError::Map {
+        map,
+        action,
+        source,
+    }
+}
+
+fn program_err(
+    program: &'static str,
+    action: &'static str,
+) -> impl FnOnce(ProgramError) -> KernelError {
+    move |source| KernelError::Program {
+        program,
+        action,
+        source,
+    }
 }
 
 /// What to watch.
 #[derive(Clone, Debug, Default)]
-pub struct ProbeConfig {
+pub struct KernelConfig {
     /// Interface names; empty = every interface of this network namespace, new ones included.
     pub interfaces: Vec<String>,
     /// Server ports; empty = every port.
@@ -107,8 +159,9 @@ struct Tap {
     socket: OwnedFd,
 }
 
-/// The loaded and attached probe. Dropping it detaches the filter and closes the sockets.
-pub struct Probe {
+/// The loaded and attached kernel programs. Dropping it detaches the filter and closes the
+/// sockets.
+pub struct Kernel {
     ebpf: Ebpf,
     taps: Vec<Tap>,
     /// The program each tap's socket runs.
@@ -175,21 +228,21 @@ fn interfaces() -> Vec<(u32, String)> {
     found
 }
 
-fn ifindex(name: &str) -> Result<u32, ProbeError> {
-    let c = CString::new(name).map_err(|_| ProbeError::UnknownInterface(name.to_owned()))?;
+fn ifindex(name: &str) -> Result<u32, KernelError> {
+    let c = CString::new(name).map_err(|_| KernelError::UnknownInterface(name.to_owned()))?;
     // SAFETY: a valid NUL-terminated string.
     match unsafe { libc::if_nametoindex(c.as_ptr()) } {
-        0 => Err(ProbeError::UnknownInterface(name.to_owned())),
+        0 => Err(KernelError::UnknownInterface(name.to_owned())),
         i => Ok(i),
     }
 }
 
-impl Probe {
+impl Kernel {
     /// Loads the programs and maps and attaches the filter to AF_PACKET sockets.
-    pub fn attach(config: &ProbeConfig) -> Result<Probe, ProbeError> {
+    pub fn attach(config: &KernelConfig) -> Result<Kernel, KernelError> {
         let missing = missing_capabilities();
         if !missing.is_empty() {
-            return Err(ProbeError::MissingCapabilities(missing.join(", ")));
+            return Err(KernelError::MissingCapabilities(missing.join(", ")));
         }
         // Resolve every interface before touching the kernel: a typo changes nothing.
         let targets: Vec<(String, u32)> = config
@@ -197,15 +250,15 @@ impl Probe {
             .iter()
             .map(|name| ifindex(name).map(|i| (name.clone(), i)))
             .collect::<Result<_, _>>()?;
-        let mut probe = Probe::load(config)?;
-        probe.loopback = ifindex("lo").unwrap_or(0);
+        let mut kernel = Kernel::load(config)?;
+        kernel.loopback = ifindex("lo").unwrap_or(0);
         if targets.is_empty() {
-            probe.all_interfaces = true;
-            probe.refresh_interfaces()?;
+            kernel.all_interfaces = true;
+            kernel.refresh_interfaces()?;
         }
         for (name, index) in targets {
-            probe.tap(index).map_err(|e| match e {
-                ProbeError::Io { context, source } => ProbeError::Io {
+            kernel.tap(index).map_err(|e| match e {
+                KernelError::Io { context, source } => KernelError::Io {
                     context: format!("{context} on {name}"),
                     source,
                 },
@@ -214,26 +267,31 @@ impl Probe {
         }
         log::info!(
             "attached to {} interface(s), lo ifindex {}, ports {:?}",
-            probe.taps.len(),
-            probe.loopback,
+            kernel.taps.len(),
+            kernel.loopback,
             config.ports
         );
-        Ok(probe)
+        Ok(kernel)
     }
 
     /// One socket per interface rather than one for all: the socket on `lo` can then ignore
     /// the outgoing copy of every packet (`PACKET_IGNORE_OUTGOING`), which halves the filter's
     /// runs there, while a NIC's or a veth's outgoing packets, their only copy, still pass.
-    fn tap(&mut self, ifindex: u32) -> Result<(), ProbeError> {
+    fn tap(&mut self, ifindex: u32) -> Result<(), KernelError> {
         let program = socket_filter(&mut self.ebpf, self.entry_program)?;
-        let socket = packet_socket(program, ifindex, ifindex == self.loopback)?;
+        let socket = packet_socket(
+            program,
+            self.entry_program,
+            ifindex,
+            ifindex == self.loopback,
+        )?;
         self.taps.push(Tap { ifindex, socket });
         Ok(())
     }
 
     /// With every interface watched: taps interfaces that appeared since the last call and
     /// closes the taps of interfaces that are gone. Returns how many were added.
-    pub fn refresh_interfaces(&mut self) -> Result<usize, ProbeError> {
+    pub fn refresh_interfaces(&mut self) -> Result<usize, KernelError> {
         if !self.all_interfaces {
             return Ok(0);
         }
@@ -251,7 +309,7 @@ impl Probe {
                     added += 1;
                 }
                 // An interface that vanished between listing and binding: not an error.
-                Err(ProbeError::Io { source, .. })
+                Err(KernelError::Io { source, .. })
                     if source.raw_os_error() == Some(libc::ENODEV) => {}
                 Err(e) => return Err(e),
             }
@@ -260,60 +318,57 @@ impl Probe {
     }
 
     /// Loads the programs and maps without attaching them anywhere (BPF_PROG_TEST_RUN).
-    pub fn load(config: &ProbeConfig) -> Result<Probe, ProbeError> {
+    pub fn load(config: &KernelConfig) -> Result<Kernel, KernelError> {
         let missing = missing_capabilities();
         if !missing.is_empty() {
-            return Err(ProbeError::MissingCapabilities(missing.join(", ")));
+            return Err(KernelError::MissingCapabilities(missing.join(", ")));
         }
         let loopback = ifindex("lo").unwrap_or(0);
         let port_filter: u32 = u32::from(!config.ports.is_empty());
 
         let mut ebpf = EbpfLoader::new()
-            .override_global("LOOPBACK_IFINDEX", &loopback, true)
-            .override_global("PORT_FILTER", &port_filter, true)
-            .load(PROBE_OBJECT)
-            .map_err(|e| ProbeError::Bpf(format!("loading the BPF object: {e}")))?;
+            .override_global(names::LOOPBACK_IFINDEX, &loopback, true)
+            .override_global(names::PORT_FILTER, &port_filter, true)
+            .load(KERNEL_OBJECT)
+            .map_err(KernelError::Object)?;
 
         if !config.ports.is_empty() {
-            let mut ports: Array<_, u64> = Array::try_from(
-                ebpf.map_mut("PORTS")
-                    .ok_or_else(|| ProbeError::Bpf("map PORTS missing from the object".into()))?,
-            )
-            .map_err(|e| ProbeError::Bpf(e.to_string()))?;
-            let mut bitmap = [0u64; 1024];
-            for &p in &config.ports {
-                bitmap[usize::from(p / 64)] |= 1u64 << (p % 64);
+            let mut ports: Array<_, u64> = Array::try_from(map_mut(&mut ebpf, names::PORTS)?)
+                .map_err(map_err(names::PORTS, "opening"))?;
+            let mut bitmap = [0u64; PORT_BITMAP_WORDS];
+            for &port in &config.ports {
+                let (word, bit) = port_bit(port);
+                bitmap[word as usize] |= bit;
             }
             for (i, bits) in bitmap.iter().enumerate().filter(|(_, b)| **b != 0) {
                 ports
                     .set(i as u32, *bits, 0)
-                    .map_err(|e| ProbeError::Bpf(format!("setting port filter: {e}")))?;
+                    .map_err(map_err(names::PORTS, "setting the port filter in"))?;
             }
         }
 
-        let events = RingBuf::try_from(
-            ebpf.take_map("EVENTS")
-                .ok_or_else(|| ProbeError::Bpf("map EVENTS missing from the object".into()))?,
-        )
-        .map_err(|e| ProbeError::Bpf(e.to_string()))?;
+        let events = ebpf
+            .take_map(names::EVENTS)
+            .ok_or_else(|| not_in_object("map", names::EVENTS))?;
+        let events = RingBuf::try_from(events).map_err(map_err(names::EVENTS, "opening"))?;
 
         // The per-message program first: the entry program tail-calls it through JUMP.
-        load_program(&mut ebpf, MESSAGE_PROGRAM)?;
-        let message_fd = socket_filter(&mut ebpf, MESSAGE_PROGRAM)?
+        load_program(&mut ebpf, names::MESSAGE_PROGRAM)?;
+        let message_fd = socket_filter(&mut ebpf, names::MESSAGE_PROGRAM)?
             .fd()
-            .map_err(|e| ProbeError::Bpf(e.to_string()))?
+            .map_err(program_err(names::MESSAGE_PROGRAM, "reading the fd of"))?
             .try_clone()
-            .map_err(|e| ProbeError::Bpf(e.to_string()))?;
-        let mut jump: ProgramArray<_> = ProgramArray::try_from(
-            ebpf.map_mut("JUMP")
-                .ok_or_else(|| ProbeError::Bpf("map JUMP missing from the object".into()))?,
-        )
-        .map_err(|e| ProbeError::Bpf(e.to_string()))?;
-        jump.set(0, &message_fd, 0)
-            .map_err(|e| ProbeError::Bpf(format!("linking the message program: {e}")))?;
-        load_program(&mut ebpf, ENTRY_PROGRAM)?;
+            .map_err(io_err(format!(
+                "duplicating the fd of program {}",
+                names::MESSAGE_PROGRAM
+            )))?;
+        let mut jump: ProgramArray<_> = ProgramArray::try_from(map_mut(&mut ebpf, names::JUMP)?)
+            .map_err(map_err(names::JUMP, "opening"))?;
+        jump.set(names::MESSAGE_SLOT, &message_fd, 0)
+            .map_err(map_err(names::JUMP, "linking the message program through"))?;
+        load_program(&mut ebpf, names::ENTRY_PROGRAM)?;
         let entry_program = config.entry_program.name();
-        if entry_program != ENTRY_PROGRAM {
+        if entry_program != names::ENTRY_PROGRAM {
             load_program(&mut ebpf, entry_program)?;
         }
         let _stats = if config.run_stats {
@@ -327,7 +382,7 @@ impl Probe {
         } else {
             None
         };
-        Ok(Probe {
+        Ok(Kernel {
             ebpf,
             taps: Vec::new(),
             entry_program,
@@ -353,9 +408,9 @@ impl Probe {
     }
 
     /// Sums the per-CPU counters and histogram.
-    pub fn totals(&self) -> Result<KernelTotals, ProbeError> {
-        let sums: [u64; COUNTER_SLOTS] = self.per_cpu_sums("COUNTERS")?;
-        let histogram_log2: [u64; HISTOGRAM_BUCKETS] = self.per_cpu_sums("LATENCY_LOG2")?;
+    pub fn totals(&self) -> Result<KernelTotals, KernelError> {
+        let sums: [u64; COUNTER_SLOTS] = self.per_cpu_sums(names::COUNTERS)?;
+        let histogram_log2: [u64; HISTOGRAM_BUCKETS] = self.per_cpu_sums(names::LATENCY_LOG2)?;
         let (filter_run_ns, filter_run_cnt) = self.run_stats();
         Ok(KernelTotals {
             filter_run_ns,
@@ -365,14 +420,18 @@ impl Probe {
     }
 
     /// Each slot of the per-CPU array map `name`, summed over the CPUs.
-    fn per_cpu_sums<const N: usize>(&self, name: &str) -> Result<[u64; N], ProbeError> {
+    fn per_cpu_sums<const N: usize>(&self, name: &'static str) -> Result<[u64; N], KernelError> {
+        let map = self
+            .ebpf
+            .map(name)
+            .ok_or_else(|| not_in_object("map", name))?;
         let array: PerCpuArray<_, u64> =
-            PerCpuArray::try_from(self.map(name)?).map_err(|e| bpf_err(name)(e.to_string()))?;
+            PerCpuArray::try_from(map).map_err(map_err(name, "opening"))?;
         let mut sums = [0u64; N];
         for (i, sum) in sums.iter_mut().enumerate() {
             let values = array
                 .get(&(i as u32), 0)
-                .map_err(|e| bpf_err(&format!("reading {name}"))(e.to_string()))?;
+                .map_err(map_err(name, "reading"))?;
             *sum = values.iter().sum();
         }
         Ok(sums)
@@ -391,14 +450,11 @@ impl Probe {
 
     /// Expires connections idle for `timeout` (their outstanding requests count as expired)
     /// and refreshes the in-flight gauge. Returns how many requests expired.
-    pub fn sweep(&mut self, now_ns: u64, timeout: Duration) -> Result<u64, ProbeError> {
+    pub fn sweep(&mut self, now_ns: u64, timeout: Duration) -> Result<u64, KernelError> {
         let timeout_ns = timeout.as_nanos() as u64;
-        let mut conns: HashMap<_, ConnKey, ConnState> = HashMap::try_from(
-            self.ebpf
-                .map_mut("CONNS")
-                .ok_or_else(|| ProbeError::Bpf("map CONNS missing".into()))?,
-        )
-        .map_err(|e| bpf_err("CONNS")(e.to_string()))?;
+        let mut conns: HashMap<_, ConnKey, ConnState> =
+            HashMap::try_from(map_mut(&mut self.ebpf, names::CONNS)?)
+                .map_err(map_err(names::CONNS, "opening"))?;
         let mut stale = Vec::new();
         let mut in_flight = 0u64;
         for entry in conns.iter() {
@@ -421,19 +477,13 @@ impl Probe {
         Ok(expired_total)
     }
 
-    fn map(&self, name: &str) -> Result<&aya::maps::Map, ProbeError> {
-        self.ebpf
-            .map(name)
-            .ok_or_else(|| ProbeError::Bpf(format!("map {name} missing from the object")))
-    }
-
     /// The program the taps run (httptop's, or a bench control), for BPF_PROG_TEST_RUN in tests.
     pub fn program(&self) -> Option<&SocketFilter> {
         self.ebpf.program(self.entry_program)?.try_into().ok()
     }
 }
 
-impl Probe {
+impl Kernel {
     /// Detaches the filter from every socket and closes them; the maps stay readable, so a
     /// final read after this sees everything that was counted.
     pub fn detach(&mut self) {
@@ -452,22 +502,36 @@ impl Probe {
     }
 }
 
-impl Drop for Probe {
+impl Drop for Kernel {
     fn drop(&mut self) {
         // Maps and the program are released with `ebpf`.
         self.detach();
     }
 }
 
-fn socket_filter<'a>(ebpf: &'a mut Ebpf, name: &str) -> Result<&'a mut SocketFilter, ProbeError> {
+fn not_in_object(kind: &str, name: &str) -> KernelError {
+    KernelError::Missing(format!("{kind} {name}"))
+}
+
+fn map_mut<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut aya::maps::Map, KernelError> {
+    ebpf.map_mut(name).ok_or_else(|| not_in_object("map", name))
+}
+
+fn socket_filter<'a>(
+    ebpf: &'a mut Ebpf,
+    name: &'static str,
+) -> Result<&'a mut SocketFilter, KernelError> {
     ebpf.program_mut(name)
-        .ok_or_else(|| ProbeError::Bpf(format!("program {name} missing from the object")))?
+        .ok_or_else(|| not_in_object("program", name))?
         .try_into()
-        .map_err(|e: ProgramError| ProbeError::Bpf(e.to_string()))
+        .map_err(program_err(name, "opening"))
 }
 
 /// Loads one program; a verifier refusal goes to the log in full, its last lines included.
-fn load_program(ebpf: &mut Ebpf, name: &str) -> Result<(), ProbeError> {
+fn load_program(ebpf: &mut Ebpf, name: &'static str) -> Result<(), KernelError> {
     match socket_filter(ebpf, name)?.load() {
         Ok(()) => Ok(()),
         Err(ProgramError::LoadError {
@@ -478,9 +542,12 @@ fn load_program(ebpf: &mut Ebpf, name: &str) -> Result<(), ProbeError> {
             log::error!("BPF program {name} refused: {io_error}\n{log_text}");
             let last: Vec<&str> = log_text.lines().rev().take(5).collect();
             log::error!("verifier's last lines: {}", last.join(" | "));
-            Err(ProbeError::Verifier(format!("{name}: {io_error}")))
+            Err(KernelError::Verifier {
+                program: name,
+                source: io_error,
+            })
         }
-        Err(other) => Err(ProbeError::Bpf(format!("loading {name}: {other}"))),
+        Err(other) => Err(program_err(name, "loading")(other)),
     }
 }
 
@@ -488,9 +555,10 @@ fn load_program(ebpf: &mut Ebpf, name: &str) -> Result<(), ProbeError> {
 /// every link type) with the filter attached *before* bind, so no packet is seen unfiltered.
 fn packet_socket(
     program: &SocketFilter,
+    program_name: &'static str,
     ifindex: u32,
     ignore_outgoing: bool,
-) -> Result<OwnedFd, ProbeError> {
+) -> Result<OwnedFd, KernelError> {
     // SAFETY: plain syscall; the fd is owned right away.
     let fd = unsafe {
         libc::socket(
@@ -508,7 +576,7 @@ fn packet_socket(
     let socket = unsafe { OwnedFd::from_raw_fd(fd) };
     program
         .attach(socket.as_fd())
-        .map_err(|e| ProbeError::Bpf(format!("attaching the filter: {e}")))?;
+        .map_err(program_err(program_name, "attaching"))?;
     if ignore_outgoing {
         let one: libc::c_int = 1;
         // SAFETY: valid fd and option buffer.
@@ -565,4 +633,47 @@ pub fn monotonic_ns() -> u64 {
     // SAFETY: valid out-pointer.
     unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
     ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+#[cfg(test)]
+mod tests {
+    use object::{Object as _, ObjectSection as _, ObjectSymbol as _};
+    use probe_common::names;
+
+    use super::KERNEL_OBJECT;
+
+    /// The names of the symbols defined in the embedded object's section `section`.
+    fn symbols_in(section: &str) -> Vec<String> {
+        let file = object::File::parse(KERNEL_OBJECT).expect("the embedded object is ELF");
+        let index = file
+            .section_by_name(section)
+            .unwrap_or_else(|| panic!("no section {section} in the embedded object"))
+            .index();
+        let mut found: Vec<String> = file
+            .symbols()
+            .filter(|symbol| symbol.section_index() == Some(index))
+            .filter_map(|symbol| symbol.name().ok().map(str::to_owned))
+            // Local labels of the section's code, not objects.
+            .filter(|name| !name.is_empty() && !name.starts_with("LBB") && !name.starts_with('.'))
+            .collect();
+        found.sort();
+        found
+    }
+
+    fn sorted(names: &[&str]) -> Vec<String> {
+        let mut names: Vec<String> = names.iter().map(|name| (*name).to_owned()).collect();
+        names.sort();
+        names
+    }
+
+    #[test]
+    fn embedded_object_has_exactly_the_named_maps_programs_and_globals() {
+        assert_eq!(symbols_in("maps"), sorted(&names::MAPS));
+        assert_eq!(symbols_in(".rodata"), sorted(&names::GLOBALS));
+        let mut programs = names::PROGRAMS.to_vec();
+        if cfg!(feature = "bench-controls") {
+            programs.extend(names::CONTROL_PROGRAMS);
+        }
+        assert_eq!(symbols_in("socket"), sorted(&programs));
+    }
 }

@@ -1,0 +1,77 @@
+//! The kernel objects user space finds by name (programs, maps, globals), and the sizes both
+//! sides rely on. The kernel's statics and functions carry these very names (its build checks
+//! each against the constant), the loader and the bench look them up by them, and a test of the
+//! app finds every one of them in the embedded object.
+
+/// The socket filter every tap's socket runs.
+pub const ENTRY_PROGRAM: &str = "httptop";
+/// One message of a segment, reached from [`ENTRY_PROGRAM`] by tail call through [`JUMP`].
+pub const MESSAGE_PROGRAM: &str = "httptop_message";
+/// Benchmark control (cargo feature `bench-controls`): returns at once.
+pub const NULL_CONTROL_PROGRAM: &str = "httptop_null";
+/// Benchmark control (cargo feature `bench-controls`): loads and parses the headers, then stops.
+pub const HEADERS_CONTROL_PROGRAM: &str = "httptop_headers";
+/// Benchmark control (cargo feature `bench-controls`): pairs by port, reads no payload byte.
+pub const PAIRING_CONTROL_PROGRAM: &str = "httptop_pairing";
+
+/// The programs of every build.
+pub const PROGRAMS: [&str; 2] = [ENTRY_PROGRAM, MESSAGE_PROGRAM];
+/// The programs built only with cargo feature `bench-controls`.
+pub const CONTROL_PROGRAMS: [&str; 3] = [
+    NULL_CONTROL_PROGRAM,
+    HEADERS_CONTROL_PROGRAM,
+    PAIRING_CONTROL_PROGRAM,
+];
+
+/// Per-CPU array of [`crate::wire::COUNTER_SLOTS`] counters, indexed by [`crate::wire::Counter`].
+pub const COUNTERS: &str = "COUNTERS";
+/// Per-CPU array of [`crate::wire::HISTOGRAM_BUCKETS`] log2 latency buckets.
+pub const LATENCY_LOG2: &str = "LATENCY_LOG2";
+/// Hash map of [`CONNS_ENTRIES`]: connection tuple → [`crate::wire::ConnState`].
+pub const CONNS: &str = "CONNS";
+/// Ring buffer of [`EVENTS_BYTES`] carrying [`crate::wire::ExchangeEvent`]s.
+pub const EVENTS: &str = "EVENTS";
+/// Array of [`crate::wire::PORT_BITMAP_WORDS`]: the server-port bitmap of `-p`.
+pub const PORTS: &str = "PORTS";
+/// Program array of [`JUMP_SLOTS`]: slot [`MESSAGE_SLOT`] holds [`MESSAGE_PROGRAM`].
+pub const JUMP: &str = "JUMP";
+/// Per-CPU scratch memory of the kernel programs (user space never reads it).
+pub const SCRATCH: &str = "SCRATCH";
+
+/// Every map of the object.
+pub const MAPS: [&str; 7] = [COUNTERS, LATENCY_LOG2, CONNS, EVENTS, PORTS, JUMP, SCRATCH];
+
+/// Global set by the loader: ifindex of `lo`, whose outgoing copies the filter drops.
+pub const LOOPBACK_IFINDEX: &str = "LOOPBACK_IFINDEX";
+/// Global set by the loader: non-zero when only the server ports in [`PORTS`] are watched.
+pub const PORT_FILTER: &str = "PORT_FILTER";
+
+/// Every global the loader sets.
+pub const GLOBALS: [&str; 2] = [LOOPBACK_IFINDEX, PORT_FILTER];
+
+/// Connections tracked at once: an entry per connection with a request outstanding or sequence
+/// numbers to keep. The offline reader bounds its table the same.
+pub const CONNS_ENTRIES: u32 = 65536;
+/// Bytes of the event ring buffer (about 75,000 events).
+pub const EVENTS_BYTES: u32 = 8 << 20;
+/// Slots of [`JUMP`].
+pub const JUMP_SLOTS: u32 = 1;
+/// The slot of [`JUMP`] that holds [`MESSAGE_PROGRAM`].
+pub const MESSAGE_SLOT: u32 = 0;
+
+/// `a == b`, usable in a constant: lets the kernel check at build time that an identifier
+/// (`stringify!`ed) is the name a constant here gives it.
+pub const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}

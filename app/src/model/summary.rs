@@ -297,4 +297,27 @@ mod tests {
             assert!(listed.iter().any(|key| key == counter.key()), "{counter:?}");
         }
     }
+
+    /// docs/terms.md defines every top-level key of the summary, counters included, in its
+    /// table (one row each, the key first): a new counter is not done until its meaning is.
+    #[test]
+    fn terms_define_every_top_level_json_key() {
+        let terms = include_str!("../../../docs/terms.md");
+        let defined: Vec<&str> = terms
+            .lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split('`').next())
+            .collect();
+        let json = serde_json::to_value(model().summary(10)).unwrap();
+        let keys: Vec<&String> = json.as_object().expect("an object").keys().collect();
+        for key in &keys {
+            assert!(
+                defined.contains(&key.as_str()),
+                "docs/terms.md does not define `{key}`"
+            );
+        }
+        for counter in Counter::ALL {
+            assert!(defined.contains(&counter.key()), "{counter:?}");
+        }
+    }
 }

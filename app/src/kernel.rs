@@ -624,16 +624,7 @@ fn parse_event(bytes: &[u8]) -> Option<ExchangeEvent> {
     Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<ExchangeEvent>()) })
 }
 
-/// CLOCK_MONOTONIC now, in ns: the clock of `bpf_ktime_get_ns()`.
-pub fn monotonic_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
-}
+pub use crate::clock::monotonic_ns;
 
 #[cfg(test)]
 mod tests {

@@ -2,6 +2,7 @@
 //! collector, the model, the dashboard and the headless summary.
 
 pub mod cli;
+pub mod clock;
 pub mod collector;
 pub mod headless;
 pub mod kernel;

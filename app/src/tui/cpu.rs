@@ -1,6 +1,8 @@
-//! httptop's own CPU use, from `/proc/self/stat` (utime + stime).
+//! httptop's own CPU use, from the process's CPU-time clock.
 
 use std::time::Instant;
+
+use crate::clock::process_cpu_ns;
 
 /// Differences successive readings of the process's CPU time.
 pub struct CpuMeter {
@@ -20,18 +22,6 @@ impl CpuMeter {
         let seconds = now.duration_since(then).as_secs_f64();
         (seconds > 0.0).then(|| cpu_ns.saturating_sub(before) as f64 / 1e9 / seconds * 100.0)
     }
-}
-
-/// The process's CPU time in ns (all threads): nanosecond resolution, where /proc's utime and
-/// stime count 10 ms ticks and read 0% or 5% at a 200 ms refresh.
-fn process_cpu_ns() -> u64 {
-    let mut ts = libc::timespec {
-        tv_sec: 0,
-        tv_nsec: 0,
-    };
-    // SAFETY: valid out-pointer.
-    unsafe { libc::clock_gettime(libc::CLOCK_PROCESS_CPUTIME_ID, &mut ts) };
-    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
 }
 
 #[cfg(test)]

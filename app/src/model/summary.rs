@@ -1,7 +1,7 @@
 //! The headless summary: its JSON field names are a contract (scripts and tests parse them).
 //! Each kernel counter appears under its key from `probe_common::wire::Counter`.
 
-use std::{collections::BTreeMap, fmt::Write as _, time::SystemTime};
+use std::{fmt::Write as _, time::SystemTime};
 
 use probe_common::wire::Counter;
 use serde::Serialize;
@@ -53,7 +53,7 @@ pub struct Summary {
     /// Exchanges the figures below cover: the events the filter let through, or all of them.
     pub matched: u64,
     /// Each status code of those exchanges with its count.
-    pub status_codes: BTreeMap<String, u64>,
+    pub status_codes: Vec<StatusCount>,
     pub status_4xx: u64,
     pub status_5xx: u64,
     /// TTFB percentiles of those exchanges; `null` when there were none.
@@ -97,7 +97,7 @@ pub struct RowSummary {
     pub exchanges: u64,
     pub status_4xx: u64,
     pub status_5xx: u64,
-    pub status_codes: BTreeMap<String, u64>,
+    pub status_codes: Vec<StatusCount>,
     pub p50_ns: Option<u64>,
     pub p99_ns: Option<u64>,
     pub max_ns: Option<u64>,
@@ -107,8 +107,18 @@ pub struct RowSummary {
     pub partial: bool,
 }
 
-fn codes(statuses: &[(u16, u64)]) -> BTreeMap<String, u64> {
-    statuses.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+/// One status code and how many exchanges had it.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusCount {
+    pub status: u16,
+    pub count: u64,
+}
+
+fn codes(statuses: &[(u16, u64)]) -> Vec<StatusCount> {
+    statuses
+        .iter()
+        .map(|&(status, count)| StatusCount { status, count })
+        .collect()
 }
 
 impl RowSummary {
@@ -263,7 +273,7 @@ impl Summary {
         let mix: Vec<String> = self
             .status_codes
             .iter()
-            .map(|(code, n)| format!("{code}: {n}"))
+            .map(|s| format!("{}: {}", s.status, s.count))
             .collect();
         if !mix.is_empty() {
             let _ = writeln!(out, "status codes: {}", mix.join("  "));

@@ -42,8 +42,8 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
         },
         Series {
             title: "errors",
-            value: |p| (p.share_5xx() * 1000.0).round() as u64,
-            label: |p| format_percent(p.share_5xx()),
+            value: |p| (p.error_share() * 1000.0).round() as u64,
+            label: |p| format_percent(p.error_share()),
             style: theme.alarm(),
         },
     ];

@@ -12,7 +12,7 @@ use crate::{
     headless::{HeadlessOptions, SummaryFormat, SummaryOptions},
     kernel::KernelConfig,
     logging,
-    model::{Filter, FilterError, ModelOptions},
+    model::{FILTER_GRAMMAR, Filter, FilterError, Group, ModelOptions},
     run::{Mode, ReadOptions, RunConfig},
     tui::DashboardOptions,
 };
@@ -25,8 +25,9 @@ pub struct Cli {
     #[arg(long)]
     pub headless: bool,
 
-    /// Stop after this long (e.g. 500ms, 10s, 2m); default: until Ctrl-C / SIGTERM.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Stop after this long (e.g. 500ms, 10s, 2m), dashboard or headless; default: until
+    /// q, Ctrl-C or SIGTERM.
+    #[arg(long, value_parser = positive_duration)]
     pub duration: Option<Duration>,
 
     /// Print the headless summary as one JSON object.
@@ -42,28 +43,41 @@ pub struct Cli {
     pub interfaces: Vec<String>,
 
     /// Watch only these server ports (repeatable).
-    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    #[arg(short = 'p', long = "port", value_name = "PORT", value_parser = server_port)]
     pub ports: Vec<u16>,
 
     /// Dashboard refresh period, also the sparkline resolution.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
     pub interval: Duration,
 
-    /// Initial dashboard filter, e.g. "port 8080 not status 2xx".
-    #[arg(long)]
+    /// Which exchanges to count: the dashboard's first filter, the summary's only one.
+    #[arg(long, value_name = "FILTER", long_help = filter_long_help())]
     pub filter: Option<String>,
+
+    /// Rows of the table and of the summary: one per connection, server (ip:port), endpoint
+    /// (server, method and path template such as /users/{id}) or client (ip).
+    #[arg(long, default_value = "connection", value_parser = group, value_name = "GROUP")]
+    pub group: Group,
 
     /// Show query strings in paths (redacted by default).
     #[arg(long)]
     pub show_query: bool,
 
     /// A connection silent this long is dropped; its outstanding requests count as expired.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
     pub request_timeout: Duration,
 
-    /// Busiest connections listed in the headless summary (its `top_talkers`).
-    #[arg(long, default_value_t = 10)]
+    /// Rows listed in the headless summary (its `top_rows`, and `top_talkers`).
+    #[arg(long, default_value = "10", value_parser = positive_count, value_name = "N")]
     pub top: usize,
+
+    /// Print the shell completion script for SHELL on stdout, then exit.
+    #[arg(long, value_name = "SHELL", value_enum, hide = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) on stdout, then exit.
+    #[arg(long, hide = true)]
+    pub man: bool,
 
     /// Log file (default: $XDG_STATE_HOME/httptop/httptop.log).
     #[arg(long)]
@@ -94,7 +108,12 @@ pub enum ConfigError {
 impl Cli {
     /// The run this command line describes.
     pub fn into_run_config(self) -> Result<RunConfig, ConfigError> {
-        let mode = self.mode()?;
+        // Checked whatever the mode and first, so a bad filter never waits for a run to fail.
+        let filter = match &self.filter {
+            Some(text) => Filter::parse(text).map_err(ConfigError::Filter)?,
+            None => None,
+        };
+        let mode = self.mode(filter.clone())?;
         let kernel = KernelConfig {
             interfaces: self.interfaces,
             ports: self.ports,
@@ -114,22 +133,18 @@ impl Cli {
                 ..CollectorOptions::default()
             },
             model: ModelOptions::default(),
+            filter,
             log_path: self.log_file.unwrap_or_else(logging::default_log_path),
         })
     }
 
-    fn mode(&self) -> Result<Mode, ConfigError> {
+    fn mode(&self, filter: Option<Filter>) -> Result<Mode, ConfigError> {
         #[cfg(feature = "bench-controls")]
         if let Some(frames) = self.bench_render {
             return Ok(Mode::BenchRender {
                 frames: frames.max(1),
             });
         }
-        // Checked whatever the mode, so a bad filter never waits for a run to fail.
-        let filter = match &self.filter {
-            Some(text) => Filter::parse(text).map_err(ConfigError::Filter)?,
-            None => None,
-        };
         let summary = SummaryOptions {
             format: if self.json {
                 SummaryFormat::Json
@@ -137,6 +152,7 @@ impl Cli {
                 SummaryFormat::Text
             },
             top: self.top,
+            group: self.group,
         };
         if let Some(capture) = &self.read {
             Ok(Mode::Read(ReadOptions {
@@ -154,9 +170,74 @@ impl Cli {
             Ok(Mode::Dashboard(DashboardOptions {
                 initial_filter: filter,
                 show_query: self.show_query,
+                duration: self.duration,
             }))
         }
     }
+}
+
+impl Cli {
+    /// What `--completions SHELL` or `--man` print instead of running, if asked for.
+    pub fn generated(&self) -> Option<Vec<u8>> {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut out = Vec::new();
+        if let Some(shell) = self.completions {
+            clap_complete::generate(shell, &mut command, "httptop", &mut out);
+        } else if self.man {
+            // Writing to a Vec cannot fail.
+            clap_mangen::Man::new(command).render(&mut out).ok()?;
+        } else {
+            return None;
+        }
+        Some(out)
+    }
+}
+
+/// `--filter`'s long help: what it does, then the grammar (written once, in the model).
+fn filter_long_help() -> String {
+    format!(
+        "Which exchanges to count. The dashboard starts with it (`/` changes it); --headless \
+         and --read count only the exchanges it lets through, and their summary says so.\n\n\
+         {FILTER_GRAMMAR}"
+    )
+}
+
+/// A duration above zero (`500ms`, `10s`, `2m`).
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}; e.g. 500ms, 10s, 2m)"))?;
+    if d.is_zero() {
+        return Err(format!("`{s}` must be more than 0"));
+    }
+    Ok(d)
+}
+
+/// A server port, 1 to 65535.
+fn server_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("`{s}` is not a port (1-65535)")),
+    }
+}
+
+/// A count of 1 or more.
+fn positive_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{s}` is not a count of 1 or more")),
+    }
+}
+
+fn group(s: &str) -> Result<Group, String> {
+    s.parse::<Group>().map_err(|e| e.to_string())
+}
+
+/// A command line clap refused, as one line: `invalid value '0s' for '--interval <INTERVAL>':
+/// `0s` must be more than 0`.
+pub fn one_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
 #[cfg(test)]
@@ -234,6 +315,113 @@ mod tests {
                 ..
             }) if d == Duration::from_secs(2)
         ));
+    }
+
+    /// clap's refusal of `args`, as main prints it (one line).
+    fn refused(args: &[&str]) -> String {
+        match Cli::try_parse_from(std::iter::once("httptop").chain(args.iter().copied())) {
+            Ok(cli) => panic!("{args:?} accepted: {cli:?}"),
+            Err(e) => one_line(&e),
+        }
+    }
+
+    #[test]
+    fn every_bad_argument_gets_one_line() {
+        for (args, message) in [
+            (
+                &["--interval", "0s"][..],
+                "invalid value '0s' for '--interval <INTERVAL>': `0s` must be more than 0",
+            ),
+            (
+                &["--request-timeout", "0s"],
+                "invalid value '0s' for '--request-timeout <REQUEST_TIMEOUT>': `0s` must be more \
+                 than 0",
+            ),
+            (
+                &["-p", "0"],
+                "invalid value '0' for '--port <PORT>': `0` is not a port (1-65535)",
+            ),
+            (
+                &["-p", "65536"],
+                "invalid value '65536' for '--port <PORT>': `65536` is not a port (1-65535)",
+            ),
+            (
+                &["--duration", "five"],
+                "invalid value 'five' for '--duration <DURATION>': `five` is not a duration \
+                 (expected number at 0; e.g. 500ms, 10s, 2m)",
+            ),
+            (
+                &["--top", "0"],
+                "invalid value '0' for '--top <N>': `0` is not a count of 1 or more",
+            ),
+            (
+                &["--group", "host"],
+                "invalid value 'host' for '--group <GROUP>': `host` is not a grouping \
+                 (connection, server, endpoint, client)",
+            ),
+        ] {
+            let line = refused(args);
+            assert_eq!(line, message, "{args:?}");
+            assert!(!line.contains('\n'), "{args:?}: {line}");
+        }
+        assert_eq!(
+            error(&["--filter", "status 5xx or"]),
+            "--filter: `or` needs a term after it"
+        );
+    }
+
+    #[test]
+    fn the_filter_and_the_group_reach_every_mode() {
+        for args in [
+            &[
+                "--headless",
+                "--filter",
+                "status 5xx",
+                "--group",
+                "endpoint",
+            ][..],
+            &[
+                "--read",
+                "x.pcap",
+                "--filter",
+                "status 5xx",
+                "--group",
+                "endpoint",
+            ],
+        ] {
+            let c = config(args).unwrap();
+            assert_eq!(c.filter.as_ref().map(Filter::text), Some("status 5xx"));
+            let summary = match c.mode {
+                Mode::Headless(h) => h.summary,
+                Mode::Read(r) => r.summary,
+                other => panic!("{args:?}: {other:?}"),
+            };
+            assert_eq!(summary.group, Group::Endpoint);
+        }
+        let c = config(&["--duration", "3s"]).unwrap();
+        let Mode::Dashboard(opts) = c.mode else {
+            panic!("not the dashboard");
+        };
+        assert_eq!(opts.duration, Some(Duration::from_secs(3)));
+        assert_eq!(config(&["--headless"]).unwrap().filter, None);
+    }
+
+    #[test]
+    fn completions_and_the_man_page_come_from_the_definition() {
+        let cli = Cli::try_parse_from(["httptop", "--completions", "bash"]).unwrap();
+        let bash = String::from_utf8(cli.generated().unwrap()).unwrap();
+        assert!(bash.contains("--group"), "{bash}");
+        assert!(bash.contains("--filter"), "{bash}");
+        let cli = Cli::try_parse_from(["httptop", "--man"]).unwrap();
+        let man = String::from_utf8(cli.generated().unwrap()).unwrap();
+        assert!(man.starts_with(".ie"), "{man}");
+        assert!(man.contains("latency >10ms"), "{man}");
+        assert!(
+            Cli::try_parse_from(["httptop"])
+                .unwrap()
+                .generated()
+                .is_none()
+        );
     }
 
     #[test]

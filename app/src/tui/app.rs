@@ -6,7 +6,7 @@ use std::{cmp::Ordering, time::SystemTime};
 use crossterm::event::{KeyCode, KeyEvent};
 
 use super::keys::{Action, Context, action_for};
-use crate::model::{ConnectionDetail, ConnectionRow, Filter, SharedModel, Tuple, View};
+use crate::model::{Filter, Row, RowDetail, RowKey, SharedModel, View};
 
 /// Table columns, in sort-cycle order.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -36,15 +36,24 @@ impl Column {
         Self::CYCLE[(i + 1) % Self::CYCLE.len()]
     }
 
-    fn compare(self, a: &ConnectionRow, b: &ConnectionRow) -> Ordering {
+    fn compare(self, a: &Row, b: &Row) -> Ordering {
         match self {
             Column::Exchanges => a.exchanges.cmp(&b.exchanges),
             Column::ReqPerS => a.req_per_s.total_cmp(&b.req_per_s),
-            Column::P50 => a.percentiles.p50.cmp(&b.percentiles.p50),
-            Column::P99 => a.percentiles.p99.cmp(&b.percentiles.p99),
-            Column::Max => a.percentiles.max.cmp(&b.percentiles.max),
+            Column::P50 => a
+                .percentiles
+                .map(|p| p.p50)
+                .cmp(&b.percentiles.map(|p| p.p50)),
+            Column::P99 => a
+                .percentiles
+                .map(|p| p.p99)
+                .cmp(&b.percentiles.map(|p| p.p99)),
+            Column::Max => a
+                .percentiles
+                .map(|p| p.max)
+                .cmp(&b.percentiles.map(|p| p.max)),
             Column::Status => a.last.status.cmp(&b.last.status),
-            Column::Tuple => a.tuple.cmp(&b.tuple),
+            Column::Tuple => a.key.cmp(&b.key),
         }
     }
 }
@@ -70,7 +79,7 @@ pub struct App {
     pub offset: usize,
     /// Rows that fit in the table, as the latest layout measured them.
     pub page_rows: usize,
-    pub inspect: Option<ConnectionDetail>,
+    pub inspect: Option<RowDetail>,
     pub help: bool,
     /// The filter bar's text while it is open.
     pub filter_input: Option<String>,
@@ -132,14 +141,14 @@ impl App {
         if let Some(d) = &self.inspect {
             self.inspect = self
                 .model
-                .detail(&d.tuple, &self.view, false)
+                .detail(&d.key, &self.view, false)
                 .or(self.inspect.take());
         }
         self.sort_rows(selected);
     }
 
-    pub fn selected_tuple(&self) -> Option<Tuple> {
-        self.view.rows.get(self.selected).map(|r| r.tuple)
+    pub fn selected_tuple(&self) -> Option<RowKey> {
+        self.view.rows.get(self.selected).map(|r| r.key)
     }
 
     /// Records how many rows the table has room for (from the layout of the next frame) and
@@ -150,7 +159,7 @@ impl App {
     }
 
     /// Sorts the rows and keeps `keep` selected if it is still there.
-    fn sort_rows(&mut self, keep: Option<Tuple>) {
+    fn sort_rows(&mut self, keep: Option<RowKey>) {
         let Sort { column, descending } = self.sort;
         self.view.rows.sort_unstable_by(|a, b| {
             let by_column = column.compare(a, b);
@@ -159,10 +168,10 @@ impl App {
             } else {
                 by_column
             };
-            by_column.then_with(|| a.tuple.cmp(&b.tuple))
+            by_column.then_with(|| a.key.cmp(&b.key))
         });
         self.selected = keep
-            .and_then(|t| self.view.rows.iter().position(|r| r.tuple == t))
+            .and_then(|t| self.view.rows.iter().position(|r| r.key == t))
             .unwrap_or(self.selected)
             .min(self.view.rows.len().saturating_sub(1));
         self.scroll_to_selection();

@@ -29,6 +29,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
             now_ns += 1_000;
             model.record(Exchange {
                 tuple: Tuple { client, server },
+                conn_start_ns: 0,
                 request_ns: now_ns,
                 latency_ns: 50_000 + u64::from(i % 97) * 10_000 + u64::from(k) * 1_000,
                 method: Some(if k % 3 == 0 {

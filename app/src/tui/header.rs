@@ -52,7 +52,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     first.extend(field(theme, "up ", uptime(s.uptime_ns)));
     first.extend(field(theme, "exchanges ", format_count(s.exchanges)));
     first.extend(field(theme, "req/s ", format_rate(app.view.req_per_s())));
-    first.extend(field(theme, "err ", format_percent(s.error_rate)));
+    first.extend(field(theme, "err ", format_percent(s.error_share())));
     first.extend(field(theme, "in-flight ", format_count(s.kernel.in_flight)));
     let lost = s.kernel[probe_common::wire::Counter::EventsLost];
     first.push(Span::styled("lost ", theme.label()));

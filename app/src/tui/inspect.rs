@@ -8,7 +8,7 @@ use ratatui::{
 };
 
 use super::{latency, theme::Theme};
-use crate::model::{ConnectionDetail, format_count, format_ns};
+use crate::model::{RowDetail, format_count, format_ns};
 
 /// `3.20s ago` from two CLOCK_MONOTONIC times.
 fn ago(now_ns: u64, then_ns: u64) -> String {
@@ -18,13 +18,13 @@ fn ago(now_ns: u64, then_ns: u64) -> String {
 pub fn render(
     frame: &mut Frame,
     area: Rect,
-    d: &ConnectionDetail,
+    d: &RowDetail,
     now_ns: u64,
     show_query: bool,
     theme: &Theme,
 ) {
     let block = Block::bordered().title(Span::styled(
-        format!(" {} (Esc: back) ", d.tuple),
+        format!(" {} (Esc: back) ", d.key),
         theme.title(),
     ));
     let inner = block.inner(area);
@@ -48,7 +48,10 @@ pub fn render(
                 label("  last seen "),
                 value(ago(now_ns, d.last_seen_ns)),
             ]),
-            Line::from(latency::percentile_spans(&d.percentiles, theme)),
+            Line::from(latency::percentile_spans(
+                &d.percentiles.unwrap_or_default(),
+                theme,
+            )),
         ]),
         facts,
     );

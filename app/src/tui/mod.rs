@@ -51,6 +51,8 @@ pub struct DashboardOptions {
     pub initial_filter: Option<Filter>,
     /// Show query strings instead of `?…`.
     pub show_query: bool,
+    /// `--duration`: the run ends this long after the start (`run` then turns `shutdown` true).
+    pub duration: Option<Duration>,
 }
 
 /// Leaves raw mode and the alternate screen however `run` ends (error, early return).

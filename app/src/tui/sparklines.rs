@@ -42,8 +42,8 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
         },
         Series {
             title: "errors",
-            value: |p| (p.error_rate * 1000.0).round() as u64,
-            label: |p| format_percent(p.error_rate),
+            value: |p| (p.error_share() * 1000.0).round() as u64,
+            label: |p| format_percent(p.error_share()),
             style: theme.alarm(),
         },
     ];

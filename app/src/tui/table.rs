@@ -11,7 +11,7 @@ use super::{
     app::{App, Column},
     theme::Theme,
 };
-use crate::model::{ConnectionRow, format_count, format_ns, format_rate};
+use crate::model::{Row, format_count, format_ns, format_rate};
 
 const HEADERS: [(&str, Option<Column>); 8] = [
     ("client → server", Some(Column::Tuple)),
@@ -35,15 +35,20 @@ const WIDTHS: [Constraint; 8] = [
     Constraint::Fill(1),
 ];
 
-fn cells<'a>(r: &ConnectionRow, show_query: bool, theme: &Theme) -> TableRow<'a> {
+/// A latency, or `-` for none.
+fn ns(v: Option<u64>) -> String {
+    v.map_or_else(|| "-".to_owned(), format_ns)
+}
+
+fn cells<'a>(r: &Row, show_query: bool, theme: &Theme) -> TableRow<'a> {
     let method = r.last.method.map_or("?", |m| m.as_str());
     TableRow::new([
-        Cell::from(r.tuple.to_string()),
+        Cell::from(r.key.to_string()),
         Cell::from(Line::from(format_count(r.exchanges)).right_aligned()),
         Cell::from(Line::from(format_rate(r.req_per_s)).right_aligned()),
-        Cell::from(Line::from(format_ns(r.percentiles.p50)).right_aligned()),
-        Cell::from(Line::from(format_ns(r.percentiles.p99)).right_aligned()),
-        Cell::from(Line::from(format_ns(r.percentiles.max)).right_aligned()),
+        Cell::from(Line::from(ns(r.percentiles.map(|p| p.p50))).right_aligned()),
+        Cell::from(Line::from(ns(r.percentiles.map(|p| p.p99))).right_aligned()),
+        Cell::from(Line::from(ns(r.percentiles.map(|p| p.max))).right_aligned()),
         Cell::from(
             Line::styled(r.last.status.to_string(), theme.status(r.last.status)).right_aligned(),
         ),

@@ -10,7 +10,7 @@ use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, keys::Action, theme::Theme, ui};
 use crate::model::{
-    Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple,
+    Event, Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple,
     log2_bucket,
 };
 use probe_common::wire::Counter;
@@ -32,6 +32,7 @@ fn exchange(
             client: SocketAddr::from(([192, 168, 1, 10], client)),
             server: SocketAddr::from(([10, 0, 0, server.0], server.1)),
         },
+        conn_start_ns: 0,
         request_ns,
         latency_ns,
         method: Some(if status == 201 {
@@ -174,8 +175,17 @@ fn frozen_screen_does_not_move_and_catches_up_on_unfreeze() {
     let mut s = Screen::new(busy_model(), 120, 30);
     s.act(Action::ToggleFreeze);
     let before = s.render();
-    let mut late: Vec<Exchange> = (0..50)
-        .map(|i| exchange(50_000, (3, 9000), 200 * SECOND + i, 1_000, 200, "/late"))
+    let mut late: Vec<Event> = (0..50)
+        .map(|i| {
+            Event::Exchange(exchange(
+                50_000,
+                (3, 9000),
+                200 * SECOND + i,
+                1_000,
+                200,
+                "/late",
+            ))
+        })
         .collect();
     s.model.record_batch(&mut late);
     // No reset happened, so the totals since the last reset are the kernel's latest.

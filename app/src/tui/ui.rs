@@ -102,7 +102,13 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     let figures = &app.view.figures;
     header::render(frame, areas.header, app, theme);
     sparklines::render(frame, areas.sparklines, &app.view.history, theme);
-    latency::render(frame, areas.latency, &figures.latency, &figures.log2, theme);
+    latency::render(
+        frame,
+        areas.latency,
+        &figures.latency.unwrap_or_default(),
+        &figures.log2,
+        theme,
+    );
     match &app.inspect {
         Some(detail) => inspect::render(
             frame,

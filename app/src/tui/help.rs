@@ -31,7 +31,8 @@ fn history_note() -> [String; 3] {
     ]
 }
 
-pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
+/// Every line of the help, first to last.
+fn lines(theme: &Theme) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled("keys", theme.title())];
     for (context, heading) in [
         (Context::Main, None),
@@ -40,9 +41,12 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         if let Some(h) = heading {
             lines.push(Line::styled(h, theme.title()));
         }
-        for b in BINDINGS.iter().filter(|b| b.context == context) {
+        for b in BINDINGS
+            .iter()
+            .filter(|b| b.context == context && !b.help.is_empty())
+        {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {:<10}", b.label), theme.value()),
+                Span::styled(format!("  {:<13}", b.label), theme.value()),
                 Span::raw(b.help),
             ]));
         }
@@ -54,7 +58,21 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
             .into_iter()
             .map(|s| Line::styled(format!("  {s}"), theme.label())),
     );
+    lines.push(Line::styled("figures", theme.title()));
+    lines.extend(FIGURES_HELP.iter().map(|s| Line::raw(format!("  {s}"))));
+    lines
+}
 
+const FIGURES_HELP: [&str; 4] = [
+    "TTFB: time to first byte, request's first segment to the status line's",
+    "req/s and the sparklines' points: per refresh interval (--interval)",
+    "counts show 3 significant digits (12.3k); x shows them exact",
+    "a row marked ✕ is a closed connection; h hides them",
+];
+
+/// The help overlay, scrolled to line `scroll` (clamped so the last page stays full).
+pub fn render(frame: &mut Frame, area: Rect, scroll: usize, theme: &Theme) {
+    let lines = lines(theme);
     let height = (lines.len() as u16 + 2).min(area.height);
     let width = 78.min(area.width);
     let [_, column, _] = Layout::horizontal([
@@ -69,10 +87,20 @@ pub fn render(frame: &mut Frame, area: Rect, theme: &Theme) {
         Constraint::Fill(1),
     ])
     .areas(column);
+    let room = usize::from(height.saturating_sub(2));
+    let total = lines.len();
+    let first = scroll.min(total.saturating_sub(room));
+    let position = format!(
+        " {}–{} of {total} (↑↓ PgUp PgDn) ",
+        first + 1,
+        (first + room).min(total)
+    );
     frame.render_widget(Clear, popup);
     frame.render_widget(
-        Paragraph::new(lines).block(
-            Block::bordered().title(Span::styled(" help (Esc or ? to close) ", theme.title())),
+        Paragraph::new(lines.into_iter().skip(first).take(room).collect::<Vec<_>>()).block(
+            Block::bordered()
+                .title(Span::styled(" help (Esc or ? to close) ", theme.title()))
+                .title_bottom(Line::styled(position, theme.label()).right_aligned()),
         ),
         popup,
     );

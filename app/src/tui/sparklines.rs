@@ -1,4 +1,8 @@
-//! req/s, p99 and error-rate sparklines, one point per refresh interval, newest on the right.
+//! req/s, p99 TTFB and error-rate sparklines, one point per refresh interval, newest on the
+//! right. Each title says the latest point's value (the header's window: the last interval)
+//! and the largest over the points shown, with how long they span.
+
+use std::time::Duration;
 
 use ratatui::{
     Frame,
@@ -18,7 +22,13 @@ struct Series<'a> {
     style: Style,
 }
 
-pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &Theme) {
+pub fn render(
+    frame: &mut Frame,
+    area: Rect,
+    history: &[HistoryPoint],
+    interval: Duration,
+    theme: &Theme,
+) {
     let series = [
         Series {
             title: "req/s",
@@ -28,7 +38,7 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
             style: theme.rate(),
         },
         Series {
-            title: "p99",
+            title: "p99 TTFB",
             value: |p| p.p99_ns,
             // An interval without exchanges has no p99.
             label: |p| {
@@ -41,7 +51,7 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
             style: theme.latency(),
         },
         Series {
-            title: "errors",
+            title: "4xx+5xx",
             value: |p| (p.error_rate * 1000.0).round() as u64,
             label: |p| format_percent(p.error_rate),
             style: theme.alarm(),
@@ -58,11 +68,27 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
             .iter()
             .max_by_key(|p| (s.value)(p))
             .map_or("–".to_string(), s.label);
+        let over = if points.is_empty() {
+            String::new()
+        } else {
+            let span = humantime::format_duration(interval * points.len() as u32);
+            format!(" over {span}")
+        };
+        // Whole parts only: the span, then the peak, go when the line is too narrow.
+        let head = format!("{} {now}", s.title);
+        let tail = [
+            format!("  max {peak}{over}"),
+            format!("  max {peak}"),
+            String::new(),
+        ]
+        .into_iter()
+        .find(|tail| head.chars().count() + tail.chars().count() <= usize::from(title.width))
+        .unwrap_or_default();
         frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::styled(s.title, theme.title()),
                 Span::raw(format!(" {now}")),
-                Span::styled(format!("  max {peak}"), theme.label()),
+                Span::styled(tail, theme.label()),
             ])),
             title,
         );

@@ -8,7 +8,12 @@ use std::{
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{Terminal, backend::TestBackend};
 
-use super::{app::App, keys::Action, theme::Theme, ui};
+use super::{
+    app::{App, Clock, Watched},
+    keys::Action,
+    theme::Theme,
+    ui,
+};
 use crate::model::{
     Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple,
     log2_bucket,
@@ -83,6 +88,21 @@ fn busy_model() -> Model {
     m
 }
 
+fn watched(interfaces: &[&str], ports: &[u16]) -> Watched {
+    Watched {
+        interfaces: interfaces.iter().map(|s| s.to_string()).collect(),
+        ports: ports.to_vec(),
+    }
+}
+
+/// Now on screen: half a second after the busy model's last tick, at [`FROZEN_AT`].
+fn clock() -> Clock {
+    Clock {
+        monotonic_ns: 110 * SECOND + SECOND / 2,
+        wall: SystemTime::UNIX_EPOCH + FROZEN_AT,
+    }
+}
+
 struct Screen {
     model: SharedModel,
     app: App,
@@ -92,7 +112,7 @@ struct Screen {
 impl Screen {
     fn new(model: Model, width: u16, height: u16) -> Self {
         let model = SharedModel::new(model);
-        let app = App::new(model.clone(), false, vec!["lo".into(), "eth0".into()]);
+        let app = App::new(model.clone(), false, watched(&["lo", "eth0"], &[]), clock());
         let terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
         Screen {
             model,
@@ -129,6 +149,14 @@ impl Screen {
         let theme = Theme::new(false);
         ui::draw_frame(&mut self.terminal, &mut self.app, &theme).unwrap();
         self.terminal.backend().to_string()
+    }
+
+    /// The screen's lines as drawn (without the quotes the backend's text puts around them).
+    fn lines(&mut self) -> Vec<String> {
+        self.render()
+            .lines()
+            .map(|l| l.trim_matches('"').to_string())
+            .collect()
     }
 }
 
@@ -237,7 +265,302 @@ fn render_of_10k_rows_is_bounded() {
     // Not a timing assertion (CI machines vary): the benchmark runs and the table shows
     // every tuple while drawing only a page of them.
     let model = SharedModel::new(super::bench::busy_model(10_000));
-    let app = App::new(model, false, Vec::new());
+    let app = App::new(model, false, Watched::default(), clock());
     assert_eq!(app.view.rows.len(), 10_000);
     assert!(super::bench::bench_render_10k(2) > Duration::ZERO);
+}
+
+/// The sizes every screen is checked at: the smallest laid out, and a large one.
+const SIZES: [(u16, u16); 2] = [(80, 24), (200, 50)];
+
+/// A model with long addresses (IPv4 and IPv6, five-digit ports) and counts past 10,000.
+fn wide_model() -> Model {
+    let mut m = Model::new(ModelOptions::default());
+    let mut totals = KernelTotals::default();
+    m.tick(100 * SECOND);
+    let rows: [(&str, &str, u64, u16); 4] = [
+        ("192.168.100.200:54321", "10.200.30.40:8080", 12_345, 200),
+        (
+            "[fd00:1234:5678::abcd]:40000",
+            "[fd00:1234:5678::1]:8080",
+            321,
+            503,
+        ),
+        ("10.1.1.1:50000", "127.0.0.1:8080", 77, 404),
+        ("10.1.1.2:50001", "127.0.0.1:80", 3, 200),
+    ];
+    for (client, server, n, status) in rows {
+        for i in 0..n {
+            let latency = if i % 100 == 99 {
+                218_000_000
+            } else {
+                150_000 + i
+            };
+            m.record(Exchange {
+                tuple: Tuple {
+                    client: client.parse().unwrap(),
+                    server: server.parse().unwrap(),
+                },
+                request_ns: 100 * SECOND + i * 10_000,
+                latency_ns: latency,
+                method: Some(Method::Get),
+                status,
+                path: PathPrefix::new("/api/v1/customers/orders/history?page=2"),
+            });
+            totals[Counter::Exchanges] += 1;
+            totals.histogram_log2[log2_bucket(latency)] += 1;
+        }
+    }
+    m.set_kernel_totals(totals);
+    m.tick(101 * SECOND);
+    m
+}
+
+/// Whether `token` is a whole figure as the dashboard writes them: an address with its port,
+/// a duration, a count, a rate, a share, a range of durations, or `–` for none.
+fn is_whole_figure(token: &str) -> bool {
+    if token == "–" || token.parse::<SocketAddr>().is_ok() {
+        return true;
+    }
+    if let Some((low, high)) = token.split_once('–') {
+        return is_whole_figure(low) && is_whole_figure(high);
+    }
+    let number = ["ns", "µs", "ms", "s", "%", "k", "M", "G"]
+        .iter()
+        .find_map(|unit| token.strip_suffix(unit))
+        .unwrap_or(token);
+    number.parse::<f64>().is_ok()
+}
+
+/// What is inside the first box of each line (between its first two `│`).
+fn boxed(line: &str) -> Option<&str> {
+    let mut parts = line.split('│');
+    parts.next()?;
+    let inside = parts.next()?;
+    parts.next().map(|_| inside)
+}
+
+/// Every number and address drawn in the panels and the table is whole, and each visible row
+/// shows its server and its count in full.
+fn assert_uncut(s: &mut Screen) {
+    let screen = s.render();
+    let lines = s.lines();
+    let labels = ["p50", "p90", "p99", "p99.9", "max", "TTFB"];
+    for line in &lines {
+        let Some(inside) = boxed(line) else { continue };
+        for token in inside.split_whitespace() {
+            let figure_like = token
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_ascii_digit() || c == '[');
+            if figure_like && !labels.contains(&token) {
+                assert!(is_whole_figure(token), "`{token}` is cut:\n{screen}");
+            }
+        }
+    }
+    // The table: its header row, then one line per visible row.
+    let header = lines
+        .iter()
+        .position(|l| boxed(l).is_some_and(|inside| inside.contains("exch")))
+        .unwrap_or_else(|| panic!("no table header:\n{screen}"));
+    let visible = &s.app.view.rows[s.app.offset..];
+    for (row, line) in visible.iter().zip(&lines[header + 1..]) {
+        let tokens: Vec<&str> = boxed(line).unwrap_or("").split_whitespace().collect();
+        let server = row.tuple.server.to_string();
+        let count = row.exchanges.to_string();
+        let count_short = crate::model::format_count(row.exchanges);
+        assert!(
+            tokens.contains(&server.as_str()),
+            "{server} not whole in {line}\n{screen}"
+        );
+        assert!(
+            tokens.contains(&count.as_str()) || tokens.contains(&count_short.as_str()),
+            "{count} not in {line}"
+        );
+    }
+}
+
+#[test]
+fn every_port_and_number_is_drawn_uncut_at_every_size() {
+    for (width, height) in SIZES.into_iter().chain([(100, 30), (120, 30)]) {
+        for model in [busy_model(), wide_model()] {
+            let mut s = Screen::new(model, width, height);
+            assert_uncut(&mut s);
+            s.act(Action::SortNext);
+            assert_uncut(&mut s);
+            s.act(Action::ToggleExact);
+            assert_uncut(&mut s);
+        }
+    }
+    // 80 columns: the client side goes first, the server, the count and the request stay.
+    let mut s = Screen::new(wide_model(), 80, 24);
+    let screen = s.render();
+    assert!(screen.contains("[fd00:1234:5678::1]:8080"), "{screen}");
+    assert!(!screen.contains("54321"), "{screen}");
+    assert!(screen.contains("GET /api/"), "{screen}");
+    assert!(screen.contains("12.3k"), "{screen}");
+    s.act(Action::ToggleExact);
+    assert!(s.render().contains("12345"));
+}
+
+#[test]
+fn screens_at_80x24_and_200x50() {
+    for (width, height) in SIZES {
+        let name = |state: &str| format!("{state}_{width}x{height}");
+        let mut s = Screen::new(busy_model(), width, height);
+        insta::assert_snapshot!(name("connections"), s.render());
+        s.act(Action::Down).act(Action::Inspect);
+        insta::assert_snapshot!(name("inspect"), s.render());
+        s.act(Action::Back).act(Action::ToggleHelp);
+        insta::assert_snapshot!(name("help"), s.render());
+        s.act(Action::Back);
+        s.type_filter("dport 8080 not status 5xx");
+        insta::assert_snapshot!(name("filter_bar"), s.render());
+        s.key(KeyCode::Esc);
+        let mut s = Screen::new(wide_model(), width, height);
+        insta::assert_snapshot!(name("wide"), s.render());
+    }
+}
+
+#[test]
+fn the_histogram_shows_the_slow_tail_and_empty_figures_show_a_dash() {
+    let mut s = Screen::new(wide_model(), 80, 24);
+    let screen = s.render();
+    // 218 ms is in [134ms, 268ms): the last row ends there, whatever it starts at.
+    assert!(
+        screen.lines().any(|l| l.contains("–268ms")),
+        "no row for the slow tail:\n{screen}"
+    );
+    assert!(screen.contains("max 218ms"), "{screen}");
+    let mut empty = Screen::new(Model::new(ModelOptions::default()), 80, 24);
+    let screen = empty.render();
+    assert!(screen.contains("p50 –"), "{screen}");
+    assert!(screen.contains("max –"), "{screen}");
+    assert!(!screen.contains("0ns"), "{screen}");
+}
+
+#[test]
+fn inspect_shows_clock_times_and_ages_from_now() {
+    let mut s = Screen::new(busy_model(), 120, 36);
+    s.act(Action::Inspect);
+    let screen = s.render();
+    // The busiest row's last exchange was requested at 109.00s and answered 0.88ms later;
+    // now is 110.5s, 12:34:56.000 UTC.
+    assert!(screen.contains("last seen 12:34:54."), "{screen}");
+    assert!(screen.contains("UTC (1.4"), "{screen}");
+    assert!(!screen.contains("0ns ago"), "{screen}");
+    // Scrolling shows older exchanges, and says where it is.
+    assert!(screen.contains("recent 1–"), "{screen}");
+    s.act(Action::Down);
+    assert!(s.render().contains("recent 2–"));
+}
+
+#[test]
+fn the_filter_bar_edits_like_a_shell_and_forgets_a_stale_error() {
+    let ctrl = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::CONTROL);
+    let now = SystemTime::UNIX_EPOCH + FROZEN_AT;
+    let mut s = Screen::new(busy_model(), 80, 24);
+    s.type_filter("port 80").key(KeyCode::Enter);
+    // Reopened: the current filter is there, selected; typing replaces it.
+    s.act(Action::OpenFilter);
+    assert_eq!(s.lines().last().unwrap().trim_end(), "filter: port 80");
+    for c in "dport 8080".chars() {
+        s.key(KeyCode::Char(c));
+    }
+    assert_eq!(s.app.filter_bar.as_ref().unwrap().text(), "dport 8080");
+    s.app.handle_key(&ctrl('w'), now);
+    assert_eq!(s.app.filter_bar.as_ref().unwrap().text(), "dport ");
+    s.app.handle_key(&ctrl('a'), now);
+    s.key(KeyCode::Char('x'));
+    s.app.handle_key(&ctrl('e'), now);
+    s.key(KeyCode::Char('1'));
+    assert_eq!(s.app.filter_bar.as_ref().unwrap().text(), "xdport 1");
+    s.key(KeyCode::Enter);
+    assert!(s.app.filter_error.is_some());
+    // Esc: the error goes with the bar, and does not come back with it.
+    s.key(KeyCode::Esc);
+    assert_eq!(s.app.filter_error, None);
+    s.act(Action::OpenFilter);
+    let screen = s.render();
+    assert!(!screen.contains('✗'), "{screen}");
+    s.app.handle_key(&ctrl('u'), now);
+    assert_eq!(s.app.filter_bar.as_ref().unwrap().text(), "");
+}
+
+#[test]
+fn the_footer_follows_what_is_in_front() {
+    let mut s = Screen::new(busy_model(), 80, 24);
+    let footer = |s: &mut Screen| s.lines().last().unwrap().to_string();
+    let table = footer(&mut s);
+    assert!(
+        table.contains("/ filter") && table.contains("space freeze"),
+        "{table}"
+    );
+    s.act(Action::ToggleFreeze);
+    let frozen = footer(&mut s);
+    assert!(
+        frozen.contains("FROZEN") && frozen.contains("space unfreeze"),
+        "{frozen}"
+    );
+    s.act(Action::ToggleFreeze).act(Action::Inspect);
+    let inspect = footer(&mut s);
+    assert!(
+        inspect.contains("esc back") && inspect.contains("scroll"),
+        "{inspect}"
+    );
+    s.act(Action::Back).act(Action::OpenFilter);
+    let screen = s.render();
+    assert!(screen.contains("enter apply  esc cancel"), "{screen}");
+    assert_ne!(table, frozen);
+    assert_ne!(table, inspect);
+}
+
+#[test]
+fn help_scrolls_to_its_last_line_at_80x24() {
+    let mut s = Screen::new(busy_model(), 80, 24);
+    s.act(Action::ToggleHelp);
+    let top = s.render();
+    assert!(top.contains("keys"), "{top}");
+    assert!(!top.contains("a row marked ✕"), "{top}");
+    s.act(Action::End);
+    let bottom = s.render();
+    assert!(bottom.contains("a row marked ✕"), "{bottom}");
+    assert!(bottom.contains(" of "), "{bottom}");
+    // The table behind did not move.
+    assert_eq!(s.app.selected, 0);
+    s.act(Action::Back);
+    assert!(!s.app.help);
+}
+
+#[test]
+fn a_new_sort_shows_the_top_rows_and_says_where_the_selection_is() {
+    let mut s = Screen::new(wide_model(), 80, 24);
+    s.app.set_page_rows(2);
+    s.act(Action::End);
+    assert_eq!((s.app.selected, s.app.offset), (3, 2));
+    s.act(Action::SortReverse);
+    // The selected row is now first: the page starts at the top again.
+    assert_eq!((s.app.selected, s.app.offset), (0, 0));
+    assert!(s.render().contains("row 1/4"));
+}
+
+#[test]
+fn the_header_names_what_is_watched_and_the_filter_cost_as_cpu_share() {
+    let model = SharedModel::new(busy_model());
+    let mut app = App::new(model.clone(), false, watched(&["lo"], &[8080]), clock());
+    // One more second in which the filter ran 9 ms: 0.9% of a core.
+    let mut totals = model.view().figures.kernel;
+    totals.filter_run_ns += 9_000_000;
+    totals.filter_run_cnt += 100_000;
+    model.set_kernel_totals(totals);
+    model.tick(111 * SECOND);
+    app.refresh();
+    let mut terminal = Terminal::new(TestBackend::new(120, 30)).unwrap();
+    ui::draw_frame(&mut terminal, &mut app, &Theme::new(false)).unwrap();
+    let screen = terminal.backend().to_string();
+    assert!(screen.contains("watching lo, port 8080"), "{screen}");
+    assert!(
+        screen.contains("socket filter 0.9% cpu  90ns/pkt"),
+        "{screen}"
+    );
 }

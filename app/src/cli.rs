@@ -12,7 +12,7 @@ use crate::{
     headless::{HeadlessOptions, SummaryFormat, SummaryOptions},
     kernel::KernelConfig,
     logging,
-    model::{Filter, FilterError, ModelOptions},
+    model::{FILTER_GRAMMAR, Filter, FilterError, Group, ModelOptions},
     run::{Mode, ReadOptions, RunConfig},
     tui::DashboardOptions,
 };
@@ -25,8 +25,9 @@ pub struct Cli {
     #[arg(long)]
     pub headless: bool,
 
-    /// Stop after this long (e.g. 500ms, 10s, 2m); default: until Ctrl-C / SIGTERM.
-    #[arg(long, value_parser = humantime::parse_duration)]
+    /// Stop after this long (e.g. 500ms, 10s, 2m), dashboard or headless; default: until
+    /// q, Ctrl-C or SIGTERM.
+    #[arg(long, value_parser = positive_duration)]
     pub duration: Option<Duration>,
 
     /// Print the headless summary as one JSON object.
@@ -42,28 +43,41 @@ pub struct Cli {
     pub interfaces: Vec<String>,
 
     /// Watch only these server ports (repeatable).
-    #[arg(short = 'p', long = "port", value_name = "PORT")]
+    #[arg(short = 'p', long = "port", value_name = "PORT", value_parser = server_port)]
     pub ports: Vec<u16>,
 
     /// Dashboard refresh period, also the sparkline resolution.
-    #[arg(long, default_value = "1s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "1s", value_parser = positive_duration)]
     pub interval: Duration,
 
-    /// Initial dashboard filter, e.g. "port 8080 not status 2xx".
-    #[arg(long)]
+    /// Which exchanges to count: the dashboard's first filter, the summary's only one.
+    #[arg(long, value_name = "FILTER", long_help = filter_long_help())]
     pub filter: Option<String>,
+
+    /// Rows of the table and of the summary: one per connection, server (ip:port), endpoint
+    /// (server, method and path template such as /users/{id}) or client (ip).
+    #[arg(long, default_value = "connection", value_parser = group, value_name = "GROUP")]
+    pub group: Group,
 
     /// Show query strings in paths (redacted by default).
     #[arg(long)]
     pub show_query: bool,
 
     /// A connection silent this long is dropped; its outstanding requests count as expired.
-    #[arg(long, default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, default_value = "30s", value_parser = positive_duration)]
     pub request_timeout: Duration,
 
-    /// Busiest connections listed in the headless summary (its `top_talkers`).
-    #[arg(long, default_value_t = 10)]
+    /// Rows listed in the headless summary (its `top_rows`, and `top_talkers`).
+    #[arg(long, default_value = "10", value_parser = positive_count, value_name = "N")]
     pub top: usize,
+
+    /// Print the shell completion script for SHELL on stdout, then exit.
+    #[arg(long, value_name = "SHELL", value_enum, hide = true)]
+    pub completions: Option<clap_complete::Shell>,
+
+    /// Print the man page (roff) on stdout, then exit.
+    #[arg(long, hide = true)]
+    pub man: bool,
 
     /// Log file (default: $XDG_STATE_HOME/httptop/httptop.log).
     #[arg(long)]
@@ -94,7 +108,12 @@ pub enum ConfigError {
 impl Cli {
     /// The run this command line describes.
     pub fn into_run_config(self) -> Result<RunConfig, ConfigError> {
-        let mode = self.mode()?;
+        // Checked whatever the mode and first, so a bad filter never waits for a run to fail.
+        let filter = match &self.filter {
+            Some(text) => Filter::parse(text).map_err(ConfigError::Filter)?,
+            None => None,
+        };
+        let mode = self.mode(filter.clone())?;
         let kernel = KernelConfig {
             interfaces: self.interfaces,
             ports: self.ports,
@@ -114,22 +133,18 @@ impl Cli {
                 ..CollectorOptions::default()
             },
             model: ModelOptions::default(),
+            filter,
             log_path: self.log_file.unwrap_or_else(logging::default_log_path),
         })
     }
 
-    fn mode(&self) -> Result<Mode, ConfigError> {
+    fn mode(&self, filter: Option<Filter>) -> Result<Mode, ConfigError> {
         #[cfg(feature = "bench-controls")]
         if let Some(frames) = self.bench_render {
             return Ok(Mode::BenchRender {
                 frames: frames.max(1),
             });
         }
-        // Checked whatever the mode, so a bad filter never waits for a run to fail.
-        let filter = match &self.filter {
-            Some(text) => Filter::parse(text).map_err(ConfigError::Filter)?,
-            None => None,
-        };
         let summary = SummaryOptions {
             format: if self.json {
                 SummaryFormat::Json
@@ -137,6 +152,7 @@ impl Cli {
                 SummaryFormat::Text
             },
             top: self.top,
+            group: self.group,
         };
         if let Some(capture) = &self.read {
             Ok(Mode::Read(ReadOptions {
@@ -154,9 +170,74 @@ impl Cli {
             Ok(Mode::Dashboard(DashboardOptions {
                 initial_filter: filter,
                 show_query: self.show_query,
+                duration: self.duration,
             }))
         }
     }
+}
+
+impl Cli {
+    /// What `--completions SHELL` or `--man` print instead of running, if asked for.
+    pub fn generated(&self) -> Option<Vec<u8>> {
+        let mut command = <Cli as clap::CommandFactory>::command();
+        let mut out = Vec::new();
+        if let Some(shell) = self.completions {
+            clap_complete::generate(shell, &mut command, "httptop", &mut out);
+        } else if self.man {
+            // Writing to a Vec cannot fail.
+            clap_mangen::Man::new(command).render(&mut out).ok()?;
+        } else {
+            return None;
+        }
+        Some(out)
+    }
+}
+
+/// `--filter`'s long help: what it does, then the grammar (written once, in the model).
+fn filter_long_help() -> String {
+    format!(
+        "Which exchanges to count. The dashboard starts with it (`/` changes it); --headless \
+         and --read count only the exchanges it lets through, and their summary says so.\n\n\
+         {FILTER_GRAMMAR}"
+    )
+}
+
+/// A duration above zero (`500ms`, `10s`, `2m`).
+fn positive_duration(s: &str) -> Result<Duration, String> {
+    let d = humantime::parse_duration(s)
+        .map_err(|e| format!("`{s}` is not a duration ({e}; e.g. 500ms, 10s, 2m)"))?;
+    if d.is_zero() {
+        return Err(format!("`{s}` must be more than 0"));
+    }
+    Ok(d)
+}
+
+/// A server port, 1 to 65535.
+fn server_port(s: &str) -> Result<u16, String> {
+    match s.parse::<u16>() {
+        Ok(p) if p > 0 => Ok(p),
+        _ => Err(format!("`{s}` is not a port (1-65535)")),
+    }
+}
+
+/// A count of 1 or more.
+fn positive_count(s: &str) -> Result<usize, String> {
+    match s.parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("`{s}` is not a count of 1 or more")),
+    }
+}
+
+fn group(s: &str) -> Result<Group, String> {
+    s.parse::<Group>().map_err(|e| e.to_string())
+}
+
+/// A command line clap refused, as one line: `invalid value '0s' for '--interval <INTERVAL>':
+/// `0s` must be more than 0`.
+pub fn one_line(e: &clap::Error) -> String {
+    let rendered = e.render().to_string();
+    let first = rendered.lines().next().unwrap_or_default();
+    first.strip_prefix("error: ").unwrap_or(first).to_owned()
 }
 
 #[cfg(test)]

@@ -9,7 +9,7 @@ use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
     kernel::{Kernel, monotonic_ns},
-    model::{Exchange, SharedModel},
+    model::{Event, SharedModel},
 };
 
 #[derive(Clone, Debug)]
@@ -54,7 +54,7 @@ pub async fn run(
     let mut totals = ticker(opts.totals);
     let mut sweep = ticker(Duration::from_secs(1).min(opts.request_timeout));
     let mut interval = ticker(opts.interval);
-    let mut batch: Vec<Exchange> = Vec::with_capacity(4096);
+    let mut batch: Vec<Event> = Vec::with_capacity(4096);
     loop {
         tokio::select! {
             _ = poll.tick() => drain(&mut probe, &model, &mut batch),
@@ -91,7 +91,7 @@ pub async fn run(
     Ok(())
 }
 
-fn drain(probe: &mut Kernel, model: &SharedModel, batch: &mut Vec<Exchange>) {
+fn drain(probe: &mut Kernel, model: &SharedModel, batch: &mut Vec<Event>) {
     probe.drain_events(|e| batch.push(e));
     model.record_batch(batch);
 }

@@ -4,7 +4,7 @@ use std::{io::Write as _, time::Duration};
 
 use anyhow::Context as _;
 
-use crate::model::Summary;
+use crate::model::{Group, Summary};
 
 /// How the summary is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -18,8 +18,10 @@ pub enum SummaryFormat {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SummaryOptions {
     pub format: SummaryFormat,
-    /// The busiest connections listed (`--top`).
+    /// The busiest rows listed (`--top`), of `group` and of connections.
     pub top: usize,
+    /// The grouping of the summary's `top_rows` (`--group`).
+    pub group: Group,
 }
 
 /// A live run without the dashboard.

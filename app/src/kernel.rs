@@ -18,14 +18,14 @@ use aya::{
 use probe_common::{
     names,
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, ExchangeEvent, HISTOGRAM_BUCKETS, PORT_BITMAP_WORDS,
-        port_bit,
+        COUNTER_SLOTS, ConnKey, ConnState, Event as WireEvent, HISTOGRAM_BUCKETS,
+        PORT_BITMAP_WORDS, port_bit,
     },
 };
 
 use crate::{
-    model::{Exchange, KernelTotals},
-    records::{event_record, totals_from_counters},
+    model::{ConnectionEnd, Event, KernelTotals},
+    records::{connection_end, model_event, totals_from_counters},
 };
 
 /// The kernel programs' object, built by build.rs from `probe-ebpf`.
@@ -176,6 +176,8 @@ pub struct Kernel {
     swept_expired: u64,
     /// Outstanding requests found by the last sweep.
     in_flight: u64,
+    /// Connections the sweep removed, handed out with the next events.
+    swept_ends: Vec<ConnectionEnd>,
 }
 
 /// Capability bits (linux/capability.h).
@@ -392,17 +394,23 @@ impl Kernel {
             _stats,
             swept_expired: 0,
             in_flight: 0,
+            swept_ends: Vec::new(),
         })
     }
 
-    /// Calls `f` for every exchange event waiting in the ring buffer; returns how many.
-    pub fn drain_events(&mut self, mut f: impl FnMut(Exchange)) -> usize {
+    /// Calls `f` for every event waiting in the ring buffer (exchanges and connection ends),
+    /// then for the connections the sweep removed since; returns how many.
+    pub fn drain_events(&mut self, mut f: impl FnMut(Event)) -> usize {
         let mut n = 0;
         while let Some(item) = self.events.next() {
-            if let Some(event) = parse_event(&item) {
-                f(event_record(&event));
+            if let Some(event) = WireEvent::parse(&item) {
+                f(model_event(&event));
                 n += 1;
             }
+        }
+        n += self.swept_ends.len();
+        for end in self.swept_ends.drain(..) {
+            f(Event::ConnectionEnded(end));
         }
         n
     }
@@ -461,15 +469,16 @@ impl Kernel {
             // An entry deleted by the kernel while we walk is simply gone.
             let Ok((key, state)) = entry else { continue };
             match probe_common::engine::expire_idle(&state, now_ns, timeout_ns) {
-                Some(expired) => stale.push((key, expired)),
+                Some(expired) => stale.push((key, state.start_ns, expired)),
                 None => in_flight += u64::from(state.outstanding()),
             }
         }
         let mut expired_total = 0u64;
-        for (key, expired) in stale {
+        for (key, start_ns, expired) in stale {
             // Count only what this call removed: the kernel may have removed it first (FIN).
             if conns.remove(&key).is_ok() {
                 expired_total += u64::from(expired);
+                self.swept_ends.push(connection_end(&key, start_ns));
             }
         }
         self.swept_expired += expired_total;
@@ -613,15 +622,6 @@ fn packet_socket(
         ));
     }
     Ok(socket)
-}
-
-/// Reads an event record; `None` when it has the wrong size (never expected).
-fn parse_event(bytes: &[u8]) -> Option<ExchangeEvent> {
-    if bytes.len() < size_of::<ExchangeEvent>() {
-        return None;
-    }
-    // SAFETY: ExchangeEvent is plain old data and the slice is long enough.
-    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<ExchangeEvent>()) })
 }
 
 /// CLOCK_MONOTONIC now, in ns: the clock of `bpf_ktime_get_ns()`.

@@ -31,7 +31,7 @@ use probe_common::{
 
 use crate::{
     model::Model,
-    records::{exchange_record, totals_from_counters},
+    records::{connection_end, exchange_record, totals_from_counters},
 };
 
 /// Connection table bound, as the kernel's map.
@@ -75,10 +75,27 @@ impl Sink for ModelSink<'_> {
         self.counters[counter as usize] += n;
     }
 
-    fn exchange(&mut self, key: &ConnKey, request: &InFlight, status: u16, latency_ns: u64) {
+    fn exchange(
+        &mut self,
+        key: &ConnKey,
+        conn_start_ns: u64,
+        request: &InFlight,
+        status: u16,
+        latency_ns: u64,
+    ) {
         self.histogram[histogram_bucket(latency_ns) as usize] += 1;
+        self.model.record(exchange_record(
+            key,
+            conn_start_ns,
+            request,
+            status,
+            latency_ns,
+        ));
+    }
+
+    fn connection_ended(&mut self, key: &ConnKey, conn_start_ns: u64) {
         self.model
-            .record(exchange_record(key, request, status, latency_ns));
+            .end_connection(&connection_end(key, conn_start_ns));
     }
 }
 
@@ -108,6 +125,7 @@ pub fn read_capture(
     let timeout_ns = request_timeout.as_nanos() as u64;
     let mut swept_expired = 0u64;
     let mut last_sweep_ns = 0u64;
+    let (mut first_ns, mut last_ns) = (None, 0u64);
     let mut window = [0u8; WINDOW];
     let mut head = [0u8; HEAD_LEN];
     loop {
@@ -124,6 +142,15 @@ pub fn read_capture(
             }
         };
         let now_ns = frame.ts_ns;
+        if first_ns.is_none() {
+            first_ns = Some(now_ns);
+            // Capture times are ns since the Unix epoch: the clock is the default one.
+            sink.model.start(
+                now_ns,
+                std::time::SystemTime::UNIX_EPOCH + Duration::from_nanos(now_ns),
+            );
+        }
+        last_ns = now_ns;
         if let Some((ethertype, net)) = network_layer(frame.link, &frame.data) {
             let n = net.len().min(HEAD_LEN);
             head[..n].copy_from_slice(&net[..n]);
@@ -147,10 +174,12 @@ pub fn read_capture(
         // The sweeper's rule, on capture time, once a second of it.
         if now_ns.saturating_sub(last_sweep_ns) >= 1_000_000_000 {
             last_sweep_ns = now_ns;
+            let model = &mut *sink.model;
             conns.0.retain(
-                |_, state| match engine::expire_idle(state, now_ns, timeout_ns) {
+                |key, state| match engine::expire_idle(state, now_ns, timeout_ns) {
                     Some(expired) => {
                         swept_expired += u64::from(expired);
+                        model.end_connection(&connection_end(key, state.start_ns));
                         false
                     }
                     None => true,
@@ -161,6 +190,7 @@ pub fn read_capture(
     let in_flight = conns.0.values().map(|s| u64::from(s.outstanding())).sum();
     let totals = totals_from_counters(&sink.counters, sink.histogram, swept_expired, in_flight);
     sink.model.set_kernel_totals(totals);
+    sink.model.set_end(last_ns);
     Ok(())
 }
 

@@ -3,11 +3,11 @@
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use probe_common::wire::{
-    COUNTER_SLOTS, ConnKey, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight, Method, PATH_LEN,
-    request_target,
+    COUNTER_SLOTS, ConnKey, Counter, Event as WireEvent, ExchangeEvent, HISTOGRAM_BUCKETS,
+    InFlight, Method, PATH_LEN, request_target,
 };
 
-use crate::model::{Exchange, KernelTotals, PathPrefix, Tuple};
+use crate::model::{ConnectionEnd, Event, Exchange, KernelTotals, PathPrefix, Tuple};
 
 /// An address as the kernel stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
 pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
@@ -28,12 +28,14 @@ pub fn tuple_from_key(key: &ConnKey) -> Tuple {
 /// A record from the request's in-flight entry and the response that ended it.
 pub fn exchange_record(
     key: &ConnKey,
+    conn_start_ns: u64,
     request: &InFlight,
     status: u16,
     latency_ns: u64,
 ) -> Exchange {
     record(
         key,
+        conn_start_ns,
         request.request_ns,
         latency_ns,
         request.method,
@@ -46,6 +48,7 @@ pub fn exchange_record(
 pub fn event_record(e: &ExchangeEvent) -> Exchange {
     record(
         &e.key,
+        e.conn_start_ns,
         e.request_ns,
         e.latency_ns,
         e.method,
@@ -55,8 +58,28 @@ pub fn event_record(e: &ExchangeEvent) -> Exchange {
     )
 }
 
+/// A connection's end, from the kernel's event or the sweep.
+pub fn connection_end(key: &ConnKey, conn_start_ns: u64) -> ConnectionEnd {
+    ConnectionEnd {
+        tuple: tuple_from_key(key),
+        conn_start_ns,
+    }
+}
+
+/// A ring-buffer record for the model.
+pub fn model_event(e: &WireEvent) -> Event {
+    match e {
+        WireEvent::Exchange(x) => Event::Exchange(event_record(x)),
+        WireEvent::ConnEnd(end) => {
+            Event::ConnectionEnded(connection_end(&end.key, end.conn_start_ns))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
 fn record(
     key: &ConnKey,
+    conn_start_ns: u64,
     request_ns: u64,
     latency_ns: u64,
     method: u8,
@@ -66,6 +89,7 @@ fn record(
 ) -> Exchange {
     Exchange {
         tuple: tuple_from_key(key),
+        conn_start_ns,
         request_ns,
         latency_ns,
         method: Method::from_u8(method),

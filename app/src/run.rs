@@ -11,9 +11,10 @@ use tokio::sync::watch;
 use crate::{
     collector::{self, CollectorOptions},
     headless::{self, HeadlessOptions, SummaryOptions},
+    kernel::monotonic_ns,
     kernel::{Kernel, KernelConfig, KernelError},
     logging,
-    model::{Model, ModelOptions, SharedModel},
+    model::{Filter, Model, ModelOptions, SharedModel, Source},
     offline,
     tui::{self, DashboardOptions},
 };
@@ -27,6 +28,8 @@ pub struct RunConfig {
     /// Collector periods; for `--read`, its request timeout applies to the capture.
     pub collector: CollectorOptions,
     pub model: ModelOptions,
+    /// `--filter`: what the summary covers, or the dashboard's first filter.
+    pub filter: Option<Filter>,
     pub log_path: PathBuf,
 }
 
@@ -64,6 +67,7 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         kernel,
         collector,
         model,
+        filter,
         log_path,
     } = config;
     let front = match mode {
@@ -75,13 +79,16 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         Mode::Read(read) => {
             start_logging(&log_path);
             let mut model = Model::new(model);
+            // Set before the first exchange, so the summary covers every one it lets through.
+            model.set_filter(filter);
             offline::read_capture(
                 &read.capture,
                 &kernel.ports,
                 collector.request_timeout,
                 &mut model,
             )?;
-            return headless::print_summary(&model.summary(read.summary.top), &read.summary);
+            let summary = model.summary(read.summary.group, read.summary.top, Source::Capture);
+            return headless::print_summary(&summary, &read.summary);
         }
         Mode::Dashboard(opts) => FrontEnd::Dashboard(opts),
         Mode::Headless(opts) => FrontEnd::Headless(opts),
@@ -101,8 +108,14 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
+    let mut model = Model::new(model);
+    model.start(monotonic_ns(), std::time::SystemTime::now());
+    if let FrontEnd::Headless(_) = front {
+        // The dashboard sets its own (it can change it); a summary covers all it lets through.
+        model.set_filter(filter);
+    }
     let live = Live {
-        model: SharedModel::new(Model::new(model)),
+        model: SharedModel::new(model),
         kernel,
         collector,
     };
@@ -132,6 +145,14 @@ impl Live {
         ));
         let ended = match &front {
             FrontEnd::Dashboard(opts) => {
+                // `--duration` ends the dashboard as a quit would.
+                if let Some(duration) = opts.duration {
+                    let stop = stop_tx.clone();
+                    tokio::spawn(async move {
+                        tokio::time::sleep(duration).await;
+                        let _ = stop.send(true);
+                    });
+                }
                 tui::run(
                     self.model.clone(),
                     opts.clone(),
@@ -152,7 +173,10 @@ impl Live {
         collector.await.context("collector task")??;
         ended?;
         if let FrontEnd::Headless(opts) = front {
-            let summary = self.model.summary(opts.summary.top);
+            self.model.set_end(monotonic_ns());
+            let summary = self
+                .model
+                .summary(opts.summary.group, opts.summary.top, Source::Kernel);
             headless::print_summary(&summary, &opts.summary)?;
         }
         Ok(())

@@ -43,8 +43,19 @@ pub trait ConnTable {
 /// Where results go.
 pub trait Sink {
     fn count(&mut self, counter: Counter, n: u64);
-    /// A finished exchange: `request` is the in-flight entry it ended.
-    fn exchange(&mut self, key: &ConnKey, request: &InFlight, status: u16, latency_ns: u64);
+    /// A finished exchange: `request` is the in-flight entry it ended, on the connection
+    /// `key` that started at `conn_start_ns` ([`ConnState::start_ns`]).
+    fn exchange(
+        &mut self,
+        key: &ConnKey,
+        conn_start_ns: u64,
+        request: &InFlight,
+        status: u16,
+        latency_ns: u64,
+    );
+    /// The connection `key` that started at `conn_start_ns` ended (FIN or RST): its state is
+    /// about to be removed.
+    fn connection_ended(&mut self, key: &ConnKey, conn_start_ns: u64);
 }
 
 #[inline(always)]
@@ -169,6 +180,10 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
         return None;
     }
     *next = seg.seq.wrapping_add(seg.payload_len as u32);
+    if state.flags == 0 {
+        // Fresh state: no direction seen yet. This is the connection's start.
+        state.start_ns = now_ns;
+    }
     state.flags |= flag;
     state.last_seen_ns = now_ns;
     Some((Plan { key, loaded: n }, state))
@@ -330,7 +345,8 @@ pub fn on_response<S: Sink>(
     let slot = &state.slots[state.responses as usize % MAX_IN_FLIGHT];
     state.responses = state.responses.wrapping_add(1);
     sink.count(Counter::Exchanges, 1);
-    sink.exchange(key, slot, status, now_ns.saturating_sub(slot.request_ns));
+    let latency_ns = now_ns.saturating_sub(slot.request_ns);
+    sink.exchange(key, state.start_ns, slot, status, latency_ns);
     Method::from_u8(slot.method)
 }
 
@@ -349,6 +365,7 @@ fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
         if outstanding != 0 {
             sink.count(Counter::ExpiredRequests, outstanding as u64);
         }
+        sink.connection_ended(&sent_by_client, state.start_ns);
         table.remove(&sent_by_client);
         return;
     }
@@ -358,6 +375,7 @@ fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
         if outstanding != 0 {
             sink.count(Counter::ExpiredRequests, outstanding as u64);
         }
+        sink.connection_ended(&sent_by_server, state.start_ns);
         table.remove(&sent_by_server);
     }
 }

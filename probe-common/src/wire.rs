@@ -12,7 +12,7 @@ pub const HISTOGRAM_BUCKETS: usize = 64;
 
 /// HTTP request methods (RFC 9110), as stored in maps and events.
 #[repr(u8)]
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
     Get = 1,
     Head = 2,
@@ -112,6 +112,9 @@ pub struct InFlight {
 #[derive(Clone, Copy, Debug)]
 pub struct ConnState {
     pub last_seen_ns: u64,
+    /// When this connection's state was created (its first HTTP segment seen): with the key,
+    /// it tells a reused tuple's connections apart.
+    pub start_ns: u64,
     /// Next client→server sequence number not yet looked at (valid when `FLAG_CLIENT_SEQ`).
     pub client_next_seq: u32,
     /// Next server→client sequence number not yet looked at (valid when `FLAG_SERVER_SEQ`).
@@ -140,11 +143,49 @@ pub struct ExchangeEvent {
     pub request_ns: u64,
     /// Request's first segment → final response's first segment, ns.
     pub latency_ns: u64,
+    /// The connection's [`ConnState::start_ns`].
+    pub conn_start_ns: u64,
     pub key: ConnKey,
     pub status: u16,
     pub method: u8,
     pub path_len: u8,
     pub path: [u8; PATH_LEN],
+}
+
+/// A connection ended (FIN or RST), sent through the same ring buffer as the exchanges: the
+/// two are told apart by their size ([`Event::parse`]).
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct ConnEndEvent {
+    /// The connection's [`ConnState::start_ns`].
+    pub conn_start_ns: u64,
+    pub key: ConnKey,
+    pub _pad: [u8; 4],
+}
+
+/// A record of the events ring buffer.
+#[derive(Clone, Copy, Debug)]
+pub enum Event {
+    Exchange(ExchangeEvent),
+    ConnEnd(ConnEndEvent),
+}
+
+impl Event {
+    /// The event a ring-buffer record holds, by its size; `None` for any other size.
+    pub fn parse(bytes: &[u8]) -> Option<Event> {
+        // SAFETY (both reads): plain-old-data types of exactly the record's size.
+        if bytes.len() == core::mem::size_of::<ExchangeEvent>() {
+            Some(Event::Exchange(unsafe {
+                core::ptr::read_unaligned(bytes.as_ptr().cast::<ExchangeEvent>())
+            }))
+        } else if bytes.len() == core::mem::size_of::<ConnEndEvent>() {
+            Some(Event::ConnEnd(unsafe {
+                core::ptr::read_unaligned(bytes.as_ptr().cast::<ConnEndEvent>())
+            }))
+        } else {
+            None
+        }
+    }
 }
 
 /// Declares [`Counter`] from one list: each counter's doc, its slot in the kernel's per-CPU
@@ -240,11 +281,17 @@ mod pod {
     unsafe impl aya::Pod for super::ConnKey {}
     unsafe impl aya::Pod for super::ConnState {}
     unsafe impl aya::Pod for super::ExchangeEvent {}
+    unsafe impl aya::Pod for super::ConnEndEvent {}
 }
 
 // No padding holes: sizes are the sums of the fields.
 const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
 const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
-const _: () = assert!(core::mem::size_of::<ConnState>() == 32 + MAX_IN_FLIGHT * (16 + PATH_LEN));
-const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 16 + 36 + 4 + PATH_LEN);
+const _: () = assert!(core::mem::size_of::<ConnState>() == 40 + MAX_IN_FLIGHT * (16 + PATH_LEN));
+const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 24 + 36 + 4 + PATH_LEN);
+const _: () = assert!(core::mem::size_of::<ConnEndEvent>() == 8 + 36 + 4);
+const _: () = assert!(core::mem::size_of::<ConnEndEvent>().is_multiple_of(8));
+// The two records of the ring buffer are told apart by size.
+const _: () =
+    assert!(core::mem::size_of::<ConnEndEvent>() != core::mem::size_of::<ExchangeEvent>());
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>().is_multiple_of(8));

@@ -52,19 +52,34 @@ struct Exchange {
 struct MemSink {
     counters: [u64; COUNTER_SLOTS],
     exchanges: Vec<Exchange>,
+    /// Connection start times of the exchanges, in order.
+    exchange_starts: Vec<u64>,
+    /// Connections ended: their start times.
+    ended: Vec<u64>,
 }
 
 impl Sink for MemSink {
     fn count(&mut self, counter: Counter, n: u64) {
         self.counters[counter as usize] += n;
     }
-    fn exchange(&mut self, _key: &ConnKey, request: &InFlight, status: u16, latency_ns: u64) {
+    fn exchange(
+        &mut self,
+        _key: &ConnKey,
+        conn_start_ns: u64,
+        request: &InFlight,
+        status: u16,
+        latency_ns: u64,
+    ) {
+        self.exchange_starts.push(conn_start_ns);
         self.exchanges.push(Exchange {
             status,
             method: request.method,
             path: String::from_utf8_lossy(request_target(&request.path, request.path_len)).into(),
             latency_ns,
         });
+    }
+    fn connection_ended(&mut self, _key: &ConnKey, conn_start_ns: u64) {
+        self.ended.push(conn_start_ns);
     }
 }
 
@@ -381,4 +396,26 @@ fn idle_connections_expire() {
     let st = *c.table.conns.values().next().unwrap();
     assert_eq!(engine::expire_idle(&st, 1_500, 1_000), None);
     assert_eq!(engine::expire_idle(&st, 2_000, 1_000), Some(1));
+}
+
+#[test]
+fn a_connection_carries_its_start_and_reports_its_end() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 100);
+    c.server(OK5, 150);
+    c.client(b"GET /b HTTP/1.1\r\n\r\n", 200);
+    c.server(OK5, 250);
+    // The server closes: the connection that started at 100 ended.
+    c.send_at(false, b"", TCP_FIN, 300, &AllPorts);
+    assert_eq!(c.sink.ended, [100]);
+    // The same tuple again: a new connection with its own start.
+    c.client(b"GET /c HTTP/1.1\r\n\r\n", 400);
+    c.server(OK5, 450);
+    assert_eq!(c.sink.exchange_starts, [100, 100, 400]);
+    c.send_at(false, b"", TCP_RST, 500, &AllPorts);
+    assert_eq!(c.sink.ended, [100, 400]);
+    // A client's half-close with a request outstanding ends nothing yet.
+    c.client(b"GET /d HTTP/1.1\r\n\r\n", 600);
+    c.send_at(true, b"", TCP_FIN, 601, &AllPorts);
+    assert_eq!(c.sink.ended, [100, 400]);
 }

@@ -67,3 +67,33 @@ fn port_bitmap_has_one_bit_per_port() {
     }
     assert!(seen.iter().all(|w| *w == u64::MAX));
 }
+
+#[test]
+fn ring_buffer_records_are_told_apart_by_size() {
+    use probe_common::wire::{ConnEndEvent, ConnKey, Event, ExchangeEvent};
+    let key = ConnKey {
+        client_port: 40000,
+        server_port: 80,
+        ..ConnKey::default()
+    };
+    let end = ConnEndEvent {
+        conn_start_ns: 77,
+        key,
+        _pad: [0; 4],
+    };
+    // SAFETY: plain old data viewed as its bytes.
+    let bytes = unsafe {
+        std::slice::from_raw_parts(
+            (&raw const end).cast::<u8>(),
+            std::mem::size_of::<ConnEndEvent>(),
+        )
+    };
+    match Event::parse(bytes) {
+        Some(Event::ConnEnd(e)) => assert_eq!((e.conn_start_ns, e.key), (77, key)),
+        other => panic!("{other:?}"),
+    }
+    let exchange = vec![0u8; std::mem::size_of::<ExchangeEvent>()];
+    assert!(matches!(Event::parse(&exchange), Some(Event::Exchange(_))));
+    assert!(Event::parse(&exchange[1..]).is_none());
+    assert!(Event::parse(&[]).is_none());
+}

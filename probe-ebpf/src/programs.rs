@@ -13,8 +13,8 @@ use probe_common::{
     names,
     packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST, skip_vlan_tags},
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS, InFlight,
-        PATH_LEN, PORT_BITMAP_WORDS, histogram_bucket, port_bit,
+        COUNTER_SLOTS, ConnEndEvent, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS,
+        InFlight, PATH_LEN, PORT_BITMAP_WORDS, histogram_bucket, port_bit,
     },
 };
 
@@ -397,6 +397,7 @@ impl ConnTable for KernelConns<'_> {
         }
         let f = &mut *self.fresh;
         f.last_seen_ns = now_ns;
+        f.start_ns = now_ns;
         f.client_next_seq = 0;
         f.server_next_seq = 0;
         f.requests = 0;
@@ -427,7 +428,14 @@ impl Sink for KernelSink {
     }
 
     #[inline(always)]
-    fn exchange(&mut self, key: &ConnKey, request: &InFlight, status: u16, latency_ns: u64) {
+    fn exchange(
+        &mut self,
+        key: &ConnKey,
+        conn_start_ns: u64,
+        request: &InFlight,
+        status: u16,
+        latency_ns: u64,
+    ) {
         if let Some(p) = LATENCY_LOG2.get_ptr_mut(histogram_bucket(latency_ns)) {
             // SAFETY: per-CPU slot: no other writer.
             unsafe { *p += 1 };
@@ -440,6 +448,7 @@ impl Sink for KernelSink {
                 unsafe {
                     (*e).request_ns = request.request_ns;
                     (*e).latency_ns = latency_ns;
+                    (*e).conn_start_ns = conn_start_ns;
                     (*e).key = *key;
                     (*e).status = status;
                     (*e).method = request.method;
@@ -449,6 +458,22 @@ impl Sink for KernelSink {
                 entry.submit(BPF_RB_NO_WAKEUP as u64);
             }
             None => self.count(Counter::EventsLost, 1),
+        }
+    }
+
+    #[inline(always)]
+    fn connection_ended(&mut self, key: &ConnKey, conn_start_ns: u64) {
+        // Best effort: a full ring buffer loses the mark (the row just stays open), never a
+        // count.
+        if let Some(mut entry) = EVENTS.reserve::<ConnEndEvent>(0) {
+            let e = entry.as_mut_ptr();
+            // SAFETY: a reserved ring-buffer record of the right size.
+            unsafe {
+                (*e).conn_start_ns = conn_start_ns;
+                (*e).key = *key;
+                (*e)._pad = [0; 4];
+            }
+            entry.submit(BPF_RB_NO_WAKEUP as u64);
         }
     }
 }

@@ -6,7 +6,19 @@ use aya::programs::{TestRun as _, TestRunOptions};
 use httptop::{
     Counter,
     kernel::{Kernel, KernelConfig},
+    model::{Event, Exchange},
 };
+
+/// The exchange events waiting in the ring buffer (connection ends left out).
+fn exchanges(kernel: &mut Kernel) -> Vec<Exchange> {
+    let mut events = Vec::new();
+    kernel.drain_events(|e| {
+        if let Event::Exchange(x) = e {
+            events.push(x);
+        }
+    });
+    events
+}
 
 const ETH_IP: [u8; 2] = [0x08, 0x00];
 const ETH_IPV6: [u8; 2] = [0x86, 0xdd];
@@ -143,8 +155,7 @@ fn ipv4_exchange_counts_once_with_event_and_histogram() {
     );
     let t = kernel.totals().unwrap();
     assert_eq!(t.histogram_log2.iter().sum::<u64>(), 1);
-    let mut events = Vec::new();
-    kernel.drain_events(|e| events.push(e));
+    let events = exchanges(&mut kernel);
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].status, 200);
     assert_eq!(events[0].path.as_str(), "/index.html?x=1");
@@ -160,8 +171,7 @@ fn ipv6_exchange() {
     run(&kernel, &v6(false, 77, OK));
     let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
-    let mut events = Vec::new();
-    kernel.drain_events(|e| events.push(e));
+    let events = exchanges(&mut kernel);
     assert_eq!(events[0].tuple.client.to_string(), "[fd00::1]:40000");
     assert_eq!(events[0].tuple.server.to_string(), "[fd00::2]:8080");
 }
@@ -308,8 +318,7 @@ fn pairing_control_pairs_by_port_without_reading_the_payload() {
     run(&kernel, &v4(true, 9, ACK, b""));
     let t = kernel.totals().unwrap();
     assert_eq!((t[Counter::Requests], t[Counter::Exchanges]), (2, 2));
-    let mut events = Vec::new();
-    kernel.drain_events(|e| events.push(e));
+    let events = exchanges(&mut kernel);
     assert_eq!(events.len(), 2);
     assert_eq!(events[0].tuple.client.to_string(), "10.0.0.1:40000");
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");

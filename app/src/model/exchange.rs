@@ -11,6 +11,9 @@ use super::{Method, Tuple};
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Exchange {
     pub tuple: Tuple,
+    /// When the kernel first saw this exchange's connection (CLOCK_MONOTONIC ns; capture time
+    /// with `--read`): a tuple reused by a new connection gets a new value.
+    pub conn_start_ns: u64,
     /// CLOCK_MONOTONIC ns of the request's first segment.
     pub request_ns: u64,
     pub latency_ns: u64,
@@ -87,9 +90,9 @@ impl Exchange {
         self.request_ns.saturating_add(self.latency_ns)
     }
 
-    /// 4xx and 5xx count as errors in the error rate.
-    pub fn is_error(&self) -> bool {
-        self.status >= 400
+    /// The status class: 2 for 2xx, 4 for 4xx, 5 for 5xx.
+    pub fn status_class(&self) -> u16 {
+        self.status / 100
     }
 }
 

@@ -1,25 +1,52 @@
-//! The dashboard's filter language: `port N`, `sport N`, `dport N`, `ip ADDR`, `src ADDR`,
-//! `dst ADDR`, `net CIDR`, `status 5xx|404`, `method GET`; terms are ANDed, `not` negates the
-//! next term. "src"/"sport" are the client side, "dst"/"dport" the server side (the client is
-//! the side that sent the request line; docs/terms.md).
+//! The filter language, for `--filter` and the dashboard's `/`:
+//!
+//! ```text
+//! filter  := or
+//! or      := and ("or" and)*
+//! and     := unary (["and"] unary)*        two terms side by side are ANDed
+//! unary   := "not" unary | "(" or ")" | term
+//! term    := port N | sport N | dport N    either side, the client's, the server's port
+//!          | ip ADDR | src ADDR | dst ADDR  either side, the client, the server
+//!          | net CIDR                       either side in the network (IPv4 or IPv6)
+//!          | status 404 | status 5xx        a code or a class
+//!          | method TOKEN                   any RFC 9110 method token, case-insensitive
+//!          | path PREFIX                    request targets starting with PREFIX
+//!          | latency >DURATION | <DURATION  time to first byte, e.g. >10ms, < 1s
+//! ```
+//!
+//! "src"/"sport" are the client side, "dst"/"dport" the server side (the client is the side
+//! that sent the request line; docs/terms.md).
+//!
+//! A filter decides for an exchange ([`Filter::matches`]) and, where a row's key is enough,
+//! for a whole row ([`Filter::matches_key`]): `dport 9090` keeps or drops a server row
+//! whatever its exchanges, while `status 5xx` needs each exchange.
 
-use std::{fmt, net::IpAddr};
+use std::{fmt, net::IpAddr, time::Duration};
 
 use thiserror::Error;
 
-use super::{Method, exchange::Exchange};
+use super::{Exchange, RowKey, template::ID};
+
+/// The grammar, for `--help` (the module doc says the same, with the meaning of each term).
+pub const FILTER_GRAMMAR: &str = "\
+Terms: port N, sport N (client), dport N (server), ip ADDR, src ADDR (client), dst ADDR (server),
+net CIDR, status 404 | status 5xx, method TOKEN, path PREFIX, latency >10ms | latency <1s
+(TTFB). Combine with `and` (or nothing: terms side by side are ANDed), `or` (binds looser than
+and), `not`, and parentheses: \"dport 8080 and (status 5xx or latency >100ms)\".";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Filter {
     /// The text it was parsed from, for the header.
     text: String,
-    terms: Vec<Term>,
+    expr: Expr,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
-struct Term {
-    negated: bool,
-    test: Test,
+enum Expr {
+    Test(Test),
+    Not(Box<Expr>),
+    And(Vec<Expr>),
+    Or(Vec<Expr>),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -29,13 +56,20 @@ enum Side {
     Server,
 }
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 enum Test {
     Port(Side, u16),
     /// Address and prefix length; an address is a /32 or /128.
     Net(Side, IpAddr, u8),
     Status(StatusPattern),
-    Method(Method),
+    /// Upper-cased method token.
+    Method(String),
+    PathPrefix(String),
+    /// Latency strictly above (`true`) or below (`false`) the bound, ns.
+    Latency {
+        above: bool,
+        ns: u64,
+    },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -49,9 +83,11 @@ enum StatusPattern {
 pub enum FilterError {
     #[error("`{0}` needs a value")]
     MissingValue(String),
-    #[error("`not` needs a term after it")]
-    DanglingNot,
-    #[error("unknown term `{0}` (try port, sport, dport, ip, src, dst, net, status, method)")]
+    #[error("`{0}` needs a term after it")]
+    MissingTerm(String),
+    #[error(
+        "unknown term `{0}` (try port, sport, dport, ip, src, dst, net, status, method, path, latency)"
+    )]
     UnknownTerm(String),
     #[error("`{0}` is not a port (0-65535)")]
     BadPort(String),
@@ -61,53 +97,47 @@ pub enum FilterError {
     BadNet(String),
     #[error("`{0}` is not a status (e.g. 404, 5xx)")]
     BadStatus(String),
-    #[error("`{0}` is not a method (GET, HEAD, POST, PUT, DELETE, CONNECT, OPTIONS, TRACE, PATCH)")]
+    #[error("`{0}` is not a method (an RFC 9110 token, e.g. GET, PROPFIND)")]
     BadMethod(String),
+    #[error("`{0}` is not a latency bound (e.g. >10ms, <1s)")]
+    BadLatency(String),
+    #[error("unbalanced parentheses")]
+    Unbalanced,
+    #[error("unexpected `{0}`")]
+    Unexpected(String),
 }
 
 impl Filter {
     /// Parses a filter. An empty (or blank) text is an error-free "no filter": `Ok(None)`.
     pub fn parse(text: &str) -> Result<Option<Filter>, FilterError> {
-        let mut words = text.split_whitespace();
-        let mut terms = Vec::new();
-        let mut negated = false;
-        while let Some(word) = words.next() {
-            let keyword = word.to_ascii_lowercase();
-            if keyword == "not" {
-                negated = !negated;
-                continue;
-            }
-            let mut value = || {
-                words
-                    .next()
-                    .ok_or_else(|| FilterError::MissingValue(keyword.clone()))
-            };
-            let test = match keyword.as_str() {
-                "port" => Test::Port(Side::Either, parse_port(value()?)?),
-                "sport" => Test::Port(Side::Client, parse_port(value()?)?),
-                "dport" => Test::Port(Side::Server, parse_port(value()?)?),
-                "ip" => parse_addr(Side::Either, value()?)?,
-                "src" => parse_addr(Side::Client, value()?)?,
-                "dst" => parse_addr(Side::Server, value()?)?,
-                "net" => parse_net(value()?)?,
-                "status" => Test::Status(parse_status(value()?)?),
-                "method" => Test::Method(parse_method(value()?)?),
-                _ => return Err(FilterError::UnknownTerm(word.to_string())),
-            };
-            terms.push(Term { negated, test });
-            negated = false;
+        let tokens = tokenize(text);
+        if tokens.is_empty() {
+            return Ok(None);
         }
-        if negated {
-            return Err(FilterError::DanglingNot);
+        let mut parser = Parser { tokens, at: 0 };
+        let expr = parser.or()?;
+        if let Some(rest) = parser.peek() {
+            return Err(if rest == ")" {
+                FilterError::Unbalanced
+            } else {
+                FilterError::Unexpected(rest.to_owned())
+            });
         }
-        Ok((!terms.is_empty()).then(|| Filter {
+        Ok(Some(Filter {
             text: text.split_whitespace().collect::<Vec<_>>().join(" "),
-            terms,
+            expr,
         }))
     }
 
+    /// Whether the exchange `e` passes.
     pub fn matches(&self, e: &Exchange) -> bool {
-        self.terms.iter().all(|t| t.test.matches(e) != t.negated)
+        self.expr.matches(e)
+    }
+
+    /// Whether every exchange of the row `key` passes (`Some(true)`), none does
+    /// (`Some(false)`), or the key cannot tell (`None`: it depends on each exchange).
+    pub fn matches_key(&self, key: &RowKey) -> Option<bool> {
+        self.expr.matches_key(key)
     }
 
     pub fn text(&self) -> &str {
@@ -121,6 +151,199 @@ impl fmt::Display for Filter {
     }
 }
 
+/// Words, with parentheses as words of their own and a comparison sign kept on its value
+/// (`latency > 10ms` reads as `latency >10ms`).
+fn tokenize(text: &str) -> Vec<String> {
+    let spaced = text.replace('(', " ( ").replace(')', " ) ");
+    let mut tokens: Vec<String> = Vec::new();
+    for word in spaced.split_whitespace() {
+        match tokens.last_mut() {
+            Some(last) if last == ">" || last == "<" => last.push_str(word),
+            _ => tokens.push(word.to_owned()),
+        }
+    }
+    tokens
+}
+
+struct Parser {
+    tokens: Vec<String>,
+    at: usize,
+}
+
+impl Parser {
+    fn peek(&self) -> Option<&str> {
+        self.tokens.get(self.at).map(String::as_str)
+    }
+
+    fn next(&mut self) -> Option<String> {
+        let t = self.tokens.get(self.at).cloned();
+        self.at += usize::from(t.is_some());
+        t
+    }
+
+    fn keyword(&self, word: &str) -> bool {
+        self.peek().is_some_and(|t| t.eq_ignore_ascii_case(word))
+    }
+
+    fn or(&mut self) -> Result<Expr, FilterError> {
+        let mut alternatives = vec![self.and()?];
+        while self.keyword("or") {
+            self.next();
+            alternatives.push(self.operand("or")?);
+        }
+        Ok(flatten(alternatives, Expr::Or))
+    }
+
+    fn and(&mut self) -> Result<Expr, FilterError> {
+        let mut all = vec![self.unary()?];
+        loop {
+            if self.keyword("and") {
+                self.next();
+                all.push(self.operand("and")?);
+            } else if self.peek().is_some_and(|t| t != ")") && !self.keyword("or") {
+                all.push(self.unary()?);
+            } else {
+                break;
+            }
+        }
+        Ok(flatten(all, Expr::And))
+    }
+
+    /// The operand after `word`, which must be there.
+    fn operand(&mut self, word: &str) -> Result<Expr, FilterError> {
+        match self.peek() {
+            None | Some(")") => Err(FilterError::MissingTerm(word.to_owned())),
+            _ if self.keyword("or") || self.keyword("and") => {
+                Err(FilterError::MissingTerm(word.to_owned()))
+            }
+            _ => self.unary(),
+        }
+    }
+
+    fn unary(&mut self) -> Result<Expr, FilterError> {
+        let Some(word) = self.next() else {
+            return Err(FilterError::Unexpected("end of filter".to_owned()));
+        };
+        let keyword = word.to_ascii_lowercase();
+        match keyword.as_str() {
+            "not" => Ok(Expr::Not(Box::new(self.operand("not")?))),
+            "(" => {
+                let inner = self.or()?;
+                if self.next().as_deref() != Some(")") {
+                    return Err(FilterError::Unbalanced);
+                }
+                Ok(inner)
+            }
+            ")" => Err(FilterError::Unbalanced),
+            "and" | "or" => Err(FilterError::Unexpected(word)),
+            _ => self.test(&word, &keyword).map(Expr::Test),
+        }
+    }
+
+    fn test(&mut self, word: &str, keyword: &str) -> Result<Test, FilterError> {
+        if !TERMS.contains(&keyword) {
+            return Err(FilterError::UnknownTerm(word.to_owned()));
+        }
+        let value = match self.peek() {
+            Some(v) if v != "(" && v != ")" => self.next().unwrap_or_default(),
+            _ => return Err(FilterError::MissingValue(keyword.to_owned())),
+        };
+        let value = value.as_str();
+        Ok(match keyword {
+            "port" => Test::Port(Side::Either, parse_port(value)?),
+            "sport" => Test::Port(Side::Client, parse_port(value)?),
+            "dport" => Test::Port(Side::Server, parse_port(value)?),
+            "ip" => parse_addr(Side::Either, value)?,
+            "src" => parse_addr(Side::Client, value)?,
+            "dst" => parse_addr(Side::Server, value)?,
+            "net" => parse_net(value)?,
+            "status" => Test::Status(parse_status(value)?),
+            "method" => Test::Method(parse_method(value)?),
+            "path" => Test::PathPrefix(value.to_owned()),
+            _ => parse_latency(value)?,
+        })
+    }
+}
+
+const TERMS: [&str; 11] = [
+    "port", "sport", "dport", "ip", "src", "dst", "net", "status", "method", "path", "latency",
+];
+
+fn flatten(mut items: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
+    if items.len() == 1 {
+        items.remove(0)
+    } else {
+        join(items)
+    }
+}
+
+/// Kleene's three-valued logic: `None` is "cannot tell".
+fn all3(values: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let mut unknown = false;
+    for v in values {
+        match v {
+            Some(false) => return Some(false),
+            None => unknown = true,
+            Some(true) => {}
+        }
+    }
+    (!unknown).then_some(true)
+}
+
+fn any3(values: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+    let mut unknown = false;
+    for v in values {
+        match v {
+            Some(true) => return Some(true),
+            None => unknown = true,
+            Some(false) => {}
+        }
+    }
+    (!unknown).then_some(false)
+}
+
+impl Expr {
+    fn matches(&self, e: &Exchange) -> bool {
+        match self {
+            Expr::Test(t) => t.matches(e),
+            Expr::Not(inner) => !inner.matches(e),
+            Expr::And(all) => all.iter().all(|x| x.matches(e)),
+            Expr::Or(any) => any.iter().any(|x| x.matches(e)),
+        }
+    }
+
+    fn matches_key(&self, key: &RowKey) -> Option<bool> {
+        match self {
+            Expr::Test(t) => t.matches_key(key),
+            Expr::Not(inner) => inner.matches_key(key).map(|b| !b),
+            Expr::And(all) => all3(all.iter().map(|x| x.matches_key(key))),
+            Expr::Or(any) => any3(any.iter().map(|x| x.matches_key(key))),
+        }
+    }
+}
+
+/// A test of one side of a row's key: decided when the key has that side, else `None`;
+/// `Either` is true when one known side passes and unknown when a side is missing.
+fn on_key_side(
+    side: Side,
+    client: Option<std::net::SocketAddr>,
+    client_ip: Option<IpAddr>,
+    server: Option<std::net::SocketAddr>,
+    test_client: impl Fn(std::net::SocketAddr, IpAddr) -> Option<bool>,
+    test_server: impl Fn(std::net::SocketAddr) -> bool,
+) -> Option<bool> {
+    let c = client_ip.and_then(|ip| match client {
+        Some(a) => test_client(a, ip),
+        None => test_client(std::net::SocketAddr::new(ip, 0), ip),
+    });
+    let s = server.map(test_server);
+    match side {
+        Side::Client => c,
+        Side::Server => s,
+        Side::Either => any3([c, s].into_iter()),
+    }
+}
+
 impl Test {
     fn matches(&self, e: &Exchange) -> bool {
         let (client, server) = (e.tuple.client, e.tuple.server);
@@ -129,13 +352,67 @@ impl Test {
             Side::Client => test(client),
             Side::Server => test(server),
         };
-        match *self {
-            Test::Port(side, port) => on_side(side, &|a| a.port() == port),
-            Test::Net(side, net, prefix) => on_side(side, &|a| in_net(a.ip(), net, prefix)),
-            Test::Status(StatusPattern::Exact(s)) => e.status == s,
-            Test::Status(StatusPattern::Class(c)) => e.status / 100 == c,
-            Test::Method(m) => e.method == Some(m),
+        match self {
+            Test::Port(side, port) => on_side(*side, &|a| a.port() == *port),
+            Test::Net(side, net, prefix) => on_side(*side, &|a| in_net(a.ip(), *net, *prefix)),
+            Test::Status(StatusPattern::Exact(s)) => e.status == *s,
+            Test::Status(StatusPattern::Class(c)) => e.status / 100 == *c,
+            Test::Method(m) => e.method.is_some_and(|x| x.as_str() == m),
+            Test::PathPrefix(p) => e.path.as_str().starts_with(p.as_str()),
+            Test::Latency { above: true, ns } => e.latency_ns > *ns,
+            Test::Latency { above: false, ns } => e.latency_ns < *ns,
         }
+    }
+
+    fn matches_key(&self, key: &RowKey) -> Option<bool> {
+        let (client, client_ip, server) = (key.client(), key.client_ip(), key.server());
+        match self {
+            Test::Port(side, port) => on_key_side(
+                *side,
+                client,
+                client_ip,
+                server,
+                // A client row knows the address, not the port.
+                |a, _| client.map(|_| a.port() == *port),
+                |a| a.port() == *port,
+            ),
+            Test::Net(side, net, prefix) => on_key_side(
+                *side,
+                client,
+                client_ip,
+                server,
+                |_, ip| Some(in_net(ip, *net, *prefix)),
+                |a| in_net(a.ip(), *net, *prefix),
+            ),
+            Test::Method(m) => match key {
+                RowKey::Endpoint { method, .. } => Some(method.is_some_and(|x| x.as_str() == m)),
+                _ => None,
+            },
+            Test::PathPrefix(p) => match key {
+                RowKey::Endpoint { template, .. } => path_prefix_on_template(p, template.as_str()),
+                _ => None,
+            },
+            Test::Status(_) | Test::Latency { .. } => None,
+        }
+    }
+}
+
+/// Whether every path of an endpoint with `template` starts with `prefix`: its literal head
+/// (up to the first `{id}`) decides when it is long enough; a query string in the prefix never
+/// can be (templates drop it).
+fn path_prefix_on_template(prefix: &str, template: &str) -> Option<bool> {
+    if prefix.contains(['?', '#']) {
+        return None;
+    }
+    let head = template.find(ID).map_or(template, |i| &template[..i]);
+    if head.starts_with(prefix) {
+        Some(true)
+    } else if prefix.starts_with(head) {
+        // The prefix runs past the literal head into an id, or past the whole path into a
+        // query string the template dropped.
+        None
+    } else {
+        Some(false)
     }
 }
 
@@ -217,17 +494,32 @@ fn parse_status(s: &str) -> Result<StatusPattern, FilterError> {
     }
 }
 
-fn parse_method(s: &str) -> Result<Method, FilterError> {
-    Method::ALL
-        .into_iter()
-        .find(|m| m.as_str().eq_ignore_ascii_case(s))
-        .ok_or_else(|| FilterError::BadMethod(s.to_string()))
+/// RFC 9110's `token`: one or more tchar.
+fn parse_method(s: &str) -> Result<String, FilterError> {
+    let tchar = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
+    if s.bytes().all(tchar) {
+        Ok(s.to_ascii_uppercase())
+    } else {
+        Err(FilterError::BadMethod(s.to_string()))
+    }
+}
+
+fn parse_latency(s: &str) -> Result<Test, FilterError> {
+    let bad = || FilterError::BadLatency(s.to_string());
+    let (above, rest) = match s.as_bytes().first() {
+        Some(b'>') => (true, &s[1..]),
+        Some(b'<') => (false, &s[1..]),
+        _ => return Err(bad()),
+    };
+    let d: Duration = humantime::parse_duration(rest).map_err(|_| bad())?;
+    let ns = u64::try_from(d.as_nanos()).map_err(|_| bad())?;
+    Ok(Test::Latency { above, ns })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{PathPrefix, Tuple};
+    use crate::model::{Group, Method, PathPrefix, Tuple};
 
     fn ex(client: &str, server: &str, status: u16, method: Method) -> Exchange {
         Exchange {
@@ -235,6 +527,7 @@ mod tests {
                 client: client.parse().unwrap(),
                 server: server.parse().unwrap(),
             },
+            conn_start_ns: 0,
             request_ns: 0,
             latency_ns: 1,
             method: Some(method),
@@ -245,6 +538,17 @@ mod tests {
 
     fn matches(filter: &str, e: &Exchange) -> bool {
         Filter::parse(filter).unwrap().unwrap().matches(e)
+    }
+
+    fn on_key(filter: &str, group: Group, e: &Exchange) -> Option<bool> {
+        Filter::parse(filter)
+            .unwrap()
+            .unwrap()
+            .matches_key(&group.key(e))
+    }
+
+    fn error(filter: &str) -> String {
+        Filter::parse(filter).unwrap_err().to_string()
     }
 
     #[test]
@@ -299,9 +603,69 @@ mod tests {
         assert!(matches("not method GET", &e));
         assert!(!matches("not status 5xx", &e));
         assert!(matches("not not status 5xx", &e));
-        // Terms are ANDed.
+        // Terms side by side are ANDed, as with `and`.
         assert!(matches("dport 80 status 5xx method POST", &e));
+        assert!(matches("dport 80 and status 5xx and method POST", &e));
         assert!(!matches("dport 80 not status 5xx", &e));
+        // Any token is a method; one the kernel does not classify matches nothing.
+        assert!(!matches("method PROPFIND", &e));
+    }
+
+    #[test]
+    fn or_binds_looser_than_and_and_parentheses_group() {
+        let e = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::Get);
+        // (dport 81 and status 200) or method GET
+        assert!(matches("dport 81 and status 200 or method GET", &e));
+        // dport 81 and (status 200 or method GET)
+        assert!(!matches("dport 81 and (status 200 or method GET)", &e));
+        assert!(matches("status 5xx or dport 80", &e));
+        assert!(!matches("status 5xx or dport 81", &e));
+        assert!(matches("not (status 5xx or dport 81)", &e));
+        assert!(matches("(dport 80)", &e));
+    }
+
+    #[test]
+    fn path_prefix_and_latency_bounds() {
+        let mut e = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::Get);
+        e.path = PathPrefix::new("/api/users/7?x=1");
+        e.latency_ns = 15_000_000;
+        assert!(matches("path /api", &e));
+        assert!(matches("path /api/users/7?x", &e));
+        assert!(!matches("path /apx", &e));
+        assert!(matches("latency >10ms", &e));
+        assert!(matches("latency > 10ms", &e));
+        assert!(!matches("latency <10ms", &e));
+        assert!(matches("latency <1s", &e));
+        assert!(!matches("latency >15ms", &e));
+    }
+
+    #[test]
+    fn keys_decide_what_they_can_and_leave_the_rest_to_exchanges() {
+        let mut e = ex("10.0.0.1:40000", "10.0.0.2:9090", 500, Method::Get);
+        e.path = PathPrefix::new("/users/42");
+        use Group::*;
+        assert_eq!(on_key("dport 9090", Server, &e), Some(true));
+        assert_eq!(on_key("dport 80", Server, &e), Some(false));
+        assert_eq!(on_key("dport 9090", Client, &e), None);
+        assert_eq!(on_key("sport 40000", Connection, &e), Some(true));
+        assert_eq!(on_key("sport 40000", Server, &e), None);
+        assert_eq!(on_key("sport 40000", Client, &e), None);
+        assert_eq!(on_key("src 10.0.0.1", Client, &e), Some(true));
+        assert_eq!(on_key("ip 10.0.0.2", Client, &e), None);
+        assert_eq!(on_key("ip 10.0.0.2", Endpoint, &e), Some(true));
+        // A port matching neither known side may still be the client's.
+        assert_eq!(on_key("port 40000", Server, &e), None);
+        assert_eq!(on_key("port 9090", Server, &e), Some(true));
+        assert_eq!(on_key("status 5xx", Connection, &e), None);
+        assert_eq!(on_key("dport 80 and status 5xx", Server, &e), Some(false));
+        assert_eq!(on_key("dport 9090 or status 5xx", Server, &e), Some(true));
+        assert_eq!(on_key("dport 9090 and status 5xx", Server, &e), None);
+        assert_eq!(on_key("method GET", Endpoint, &e), Some(true));
+        assert_eq!(on_key("method GET", Server, &e), None);
+        assert_eq!(on_key("path /users/", Endpoint, &e), Some(true));
+        assert_eq!(on_key("path /users/4", Endpoint, &e), None);
+        assert_eq!(on_key("path /orders", Endpoint, &e), Some(false));
+        assert_eq!(on_key("not dport 9090", Server, &e), Some(false));
     }
 
     #[test]
@@ -314,47 +678,45 @@ mod tests {
     }
 
     #[test]
-    fn errors_name_the_offending_word() {
-        assert_eq!(
-            Filter::parse("port"),
-            Err(FilterError::MissingValue("port".into()))
-        );
-        assert_eq!(
-            Filter::parse("port x"),
-            Err(FilterError::BadPort("x".into()))
-        );
-        assert_eq!(
-            Filter::parse("port 70000"),
-            Err(FilterError::BadPort("70000".into()))
-        );
-        assert_eq!(
-            Filter::parse("ip 10.0.0"),
-            Err(FilterError::BadAddr("10.0.0".into()))
-        );
-        assert_eq!(
-            Filter::parse("net 10.0.0.0/33"),
-            Err(FilterError::BadNet("10.0.0.0/33".into()))
-        );
-        assert_eq!(
-            Filter::parse("status 6xx"),
-            Err(FilterError::BadStatus("6xx".into()))
-        );
-        assert_eq!(
-            Filter::parse("status 42"),
-            Err(FilterError::BadStatus("42".into()))
-        );
-        assert_eq!(
-            Filter::parse("method FETCH"),
-            Err(FilterError::BadMethod("FETCH".into()))
-        );
-        assert_eq!(
-            Filter::parse("host x"),
-            Err(FilterError::UnknownTerm("host".into()))
-        );
-        assert_eq!(Filter::parse("port 80 not"), Err(FilterError::DanglingNot));
-        assert_eq!(
-            Filter::parse("port x").unwrap_err().to_string(),
-            "`x` is not a port (0-65535)"
-        );
+    fn errors_are_one_line_and_name_the_offending_word() {
+        for (filter, message) in [
+            ("port", "`port` needs a value"),
+            ("port x", "`x` is not a port (0-65535)"),
+            ("port 70000", "`70000` is not a port (0-65535)"),
+            ("ip 10.0.0", "`10.0.0` is not an IP address"),
+            (
+                "net 10.0.0.0/33",
+                "`10.0.0.0/33` is not a network (e.g. 10.0.0.0/8, fd00::/8)",
+            ),
+            ("status 6xx", "`6xx` is not a status (e.g. 404, 5xx)"),
+            ("status 42", "`42` is not a status (e.g. 404, 5xx)"),
+            (
+                "method GE{T",
+                "`GE{T` is not a method (an RFC 9110 token, e.g. GET, PROPFIND)",
+            ),
+            (
+                "host x",
+                "unknown term `host` (try port, sport, dport, ip, src, dst, net, status, \
+                 method, path, latency)",
+            ),
+            ("port 80 not", "`not` needs a term after it"),
+            ("port 80 and", "`and` needs a term after it"),
+            ("port 80 or", "`or` needs a term after it"),
+            ("port 80 and or port 81", "`and` needs a term after it"),
+            ("or port 80", "unexpected `or`"),
+            ("(port 80", "unbalanced parentheses"),
+            ("port 80)", "unbalanced parentheses"),
+            (
+                "latency 10ms",
+                "`10ms` is not a latency bound (e.g. >10ms, <1s)",
+            ),
+            (
+                "latency >ten",
+                "`>ten` is not a latency bound (e.g. >10ms, <1s)",
+            ),
+            ("path", "`path` needs a value"),
+        ] {
+            assert_eq!(error(filter), message, "{filter}");
+        }
     }
 }

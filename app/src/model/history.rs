@@ -2,16 +2,35 @@
 
 use std::collections::VecDeque;
 
+use super::stats::share;
+
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct HistoryPoint {
+    /// CLOCK_MONOTONIC ns at which the interval opened.
+    pub start_ns: u64,
     /// CLOCK_MONOTONIC ns at which the interval closed.
     pub end_ns: u64,
     pub exchanges: u64,
     pub req_per_s: f64,
     /// p99 latency of the exchanges of this interval (0 when none).
     pub p99_ns: u64,
-    /// Share of 4xx/5xx among this interval's exchanges (0 when none).
-    pub error_rate: f64,
+    /// 4xx responses among this interval's exchanges.
+    pub status_4xx: u64,
+    /// 5xx responses among this interval's exchanges.
+    pub status_5xx: u64,
+}
+
+impl HistoryPoint {
+    /// Share of 4xx among this interval's exchanges (0 when none).
+    pub fn share_4xx(&self) -> f64 {
+        share(self.status_4xx, self.exchanges)
+    }
+
+    /// Share of 5xx among this interval's exchanges (0 when none): the errors SRE dashboards
+    /// count.
+    pub fn share_5xx(&self) -> f64 {
+        share(self.status_5xx, self.exchanges)
+    }
 }
 
 #[derive(Clone, Debug)]

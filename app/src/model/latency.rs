@@ -21,6 +21,36 @@ pub fn log2_bucket_floor(b: usize) -> u64 {
     if b == 0 { 0 } else { 1u64 << b.min(63) }
 }
 
+/// Percentiles read off a log2 histogram: each is the upper bound of the bucket holding it
+/// (so "p50 < 2.10ms"), not an exact value. `None` when the histogram is empty.
+pub fn log2_percentile_bounds(buckets: &[u64; LOG2_BUCKETS]) -> Option<Percentiles> {
+    let total: u64 = buckets.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    let upper = |b: usize| log2_bucket_floor(b + 1).max(1);
+    let bound = |q: f64| {
+        let rank = ((q * total as f64).ceil() as u64).clamp(1, total);
+        let mut seen = 0;
+        for (b, n) in buckets.iter().enumerate() {
+            seen += n;
+            if seen >= rank {
+                return upper(b);
+            }
+        }
+        upper(LOG2_BUCKETS - 1)
+    };
+    let [p50, p90, p99, p999] = QUANTILES.map(bound);
+    let last = buckets.iter().rposition(|n| *n > 0).unwrap_or(0);
+    Some(Percentiles {
+        p50,
+        p90,
+        p99,
+        p999,
+        max: upper(last),
+    })
+}
+
 #[derive(Serialize, Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Percentiles {
     pub p50: u64,
@@ -203,6 +233,21 @@ mod tests {
         assert_eq!(log2_bucket(u64::MAX), 63);
         assert_eq!(log2_bucket_floor(0), 0);
         assert_eq!(log2_bucket_floor(10), 1024);
+    }
+
+    #[test]
+    fn log2_bounds_are_the_upper_ends_of_the_buckets() {
+        let mut b = [0u64; LOG2_BUCKETS];
+        assert_eq!(log2_percentile_bounds(&b), None);
+        b[10] = 50; // [1024, 2048)
+        b[20] = 49; // [1.05ms, 2.10ms)
+        b[30] = 1;
+        let p = log2_percentile_bounds(&b).unwrap();
+        assert_eq!(
+            (p.p50, p.p90, p.p99, p.p999),
+            (2048, 1 << 21, 1 << 21, 1 << 31)
+        );
+        assert_eq!(p.max, 1 << 31);
     }
 
     #[test]

@@ -4,39 +4,66 @@
 //! with plain values.
 //!
 //! Two sources, kept apart on purpose (docs/terms.md): the kernel's totals are exact;
-//! everything per connection and every percentile comes from events, which are partial when
-//! events were lost. Which of the two a front end shows is decided once, in `view`.
+//! everything per row and every percentile comes from events, which are partial when events
+//! were lost. Which of the two a front end shows is decided once, in `view`.
+//!
+//! # The API the front ends use
+//!
+//! Feeding (the collector, the capture reader): [`Model::record`] an [`Exchange`],
+//! [`Model::end_connection`] a [`ConnectionEnd`] (or [`SharedModel::record_batch`] of
+//! [`Event`]s), [`Model::set_kernel_totals`], [`Model::tick`] once per interval,
+//! [`Model::start`] once with the run's clock and [`Model::set_end`] with the last moment
+//! covered.
+//!
+//! Reading (through [`SharedModel`] when live):
+//! - [`Model::view`] → [`View`]: [`Figures`] (counts; 4xx and 5xx apart; percentiles,
+//!   `None` when empty; `partial_since_ns`, `evictions`; [`Clock`] for wall-clock times),
+//!   sparkline [`HistoryPoint`]s and their [`Window`], the [`Row`]s of the current [`Group`]
+//!   (same columns in every grouping: exchanges, req/s, 4xx, 5xx, p50/p99/max, last exchange;
+//!   `closed`, `restarted`, `partial_since_ns`), the `slowest` exchanges and the live `tail`.
+//! - [`Model::set_group`] / [`Model::group`]: which grouping the rows are
+//!   ([`Group::Connection`], `Server`, `Endpoint`, `Client`; [`Group::next`] cycles).
+//! - [`Model::set_filter`] ([`Filter`], grammar in [`FILTER_GRAMMAR`]), [`Model::refilter`]
+//!   for a frozen view, [`Model::reset`].
+//! - [`Model::detail`] of a [`RowKey`] → [`RowDetail`]: count, status mix, percentiles,
+//!   log2 histogram, recent exchanges (times through [`Figures::wall_time`]).
+//! - [`Model::summary`] → [`Summary`] for the headless run.
 
-mod connections;
 mod exchange;
 mod filter;
+mod group;
 mod history;
 mod latency;
+mod rows;
 mod shared;
 mod stats;
 mod summary;
+mod template;
 mod totals;
 mod tuple;
 mod units;
 mod view;
 
-use std::collections::VecDeque;
+use std::{collections::VecDeque, time::SystemTime};
 
-pub use connections::{Connection, Connections};
 pub use exchange::{Exchange, NumberedExchange, PATH_LEN, PathPrefix};
-pub use filter::{Filter, FilterError};
+pub use filter::{FILTER_GRAMMAR, Filter, FilterError};
+pub use group::{Group, GroupError, RowKey};
 pub use history::{History, HistoryPoint};
 pub use latency::{
     ConnectionLatency, LOG2_BUCKETS, LatencyHistogram, Percentiles, log2_bucket, log2_bucket_floor,
+    log2_percentile_bounds,
 };
 pub use probe_common::wire::Method;
+pub use rows::{RowStats, Rows, StatusMix};
 pub use shared::SharedModel;
-pub use stats::{Stats, StatsOptions};
-pub use summary::{ConnectionSummary, Summary};
+pub use stats::{Slowest, Stats, StatsOptions};
+pub use summary::{ConnectionSummary, RowSummary, Source, Summary};
+pub use template::{PathTemplate, is_id};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;
 pub use units::{format_count, format_ns, format_percent, format_rate};
-pub use view::{ConnectionDetail, ConnectionRow, Figures, View};
+pub use view::{Clock, Figures, Row, RowDetail, View, Window};
 
 /// Exchanges kept in arrival order so a new filter can start from recent history
 /// (about 9 MiB at this size).
@@ -44,23 +71,29 @@ pub const LOG_CAPACITY: usize = 65_536;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ModelOptions {
-    /// Bound on connections kept; the least recently seen are evicted.
-    pub max_connections: usize,
-    /// Recent exchanges kept per connection for the inspect view.
-    pub recent_per_connection: usize,
+    /// Bound on rows per grouping; the least recently seen are evicted (and counted).
+    pub max_rows: usize,
+    /// Recent exchanges kept per row for the inspect view.
+    pub recent_per_row: usize,
     /// Sparkline points kept.
     pub history_len: usize,
+    /// Slowest exchanges kept.
+    pub slowest: usize,
+    /// Newest exchanges a view carries (the live tail).
+    pub tail: usize,
 }
 
 impl Default for ModelOptions {
     fn default() -> Self {
         ModelOptions {
-            max_connections: 100_000,
-            // The recent lists are most of the model's memory: 16 per connection keeps it near
+            max_rows: 100_000,
+            // The recent lists are most of the model's memory: 16 per row keeps it near
             // 25 MB with 10,000 busy connections, where 64 would take about four times as much.
-            recent_per_connection: 16,
+            recent_per_row: 16,
             // Five minutes of sparkline at the default one-second interval.
             history_len: 300,
+            slowest: 100,
+            tail: 100,
         }
     }
 }
@@ -68,20 +101,45 @@ impl Default for ModelOptions {
 impl ModelOptions {
     fn stats(&self) -> StatsOptions {
         StatsOptions {
-            max_connections: self.max_connections,
-            recent_per_connection: self.recent_per_connection,
+            max_rows: self.max_rows,
+            recent_per_row: self.recent_per_row,
             history_len: self.history_len,
+            slowest: self.slowest,
         }
     }
 
     /// A filtered view keeps no recent exchanges of its own: the inspect view takes them from
-    /// the unfiltered tuple.
+    /// the unfiltered row.
     fn filtered_stats(&self) -> StatsOptions {
         StatsOptions {
-            recent_per_connection: 0,
+            recent_per_row: 0,
             ..self.stats()
         }
     }
+}
+
+/// A connection the kernel (FIN, RST) or the sweep (silent past the timeout) saw end.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ConnectionEnd {
+    pub tuple: Tuple,
+    /// As in [`Exchange::conn_start_ns`].
+    pub conn_start_ns: u64,
+}
+
+impl ConnectionEnd {
+    fn key(&self) -> RowKey {
+        RowKey::Connection {
+            tuple: self.tuple,
+            conn_start_ns: self.conn_start_ns,
+        }
+    }
+}
+
+/// What the collector hands the model, in arrival order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    Exchange(Exchange),
+    ConnectionEnded(ConnectionEnd),
 }
 
 /// The exchanges a filter lets through, from `LOG_CAPACITY` exchanges before it was set on.
@@ -89,6 +147,9 @@ impl ModelOptions {
 struct FilteredView {
     filter: Filter,
     stats: Stats,
+    /// The log had dropped exchanges when the filter was set: its figures count from this
+    /// request time on.
+    since_ns: Option<u64>,
 }
 
 #[derive(Clone, Debug)]
@@ -98,8 +159,11 @@ pub struct Model {
     next_seq: u64,
     all: Stats,
     view: Option<FilteredView>,
+    group: Group,
     /// The latest exchanges, oldest first, at most [`LOG_CAPACITY`].
     log: VecDeque<NumberedExchange>,
+    /// The log has dropped exchanges since the last reset.
+    log_dropped: bool,
     /// Latest totals as the kernel reported them.
     kernel_latest: KernelTotals,
     /// Totals at the last `reset`, subtracted from what is shown.
@@ -109,6 +173,10 @@ pub struct Model {
     filter_ns_per_run: Option<f64>,
     first_tick_ns: Option<u64>,
     last_tick_ns: Option<u64>,
+    clock: Clock,
+    /// The run's start and the last moment its figures cover (monotonic or capture ns).
+    start_ns: Option<u64>,
+    end_ns: Option<u64>,
 }
 
 impl Model {
@@ -118,14 +186,34 @@ impl Model {
             next_seq: 0,
             all: Stats::new(opts.stats()),
             view: None,
+            group: Group::default(),
             log: VecDeque::with_capacity(LOG_CAPACITY),
+            log_dropped: false,
             kernel_latest: KernelTotals::default(),
             kernel_baseline: KernelTotals::default(),
             kernel_at_tick: KernelTotals::default(),
             filter_ns_per_run: None,
             first_tick_ns: None,
             last_tick_ns: None,
+            clock: Clock::default(),
+            start_ns: None,
+            end_ns: None,
         }
+    }
+
+    /// The run starts at `mono_ns`, which is `wall` on the wall clock.
+    pub fn start(&mut self, mono_ns: u64, wall: SystemTime) {
+        self.clock = Clock { mono_ns, wall };
+        self.start_ns = Some(mono_ns);
+    }
+
+    /// The figures cover up to `mono_ns` (the end of a headless run, a capture's last packet).
+    pub fn set_end(&mut self, mono_ns: u64) {
+        self.end_ns = Some(mono_ns);
+    }
+
+    pub fn clock(&self) -> Clock {
+        self.clock
     }
 
     /// One finished exchange from the event channel.
@@ -143,8 +231,27 @@ impl Model {
         }
         if self.log.len() == LOG_CAPACITY {
             self.log.pop_front();
+            self.log_dropped = true;
         }
         self.log.push_back(e);
+    }
+
+    /// A connection ended: its row is marked closed; a new connection on the same tuple will
+    /// be a row of its own.
+    pub fn end_connection(&mut self, end: &ConnectionEnd) {
+        let key = end.key();
+        self.all.end_connection(&key);
+        if let Some(v) = &mut self.view {
+            v.stats.end_connection(&key);
+        }
+    }
+
+    /// Records an [`Event`].
+    pub fn apply(&mut self, event: Event) {
+        match event {
+            Event::Exchange(e) => self.record(e),
+            Event::ConnectionEnded(end) => self.end_connection(&end),
+        }
     }
 
     /// The kernel's latest totals.
@@ -152,7 +259,7 @@ impl Model {
         self.kernel_latest = t;
     }
 
-    /// Closes one refresh interval: a sparkline point, per-tuple rates and percentiles, and
+    /// Closes one refresh interval: a sparkline point, per-row rates and percentiles, and
     /// the socket filter's cost over the interval.
     pub fn tick(&mut self, now_ns: u64) {
         self.first_tick_ns.get_or_insert(now_ns);
@@ -172,22 +279,48 @@ impl Model {
         self.kernel_baseline = self.kernel_latest.clone();
         self.all = Stats::new(self.opts.stats());
         self.log.clear();
+        self.log_dropped = false;
         if let Some(v) = &mut self.view {
             v.stats = Stats::new(self.opts.filtered_stats());
+            v.since_ns = None;
         }
     }
 
     /// Sets the filter of everything the dashboard shows. The new view starts from the
     /// exchanges still in the log (the latest [`LOG_CAPACITY`]); its sparklines start now.
+    /// Rows the filter decides by their key are complete whatever the log held.
     pub fn set_filter(&mut self, filter: Option<Filter>) {
         self.view = filter.map(|filter| {
             let stats = self.replay(Some(&filter), u64::MAX);
-            FilteredView { filter, stats }
+            FilteredView {
+                filter,
+                stats,
+                since_ns: self.log_since_ns(),
+            }
         });
+    }
+
+    /// When the log no longer holds every exchange since the reset: the request time of the
+    /// oldest it holds.
+    fn log_since_ns(&self) -> Option<u64> {
+        if self.log_dropped {
+            self.log.front().map(|e| e.request_ns)
+        } else {
+            None
+        }
     }
 
     pub fn filter(&self) -> Option<&Filter> {
         self.view.as_ref().map(|v| &v.filter)
+    }
+
+    /// The grouping of the view's rows.
+    pub fn set_group(&mut self, group: Group) {
+        self.group = group;
+    }
+
+    pub fn group(&self) -> Group {
+        self.group
     }
 
     /// What the dashboard shows: the filtered view, or everything.
@@ -205,8 +338,19 @@ impl Model {
                 stats.record(e);
             }
         }
-        stats.connections.refresh_percentiles();
+        stats.refresh_percentiles();
         stats
+    }
+
+    /// The newest exchanges `filter` lets through before `before_seq`, newest first.
+    fn tail(&self, filter: Option<&Filter>, before_seq: u64) -> Vec<NumberedExchange> {
+        self.log
+            .iter()
+            .rev()
+            .filter(|e| e.seq < before_seq && filter.is_none_or(|f| f.matches(e)))
+            .take(self.opts.tail)
+            .copied()
+            .collect()
     }
 
     /// Sequence number the next exchange will get: "everything before this" for a snapshot.
@@ -246,17 +390,28 @@ impl Model {
         self.opts
     }
 
-    /// What the dashboard shows now: the current filter's view.
-    pub fn view(&self) -> View {
+    /// What the dashboard shows now: the current filter's view of the current grouping.
+    pub fn view(&mut self) -> View {
+        self.all.refresh_percentiles();
+        if let Some(v) = &mut self.view {
+            v.stats.refresh_percentiles();
+        }
         let stats = self.view_stats();
-        let figures = Figures::new(
+        let mut figures = Figures::new(
             stats,
             self.filter().cloned(),
             self.kernel_totals(),
             self.next_seq,
             self,
         );
-        View::new(figures, stats)
+        figures.partial_since_ns = self.view.as_ref().and_then(|v| v.since_ns);
+        let filtered = self
+            .view
+            .as_ref()
+            .map(|v| (&v.filter, &v.stats, v.since_ns));
+        let rows = view::rows(self.group, &self.all, filtered);
+        let tail = self.tail(self.filter(), u64::MAX);
+        View::new(figures, stats, rows, tail)
     }
 
     /// A frozen screen seen through a new filter, rebuilt from the exchange log: only
@@ -277,30 +432,86 @@ impl Model {
         figures.uptime_ns = at_freeze.uptime_ns;
         figures.filter_ns_per_run = at_freeze.filter_ns_per_run;
         figures.events_received = at_freeze.events_received;
-        View::new(figures, &stats)
+        figures.partial_since_ns = self.log_since_ns();
+        let since = figures.partial_since_ns;
+        let rows = stats
+            .rows(self.group)
+            .iter()
+            .map(|r| Row::new(r, since))
+            .collect();
+        let tail = self.tail(figures.filter.as_ref(), at_freeze.before_seq);
+        View::new(figures, &stats, rows, tail)
     }
 
-    /// One connection in detail as `view` shows it: its recent exchanges limited to those the
+    /// One row in detail as `view` shows it: its recent exchanges limited to those the
     /// view's filter lets through and, when the view is `frozen`, to those before it froze.
-    pub fn detail(&self, tuple: &Tuple, view: &View, frozen: bool) -> Option<ConnectionDetail> {
-        let connection = self.all.connections.get(tuple)?;
+    pub fn detail(&self, key: &RowKey, view: &View, frozen: bool) -> Option<RowDetail> {
+        let group = key.group();
         let before_seq = if frozen {
             view.figures.before_seq
         } else {
             u64::MAX
         };
-        Some(ConnectionDetail::new(
-            connection,
-            view.figures.filter.as_ref(),
-            before_seq,
-        ))
+        let filter = view.figures.filter.as_ref();
+        let (row, since) = self.row_as_viewed(key, filter)?;
+        let mut detail = RowDetail::new(row, filter, before_seq, since);
+        // Recent exchanges live in the unfiltered rows only.
+        if let Some(all) = self.all.rows(group).get(key) {
+            detail.recent = RowDetail::new(all, filter, before_seq, since).recent;
+        }
+        Some(detail)
     }
 
-    /// For the headless mode: everything, unfiltered (exact kernel counts, event-based
-    /// percentiles), and the `top` busiest connections.
-    pub fn summary(&self, top: usize) -> Summary {
-        let figures = Figures::new(&self.all, None, self.kernel_totals(), self.next_seq, self);
-        Summary::new(&figures, self.all.connections.top(top))
+    /// The row `key` as a view through `filter` takes it (see `view`): the unfiltered row when
+    /// the filter decides it by its key, else the filtered one and since when it counts.
+    fn row_as_viewed(
+        &self,
+        key: &RowKey,
+        filter: Option<&Filter>,
+    ) -> Option<(&RowStats, Option<u64>)> {
+        let group = key.group();
+        let by_exchange = filter.is_some_and(|f| f.matches_key(key).is_none());
+        match (&self.view, by_exchange) {
+            (Some(v), true) => Some((v.stats.rows(group).get(key)?, v.since_ns)),
+            _ => Some((self.all.rows(group).get(key)?, None)),
+        }
+    }
+
+    /// For the headless mode: the figures of the exchanges the filter lets through (all of
+    /// them without one; set it before the first exchange so it covers them all), the `top`
+    /// rows of `group` and the `top` connections. `source` says where the counts come from.
+    pub fn summary(&mut self, group: Group, top: usize, source: Source) -> Summary {
+        let previous = self.group;
+        self.group = group;
+        let view = self.view();
+        self.group = Group::Connection;
+        let connections = self.view().rows;
+        self.group = previous;
+        let start_ns = self.start_ns.or(self.first_tick_ns);
+        let end_ns = self.end_ns.or(self.last_tick_ns);
+        let duration_ns = match (start_ns, end_ns) {
+            (Some(s), Some(e)) => e.saturating_sub(s),
+            _ => 0,
+        };
+        let filter = view.figures.filter.as_ref();
+        let top_rows = view::top(view.rows.clone(), top)
+            .iter()
+            .map(|r| {
+                let statuses = self
+                    .row_as_viewed(&r.key, filter)
+                    .map(|(stats, _)| stats.statuses.codes())
+                    .unwrap_or_default();
+                RowSummary::new(r, statuses)
+            })
+            .collect();
+        Summary::new(
+            &view.figures,
+            source,
+            start_ns.map(|s| self.clock.wall_time(s)),
+            duration_ns,
+            top_rows,
+            view::top(connections, top),
+        )
     }
 }
 
@@ -341,6 +552,7 @@ pub(crate) mod test_support {
                 client: std::net::SocketAddr::from(([10, 0, 0, 1], client_port)),
                 server: std::net::SocketAddr::from(([10, 0, 0, 2], server_port)),
             },
+            conn_start_ns: 0,
             request_ns,
             latency_ns,
             method: Some(Method::Get),
@@ -369,7 +581,7 @@ mod tests {
         assert_eq!(m.kernel_totals()[probe_common::wire::Counter::Exchanges], 0);
         assert_eq!(m.kernel_totals().in_flight, 2);
         assert_eq!(m.stats().exchanges, 0);
-        assert!(m.stats().connections.is_empty());
+        assert!(m.stats().rows(Group::Connection).is_empty());
         m.set_kernel_totals(KernelTotals {
             counters: [(probe_common::wire::Counter::Exchanges, 10)].into(),
             in_flight: 1,
@@ -406,14 +618,19 @@ mod tests {
         m.record(record(40002, 8080, 3, 30, 200));
         m.record(record(40003, 80, 4, 40, 200));
         assert_eq!(m.view_stats().exchanges, 2);
-        assert_eq!(m.view_stats().connections.len(), 2);
+        assert_eq!(m.view_stats().rows(Group::Connection).len(), 2);
         assert_eq!(m.stats().exchanges, 4);
         // A frozen screen re-filters only what came before it froze (sequence numbers 0..3).
         let port_80 = Filter::parse("dport 80").unwrap().unwrap();
         let frozen = m.replay(Some(&port_80), 3);
         assert_eq!(frozen.exchanges, 1);
         assert_eq!(
-            frozen.connections.iter().next().map(|t| t.percentiles.p50),
+            frozen
+                .rows(Group::Connection)
+                .iter()
+                .next()
+                .and_then(|r| r.percentiles())
+                .map(|p| p.p50),
             Some(10)
         );
         m.set_filter(None);
@@ -438,7 +655,7 @@ mod tests {
         m.record(record(40000, 80, 5, 10, 200));
         m.reset();
         m.record(record(40000, 80, 6, 10, 200));
-        let t = m.stats().connections.iter().next().unwrap();
+        let t = m.stats().rows(Group::Connection).iter().next().unwrap();
         // Sequence numbers survive a reset, so "as of exchange N" stays meaningful.
         assert_eq!(t.last.seq, 1);
     }

@@ -6,7 +6,7 @@
 
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use super::{ConnectionDetail, Exchange, Filter, KernelTotals, Model, Summary, Tuple, View};
+use super::{Event, Filter, Group, KernelTotals, Model, RowDetail, RowKey, Source, Summary, View};
 
 /// A cheap handle (clone it) on the one model of a run.
 #[derive(Clone, Debug)]
@@ -25,14 +25,14 @@ impl SharedModel {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Records the exchanges of `batch` in order, leaving it empty (its allocation is reused).
-    pub fn record_batch(&self, batch: &mut Vec<Exchange>) {
+    /// Applies the events of `batch` in order, leaving it empty (its allocation is reused).
+    pub fn record_batch(&self, batch: &mut Vec<Event>) {
         if batch.is_empty() {
             return;
         }
         let mut model = self.lock();
-        for exchange in batch.drain(..) {
-            model.record(exchange);
+        for event in batch.drain(..) {
+            model.apply(event);
         }
     }
 
@@ -55,9 +55,14 @@ impl SharedModel {
         self.lock().refilter(frozen, filter)
     }
 
-    /// One connection in detail (see [`Model::detail`]).
-    pub fn detail(&self, tuple: &Tuple, view: &View, frozen: bool) -> Option<ConnectionDetail> {
-        self.lock().detail(tuple, view, frozen)
+    /// One row in detail (see [`Model::detail`]).
+    pub fn detail(&self, key: &RowKey, view: &View, frozen: bool) -> Option<RowDetail> {
+        self.lock().detail(key, view, frozen)
+    }
+
+    /// Sets the grouping of the views' rows (see [`Model::set_group`]).
+    pub fn set_group(&self, group: Group) {
+        self.lock().set_group(group);
     }
 
     /// Statistics start from zero (see [`Model::reset`]).
@@ -70,8 +75,18 @@ impl SharedModel {
         self.lock().set_filter(filter);
     }
 
-    /// The headless summary with the `top` busiest connections.
-    pub fn summary(&self, top: usize) -> Summary {
-        self.lock().summary(top)
+    /// The run starts now (see [`Model::start`]).
+    pub fn start(&self, mono_ns: u64, wall: std::time::SystemTime) {
+        self.lock().start(mono_ns, wall);
+    }
+
+    /// The figures cover up to `mono_ns` (see [`Model::set_end`]).
+    pub fn set_end(&self, mono_ns: u64) {
+        self.lock().set_end(mono_ns);
+    }
+
+    /// The headless summary (see [`Model::summary`]).
+    pub fn summary(&self, group: Group, top: usize, source: Source) -> Summary {
+        self.lock().summary(group, top, source)
     }
 }

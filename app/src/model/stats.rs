@@ -1,29 +1,37 @@
-//! The figures of one stream of exchanges (all of them, or those a filter lets through).
+//! The figures of one stream of exchanges (all of them, or those a filter lets through): the
+//! totals, the rows of every grouping, the slowest exchanges and the sparkline history.
 
 use super::{
-    connections::Connections,
+    Group,
     exchange::NumberedExchange,
     history::{History, HistoryPoint},
     latency::{LOG2_BUCKETS, LatencyHistogram, log2_bucket},
+    rows::{Rows, StatusMix},
 };
 
 #[derive(Clone, Copy, Debug)]
 pub struct StatsOptions {
-    pub max_connections: usize,
-    pub recent_per_connection: usize,
+    /// Bound on rows per grouping.
+    pub max_rows: usize,
+    pub recent_per_row: usize,
     pub history_len: usize,
+    /// Slowest exchanges kept.
+    pub slowest: usize,
 }
 
 #[derive(Clone, Debug)]
 pub struct Stats {
     pub exchanges: u64,
-    /// 4xx and 5xx responses.
-    pub errors: u64,
+    /// Each status code with its count.
+    pub statuses: StatusMix,
     pub latency: LatencyHistogram,
     /// log2 histogram of these exchanges' latencies (the kernel's own histogram is not
     /// filterable, so a filtered view uses this one).
     pub log2: [u64; LOG2_BUCKETS],
-    pub connections: Connections,
+    /// The rows of each grouping, in [`Group::ALL`]'s order (see [`Stats::rows`]).
+    tables: [Rows; Group::ALL.len()],
+    /// The slowest exchanges, slowest first.
+    pub slowest: Slowest,
     pub history: History,
     interval: Interval,
     last_tick_ns: Option<u64>,
@@ -33,7 +41,8 @@ pub struct Stats {
 #[derive(Clone, Debug, Default)]
 struct Interval {
     exchanges: u64,
-    errors: u64,
+    status_4xx: u64,
+    status_5xx: u64,
     latency: LatencyHistogram,
 }
 
@@ -41,10 +50,11 @@ impl Stats {
     pub fn new(opts: StatsOptions) -> Self {
         Stats {
             exchanges: 0,
-            errors: 0,
+            statuses: StatusMix::default(),
             latency: LatencyHistogram::new(),
             log2: [0; LOG2_BUCKETS],
-            connections: Connections::new(opts.max_connections, opts.recent_per_connection),
+            tables: Group::ALL.map(|g| Rows::new(g, opts.max_rows, opts.recent_per_row)),
+            slowest: Slowest::new(opts.slowest),
             history: History::new(opts.history_len),
             interval: Interval::default(),
             last_tick_ns: None,
@@ -52,15 +62,35 @@ impl Stats {
     }
 
     pub fn record(&mut self, e: &NumberedExchange) {
-        let error = u64::from(e.is_error());
         self.exchanges += 1;
-        self.errors += error;
+        self.statuses.record(e.status);
         self.latency.record(e.latency_ns);
         self.log2[log2_bucket(e.latency_ns)] += 1;
-        self.connections.record(e);
+        for table in &mut self.tables {
+            table.record(e);
+        }
+        self.slowest.record(e);
         self.interval.exchanges += 1;
-        self.interval.errors += error;
+        self.interval.status_4xx += u64::from(e.status / 100 == 4);
+        self.interval.status_5xx += u64::from(e.status / 100 == 5);
         self.interval.latency.record(e.latency_ns);
+    }
+
+    /// The rows of `group`.
+    pub fn rows(&self, group: Group) -> &Rows {
+        &self.tables[group as usize]
+    }
+
+    /// Marks the connection row `key` closed.
+    pub fn end_connection(&mut self, key: &super::RowKey) {
+        self.tables[Group::Connection as usize].end_connection(key);
+    }
+
+    /// Brings every row's cached percentiles up to date.
+    pub fn refresh_percentiles(&mut self) {
+        for table in &mut self.tables {
+            table.refresh_percentiles();
+        }
     }
 
     /// Closes the current interval at `now_ns`. The first call only sets the start: a point
@@ -73,6 +103,7 @@ impl Stats {
         let seconds = now_ns.saturating_sub(start_ns) as f64 / 1e9;
         let i = &self.interval;
         self.history.push(HistoryPoint {
+            start_ns,
             end_ns: now_ns,
             exchanges: i.exchanges,
             req_per_s: if seconds > 0.0 {
@@ -81,25 +112,70 @@ impl Stats {
                 0.0
             },
             p99_ns: i.latency.quantile(0.99),
-            error_rate: share(i.errors, i.exchanges),
+            status_4xx: i.status_4xx,
+            status_5xx: i.status_5xx,
         });
-        self.connections.tick(seconds);
+        for table in &mut self.tables {
+            table.tick(seconds);
+        }
         self.interval.exchanges = 0;
-        self.interval.errors = 0;
+        self.interval.status_4xx = 0;
+        self.interval.status_5xx = 0;
         self.interval.latency.reset();
     }
 
-    /// Share of 4xx/5xx among all exchanges.
-    pub fn error_rate(&self) -> f64 {
-        share(self.errors, self.exchanges)
+    pub fn status_4xx(&self) -> u64 {
+        self.statuses.class(4)
+    }
+
+    pub fn status_5xx(&self) -> u64 {
+        self.statuses.class(5)
     }
 }
 
-fn share(part: u64, whole: u64) -> f64 {
+/// `part / whole`, 0 when `whole` is 0.
+pub fn share(part: u64, whole: u64) -> f64 {
     if whole == 0 {
         0.0
     } else {
         part as f64 / whole as f64
+    }
+}
+
+/// The `cap` slowest exchanges seen, slowest first (ties: earlier first).
+#[derive(Clone, Debug)]
+pub struct Slowest {
+    cap: usize,
+    items: Vec<NumberedExchange>,
+}
+
+impl Slowest {
+    pub fn new(cap: usize) -> Self {
+        Slowest {
+            cap,
+            items: Vec::with_capacity(cap),
+        }
+    }
+
+    pub fn record(&mut self, e: &NumberedExchange) {
+        let full = self.items.len() >= self.cap;
+        // Nearly every exchange stops here once the list is full.
+        if full
+            && self
+                .items
+                .last()
+                .is_none_or(|l| e.latency_ns <= l.latency_ns)
+        {
+            return;
+        }
+        let at = self.items.partition_point(|x| x.latency_ns >= e.latency_ns);
+        self.items.insert(at, *e);
+        self.items.truncate(self.cap);
+    }
+
+    /// Slowest first.
+    pub fn items(&self) -> &[NumberedExchange] {
+        &self.items
     }
 }
 
@@ -110,9 +186,10 @@ mod tests {
 
     fn stats() -> Stats {
         Stats::new(StatsOptions {
-            max_connections: 10,
-            recent_per_connection: 4,
+            max_rows: 10,
+            recent_per_row: 4,
             history_len: 10,
+            slowest: 3,
         })
     }
 
@@ -135,25 +212,54 @@ mod tests {
         assert_eq!(
             p,
             HistoryPoint {
+                start_ns: 1_000_000_000,
                 end_ns: 3_000_000_000,
                 exchanges: 4,
                 req_per_s: 2.0,
                 p99_ns: 4_000,
-                error_rate: 0.25
+                status_4xx: 0,
+                status_5xx: 1,
             }
         );
+        assert_eq!(p.share_5xx(), 0.25);
         // The next interval starts empty.
         s.tick(4_000_000_000);
         assert_eq!(
             *s.history.last().unwrap(),
             HistoryPoint {
+                start_ns: 3_000_000_000,
                 end_ns: 4_000_000_000,
                 ..Default::default()
             }
         );
         assert_eq!(s.exchanges, 4);
-        assert_eq!(s.error_rate(), 0.25);
+        assert_eq!((s.status_4xx(), s.status_5xx()), (0, 1));
         // 1000 ns in [512, 1024), 2000 in [1024, 2048), 3000 and 4000 in [2048, 4096).
         assert_eq!(s.log2[9..12], [1, 1, 2]);
+    }
+
+    #[test]
+    fn every_grouping_counts_every_exchange() {
+        let mut s = stats();
+        s.record(&exchange(1, 40000, 80, 1, 200));
+        s.record(&exchange(2, 40001, 80, 1, 200));
+        s.record(&exchange(3, 40001, 8080, 1, 200));
+        let lens = Group::ALL.map(|g| s.rows(g).len());
+        // Connections 40000→80, 40001→80, 40001→8080; servers :80, :8080; endpoints GET
+        // /index.html on each server; one client address.
+        assert_eq!(lens, [3, 2, 2, 1]);
+        for g in Group::ALL {
+            assert_eq!(s.rows(g).iter().map(|r| r.exchanges).sum::<u64>(), 3);
+        }
+    }
+
+    #[test]
+    fn slowest_keeps_the_slowest_in_order_ties_earlier_first() {
+        let mut s = Slowest::new(3);
+        for (seq, ns) in [(1, 50), (2, 10), (3, 70), (4, 50), (5, 60), (6, 5)] {
+            s.record(&exchange(seq, 40000, 80, ns, 200));
+        }
+        let got: Vec<(u64, u64)> = s.items().iter().map(|e| (e.latency_ns, e.seq)).collect();
+        assert_eq!(got, [(70, 3), (60, 5), (50, 1)]);
     }
 }

@@ -1,17 +1,35 @@
 //! The headless summary: its JSON field names are a contract (scripts and tests parse them).
 //! Each kernel counter appears under its key from `probe_common::wire::Counter`.
 
-use std::fmt::Write as _;
+use std::{collections::BTreeMap, fmt::Write as _, time::SystemTime};
 
 use probe_common::wire::Counter;
 use serde::Serialize;
 
 use super::{
-    Connection, Figures,
+    Figures, Group, Row, RowKey,
     latency::{Percentiles, log2_bucket_floor},
     totals::Counters,
-    units::format_ns,
+    units::{format_ns, format_percent, format_rate},
 };
+
+/// Where the counts come from: the live kernel programs, or a capture file (`--read`) run
+/// through the same rules.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    Kernel,
+    Capture,
+}
+
+impl Source {
+    fn name(self) -> &'static str {
+        match self {
+            Source::Kernel => "kernel",
+            Source::Capture => "capture",
+        }
+    }
+}
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
 pub struct Summary {
@@ -22,12 +40,38 @@ pub struct Summary {
     pub in_flight: u64,
     /// Exchanges seen through events (== `exchanges` when no event was lost).
     pub events_received: u64,
-    /// From the events' latencies; all zeros when there were none.
-    pub latency_ns: Percentiles,
-    /// The kernel's 64 log2 buckets (exact).
+    /// `kernel` or `capture`.
+    pub source: Source,
+    /// When the run (or the capture) started, RFC 3339; `null` when unknown.
+    pub start: Option<String>,
+    /// Seconds from the start to the end of the run (the capture's last packet).
+    pub duration_s: f64,
+    /// Exchanges per second over `duration_s` (of `matched` with a filter).
+    pub rate_per_s: f64,
+    /// The `--filter` the figures below were taken through; `null` without one.
+    pub filter: Option<String>,
+    /// Exchanges the figures below cover: the events the filter let through, or all of them.
+    pub matched: u64,
+    /// Each status code of those exchanges with its count.
+    pub status_codes: BTreeMap<String, u64>,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    /// TTFB percentiles of those exchanges; `null` when there were none.
+    pub latency_ns: Option<Percentiles>,
+    /// The kernel's 64 log2 buckets (exact), or those of the filtered exchanges.
     pub histogram_log2: Vec<u64>,
     /// The busiest connections: by exchanges descending, ties by tuple.
     pub top_talkers: Vec<ConnectionSummary>,
+    /// The grouping of `top_rows`: connection, server, endpoint or client.
+    pub group: Group,
+    /// The busiest rows of `group`, by exchanges descending, ties by key.
+    pub top_rows: Vec<RowSummary>,
+}
+
+impl Serialize for Group {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
 }
 
 #[derive(Serialize, Clone, Debug, PartialEq)]
@@ -40,30 +84,122 @@ pub struct ConnectionSummary {
     pub p99_ns: u64,
 }
 
+/// One row of any grouping; the parts its key does not have are `null`.
+#[derive(Serialize, Clone, Debug, PartialEq)]
+pub struct RowSummary {
+    /// The row as the table shows it, e.g. `10.0.0.2:80 GET /users/{id}`.
+    pub key: String,
+    pub client: Option<String>,
+    pub server: Option<String>,
+    pub method: Option<String>,
+    /// The path template (endpoint rows).
+    pub path: Option<String>,
+    pub exchanges: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    pub status_codes: BTreeMap<String, u64>,
+    pub p50_ns: Option<u64>,
+    pub p99_ns: Option<u64>,
+    pub max_ns: Option<u64>,
+    /// A connection that ended.
+    pub closed: bool,
+    /// Counts restarted after an eviction, or since a time: not the whole story.
+    pub partial: bool,
+}
+
+fn codes(statuses: &[(u16, u64)]) -> BTreeMap<String, u64> {
+    statuses.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+}
+
+impl RowSummary {
+    pub(super) fn new(row: &Row, statuses: &[(u16, u64)]) -> Self {
+        let (client, server, method, path) = match &row.key {
+            RowKey::Connection { tuple, .. } => (
+                Some(tuple.client.to_string()),
+                Some(tuple.server.to_string()),
+                None,
+                None,
+            ),
+            RowKey::Server(server) => (None, Some(server.to_string()), None, None),
+            RowKey::Endpoint {
+                server,
+                method,
+                template,
+            } => (
+                None,
+                Some(server.to_string()),
+                method.map(|m| m.as_str().to_owned()),
+                Some(template.to_string()),
+            ),
+            RowKey::Client(_) => (Some(row.key.to_string()), None, None, None),
+        };
+        RowSummary {
+            key: row.key.to_string(),
+            client,
+            server,
+            method,
+            path,
+            exchanges: row.exchanges,
+            status_4xx: row.status_4xx,
+            status_5xx: row.status_5xx,
+            status_codes: codes(statuses),
+            p50_ns: row.percentiles.map(|p| p.p50),
+            p99_ns: row.percentiles.map(|p| p.p99),
+            max_ns: row.percentiles.map(|p| p.max),
+            closed: row.closed,
+            partial: row.partial(),
+        }
+    }
+}
+
 impl Summary {
-    /// From an unfiltered view's figures and its busiest connections.
-    pub(super) fn new(figures: &Figures, top: Vec<&Connection>) -> Self {
+    /// From a view's figures, its busiest rows (with their status mixes) and its busiest
+    /// connections.
+    pub(super) fn new(
+        figures: &Figures,
+        source: Source,
+        start: Option<SystemTime>,
+        duration_ns: u64,
+        top_rows: Vec<RowSummary>,
+        top_connections: Vec<Row>,
+    ) -> Self {
         let k = &figures.kernel;
+        let duration_s = duration_ns as f64 / 1e9;
         Summary {
-            // The view is unfiltered: its counts are the kernel's exact ones.
             counters: k.counters,
             in_flight: k.in_flight,
             events_received: figures.events_received,
+            source,
+            start: start.map(|t| humantime::format_rfc3339_millis(t).to_string()),
+            duration_s,
+            rate_per_s: if duration_s > 0.0 {
+                figures.exchanges as f64 / duration_s
+            } else {
+                0.0
+            },
+            filter: figures.filter.as_ref().map(|f| f.text().to_owned()),
+            matched: figures.counted,
+            status_codes: codes(&figures.statuses),
+            status_4xx: figures.status_4xx,
+            status_5xx: figures.status_5xx,
             latency_ns: figures.latency,
             histogram_log2: figures.log2.to_vec(),
-            top_talkers: top
-                .into_iter()
-                .map(|t| {
-                    let p = t.current_percentiles();
-                    ConnectionSummary {
-                        client: t.tuple.client.to_string(),
-                        server: t.tuple.server.to_string(),
-                        exchanges: t.exchanges,
+            top_talkers: top_connections
+                .iter()
+                .filter_map(|r| {
+                    let tuple = r.key.tuple()?;
+                    let p = r.percentiles.unwrap_or_default();
+                    Some(ConnectionSummary {
+                        client: tuple.client.to_string(),
+                        server: tuple.server.to_string(),
+                        exchanges: r.exchanges,
                         p50_ns: p.p50,
                         p99_ns: p.p99,
-                    }
+                    })
                 })
                 .collect(),
+            group: figures.group,
+            top_rows,
         }
     }
 
@@ -71,6 +207,22 @@ impl Summary {
     pub fn to_text(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail; the `let _` keeps that out of the way.
+        let _ = writeln!(out, "{:<22}{:>12}", "source", self.source.name());
+        if let Some(start) = &self.start {
+            let _ = writeln!(out, "{:<22}{start:>12}", "start");
+        }
+        let _ = writeln!(
+            out,
+            "{:<22}{:>12}",
+            "duration",
+            format!("{:.3}s", self.duration_s)
+        );
+        let _ = writeln!(
+            out,
+            "{:<22}{:>12}",
+            "exchanges/s",
+            format_rate(self.rate_per_s)
+        );
         let mut line = |label: &str, value: u64| {
             let _ = writeln!(out, "{label:<22}{value:>12}");
         };
@@ -82,23 +234,57 @@ impl Summary {
         if events_lost > 0 {
             let _ = writeln!(
                 out,
-                "\n{} events lost: the counts above are exact, but the percentiles and top \
-                 talkers below come from the {} exchanges received as events and are partial.",
+                "\n{} events lost: the counts above are exact, but the figures below come \
+                 from the {} exchanges received as events and are partial.",
                 events_lost, self.events_received
             );
         }
+        match &self.filter {
+            Some(filter) => {
+                let _ = writeln!(
+                    out,
+                    "\nfilter \"{filter}\": the figures below cover the {} exchanges it let \
+                     through (the counts above are the {}'s, unfiltered).",
+                    self.matched,
+                    self.source.name()
+                );
+            }
+            None => out.push('\n'),
+        }
 
-        let p = &self.latency_ns;
         let _ = writeln!(
             out,
-            "\nlatency ({} exchanges): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-            self.events_received,
-            format_ns(p.p50),
-            format_ns(p.p90),
-            format_ns(p.p99),
-            format_ns(p.p999),
-            format_ns(p.max)
+            "status: 4xx {} ({})  5xx {} ({})",
+            self.status_4xx,
+            format_percent(share(self.status_4xx, self.matched)),
+            self.status_5xx,
+            format_percent(share(self.status_5xx, self.matched)),
         );
+        let mix: Vec<String> = self
+            .status_codes
+            .iter()
+            .map(|(code, n)| format!("{code}: {n}"))
+            .collect();
+        if !mix.is_empty() {
+            let _ = writeln!(out, "status codes: {}", mix.join("  "));
+        }
+        match &self.latency_ns {
+            Some(p) => {
+                let _ = writeln!(
+                    out,
+                    "TTFB ({} exchanges): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                    self.matched,
+                    format_ns(p.p50),
+                    format_ns(p.p90),
+                    format_ns(p.p99),
+                    format_ns(p.p999),
+                    format_ns(p.max)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "TTFB: none (no exchanges)");
+            }
+        }
 
         let used = |n: &u64| *n > 0;
         let first = self.histogram_log2.iter().position(used);
@@ -111,7 +297,12 @@ impl Summary {
                 .max()
                 .unwrap_or(1)
                 .max(1);
-            let _ = writeln!(out, "\nlatency histogram (kernel, exact):");
+            let whose = if self.filter.is_some() {
+                "filtered exchanges".to_owned()
+            } else {
+                format!("{}, exact", self.source.name())
+            };
+            let _ = writeln!(out, "\nTTFB histogram ({whose}; log2 buckets):");
             for b in first..=last {
                 let n = self.histogram_log2[b];
                 let range = format!(
@@ -124,20 +315,37 @@ impl Summary {
             }
         }
 
-        if !self.top_talkers.is_empty() {
+        if !self.top_rows.is_empty() {
             let _ = writeln!(
                 out,
-                "\ntop talkers:\n  {:<47} {:>10} {:>8} {:>8}",
-                "client → server", "exchanges", "p50", "p99"
+                "\ntop {} rows:\n  {:<47} {:>10} {:>6} {:>6} {:>8} {:>8} {:>8}",
+                self.group.name(),
+                self.group.name(),
+                "exchanges",
+                "4xx",
+                "5xx",
+                "p50",
+                "p99",
+                "max"
             );
-            for t in &self.top_talkers {
-                let tuple = format!("{} → {}", t.client, t.server);
+            let ns = |v: Option<u64>| v.map_or_else(|| "-".to_owned(), format_ns);
+            for r in &self.top_rows {
+                let mut key = r.key.clone();
+                if r.closed {
+                    key.push_str(" (closed)");
+                }
+                if r.partial {
+                    key.push_str(" (partial)");
+                }
                 let _ = writeln!(
                     out,
-                    "  {tuple:<47} {:>10} {:>8} {:>8}",
-                    t.exchanges,
-                    format_ns(t.p50_ns),
-                    format_ns(t.p99_ns)
+                    "  {key:<47} {:>10} {:>6} {:>6} {:>8} {:>8} {:>8}",
+                    r.exchanges,
+                    r.status_4xx,
+                    r.status_5xx,
+                    ns(r.p50_ns),
+                    ns(r.p99_ns),
+                    ns(r.max_ns)
                 );
             }
         }
@@ -145,11 +353,15 @@ impl Summary {
     }
 }
 
+fn share(part: u64, whole: u64) -> f64 {
+    super::stats::share(part, whole)
+}
+
 #[cfg(test)]
 mod tests {
     use probe_common::wire::Counter;
 
-    use crate::model::{KernelTotals, Model, ModelOptions, test_support::record};
+    use crate::model::{Group, KernelTotals, Model, ModelOptions, Source, test_support::record};
 
     fn model() -> Model {
         let mut m = Model::new(ModelOptions::default());
@@ -174,7 +386,8 @@ mod tests {
 
     #[test]
     fn json_has_the_contract_field_names_and_sorted_talkers() {
-        let json = serde_json::to_value(model().summary(10)).unwrap();
+        let json =
+            serde_json::to_value(model().summary(Group::Connection, 10, Source::Kernel)).unwrap();
         assert_eq!(json["exchanges"], 4);
         assert_eq!(json["events_received"], 4);
         // hdrhistogram reports the top of the 1024 ns-wide bucket holding 2 ms.
@@ -204,12 +417,20 @@ mod tests {
         ] {
             assert!(json.get(key).is_some(), "missing {key}");
         }
-        assert_eq!(model().summary(1).top_talkers.len(), 1);
+        assert_eq!(
+            model()
+                .summary(Group::Connection, 1, Source::Kernel)
+                .top_talkers
+                .len(),
+            1
+        );
     }
 
     #[test]
     fn text_uses_human_units_and_flags_partial_figures() {
-        let text = model().summary(10).to_text();
+        let text = model()
+            .summary(Group::Connection, 10, Source::Kernel)
+            .to_text();
         assert!(text.contains("p50 2.00ms"), "{text}");
         assert!(text.contains("1.05ms – 2.10ms"), "{text}");
         assert!(text.contains("10.0.0.1:40000 → 10.0.0.2:80"), "{text}");
@@ -220,7 +441,7 @@ mod tests {
             counters: [(Counter::Exchanges, 6), (Counter::EventsLost, 2)].into(),
             ..Default::default()
         });
-        let text = m.summary(10).to_text();
+        let text = m.summary(Group::Connection, 10, Source::Kernel).to_text();
         assert!(text.contains("2 events lost"), "{text}");
         assert!(text.contains("partial"), "{text}");
     }
@@ -251,7 +472,7 @@ mod tests {
             k[counter] = 100 + n as u64;
         }
         m.set_kernel_totals(k);
-        let summary = m.summary(10);
+        let summary = m.summary(Group::Connection, 10, Source::Kernel);
         let json = serde_json::to_value(&summary).unwrap();
         let text = summary.to_text();
         for (n, counter) in Counter::ALL.into_iter().enumerate() {
@@ -283,7 +504,8 @@ mod tests {
             .collect();
         listed.sort();
 
-        let json = serde_json::to_value(model().summary(10)).unwrap();
+        let json =
+            serde_json::to_value(model().summary(Group::Connection, 10, Source::Kernel)).unwrap();
         let mut written = Vec::new();
         json_keys(&json, "", &mut written);
         // The README names nested keys without their parent, each once.

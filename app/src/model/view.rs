@@ -5,33 +5,104 @@
 //! every exchange and its latency exactly but cannot filter; events can be filtered but are
 //! partial when some were lost. So without a filter the exchange count and the histogram are
 //! the kernel's, and with one they come from the events the filter let through.
+//!
+//! Rows of a filtered view: a row whose key decides the filter (`dport 9090` on a server row)
+//! is the unfiltered row, complete however many exchanges passed; a row the filter must look
+//! into (`status 5xx`) counts the exchanges the filter let through since it was set, plus
+//! those still in the log then; when the log had already dropped older ones, the row says
+//! since when it counts (`partial_since_ns`).
+
+use std::time::{Duration, SystemTime};
 
 use probe_common::wire::Counter;
 
 use super::{
-    Connection, Filter, HistoryPoint, KernelTotals, LOG2_BUCKETS, NumberedExchange, Percentiles,
-    Tuple, stats::Stats,
+    Filter, Group, HistoryPoint, KernelTotals, LOG2_BUCKETS, NumberedExchange, Percentiles, RowKey,
+    rows::RowStats,
+    stats::{Stats, share},
 };
 
-/// One row of the connections table.
-#[derive(Clone, Copy, Debug)]
-pub struct ConnectionRow {
-    pub tuple: Tuple,
-    pub exchanges: u64,
-    pub req_per_s: f64,
-    pub percentiles: Percentiles,
-    pub last: NumberedExchange,
+/// Monotonic time to wall-clock time: one moment known on both clocks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Clock {
+    pub mono_ns: u64,
+    pub wall: SystemTime,
 }
 
-impl From<&Connection> for ConnectionRow {
-    fn from(c: &Connection) -> Self {
-        ConnectionRow {
-            tuple: c.tuple,
-            exchanges: c.exchanges,
-            req_per_s: c.req_per_s,
-            percentiles: c.percentiles,
-            last: c.last,
+impl Clock {
+    /// The wall-clock time of a CLOCK_MONOTONIC (or capture) time.
+    pub fn wall_time(&self, mono_ns: u64) -> SystemTime {
+        if mono_ns >= self.mono_ns {
+            self.wall + Duration::from_nanos(mono_ns - self.mono_ns)
+        } else {
+            self.wall - Duration::from_nanos(self.mono_ns - mono_ns)
         }
+    }
+}
+
+impl Default for Clock {
+    /// Times taken as nanoseconds since the Unix epoch (capture files).
+    fn default() -> Self {
+        Clock {
+            mono_ns: 0,
+            wall: SystemTime::UNIX_EPOCH,
+        }
+    }
+}
+
+/// One row of the table, whatever the grouping: every grouping has the same columns.
+#[derive(Clone, Copy, Debug)]
+pub struct Row {
+    pub key: RowKey,
+    pub exchanges: u64,
+    /// Exchanges per second over the last closed interval.
+    pub req_per_s: f64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    /// `None` before the row's first exchange (never 0 for "unknown").
+    pub percentiles: Option<Percentiles>,
+    /// The latest exchange: last status and last request (method, path).
+    pub last: NumberedExchange,
+    pub first_seen_ns: u64,
+    pub last_seen_ns: u64,
+    /// A connection row whose connection ended (FIN, RST, or silent past the timeout).
+    pub closed: bool,
+    /// Evicted once when the table was full: counts from its return, so partial.
+    pub restarted: bool,
+    /// Counted from this request time on, not from the start (a filter that looks into each
+    /// exchange, set after the log had dropped older ones).
+    pub partial_since_ns: Option<u64>,
+}
+
+impl Row {
+    pub(super) fn new(r: &RowStats, partial_since_ns: Option<u64>) -> Self {
+        Row {
+            key: r.key,
+            exchanges: r.exchanges,
+            req_per_s: r.req_per_s,
+            status_4xx: r.status_4xx(),
+            status_5xx: r.status_5xx(),
+            percentiles: r.percentiles(),
+            last: r.last,
+            first_seen_ns: r.first_seen_ns,
+            last_seen_ns: r.last_seen_ns,
+            closed: r.closed,
+            restarted: r.restarted,
+            partial_since_ns,
+        }
+    }
+
+    pub fn share_4xx(&self) -> f64 {
+        share(self.status_4xx, self.exchanges)
+    }
+
+    pub fn share_5xx(&self) -> f64 {
+        share(self.status_5xx, self.exchanges)
+    }
+
+    /// Its figures are not the whole story (restarted after eviction, or counted since).
+    pub fn partial(&self) -> bool {
+        self.restarted || self.partial_since_ns.is_some()
     }
 }
 
@@ -43,19 +114,33 @@ pub struct Figures {
     /// CLOCK_MONOTONIC ns of the model's latest tick: "now" for ages on screen.
     pub now_ns: u64,
     pub uptime_ns: u64,
+    /// Monotonic → wall clock, for clock times on screen.
+    pub clock: Clock,
     /// Exact kernel counts since the last reset (not filterable).
     pub kernel: KernelTotals,
     pub filter_ns_per_run: Option<f64>,
     /// The filter the view was taken with.
     pub filter: Option<Filter>,
+    /// The grouping of the view's rows.
+    pub group: Group,
     /// The kernel's exact count without a filter, else the events that passed the filter.
     pub exchanges: u64,
     /// Exchanges received as events (all of them, filter or not).
     pub events_received: u64,
-    pub error_rate: f64,
-    pub latency: Percentiles,
+    /// Of the view's events: how many, and how many of them were 4xx and 5xx.
+    pub counted: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+    /// Each status code with its count, codes ascending.
+    pub statuses: Vec<(u16, u64)>,
+    /// Of the view's events; `None` when there were none.
+    pub latency: Option<Percentiles>,
     /// The kernel's exact histogram without a filter, else one from the filtered events.
     pub log2: [u64; LOG2_BUCKETS],
+    /// The filtered figures count from this request time on (see the module doc).
+    pub partial_since_ns: Option<u64>,
+    /// Rows of this grouping evicted to stay within the bound: returning rows restarted.
+    pub evictions: u64,
 }
 
 impl Figures {
@@ -72,43 +157,138 @@ impl Figures {
             None => (kernel[Counter::Exchanges], kernel.histogram_log2),
             Some(_) => (stats.exchanges, stats.log2),
         };
+        let group = model.group();
         Figures {
             before_seq,
             now_ns: model.last_tick_ns(),
             uptime_ns: model.uptime_ns(),
+            clock: model.clock(),
             kernel,
             filter_ns_per_run: model.filter_ns_per_run(),
             filter,
+            group,
             exchanges,
             events_received: model.stats().exchanges,
-            error_rate: stats.error_rate(),
-            latency: stats.latency.percentiles(),
+            counted: stats.exchanges,
+            status_4xx: stats.status_4xx(),
+            status_5xx: stats.status_5xx(),
+            statuses: stats.statuses.codes().to_vec(),
+            latency: (!stats.latency.is_empty()).then(|| stats.latency.percentiles()),
             log2,
+            partial_since_ns: None,
+            evictions: stats.rows(group).evictions(),
         }
     }
 
-    /// Events were lost, so per-connection figures and percentiles are partial.
+    /// Events were lost, so per-row figures and percentiles are partial.
     pub fn partial(&self) -> bool {
         self.kernel[Counter::EventsLost] > 0
     }
+
+    /// Share of 4xx among the view's events.
+    pub fn share_4xx(&self) -> f64 {
+        share(self.status_4xx, self.counted)
+    }
+
+    /// Share of 5xx among the view's events: the errors SRE dashboards count.
+    pub fn share_5xx(&self) -> f64 {
+        share(self.status_5xx, self.counted)
+    }
+
+    /// Share of 4xx and 5xx together.
+    pub fn error_share(&self) -> f64 {
+        share(self.status_4xx + self.status_5xx, self.counted)
+    }
+
+    /// The wall-clock time of a CLOCK_MONOTONIC (capture) time.
+    pub fn wall_time(&self, mono_ns: u64) -> SystemTime {
+        self.clock.wall_time(mono_ns)
+    }
 }
 
-/// One screen's worth: the figures, the sparkline points and every connection.
+/// The span the sparklines cover, and its totals: what a header showing "the same window"
+/// shows.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Window {
+    /// CLOCK_MONOTONIC ns at which the oldest interval opened and the newest closed.
+    pub start_ns: u64,
+    pub end_ns: u64,
+    pub exchanges: u64,
+    pub status_4xx: u64,
+    pub status_5xx: u64,
+}
+
+impl Window {
+    fn of(points: &[HistoryPoint]) -> Option<Window> {
+        let (first, last) = (points.first()?, points.last()?);
+        let mut w = Window {
+            start_ns: first.start_ns,
+            end_ns: last.end_ns,
+            ..Window::default()
+        };
+        for p in points {
+            w.exchanges += p.exchanges;
+            w.status_4xx += p.status_4xx;
+            w.status_5xx += p.status_5xx;
+        }
+        Some(w)
+    }
+
+    pub fn duration_ns(&self) -> u64 {
+        self.end_ns.saturating_sub(self.start_ns)
+    }
+
+    pub fn req_per_s(&self) -> f64 {
+        let s = self.duration_ns() as f64 / 1e9;
+        if s > 0.0 {
+            self.exchanges as f64 / s
+        } else {
+            0.0
+        }
+    }
+
+    pub fn share_4xx(&self) -> f64 {
+        share(self.status_4xx, self.exchanges)
+    }
+
+    pub fn share_5xx(&self) -> f64 {
+        share(self.status_5xx, self.exchanges)
+    }
+}
+
+/// One screen's worth: the figures, the sparkline points, every row of the grouping, the
+/// slowest exchanges and the newest ones.
 #[derive(Clone, Debug)]
 pub struct View {
     pub figures: Figures,
     /// Sparkline points, oldest first.
     pub history: Vec<HistoryPoint>,
-    /// Every connection, in no particular order (the dashboard sorts them).
-    pub rows: Vec<ConnectionRow>,
+    /// What the sparklines cover; `None` before the first interval closed.
+    pub window: Option<Window>,
+    /// Every row of `figures.group` the filter keeps, in no particular order (the dashboard
+    /// sorts them).
+    pub rows: Vec<Row>,
+    /// The slowest exchanges since the start (or reset, or the filter), slowest first.
+    pub slowest: Vec<NumberedExchange>,
+    /// The newest exchanges, newest first (the live tail).
+    pub tail: Vec<NumberedExchange>,
 }
 
 impl View {
-    pub(super) fn new(figures: Figures, stats: &Stats) -> Self {
+    pub(super) fn new(
+        figures: Figures,
+        stats: &Stats,
+        rows: Vec<Row>,
+        tail: Vec<NumberedExchange>,
+    ) -> Self {
+        let history: Vec<HistoryPoint> = stats.history.points().copied().collect();
         View {
             figures,
-            history: stats.history.points().copied().collect(),
-            rows: stats.connections.iter().map(ConnectionRow::from).collect(),
+            window: Window::of(&history),
+            history,
+            rows,
+            slowest: stats.slowest.items().to_vec(),
+            tail,
         }
     }
 
@@ -118,36 +298,80 @@ impl View {
     }
 }
 
-/// One connection in detail, for the dashboard's inspect view.
+/// The rows of `group` in `all` (every exchange) and `filtered` (those `filter` let through):
+/// each row from where its figures are right (see the module doc).
+pub(super) fn rows(
+    group: Group,
+    all: &Stats,
+    filtered: Option<(&Filter, &Stats, Option<u64>)>,
+) -> Vec<Row> {
+    let Some((filter, stats, since)) = filtered else {
+        return all.rows(group).iter().map(|r| Row::new(r, None)).collect();
+    };
+    let by_key = all
+        .rows(group)
+        .iter()
+        .filter(|r| filter.matches_key(&r.key) == Some(true))
+        .map(|r| Row::new(r, None));
+    let by_exchange = stats
+        .rows(group)
+        .iter()
+        .filter(|r| filter.matches_key(&r.key).is_none())
+        .map(|r| Row::new(r, since));
+    by_key.chain(by_exchange).collect()
+}
+
+/// The `n` rows with the most exchanges, descending, ties by key.
+pub(super) fn top(mut rows: Vec<Row>, n: usize) -> Vec<Row> {
+    rows.sort_unstable_by(|a, b| b.exchanges.cmp(&a.exchanges).then(a.key.cmp(&b.key)));
+    rows.truncate(n);
+    rows
+}
+
+/// One row in detail, for the dashboard's inspect view.
 #[derive(Clone, Debug)]
-pub struct ConnectionDetail {
-    pub tuple: Tuple,
+pub struct RowDetail {
+    pub key: RowKey,
     pub exchanges: u64,
-    pub percentiles: Percentiles,
+    /// Each status code with its count, codes ascending.
+    pub statuses: Vec<(u16, u64)>,
+    pub percentiles: Option<Percentiles>,
     pub log2: [u64; LOG2_BUCKETS],
-    /// Newest first.
+    /// Newest first; times convert with [`Figures::wall_time`].
     pub recent: Vec<NumberedExchange>,
     pub first_seen_ns: u64,
     pub last_seen_ns: u64,
+    pub closed: bool,
+    pub restarted: bool,
+    pub partial_since_ns: Option<u64>,
 }
 
-impl ConnectionDetail {
-    /// `connection` as it is now, its recent exchanges limited to those `filter` lets through
-    /// and that arrived before `before_seq` (a frozen screen's moment).
-    pub(super) fn new(connection: &Connection, filter: Option<&Filter>, before_seq: u64) -> Self {
-        ConnectionDetail {
-            tuple: connection.tuple,
-            exchanges: connection.exchanges,
-            percentiles: connection.current_percentiles(),
-            log2: connection.log2_histogram(),
-            recent: connection
+impl RowDetail {
+    /// `row` as it is now, its recent exchanges limited to those `filter` lets through and
+    /// that arrived before `before_seq` (a frozen screen's moment).
+    pub(super) fn new(
+        row: &RowStats,
+        filter: Option<&Filter>,
+        before_seq: u64,
+        partial_since_ns: Option<u64>,
+    ) -> Self {
+        RowDetail {
+            key: row.key,
+            exchanges: row.exchanges,
+            statuses: row.statuses.codes().to_vec(),
+            percentiles: row.current_percentiles(),
+            log2: row.log2_histogram(),
+            recent: row
                 .recent()
                 .rev()
                 .filter(|e| e.seq < before_seq && filter.is_none_or(|f| f.matches(e)))
                 .copied()
                 .collect(),
-            first_seen_ns: connection.first_seen_ns,
-            last_seen_ns: connection.last_seen_ns,
+            first_seen_ns: row.first_seen_ns,
+            last_seen_ns: row.last_seen_ns,
+            closed: row.closed,
+            restarted: row.restarted,
+            partial_since_ns,
         }
     }
 }

@@ -11,9 +11,11 @@ use crossterm::event::{KeyCode, KeyEvent};
 use super::{
     editor::LineEditor,
     keys::{Action, Context, Mode, action_for},
-    table::{COLUMNS, DEFAULT_SORT},
+    table::{DEFAULT_SORT, columns},
 };
-use crate::model::{ConnectionDetail, ConnectionRow, Filter, SharedModel, Tuple, View};
+use crate::model::{
+    Clock, Filter, Group, NumberedExchange, Row, RowDetail, RowKey, SharedModel, View,
+};
 
 /// What httptop watches, as the header names it.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -24,31 +26,41 @@ pub struct Watched {
     pub ports: Vec<u16>,
 }
 
-/// "Now" for ages and clock times on screen: the monotonic clock the kernel stamps exchanges
-/// with, and the wall clock at the same moment.
+/// What the table shows: the rows of a grouping, the slowest exchanges or the newest.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Clock {
-    pub monotonic_ns: u64,
-    pub wall: SystemTime,
+pub enum Showing {
+    Rows(Group),
+    Slowest,
+    Tail,
 }
 
-impl Clock {
-    /// Both clocks read now.
-    pub fn now() -> Self {
-        Clock {
-            monotonic_ns: crate::kernel::monotonic_ns(),
-            wall: SystemTime::now(),
-        }
-    }
+impl Showing {
+    /// The order the view key goes through them.
+    const CYCLE: [Showing; 6] = [
+        Showing::Rows(Group::Connection),
+        Showing::Rows(Group::Server),
+        Showing::Rows(Group::Endpoint),
+        Showing::Rows(Group::Client),
+        Showing::Slowest,
+        Showing::Tail,
+    ];
 
-    /// The wall-clock time of a CLOCK_MONOTONIC stamp.
-    pub fn wall_of(&self, monotonic_ns: u64) -> SystemTime {
-        let ago = Duration::from_nanos(self.monotonic_ns.saturating_sub(monotonic_ns));
-        self.wall.checked_sub(ago).unwrap_or(self.wall)
+    fn step(self, forward: bool) -> Showing {
+        let n = Self::CYCLE.len();
+        let i = Self::CYCLE.iter().position(|s| *s == self).unwrap_or(0);
+        Self::CYCLE[if forward {
+            (i + 1) % n
+        } else {
+            (i + n - 1) % n
+        }]
     }
+}
 
-    pub fn ago_ns(&self, monotonic_ns: u64) -> u64 {
-        self.monotonic_ns.saturating_sub(monotonic_ns)
+/// Now on both clocks: ages on screen count from `mono_ns`, clock times convert with it.
+pub fn now() -> Clock {
+    Clock {
+        mono_ns: crate::kernel::monotonic_ns(),
+        wall: SystemTime::now(),
     }
 }
 
@@ -56,8 +68,16 @@ pub struct App {
     model: SharedModel,
     pub show_query: bool,
     pub watched: Watched,
-    /// What the screen shows, its rows sorted by `sort_column`.
+    /// What the screen shows, its rows sorted by `sort_column` (closed connections taken
+    /// out when hidden).
     pub view: View,
+    pub showing: Showing,
+    /// Hide the rows of closed connections.
+    pub hide_closed: bool,
+    /// How many rows of closed connections are hidden now.
+    pub closed_hidden: usize,
+    /// The hidden rows, put back when shown again.
+    hidden_rows: Vec<Row>,
     /// Wall-clock time of the freeze, when frozen.
     pub frozen_at: Option<SystemTime>,
     /// The header of the column sorted on.
@@ -69,7 +89,7 @@ pub struct App {
     pub offset: usize,
     /// Rows that fit in the table, as the latest layout measured them.
     pub page_rows: usize,
-    pub inspect: Option<ConnectionDetail>,
+    pub inspect: Option<RowDetail>,
     /// First recent exchange drawn in inspect.
     pub inspect_scroll: usize,
     pub help: bool,
@@ -99,6 +119,10 @@ impl App {
             show_query,
             watched,
             view: model.view(),
+            showing: Showing::Rows(model.view().figures.group),
+            hide_closed: false,
+            closed_hidden: 0,
+            hidden_rows: Vec::new(),
             model,
             frozen_at: None,
             sort_column: DEFAULT_SORT,
@@ -149,13 +173,14 @@ impl App {
     /// Puts `filter` in force (`--filter`, or the filter bar's text once parsed); when frozen,
     /// the frozen screen is re-filtered.
     pub fn set_filter(&mut self, filter: Option<Filter>) {
-        let keep = self.selected_tuple();
+        let keep = self.selected_key();
         self.model.set_filter(filter.clone());
-        self.view = if self.frozen_at.is_some() {
+        let view = if self.frozen_at.is_some() {
             self.model.refilter(&self.view, filter)
         } else {
             self.model.view()
         };
+        self.take_view(view);
         self.inspect = None;
         self.sort_rows(keep);
     }
@@ -165,17 +190,23 @@ impl App {
         if self.frozen_at.is_some() {
             return;
         }
-        let selected = self.selected_tuple();
+        let selected = self.selected_key();
         let view = self.model.view();
         self.measure_filter_cpu(&view);
-        self.view = view;
+        self.take_view(view);
         if let Some(d) = &self.inspect {
             self.inspect = self
                 .model
-                .detail(&d.tuple, &self.view, false)
+                .detail(&d.key, &self.view, false)
                 .or(self.inspect.take());
         }
         self.sort_rows(selected);
+    }
+
+    /// A new view: every row is in it, none hidden yet (`sort_rows` hides them).
+    fn take_view(&mut self, view: View) {
+        self.view = view;
+        self.hidden_rows.clear();
     }
 
     /// The filter's run time between the previous view's tick and `next`'s, over that time.
@@ -190,8 +221,40 @@ impl App {
         self.filter_cpu_share = Some(ran as f64 / elapsed as f64);
     }
 
-    pub fn selected_tuple(&self) -> Option<Tuple> {
-        self.view.rows.get(self.selected).map(|r| r.tuple)
+    /// The selected row's key (of a grouping's rows).
+    pub fn selected_key(&self) -> Option<RowKey> {
+        match self.showing {
+            Showing::Rows(_) => self.view.rows.get(self.selected).map(|r| r.key),
+            Showing::Slowest | Showing::Tail => None,
+        }
+    }
+
+    /// The exchanges the slowest or the live-tail view lists.
+    pub fn exchanges(&self) -> &[NumberedExchange] {
+        match self.showing {
+            Showing::Slowest => &self.view.slowest,
+            Showing::Tail => &self.view.tail,
+            Showing::Rows(_) => &[],
+        }
+    }
+
+    /// Rows in the table as it shows now.
+    pub fn len(&self) -> usize {
+        match self.showing {
+            Showing::Rows(_) => self.view.rows.len(),
+            Showing::Slowest | Showing::Tail => self.exchanges().len(),
+        }
+    }
+
+    /// What Enter inspects: the selected row, or the connection of the selected exchange.
+    fn inspected_key(&self) -> Option<RowKey> {
+        match self.showing {
+            Showing::Rows(_) => self.selected_key(),
+            Showing::Slowest | Showing::Tail => self
+                .exchanges()
+                .get(self.selected)
+                .map(|e| Group::Connection.key(e)),
+        }
     }
 
     /// Records how many rows the table has room for (from the layout of the next frame) and
@@ -201,9 +264,12 @@ impl App {
         self.scroll_to_selection();
     }
 
-    fn compare(&self, a: &ConnectionRow, b: &ConnectionRow) -> Ordering {
-        let column = COLUMNS
-            .iter()
+    fn compare(&self, a: &Row, b: &Row) -> Ordering {
+        let Showing::Rows(group) = self.showing else {
+            return Ordering::Equal;
+        };
+        let column = columns(group)
+            .into_iter()
             .find(|c| c.header == self.sort_column)
             .and_then(|c| c.compare);
         let by_column = column.map_or(Ordering::Equal, |compare| compare(a, b));
@@ -212,24 +278,55 @@ impl App {
         } else {
             by_column
         };
-        by_column.then_with(|| a.tuple.cmp(&b.tuple))
+        by_column.then_with(|| a.key.cmp(&b.key))
     }
 
-    /// Sorts the rows and keeps `keep` selected if it is still there.
-    fn sort_rows(&mut self, keep: Option<Tuple>) {
+    /// Takes the closed connections out when hidden, sorts the rows and keeps `keep`
+    /// selected if it is still there.
+    fn sort_rows(&mut self, keep: Option<RowKey>) {
         let mut rows = std::mem::take(&mut self.view.rows);
+        rows.append(&mut self.hidden_rows);
+        if self.hide_closed {
+            let (closed, open) = rows.into_iter().partition(|r| r.closed);
+            self.hidden_rows = closed;
+            rows = open;
+        }
+        self.closed_hidden = self.hidden_rows.len();
         rows.sort_unstable_by(|a, b| self.compare(a, b));
         self.view.rows = rows;
         self.selected = keep
-            .and_then(|t| self.view.rows.iter().position(|r| r.tuple == t))
+            .and_then(|k| self.view.rows.iter().position(|r| r.key == k))
             .unwrap_or(self.selected)
-            .min(self.view.rows.len().saturating_sub(1));
+            .min(self.len().saturating_sub(1));
         self.scroll_to_selection();
+    }
+
+    /// Shows `showing` next: a grouping's rows come from the model, grouped anew.
+    fn show(&mut self, showing: Showing) {
+        self.showing = showing;
+        self.inspect = None;
+        self.selected = 0;
+        self.offset = 0;
+        if let Showing::Rows(group) = showing {
+            self.model.set_group(group);
+            if !columns(group).iter().any(|c| c.header == self.sort_column) {
+                self.sort_column = DEFAULT_SORT;
+                self.sort_descending = true;
+            }
+            let view = if self.frozen_at.is_some() {
+                let filter = self.view.figures.filter.clone();
+                self.model.refilter(&self.view, filter)
+            } else {
+                self.model.view()
+            };
+            self.take_view(view);
+        }
+        self.sort_rows(None);
     }
 
     /// A new order: the page goes back to the top as far as the selection allows.
     fn resort(&mut self) {
-        let keep = self.selected_tuple();
+        let keep = self.selected_key();
         self.sort_rows(keep);
         self.offset = 0;
         self.scroll_to_selection();
@@ -307,7 +404,7 @@ impl App {
     }
 
     fn apply(&mut self, action: Action, now: SystemTime) {
-        let last = self.view.rows.len().saturating_sub(1);
+        let last = self.len().saturating_sub(1);
         let page = self.page_rows.max(1);
         match action {
             Action::Quit => self.quit = true,
@@ -318,8 +415,14 @@ impl App {
             Action::Home => self.selected = 0,
             Action::End => self.selected = last,
             Action::SortNext => {
-                let sortable: Vec<&Column> =
-                    COLUMNS.iter().filter(|c| c.compare.is_some()).collect();
+                // The slowest and the tail views have an order of their own.
+                let Showing::Rows(group) = self.showing else {
+                    return;
+                };
+                let sortable: Vec<_> = columns(group)
+                    .into_iter()
+                    .filter(|c| c.compare.is_some())
+                    .collect();
                 let at = sortable
                     .iter()
                     .position(|c| c.header == self.sort_column)
@@ -351,9 +454,9 @@ impl App {
                 }
             }
             Action::Inspect => {
-                if let Some(tuple) = self.selected_tuple() {
+                if let Some(key) = self.inspected_key() {
                     let frozen = self.frozen_at.is_some();
-                    self.inspect = self.model.detail(&tuple, &self.view, frozen);
+                    self.inspect = self.model.detail(&key, &self.view, frozen);
                     self.inspect_scroll = 0;
                 }
             }
@@ -366,8 +469,13 @@ impl App {
                 self.refresh();
             }
             Action::ToggleExact => self.exact = !self.exact,
-            // Wired with the grouped views.
-            Action::NextView | Action::PreviousView | Action::ToggleClosed => {}
+            Action::NextView => self.show(self.showing.step(true)),
+            Action::PreviousView => self.show(self.showing.step(false)),
+            Action::ToggleClosed => {
+                self.hide_closed = !self.hide_closed;
+                let keep = self.selected_key();
+                self.sort_rows(keep);
+            }
             Action::Redraw => self.clear = true,
             Action::ToggleHelp => {
                 self.help = true;
@@ -414,8 +522,6 @@ impl App {
         } else if self.selected >= self.offset + rows {
             self.offset = self.selected + 1 - rows;
         }
-        self.offset = self.offset.min(self.view.rows.len().saturating_sub(rows));
+        self.offset = self.offset.min(self.len().saturating_sub(rows));
     }
 }
-
-type Column = super::columns::Column<ConnectionRow>;

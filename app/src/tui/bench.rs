@@ -29,6 +29,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
             now_ns += 1_000;
             model.record(Exchange {
                 tuple: Tuple { client, server },
+                conn_start_ns: 0,
                 request_ns: now_ns,
                 latency_ns: 50_000 + u64::from(i % 97) * 10_000 + u64::from(k) * 1_000,
                 method: Some(if k % 3 == 0 {
@@ -52,10 +53,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
 /// Mean time to draw one 200x60 frame with 10,000 rows in the table (a new selection each
 /// frame, so nothing is cached by the terminal diff).
 pub fn bench_render_10k(frames: usize) -> Duration {
-    let clock = super::app::Clock {
-        monotonic_ns: 0,
-        wall: std::time::SystemTime::UNIX_EPOCH,
-    };
+    let clock = crate::model::Clock::default();
     let mut app = App::new(
         SharedModel::new(busy_model(10_000)),
         false,

@@ -14,6 +14,7 @@ use ratatui::{
 };
 
 use super::theme::Theme;
+use crate::model::Clock;
 
 /// How a column takes its width.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -27,6 +28,8 @@ pub enum Fit {
 /// What a cell needs to know besides its row.
 #[derive(Clone, Copy, Debug)]
 pub struct CellContext<'a> {
+    /// Now, for clock times.
+    pub clock: &'a Clock,
     pub show_query: bool,
     /// Exact numbers instead of `12.3k`.
     pub exact: bool,
@@ -68,7 +71,7 @@ pub fn header_text<R>(column: &Column<R>, sorted: Option<bool>) -> String {
 /// The columns to draw in `available` terminal columns (spacing 1), as indexes into
 /// `columns` in their order, each with its width. `needed[i]` is column i's widest text
 /// (cells and header); a fill column takes what is left.
-pub fn fit<R>(columns: &[Column<R>], needed: &[u16], available: u16) -> Vec<(usize, u16)> {
+pub fn fit<R>(columns: &[&Column<R>], needed: &[u16], available: u16) -> Vec<(usize, u16)> {
     let mut shown: Vec<usize> = (0..columns.len()).collect();
     let room = |shown: &[usize]| -> i32 {
         let spacing = shown.len().saturating_sub(1) as i32;
@@ -158,12 +161,13 @@ mod tests {
 
     #[test]
     fn whole_columns_go_lowest_priority_first_and_fills_take_the_rest() {
-        let columns = [
+        let owned = [
             column("client", Fit::Exact, 0),
             column("server", Fit::Exact, 9),
             column("exch", Fit::Exact, 8),
             column("request", Fit::Fill(5), 7),
         ];
+        let columns: Vec<&Column<()>> = owned.iter().collect();
         let needed = [21, 21, 5, 7];
         // Everything fits: 21+21+5+5 and 3 spaces = 55.
         assert_eq!(

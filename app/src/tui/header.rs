@@ -101,7 +101,26 @@ pub fn watched(w: &Watched) -> String {
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
     let s = &app.view.figures;
     let lost = s.kernel[probe_common::wire::Counter::EventsLost];
-    let interval = humantime::format_duration(app.interval).to_string();
+    // The sparklines' window: the header's rate and shares cover the same span, and say so.
+    let (window, req_per_s, share_4xx, share_5xx) = match &app.view.window {
+        Some(w) => (
+            format!(
+                "last {}:",
+                humantime::format_duration(std::time::Duration::from_secs(
+                    w.duration_ns().div_ceil(1_000_000_000)
+                ))
+            ),
+            format_rate(w.req_per_s()),
+            format_percent(w.share_4xx()),
+            format_percent(w.share_5xx()),
+        ),
+        None => (
+            "no interval yet:".to_string(),
+            "–".to_string(),
+            "–".to_string(),
+            "–".to_string(),
+        ),
+    };
     let mut first = vec![
         Field {
             priority: 5,
@@ -109,13 +128,15 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
         },
         field(theme, 7, "up ", uptime(s.uptime_ns)),
         field(theme, 10, "exchanges ", count(s.exchanges, app.exact)),
-        field(
-            theme,
-            9,
-            "req/s ",
-            format!("{} (last {interval})", format_rate(app.view.req_per_s())),
-        ),
-        field(theme, 8, "4xx+5xx ", format_percent(s.error_rate)),
+        Field {
+            priority: 9,
+            spans: vec![
+                Span::styled(format!("{window} req/s "), theme.label()),
+                Span::styled(req_per_s, theme.value()),
+            ],
+        },
+        field(theme, 8, "4xx ", share_4xx),
+        field(theme, 8, "5xx ", share_5xx),
         field(theme, 3, "in-flight ", count(s.kernel.in_flight, app.exact)),
     ];
     first.push(Field {

@@ -10,8 +10,8 @@ use ratatui::{
     widgets::{Block, Cell, Paragraph, Row, Table},
 };
 
-use super::{app::Clock, latency, table::count, theme::Theme};
-use crate::model::{ConnectionDetail, format_ns};
+use super::{latency, table::count, theme::Theme};
+use crate::model::{Clock, RowDetail, format_ns};
 
 /// `12:34:56.789`: the UTC time of day, to the millisecond.
 pub fn clock_time(t: SystemTime) -> String {
@@ -24,13 +24,35 @@ pub fn clock_time(t: SystemTime) -> String {
 fn seen(clock: &Clock, ns: u64) -> String {
     format!(
         "{} UTC ({} ago)",
-        clock_time(clock.wall_of(ns)),
-        format_ns(clock.ago_ns(ns))
+        clock_time(clock.wall_time(ns)),
+        format_ns(ago_ns(clock, ns))
     )
 }
 
+/// How long before `clock`'s now a CLOCK_MONOTONIC time was.
+pub fn ago_ns(clock: &Clock, ns: u64) -> u64 {
+    clock.mono_ns.saturating_sub(ns)
+}
+
+/// What the figures of `d` are not: complete, or of an open connection.
+fn notes(d: &RowDetail, clock: &Clock) -> String {
+    let mut notes = String::new();
+    if d.closed {
+        notes.push_str("  closed");
+    }
+    if let Some(since) = d.partial_since_ns {
+        notes.push_str(&format!(
+            "  partial since {}",
+            clock_time(clock.wall_time(since))
+        ));
+    } else if d.restarted {
+        notes.push_str("  counts again since evicted");
+    }
+    notes
+}
+
 pub struct Inspect<'a> {
-    pub detail: &'a ConnectionDetail,
+    pub detail: &'a RowDetail,
     pub clock: &'a Clock,
     /// First recent exchange drawn.
     pub scroll: usize,
@@ -41,7 +63,7 @@ pub struct Inspect<'a> {
 pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
     let d = i.detail;
     let block = Block::bordered().title(Span::styled(
-        format!(" {} (Esc: back) ", d.tuple),
+        format!(" {} (Esc: back) ", d.key),
         theme.title(),
     ));
     let inner = block.inner(area);
@@ -65,16 +87,28 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
                 value(count(d.exchanges, i.exact)),
                 label("  first seen "),
                 value(seen(i.clock, d.first_seen_ns)),
+                Span::styled(notes(d, i.clock), theme.warn()),
             ]),
-            Line::from(vec![
-                label("last seen "),
-                value(seen(i.clock, d.last_seen_ns)),
-            ]),
+            Line::from(
+                [
+                    label("last seen "),
+                    value(seen(i.clock, d.last_seen_ns)),
+                    label("  status"),
+                ]
+                .into_iter()
+                .chain(d.statuses.iter().flat_map(|(code, n)| {
+                    [
+                        Span::styled(format!(" {code}"), theme.status(*code)),
+                        Span::styled(format!(" ×{}", count(*n, i.exact)), theme.value()),
+                    ]
+                }))
+                .collect::<Vec<_>>(),
+            ),
             Line::from(
                 [Span::styled("TTFB ", theme.title())]
                     .into_iter()
                     .chain(latency::percentile_spans(
-                        (d.exchanges > 0).then_some(&d.percentiles),
+                        d.percentiles.as_ref(),
                         facts.width.saturating_sub(5),
                         theme,
                     ))
@@ -119,8 +153,8 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
     .style(theme.title());
     let rows = shown.map(|e| {
         Row::new([
-            Cell::from(clock_time(i.clock.wall_of(e.request_ns))),
-            Cell::from(format_ns(i.clock.ago_ns(e.request_ns))),
+            Cell::from(clock_time(i.clock.wall_time(e.request_ns))),
+            Cell::from(format_ns(ago_ns(i.clock, e.request_ns))),
             Cell::from(e.method.map_or("?", |m| m.as_str())),
             Cell::from(e.path.display(i.show_query).into_owned()),
             Cell::from(Span::styled(e.status.to_string(), theme.status(e.status))),
@@ -150,10 +184,10 @@ mod tests {
     #[test]
     fn clock_times_and_ages_count_from_now() {
         let clock = Clock {
-            monotonic_ns: 100_000_000_000,
+            mono_ns: 100_000_000_000,
             wall: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(45_296),
         };
         assert_eq!(seen(&clock, 96_800_000_000), "12:34:52.800 UTC (3.20s ago)");
-        assert_eq!(clock_time(clock.wall_of(100_000_000_000)), "12:34:56.000");
+        assert_eq!(clock_time(clock.wall_time(100_000_000_000)), "12:34:56.000");
     }
 }

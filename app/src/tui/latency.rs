@@ -123,7 +123,7 @@ pub fn histogram_lines<'a>(
 pub fn render(
     frame: &mut Frame,
     area: Rect,
-    p: &Percentiles,
+    p: Option<&Percentiles>,
     log2: &[u64; LOG2_BUCKETS],
     exact: bool,
     theme: &Theme,
@@ -133,7 +133,7 @@ pub fn render(
     frame.render_widget(block, area);
     let empty = log2.iter().all(|n| *n == 0);
     let mut lines = vec![Line::from(percentile_spans(
-        (!empty).then_some(p),
+        p.filter(|_| !empty),
         inner.width,
         theme,
     ))];

@@ -43,7 +43,7 @@ use tokio::{
 
 use crate::model::{Filter, SharedModel};
 pub use app::Watched;
-use app::{App, Clock};
+use app::{App, now};
 use cpu::CpuMeter;
 use theme::Theme;
 
@@ -54,6 +54,8 @@ pub struct DashboardOptions {
     pub initial_filter: Option<Filter>,
     /// Show query strings instead of `?…`.
     pub show_query: bool,
+    /// `--duration`: the run ends this long after the start (`run` then turns `shutdown` true).
+    pub duration: Option<Duration>,
 }
 
 /// Leaves raw mode and the alternate screen however `run` ends (error, early return).
@@ -110,7 +112,7 @@ pub async fn run(
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let theme = Theme::from_env();
-    let mut app = App::new(model, opts.show_query, watched, Clock::now());
+    let mut app = App::new(model, opts.show_query, watched, now());
     app.interval = interval;
     if opts.initial_filter.is_some() {
         app.set_filter(opts.initial_filter);
@@ -129,7 +131,7 @@ pub async fn run(
         if std::mem::take(&mut app.clear) {
             terminal.clear()?;
         }
-        app.set_clock(Clock::now());
+        app.set_clock(now());
         ui::draw_frame(&mut terminal, &mut app, &theme)?;
         tokio::select! {
             _ = refresh.tick() => {

@@ -51,9 +51,15 @@ pub fn render(
             style: theme.latency(),
         },
         Series {
-            title: "4xx+5xx",
-            value: |p| (p.error_rate * 1000.0).round() as u64,
-            label: |p| format_percent(p.error_rate),
+            title: "4xx / 5xx",
+            value: |p| ((p.share_4xx() + p.share_5xx()) * 1000.0).round() as u64,
+            label: |p| {
+                format!(
+                    "{} / {}",
+                    format_percent(p.share_4xx()),
+                    format_percent(p.share_5xx())
+                )
+            },
             style: theme.alarm(),
         },
     ];

@@ -10,18 +10,26 @@ use ratatui::{
 };
 
 use super::{
-    app::App,
+    app::{App, Showing},
     columns::{self, CellContext, Column, Fit, plain},
+    inspect::clock_time,
     theme::Theme,
 };
-use crate::model::{ConnectionRow, Percentiles, format_count, format_ns, format_rate};
+use crate::model::{
+    Group, NumberedExchange, Percentiles, Row, RowKey, format_count, format_ns, format_percent,
+    format_rate,
+};
 
-/// A latency figure, `–` while there is none (a row whose percentiles are not computed yet).
-fn latency(p: &Percentiles, pick: fn(&Percentiles) -> u64) -> String {
-    if *p == Percentiles::default() {
-        "–".to_string()
-    } else {
-        format_ns(pick(p))
+/// A latency figure, `–` while there is none.
+fn latency(p: Option<Percentiles>, pick: fn(&Percentiles) -> u64) -> String {
+    p.map_or("–".to_string(), |p| format_ns(pick(&p)))
+}
+
+fn compare_latency(pick: fn(&Percentiles) -> u64) -> impl Fn(&Row, &Row) -> std::cmp::Ordering {
+    move |a, b| {
+        a.percentiles
+            .map(|p| pick(&p))
+            .cmp(&b.percentiles.map(|p| pick(&p)))
     }
 }
 
@@ -33,34 +41,104 @@ pub fn count(n: u64, exact: bool) -> String {
     }
 }
 
-/// The connection view's columns, left to right. Priorities: the server and the count stay
-/// longest, the client side goes first.
-pub const COLUMNS: [Column<ConnectionRow>; 9] = [
+/// `GET /index.html`: a request as the table shows it (query string redacted unless asked).
+pub fn request(e: &NumberedExchange, show_query: bool) -> String {
+    format!(
+        "{} {}",
+        e.method.map_or("?", |m| m.as_str()),
+        e.path.display(show_query)
+    )
+}
+
+/// A share as a percentage without the `%` (the header says it): `12.5`, `100.0`.
+fn percent(share: f64) -> String {
+    format_percent(share).trim_end_matches('%').to_string()
+}
+
+const fn key_column(
+    header: &'static str,
+    fit: Fit,
+    priority: u8,
+    text: fn(&Row, &CellContext) -> String,
+    compare: fn(&Row, &Row) -> std::cmp::Ordering,
+) -> Column<Row> {
     Column {
-        header: "client →",
+        header,
         align: Alignment::Left,
-        fit: Fit::Exact,
-        priority: 0,
-        text: |r, _| format!("{} →", r.tuple.client),
+        fit,
+        priority,
+        text,
         style: plain,
-        compare: Some(|a, b| a.tuple.cmp(&b.tuple)),
+        compare: Some(compare),
         descending_first: false,
+    }
+}
+
+/// The server side of a row (connection, server and endpoint rows have one).
+fn server(r: &Row) -> String {
+    r.key.server().map_or_else(String::new, |s| s.to_string())
+}
+
+/// Priorities: the row's key and its count stay longest, the client side of a connection
+/// goes first.
+const CLIENT_SIDE: Column<Row> = key_column(
+    "client →",
+    Fit::Exact,
+    0,
+    |r, _| {
+        r.key
+            .client()
+            .map_or_else(String::new, |c| format!("{c} →"))
     },
-    Column {
-        header: "server",
-        align: Alignment::Left,
-        fit: Fit::Exact,
-        priority: 10,
-        text: |r, _| r.tuple.server.to_string(),
-        style: plain,
-        compare: Some(|a, b| a.tuple.server.cmp(&b.tuple.server)),
-        descending_first: false,
+    |a, b| a.key.cmp(&b.key),
+);
+const SERVER: Column<Row> = key_column(
+    "server",
+    Fit::Exact,
+    12,
+    |r, _| server(r),
+    |a, b| a.key.server().cmp(&b.key.server()),
+);
+const METHOD: Column<Row> = key_column(
+    "method",
+    Fit::Exact,
+    11,
+    |r, _| match r.key {
+        RowKey::Endpoint { method, .. } => method.map_or("?", |m| m.as_str()).to_string(),
+        _ => String::new(),
     },
+    |a, b| a.key.cmp(&b.key),
+);
+const ENDPOINT: Column<Row> = key_column(
+    "endpoint",
+    Fit::Fill(12),
+    11,
+    |r, _| match r.key {
+        RowKey::Endpoint { template, .. } => template.to_string(),
+        _ => String::new(),
+    },
+    |a, b| a.key.cmp(&b.key),
+);
+const CLIENT: Column<Row> = key_column(
+    "client",
+    Fit::Exact,
+    12,
+    |r, _| {
+        r.key.client_ip().map_or_else(String::new, |ip| match ip {
+            std::net::IpAddr::V6(v6) => format!("[{v6}]"),
+            v4 => v4.to_string(),
+        })
+    },
+    |a, b| a.key.client_ip().cmp(&b.key.client_ip()),
+);
+
+/// The columns every grouping has, after its key.
+const FIGURES: [Column<Row>; 10] = [
     Column {
         header: "exch",
         align: Alignment::Right,
         fit: Fit::Exact,
-        priority: 9,
+        priority: 10,
         text: |r, cx| count(r.exchanges, cx.exact),
         style: plain,
         compare: Some(|a, b| a.exchanges.cmp(&b.exchanges)),
@@ -77,13 +155,45 @@ pub const COLUMNS: [Column<ConnectionRow>; 9] = [
         descending_first: true,
     },
     Column {
+        header: "4xx%",
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority: 4,
+        text: |r, _| percent(r.share_4xx()),
+        style: |r, t| {
+            if r.status_4xx > 0 {
+                t.warn()
+            } else {
+                Style::new()
+            }
+        },
+        compare: Some(|a, b| a.share_4xx().total_cmp(&b.share_4xx())),
+        descending_first: true,
+    },
+    Column {
+        header: "5xx%",
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority: 7,
+        text: |r, _| percent(r.share_5xx()),
+        style: |r, t| {
+            if r.status_5xx > 0 {
+                t.alarm()
+            } else {
+                Style::new()
+            }
+        },
+        compare: Some(|a, b| a.share_5xx().total_cmp(&b.share_5xx())),
+        descending_first: true,
+    },
+    Column {
         header: "p50",
         align: Alignment::Right,
         fit: Fit::Exact,
         priority: 3,
-        text: |r, _| latency(&r.percentiles, |p| p.p50),
+        text: |r, _| latency(r.percentiles, |p| p.p50),
         style: plain,
-        compare: Some(|a, b| a.percentiles.p50.cmp(&b.percentiles.p50)),
+        compare: Some(|a, b| compare_latency(|p| p.p50)(a, b)),
         descending_first: true,
     },
     Column {
@@ -91,9 +201,9 @@ pub const COLUMNS: [Column<ConnectionRow>; 9] = [
         align: Alignment::Right,
         fit: Fit::Exact,
         priority: 8,
-        text: |r, _| latency(&r.percentiles, |p| p.p99),
+        text: |r, _| latency(r.percentiles, |p| p.p99),
         style: |_, t| t.latency(),
-        compare: Some(|a, b| a.percentiles.p99.cmp(&b.percentiles.p99)),
+        compare: Some(|a, b| compare_latency(|p| p.p99)(a, b)),
         descending_first: true,
     },
     Column {
@@ -101,9 +211,9 @@ pub const COLUMNS: [Column<ConnectionRow>; 9] = [
         align: Alignment::Right,
         fit: Fit::Exact,
         priority: 5,
-        text: |r, _| latency(&r.percentiles, |p| p.max),
+        text: |r, _| latency(r.percentiles, |p| p.max),
         style: plain,
-        compare: Some(|a, b| a.percentiles.max.cmp(&b.percentiles.max)),
+        compare: Some(|a, b| compare_latency(|p| p.max)(a, b)),
         descending_first: true,
     },
     Column {
@@ -121,18 +231,38 @@ pub const COLUMNS: [Column<ConnectionRow>; 9] = [
         align: Alignment::Left,
         fit: Fit::Fill(12),
         priority: 7,
-        text: |r, cx| {
-            format!(
-                "{} {}",
-                r.last.method.map_or("?", |m| m.as_str()),
-                r.last.path.display(cx.show_query)
-            )
-        },
+        text: |r, cx| request(&r.last, cx.show_query),
         style: plain,
         compare: None,
         descending_first: false,
     },
+    // Marks: ✕ a closed connection, * figures partial (see the title).
+    Column {
+        header: "",
+        align: Alignment::Left,
+        fit: Fit::Exact,
+        priority: 9,
+        text: |r, _| {
+            let closed = if r.closed { "✕" } else { "" };
+            let partial = if r.partial() { "*" } else { "" };
+            format!("{closed}{partial}")
+        },
+        style: |r, t| if r.closed { t.label() } else { Style::new() },
+        compare: None,
+        descending_first: false,
+    },
 ];
+
+/// The table's columns for rows of `group`: its key, then the figures every grouping has.
+pub fn columns(group: Group) -> Vec<&'static Column<Row>> {
+    let key: &[&'static Column<Row>] = match group {
+        Group::Connection => &[&CLIENT_SIDE, &SERVER],
+        Group::Server => &[&SERVER],
+        Group::Endpoint => &[&SERVER, &METHOD, &ENDPOINT],
+        Group::Client => &[&CLIENT],
+    };
+    key.iter().copied().chain(FIGURES.iter()).collect()
+}
 
 /// The column sorted on at start: the exchange count.
 pub const DEFAULT_SORT: &str = "exch";
@@ -143,43 +273,160 @@ pub fn rows_in(area: Rect) -> usize {
     usize::from(area.height).saturating_sub(3)
 }
 
+/// The columns of the slowest and live-tail views: one exchange per row.
+const EXCHANGE_COLUMNS: [Column<NumberedExchange>; 7] = [
+    Column {
+        header: "time UTC",
+        align: Alignment::Left,
+        fit: Fit::Exact,
+        priority: 6,
+        text: |e, cx| clock_time(cx.clock.wall_time(e.request_ns)),
+        style: plain,
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "client →",
+        align: Alignment::Left,
+        fit: Fit::Exact,
+        priority: 0,
+        text: |e, _| format!("{} →", e.tuple.client),
+        style: plain,
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "server",
+        align: Alignment::Left,
+        fit: Fit::Exact,
+        priority: 9,
+        text: |e, _| e.tuple.server.to_string(),
+        style: plain,
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "request",
+        align: Alignment::Left,
+        fit: Fit::Fill(12),
+        priority: 8,
+        text: |e, cx| request(e, cx.show_query),
+        style: plain,
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "status",
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority: 7,
+        text: |e, _| e.status.to_string(),
+        style: |e, t| t.status(e.status),
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "TTFB",
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority: 10,
+        text: |e, _| format_ns(e.latency_ns),
+        style: |_, t| t.latency(),
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "ago",
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority: 1,
+        text: |e, cx| format_ns(cx.clock.mono_ns.saturating_sub(e.request_ns)),
+        style: plain,
+        compare: None,
+        descending_first: false,
+    },
+];
+
 pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
-    let rows_total = app.view.rows.len();
-    let partial = if app.view.figures.partial() {
+    let total = app.len();
+    let position = if total == 0 {
+        " row 0/0 ".to_string()
+    } else {
+        format!(" row {}/{total} ", app.selected + 1)
+    };
+    let lost = if app.view.figures.partial() {
         ", partial: events lost"
     } else {
         ""
     };
-    let position = if rows_total == 0 {
-        " row 0/0 ".to_string()
-    } else {
-        format!(" row {}/{rows_total} ", app.selected + 1)
+    let title = match app.showing {
+        Showing::Rows(group) => {
+            let hidden = if app.closed_hidden > 0 {
+                format!(", {} closed hidden", app.closed_hidden)
+            } else {
+                String::new()
+            };
+            format!(" {}s ({total}{hidden}{lost}) ", group.name())
+        }
+        Showing::Slowest => {
+            format!(" slowest ({total}, slowest first, since start or reset{lost}) ")
+        }
+        Showing::Tail => format!(" live tail ({total}, newest first{lost}) "),
     };
-    let block = Block::bordered()
-        .title(Span::styled(
-            format!(" connections ({rows_total}{partial}) "),
-            theme.title(),
-        ))
-        .title(Span::styled(" p50 p99 max: TTFB ", theme.label()))
+    let mut block = Block::bordered()
+        .title(Span::styled(title, theme.title()))
         .title_top(Line::styled(position, theme.label()).right_aligned());
+    if let Showing::Rows(_) = app.showing {
+        block = block.title(Span::styled(" p50 p99 max: TTFB ", theme.label()));
+        if let Some(since) = app
+            .view
+            .rows
+            .iter()
+            .filter_map(|r| r.partial_since_ns)
+            .min()
+        {
+            let at = clock_time(app.clock.wall_time(since));
+            block = block.title(Span::styled(
+                format!(" * partial since {at} "),
+                theme.warn(),
+            ));
+        } else if app.view.rows.iter().any(|r| r.restarted) {
+            block = block.title(Span::styled(" * counts again since evicted ", theme.warn()));
+        }
+    }
     let inner = block.inner(area);
     let visible = rows_in(area);
-    let start = app.offset.min(rows_total);
-    let end = (start + visible).min(rows_total);
-    let shown = &app.view.rows[start..end];
+    let start = app.offset.min(total);
+    let end = (start + visible).min(total);
     let cx = CellContext {
+        clock: &app.clock,
         show_query: app.show_query,
         exact: app.exact,
         theme,
     };
-    draw_rows(
-        frame,
-        (area, inner),
-        block,
-        (&COLUMNS, shown),
-        (start, app.selected, app.sort_column, app.sort_descending),
-        &cx,
-    );
+    let place = (start, app.selected, app.sort_column, app.sort_descending);
+    match app.showing {
+        Showing::Rows(group) => draw_rows(
+            frame,
+            (area, inner),
+            block,
+            (&columns(group), &app.view.rows[start..end]),
+            place,
+            &cx,
+        ),
+        Showing::Slowest | Showing::Tail => {
+            let exchange_columns: Vec<&Column<NumberedExchange>> =
+                EXCHANGE_COLUMNS.iter().collect();
+            draw_rows(
+                frame,
+                (area, inner),
+                block,
+                (&exchange_columns, &app.exchanges()[start..end]),
+                (start, app.selected, "", false),
+                &cx,
+            )
+        }
+    }
 }
 
 /// Draws `rows` (the visible slice, the first being row `start`) under `columns`' headers
@@ -188,7 +435,7 @@ fn draw_rows<R>(
     frame: &mut Frame,
     (area, inner): (Rect, Rect),
     block: Block,
-    (columns, rows): (&[Column<R>], &[R]),
+    (columns, rows): (&[&Column<R>], &[R]),
     (start, selected, sort_column, descending): (usize, usize, &str, bool),
     cx: &CellContext,
 ) {
@@ -218,7 +465,7 @@ fn draw_rows<R>(
         let row = TableRow::new(
             widths
                 .iter()
-                .map(|&(i, w)| columns::cell(&columns[i], r, w, cx)),
+                .map(|&(i, w)| columns::cell(columns[i], r, w, cx)),
         );
         if start + n == selected {
             row.style(cx.theme.selected())

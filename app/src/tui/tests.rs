@@ -9,14 +9,14 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use ratatui::{Terminal, backend::TestBackend};
 
 use super::{
-    app::{App, Clock, Watched},
+    app::{App, Watched},
     keys::Action,
     theme::Theme,
     ui,
 };
 use crate::model::{
-    Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple,
-    log2_bucket,
+    Clock, Event, Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel,
+    Tuple, log2_bucket,
 };
 use probe_common::wire::Counter;
 
@@ -37,6 +37,7 @@ fn exchange(
             client: SocketAddr::from(([192, 168, 1, 10], client)),
             server: SocketAddr::from(([10, 0, 0, server.0], server.1)),
         },
+        conn_start_ns: 0,
         request_ns,
         latency_ns,
         method: Some(if status == 201 {
@@ -98,7 +99,7 @@ fn watched(interfaces: &[&str], ports: &[u16]) -> Watched {
 /// Now on screen: half a second after the busy model's last tick, at [`FROZEN_AT`].
 fn clock() -> Clock {
     Clock {
-        monotonic_ns: 110 * SECOND + SECOND / 2,
+        mono_ns: 110 * SECOND + SECOND / 2,
         wall: SystemTime::UNIX_EPOCH + FROZEN_AT,
     }
 }
@@ -202,8 +203,17 @@ fn frozen_screen_does_not_move_and_catches_up_on_unfreeze() {
     let mut s = Screen::new(busy_model(), 120, 30);
     s.act(Action::ToggleFreeze);
     let before = s.render();
-    let mut late: Vec<Exchange> = (0..50)
-        .map(|i| exchange(50_000, (3, 9000), 200 * SECOND + i, 1_000, 200, "/late"))
+    let mut late: Vec<Event> = (0..50)
+        .map(|i| {
+            Event::Exchange(exchange(
+                50_000,
+                (3, 9000),
+                200 * SECOND + i,
+                1_000,
+                200,
+                "/late",
+            ))
+        })
         .collect();
     s.model.record_batch(&mut late);
     // No reset happened, so the totals since the last reset are the kernel's latest.
@@ -252,10 +262,10 @@ fn too_small() {
 fn sorting_marks_the_column_and_keeps_the_selection() {
     let mut s = Screen::new(busy_model(), 120, 30);
     s.act(Action::Down);
-    let selected = s.app.selected_tuple();
+    let selected = s.app.selected_key();
     s.act(Action::SortNext);
     assert!(s.render().contains("req/s▼"));
-    assert_eq!(s.app.selected_tuple(), selected);
+    assert_eq!(s.app.selected_key(), selected);
     s.act(Action::SortReverse);
     assert!(s.render().contains("req/s▲"));
 }
@@ -301,6 +311,7 @@ fn wide_model() -> Model {
                     client: client.parse().unwrap(),
                     server: server.parse().unwrap(),
                 },
+                conn_start_ns: 0,
                 request_ns: 100 * SECOND + i * 10_000,
                 latency_ns: latency,
                 method: Some(Method::Get),
@@ -319,7 +330,18 @@ fn wide_model() -> Model {
 /// Whether `token` is a whole figure as the dashboard writes them: an address with its port,
 /// a duration, a count, a rate, a share, a range of durations, or `–` for none.
 fn is_whole_figure(token: &str) -> bool {
-    if token == "–" || token.parse::<SocketAddr>().is_ok() {
+    let address = token.parse::<SocketAddr>().is_ok()
+        || token
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+            .is_ok();
+    // A clock time: 12:34:56.789.
+    let time = token.len() == 12
+        && token
+            .split([':', '.'])
+            .all(|part| part.parse::<u16>().is_ok());
+    if token == "–" || address || time {
         return true;
     }
     if let Some((low, high)) = token.split_once('–') {
@@ -345,7 +367,7 @@ fn boxed(line: &str) -> Option<&str> {
 fn assert_uncut(s: &mut Screen) {
     let screen = s.render();
     let lines = s.lines();
-    let labels = ["p50", "p90", "p99", "p99.9", "max", "TTFB"];
+    let labels = ["p50", "p90", "p99", "p99.9", "max", "TTFB", "4xx%", "5xx%"];
     for line in &lines {
         let Some(inside) = boxed(line) else { continue };
         for token in inside.split_whitespace() {
@@ -353,7 +375,8 @@ fn assert_uncut(s: &mut Screen) {
                 .chars()
                 .next()
                 .is_some_and(|c| c.is_ascii_digit() || c == '[');
-            if figure_like && !labels.contains(&token) {
+            let label = token.trim_end_matches(['▲', '▼']);
+            if figure_like && !labels.contains(&label) {
                 assert!(is_whole_figure(token), "`{token}` is cut:\n{screen}");
             }
         }
@@ -361,12 +384,21 @@ fn assert_uncut(s: &mut Screen) {
     // The table: its header row, then one line per visible row.
     let header = lines
         .iter()
-        .position(|l| boxed(l).is_some_and(|inside| inside.contains("exch")))
+        .position(|l| {
+            boxed(l).is_some_and(|inside| inside.contains("exch") || inside.contains("TTFB "))
+        })
         .unwrap_or_else(|| panic!("no table header:\n{screen}"));
+    if !matches!(s.app.showing, super::app::Showing::Rows(_)) {
+        return;
+    }
     let visible = &s.app.view.rows[s.app.offset..];
     for (row, line) in visible.iter().zip(&lines[header + 1..]) {
         let tokens: Vec<&str> = boxed(line).unwrap_or("").split_whitespace().collect();
-        let server = row.tuple.server.to_string();
+        // A row's server, or its client for a client row: whole.
+        let server = match row.key.server() {
+            Some(server) => server.to_string(),
+            None => row.key.to_string(),
+        };
         let count = row.exchanges.to_string();
         let count_short = crate::model::format_count(row.exchanges);
         assert!(
@@ -409,6 +441,12 @@ fn screens_at_80x24_and_200x50() {
         let name = |state: &str| format!("{state}_{width}x{height}");
         let mut s = Screen::new(busy_model(), width, height);
         insta::assert_snapshot!(name("connections"), s.render());
+        for view in ["server", "endpoint", "client", "slowest", "tail"] {
+            s.act(Action::NextView);
+            insta::assert_snapshot!(name(view), s.render());
+            assert_uncut(&mut s);
+        }
+        s.act(Action::NextView);
         s.act(Action::Down).act(Action::Inspect);
         insta::assert_snapshot!(name("inspect"), s.render());
         s.act(Action::Back).act(Action::ToggleHelp);
@@ -563,4 +601,89 @@ fn the_header_names_what_is_watched_and_the_filter_cost_as_cpu_share() {
         screen.contains("socket filter 0.9% cpu  90ns/pkt"),
         "{screen}"
     );
+}
+
+#[test]
+fn each_view_groups_the_same_exchanges_its_own_way() {
+    let mut s = Screen::new(busy_model(), 200, 50);
+    let rows = |s: &Screen| -> Vec<(String, u64)> {
+        let mut rows: Vec<(String, u64)> = s
+            .app
+            .view
+            .rows
+            .iter()
+            .map(|r| (r.key.to_string(), r.exchanges))
+            .collect();
+        rows.sort();
+        rows
+    };
+    s.act(Action::NextView);
+    assert_eq!(
+        rows(&s),
+        [
+            ("10.0.0.1:80".to_string(), 175),
+            ("10.0.0.2:8080".to_string(), 160)
+        ]
+    );
+    s.act(Action::NextView);
+    let screen = s.render();
+    assert!(screen.contains(" endpoints (3) "), "{screen}");
+    assert_eq!(
+        rows(&s),
+        [
+            ("10.0.0.1:80 GET /index.html".to_string(), 175),
+            ("10.0.0.2:8080 GET /api/missing".to_string(), 50),
+            ("10.0.0.2:8080 POST /api/orders".to_string(), 110),
+        ]
+    );
+    s.act(Action::NextView);
+    assert_eq!(rows(&s), [("192.168.1.10".to_string(), 335)]);
+    // The slowest first, with its clock time; the tail newest first.
+    s.act(Action::NextView);
+    let slowest = s.app.exchanges().to_vec();
+    assert!(
+        slowest
+            .windows(2)
+            .all(|w| w[0].latency_ns >= w[1].latency_ns)
+    );
+    let screen = s.render();
+    assert!(screen.contains(" slowest ("), "{screen}");
+    assert!(screen.contains(&crate::model::format_ns(slowest[0].latency_ns)));
+    s.act(Action::Inspect);
+    let inspected = s.app.inspect.as_ref().map(|d| d.key.tuple());
+    assert_eq!(inspected, Some(Some(slowest[0].tuple)));
+    s.act(Action::Back).act(Action::NextView);
+    let tail = s.app.exchanges().to_vec();
+    assert!(tail.windows(2).all(|w| w[0].seq > w[1].seq));
+    // Round the cycle, back to connections.
+    s.act(Action::NextView);
+    assert!(s.render().contains(" connections (6) "));
+}
+
+#[test]
+fn closed_connections_are_marked_and_can_be_hidden() {
+    let mut model = busy_model();
+    let first = *model.view().rows.iter().map(|r| &r.key).min().unwrap();
+    let tuple = first.tuple().unwrap();
+    model.apply(Event::ConnectionEnded(crate::model::ConnectionEnd {
+        tuple,
+        conn_start_ns: 0,
+    }));
+    let mut s = Screen::new(model, 120, 30);
+    let screen = s.render();
+    let line = screen
+        .lines()
+        .find(|l| l.contains(&format!("{} →", tuple.client)))
+        .unwrap();
+    assert!(line.contains('✕'), "{screen}");
+    assert_eq!(screen.matches('✕').count(), 1, "{screen}");
+    s.act(Action::ToggleClosed);
+    let screen = s.render();
+    assert!(
+        screen.contains(" connections (5, 1 closed hidden) "),
+        "{screen}"
+    );
+    assert!(!screen.contains(&format!("{} →", tuple.client)), "{screen}");
+    s.act(Action::ToggleClosed);
+    assert!(s.render().contains(" connections (6) "));
 }

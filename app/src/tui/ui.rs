@@ -119,7 +119,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     latency::render(
         frame,
         areas.latency,
-        &figures.latency,
+        figures.latency.as_ref(),
         &figures.log2,
         app.exact,
         theme,

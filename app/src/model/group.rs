@@ -1,0 +1,213 @@
+//! The four ways the table groups exchanges ([`Group`]) and the key of one row ([`RowKey`]).
+//!
+//! - **connection**: one TCP connection, its tuple client → server plus the moment the kernel
+//!   first saw it (a tuple reused by a new connection is a new row);
+//! - **server**: the server's `ip:port`;
+//! - **endpoint**: the server, the method and the path template (`/users/{id}`, see
+//!   [`PathTemplate`]);
+//! - **client**: the client's address.
+
+use std::{
+    fmt,
+    net::{IpAddr, SocketAddr},
+    str::FromStr,
+};
+
+use super::{Exchange, Method, PathTemplate, Tuple};
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Group {
+    #[default]
+    Connection,
+    Server,
+    Endpoint,
+    Client,
+}
+
+impl Group {
+    /// Every grouping, in the order the dashboard's key cycles through them.
+    pub const ALL: [Group; 4] = [
+        Group::Connection,
+        Group::Server,
+        Group::Endpoint,
+        Group::Client,
+    ];
+
+    /// The word on the command line (`--group`), in the JSON summary and on screen.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Group::Connection => "connection",
+            Group::Server => "server",
+            Group::Endpoint => "endpoint",
+            Group::Client => "client",
+        }
+    }
+
+    /// The next grouping in [`Group::ALL`]'s order, wrapping around.
+    pub fn next(self) -> Group {
+        let i = Group::ALL.iter().position(|g| *g == self).unwrap_or(0);
+        Group::ALL[(i + 1) % Group::ALL.len()]
+    }
+
+    /// The key of the row `e` counts in.
+    pub fn key(self, e: &Exchange) -> RowKey {
+        match self {
+            Group::Connection => RowKey::Connection {
+                tuple: e.tuple,
+                conn_start_ns: e.conn_start_ns,
+            },
+            Group::Server => RowKey::Server(e.tuple.server),
+            Group::Endpoint => RowKey::Endpoint {
+                server: e.tuple.server,
+                method: e.method,
+                template: PathTemplate::of(e.path.as_str()),
+            },
+            Group::Client => RowKey::Client(e.tuple.client.ip()),
+        }
+    }
+}
+
+impl fmt::Display for Group {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not a grouping (connection, server, endpoint, client)")]
+pub struct GroupError(String);
+
+impl FromStr for Group {
+    type Err = GroupError;
+
+    fn from_str(s: &str) -> Result<Group, GroupError> {
+        Group::ALL
+            .into_iter()
+            .find(|g| g.name().eq_ignore_ascii_case(s))
+            .ok_or_else(|| GroupError(s.to_owned()))
+    }
+}
+
+/// What one row of a [`Group`] stands for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum RowKey {
+    Connection {
+        tuple: Tuple,
+        /// CLOCK_MONOTONIC ns (capture time with `--read`) at which the connection was first
+        /// seen: tells a reused tuple's connections apart.
+        conn_start_ns: u64,
+    },
+    Server(SocketAddr),
+    Endpoint {
+        server: SocketAddr,
+        method: Option<Method>,
+        template: PathTemplate,
+    },
+    Client(IpAddr),
+}
+
+impl RowKey {
+    pub fn group(&self) -> Group {
+        match self {
+            RowKey::Connection { .. } => Group::Connection,
+            RowKey::Server(_) => Group::Server,
+            RowKey::Endpoint { .. } => Group::Endpoint,
+            RowKey::Client(_) => Group::Client,
+        }
+    }
+
+    /// The client side this row is about, when it is about one address and port.
+    pub fn client(&self) -> Option<SocketAddr> {
+        match self {
+            RowKey::Connection { tuple, .. } => Some(tuple.client),
+            _ => None,
+        }
+    }
+
+    /// The server this row is about, when it is about one.
+    pub fn server(&self) -> Option<SocketAddr> {
+        match self {
+            RowKey::Connection { tuple, .. } => Some(tuple.server),
+            RowKey::Server(server) | RowKey::Endpoint { server, .. } => Some(*server),
+            RowKey::Client(_) => None,
+        }
+    }
+
+    /// The client address this row is about, when it is about one.
+    pub fn client_ip(&self) -> Option<IpAddr> {
+        match self {
+            RowKey::Connection { tuple, .. } => Some(tuple.client.ip()),
+            RowKey::Client(ip) => Some(*ip),
+            _ => None,
+        }
+    }
+
+    /// The tuple of a connection row.
+    pub fn tuple(&self) -> Option<Tuple> {
+        match self {
+            RowKey::Connection { tuple, .. } => Some(*tuple),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for RowKey {
+    /// `client → server`, `server`, `server METHOD /template`, `client`; IPv6 in brackets.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RowKey::Connection { tuple, .. } => write!(f, "{tuple}"),
+            RowKey::Server(server) => write!(f, "{server}"),
+            RowKey::Endpoint {
+                server,
+                method,
+                template,
+            } => write!(
+                f,
+                "{server} {} {template}",
+                method.map_or("?", Method::as_str)
+            ),
+            RowKey::Client(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
+            RowKey::Client(ip) => write!(f, "{ip}"),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::test_support::record;
+
+    #[test]
+    fn each_group_keys_an_exchange_by_its_own_parts() {
+        let mut e = record(40000, 8080, 1, 10, 200);
+        e.path = crate::model::PathPrefix::new("/users/42?x=1");
+        assert_eq!(
+            Group::Connection.key(&e).to_string(),
+            "10.0.0.1:40000 → 10.0.0.2:8080"
+        );
+        assert_eq!(Group::Server.key(&e).to_string(), "10.0.0.2:8080");
+        assert_eq!(
+            Group::Endpoint.key(&e).to_string(),
+            "10.0.0.2:8080 GET /users/{id}"
+        );
+        assert_eq!(Group::Client.key(&e).to_string(), "10.0.0.1");
+        let mut reused = e;
+        reused.conn_start_ns += 1;
+        assert_ne!(Group::Connection.key(&e), Group::Connection.key(&reused));
+        assert_eq!(Group::Server.key(&e), Group::Server.key(&reused));
+    }
+
+    #[test]
+    fn names_parse_back_and_cycle() {
+        for g in Group::ALL {
+            assert_eq!(g.name().parse::<Group>(), Ok(g));
+        }
+        assert_eq!("ENDPOINT".parse::<Group>(), Ok(Group::Endpoint));
+        assert_eq!(
+            "host".parse::<Group>().unwrap_err().to_string(),
+            "`host` is not a grouping (connection, server, endpoint, client)"
+        );
+        assert_eq!(Group::Client.next(), Group::Connection);
+        assert_eq!(Group::Connection.next(), Group::Server);
+    }
+}

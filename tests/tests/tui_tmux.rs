@@ -55,7 +55,12 @@ impl Budget {
 
 /// `ip netns exec NS httptop --interval 200ms` in a `width`x`height` tmux pane.
 fn start_dashboard(ns: &NetNs, width: u16, height: u16) -> Tmux {
-    let args: Vec<OsString> = vec![
+    start_dashboard_with(ns, width, height, &[])
+}
+
+/// [`start_dashboard`] with more arguments for httptop.
+fn start_dashboard_with(ns: &NetNs, width: u16, height: u16, more: &[&str]) -> Tmux {
+    let mut args: Vec<OsString> = vec![
         "netns".into(),
         "exec".into(),
         ns.name().into(),
@@ -63,6 +68,7 @@ fn start_dashboard(ns: &NetNs, width: u16, height: u16) -> Tmux {
         "--interval".into(),
         REFRESH.into(),
     ];
+    args.extend(more.iter().map(OsString::from));
     Tmux::start(width, height, "ip", &args)
 }
 
@@ -521,4 +527,24 @@ fn dashboard_views_group_endpoints_exactly_and_list_the_slowest_first() {
 
     tmux.send_keys(&["q"]);
     assert_eq!(tmux.wait_for_exit(budget.step()), 0);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn dashboard_ends_when_its_duration_elapses() {
+    let budget = Budget::start();
+    let ns = NetNs::new();
+    let tmux = start_dashboard_with(&ns, WIDTH, HEIGHT, &["--duration", "2s", "-p", "8080"]);
+    let screen = tmux.wait_for("the dashboard", budget.step(), |s| {
+        Screen::new(s).exchanges() == Some(0)
+    });
+    // What is watched, named plainly.
+    assert!(
+        screen.contains("watching all interfaces, port 8080"),
+        "{screen}"
+    );
+    // No key is sent: only the duration can end it.
+    let status = tmux.wait_for_exit(budget.step());
+    assert_eq!(status, 0, "exit status; the screen:\n{}", tmux.capture());
+    assert!(!tmux.alternate_screen_on(), "{}", tmux.capture());
 }

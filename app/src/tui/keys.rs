@@ -232,7 +232,7 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Enter)],
         "Enter",
         Action::Inspect,
-        "inspect the selected row (on the header's line: the whole)",
+        "inspect the selected row (in slowest and tail: its connection)",
         &[(Table, "inspect"), (Frozen, "inspect")],
     ),
     bind(

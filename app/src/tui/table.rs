@@ -132,100 +132,84 @@ const CLIENT: Column<Row> = key_column(
     |a, b| a.key.client_ip().cmp(&b.key.client_ip()),
 );
 
+/// A figure column: right-aligned, as wide as its widest figure, biggest first when sorted.
+const fn figure(
+    header: &'static str,
+    priority: u8,
+    text: fn(&Row, &CellContext) -> String,
+    style: fn(&Row, &Theme) -> Style,
+    compare: fn(&Row, &Row) -> std::cmp::Ordering,
+) -> Column<Row> {
+    Column {
+        header,
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority,
+        text,
+        style,
+        compare: Some(compare),
+        descending_first: true,
+    }
+}
+
+/// A TTFB figure column: one field of the row's percentiles.
+macro_rules! latency_figure {
+    ($header:literal, $priority:literal, $field:ident, $style:expr) => {
+        figure(
+            $header,
+            $priority,
+            |r, _| latency(r.percentiles, |p| p.$field),
+            $style,
+            |a, b| compare_latency(|p| p.$field)(a, b),
+        )
+    };
+}
+
+/// `style` when `count` is not zero.
+fn if_any(count: u64, style: Style) -> Style {
+    if count > 0 { style } else { Style::new() }
+}
+
 /// The columns every grouping has, after its key.
 const FIGURES: [Column<Row>; 10] = [
-    Column {
-        header: "exch",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 10,
-        text: |r, cx| count(r.exchanges, cx.exact),
-        style: plain,
-        compare: Some(|a, b| a.exchanges.cmp(&b.exchanges)),
-        descending_first: true,
-    },
-    Column {
-        header: "req/s",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 6,
-        text: |r, _| format_rate(r.req_per_s),
-        style: |_, t| t.rate(),
-        compare: Some(|a, b| a.req_per_s.total_cmp(&b.req_per_s)),
-        descending_first: true,
-    },
-    Column {
-        header: "4xx%",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 4,
-        text: |r, _| percent(r.share_4xx()),
-        style: |r, t| {
-            if r.status_4xx > 0 {
-                t.warn()
-            } else {
-                Style::new()
-            }
-        },
-        compare: Some(|a, b| a.share_4xx().total_cmp(&b.share_4xx())),
-        descending_first: true,
-    },
-    Column {
-        header: "5xx%",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 7,
-        text: |r, _| percent(r.share_5xx()),
-        style: |r, t| {
-            if r.status_5xx > 0 {
-                t.alarm()
-            } else {
-                Style::new()
-            }
-        },
-        compare: Some(|a, b| a.share_5xx().total_cmp(&b.share_5xx())),
-        descending_first: true,
-    },
-    Column {
-        header: "p50",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 3,
-        text: |r, _| latency(r.percentiles, |p| p.p50),
-        style: plain,
-        compare: Some(|a, b| compare_latency(|p| p.p50)(a, b)),
-        descending_first: true,
-    },
-    Column {
-        header: "p99",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 8,
-        text: |r, _| latency(r.percentiles, |p| p.p99),
-        style: |_, t| t.latency(),
-        compare: Some(|a, b| compare_latency(|p| p.p99)(a, b)),
-        descending_first: true,
-    },
-    Column {
-        header: "max",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 5,
-        text: |r, _| latency(r.percentiles, |p| p.max),
-        style: plain,
-        compare: Some(|a, b| compare_latency(|p| p.max)(a, b)),
-        descending_first: true,
-    },
-    Column {
-        header: "last",
-        align: Alignment::Right,
-        fit: Fit::Exact,
-        priority: 4,
-        text: |r, _| r.last.status.to_string(),
-        style: |r, t| t.status(r.last.status),
-        compare: Some(|a, b| a.last.status.cmp(&b.last.status)),
-        descending_first: true,
-    },
+    figure(
+        "exch",
+        10,
+        |r, cx| count(r.exchanges, cx.exact),
+        plain,
+        |a, b| a.exchanges.cmp(&b.exchanges),
+    ),
+    figure(
+        "req/s",
+        6,
+        |r, _| format_rate(r.req_per_s),
+        |_, t| t.rate(),
+        |a, b| a.req_per_s.total_cmp(&b.req_per_s),
+    ),
+    figure(
+        "4xx%",
+        4,
+        |r, _| percent(r.share_4xx()),
+        |r, t| if_any(r.status_4xx, t.warn()),
+        |a, b| a.share_4xx().total_cmp(&b.share_4xx()),
+    ),
+    figure(
+        "5xx%",
+        7,
+        |r, _| percent(r.share_5xx()),
+        |r, t| if_any(r.status_5xx, t.alarm()),
+        |a, b| a.share_5xx().total_cmp(&b.share_5xx()),
+    ),
+    latency_figure!("p50", 3, p50, plain),
+    latency_figure!("p99", 8, p99, |_, t| t.latency()),
+    latency_figure!("max", 5, max, plain),
+    figure(
+        "last",
+        4,
+        |r, _| r.last.status.to_string(),
+        |r, t| t.status(r.last.status),
+        |a, b| a.last.status.cmp(&b.last.status),
+    ),
     Column {
         header: "request",
         align: Alignment::Left,

@@ -317,6 +317,113 @@ mod tests {
         ));
     }
 
+    /// clap's refusal of `args`, as main prints it (one line).
+    fn refused(args: &[&str]) -> String {
+        match Cli::try_parse_from(std::iter::once("httptop").chain(args.iter().copied())) {
+            Ok(cli) => panic!("{args:?} accepted: {cli:?}"),
+            Err(e) => one_line(&e),
+        }
+    }
+
+    #[test]
+    fn every_bad_argument_gets_one_line() {
+        for (args, message) in [
+            (
+                &["--interval", "0s"][..],
+                "invalid value '0s' for '--interval <INTERVAL>': `0s` must be more than 0",
+            ),
+            (
+                &["--request-timeout", "0s"],
+                "invalid value '0s' for '--request-timeout <REQUEST_TIMEOUT>': `0s` must be more \
+                 than 0",
+            ),
+            (
+                &["-p", "0"],
+                "invalid value '0' for '--port <PORT>': `0` is not a port (1-65535)",
+            ),
+            (
+                &["-p", "65536"],
+                "invalid value '65536' for '--port <PORT>': `65536` is not a port (1-65535)",
+            ),
+            (
+                &["--duration", "five"],
+                "invalid value 'five' for '--duration <DURATION>': `five` is not a duration \
+                 (expected number at 0; e.g. 500ms, 10s, 2m)",
+            ),
+            (
+                &["--top", "0"],
+                "invalid value '0' for '--top <N>': `0` is not a count of 1 or more",
+            ),
+            (
+                &["--group", "host"],
+                "invalid value 'host' for '--group <GROUP>': `host` is not a grouping \
+                 (connection, server, endpoint, client)",
+            ),
+        ] {
+            let line = refused(args);
+            assert_eq!(line, message, "{args:?}");
+            assert!(!line.contains('\n'), "{args:?}: {line}");
+        }
+        assert_eq!(
+            error(&["--filter", "status 5xx or"]),
+            "--filter: `or` needs a term after it"
+        );
+    }
+
+    #[test]
+    fn the_filter_and_the_group_reach_every_mode() {
+        for args in [
+            &[
+                "--headless",
+                "--filter",
+                "status 5xx",
+                "--group",
+                "endpoint",
+            ][..],
+            &[
+                "--read",
+                "x.pcap",
+                "--filter",
+                "status 5xx",
+                "--group",
+                "endpoint",
+            ],
+        ] {
+            let c = config(args).unwrap();
+            assert_eq!(c.filter.as_ref().map(Filter::text), Some("status 5xx"));
+            let summary = match c.mode {
+                Mode::Headless(h) => h.summary,
+                Mode::Read(r) => r.summary,
+                other => panic!("{args:?}: {other:?}"),
+            };
+            assert_eq!(summary.group, Group::Endpoint);
+        }
+        let c = config(&["--duration", "3s"]).unwrap();
+        let Mode::Dashboard(opts) = c.mode else {
+            panic!("not the dashboard");
+        };
+        assert_eq!(opts.duration, Some(Duration::from_secs(3)));
+        assert_eq!(config(&["--headless"]).unwrap().filter, None);
+    }
+
+    #[test]
+    fn completions_and_the_man_page_come_from_the_definition() {
+        let cli = Cli::try_parse_from(["httptop", "--completions", "bash"]).unwrap();
+        let bash = String::from_utf8(cli.generated().unwrap()).unwrap();
+        assert!(bash.contains("--group"), "{bash}");
+        assert!(bash.contains("--filter"), "{bash}");
+        let cli = Cli::try_parse_from(["httptop", "--man"]).unwrap();
+        let man = String::from_utf8(cli.generated().unwrap()).unwrap();
+        assert!(man.starts_with(".ie"), "{man}");
+        assert!(man.contains("latency >10ms"), "{man}");
+        assert!(
+            Cli::try_parse_from(["httptop"])
+                .unwrap()
+                .generated()
+                .is_none()
+        );
+    }
+
     #[test]
     fn read_excludes_live_only_options() {
         assert!(Cli::try_parse_from(["httptop", "--read", "x.pcap", "--duration", "1s"]).is_err());

@@ -47,3 +47,49 @@ fn a_file_that_is_no_capture_is_one_line_of_error() {
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
     assert!(out.stdout.is_empty());
 }
+
+/// `httptop --read FILE ARGS`: its stdout, after checking it exited 0.
+fn read(name: &str, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_httptop"))
+        .arg("--read")
+        .arg(capture(name))
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_filter_applies_to_a_capture_and_the_summary_says_so() {
+    const FILE: &str = "zeek_http_1000-requests-one-dropped-response.pcap";
+    let json = |args: &[&str]| -> serde_json::Value {
+        serde_json::from_str(&read(FILE, &[&["--json"], args].concat())).unwrap()
+    };
+    let all = json(&["--filter", "dport 80 and status 200", "--group", "endpoint"]);
+    assert_eq!(all["filter"], "dport 80 and status 200");
+    assert_eq!(all["matched"], 999);
+    assert_eq!(all["source"], "capture");
+    assert_eq!(all["top_rows"][0]["key"], "[::1]:80 GET /");
+    assert_eq!(all["top_rows"][0]["exchanges"], 999);
+    assert_eq!(
+        all["top_rows"][0]["status_codes"],
+        serde_json::json!([{"status": 200, "count": 999}])
+    );
+    let none = json(&["--filter", "status 5xx or path /nothing"]);
+    // The counters stay the capture's; nothing passed the filter.
+    assert_eq!(none["exchanges"], 999);
+    assert_eq!(none["matched"], 0);
+    assert_eq!(none["latency_ns"], serde_json::Value::Null);
+    assert_eq!(none["top_rows"], serde_json::json!([]));
+    let text = read(FILE, &["--filter", "status 200"]);
+    assert!(
+        text.contains("filter \"status 200\": the figures below cover the 999 exchanges"),
+        "{text}"
+    );
+    assert!(
+        text.contains("source                     capture"),
+        "{text}"
+    );
+    assert!(!text.contains("kernel"), "{text}");
+}

@@ -16,6 +16,12 @@ const SOCKET_TIMEOUT: Duration = Duration::from_secs(5);
 /// `times` separate `curl` runs of GET `url` inside `ns` (one connection each, closed when curl
 /// exits); panics unless every one answers 200.
 pub fn curl_get(ns: &NetNs, url: &str, times: usize) {
+    curl_status(ns, url, times, 200);
+}
+
+/// As [`curl_get`], each run expecting `status`.
+pub fn curl_status(ns: &NetNs, url: &str, times: usize, status: u16) {
+    let expected = status.to_string();
     for attempt in 1..=times {
         let output = ns
             .command("curl")
@@ -34,7 +40,7 @@ pub fn curl_get(ns: &NetNs, url: &str, times: usize) {
             .unwrap_or_else(|e| panic!("running curl: {e}"));
         let code = String::from_utf8_lossy(&output.stdout);
         assert!(
-            output.status.success() && code == "200",
+            output.status.success() && code == expected,
             "curl {url} (run {attempt} of {times}) gave {code:?}, {}: {}",
             output.status,
             String::from_utf8_lossy(&output.stderr).trim()

@@ -25,11 +25,11 @@ use std::{
     path::{Path, PathBuf},
 };
 
-pub use clients::{curl_get, keep_alive_client, pipelining_client};
+pub use clients::{curl_get, curl_status, keep_alive_client, pipelining_client};
 pub use httptop::{Counts, Httptop, PINNED, Summary};
 pub use netns::{NetNs, Veth};
 pub use process::run_to_exit;
-pub use servers::{NGINX_BODY, Nginx, PythonServer};
+pub use servers::{Location, NGINX_BODY, Nginx, NginxConfig, PythonServer};
 pub use tshark::{Truth, tshark_truth};
 
 /// The prefix of every name the tests give (namespaces, tmux sockets, directories).

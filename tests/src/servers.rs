@@ -3,8 +3,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-pub use httptop_lab::NGINX_BODY;
-use httptop_lab::NginxConfig;
+pub use httptop_lab::{Location, NGINX_BODY, NginxConfig};
 
 use crate::{NetNs, TempDir, expect_lab};
 
@@ -19,10 +18,16 @@ pub struct Nginx {
 impl Nginx {
     #[track_caller]
     pub fn start(ns: &NetNs, listen: &[SocketAddr]) -> Self {
+        Self::start_config(ns, &NginxConfig::new(listen))
+    }
+
+    /// nginx with `config` (its locations, keep-alive limits) in a temp dir.
+    #[track_caller]
+    pub fn start_config(ns: &NetNs, config: &NginxConfig) -> Self {
         let dir = TempDir::new();
         let nginx = expect_lab(
-            httptop_lab::Nginx::start(ns, dir.path(), &NginxConfig::new(listen)),
-            format_args!("starting nginx on {listen:?}"),
+            httptop_lab::Nginx::start(ns, dir.path(), config),
+            format_args!("starting nginx on {:?}", config.listen),
         );
         Self { nginx, _dir: dir }
     }

@@ -277,29 +277,18 @@ fn flatten(mut items: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
     }
 }
 
-/// Kleene's three-valued logic: `None` is "cannot tell".
-fn all3(values: impl Iterator<Item = Option<bool>>) -> Option<bool> {
+/// Kleene's three-valued AND (`decisive` false) or OR (`decisive` true), where `None` is
+/// "cannot tell": one `decisive` value decides; otherwise any unknown leaves it unknown.
+fn kleene(values: impl Iterator<Item = Option<bool>>, decisive: bool) -> Option<bool> {
     let mut unknown = false;
     for v in values {
         match v {
-            Some(false) => return Some(false),
+            Some(b) if b == decisive => return Some(decisive),
             None => unknown = true,
-            Some(true) => {}
+            Some(_) => {}
         }
     }
-    (!unknown).then_some(true)
-}
-
-fn any3(values: impl Iterator<Item = Option<bool>>) -> Option<bool> {
-    let mut unknown = false;
-    for v in values {
-        match v {
-            Some(true) => return Some(true),
-            None => unknown = true,
-            Some(false) => {}
-        }
-    }
-    (!unknown).then_some(false)
+    (!unknown).then_some(!decisive)
 }
 
 impl Expr {
@@ -316,8 +305,8 @@ impl Expr {
         match self {
             Expr::Test(t) => t.matches_key(key),
             Expr::Not(inner) => inner.matches_key(key).map(|b| !b),
-            Expr::And(all) => all3(all.iter().map(|x| x.matches_key(key))),
-            Expr::Or(any) => any3(any.iter().map(|x| x.matches_key(key))),
+            Expr::And(all) => kleene(all.iter().map(|x| x.matches_key(key)), false),
+            Expr::Or(any) => kleene(any.iter().map(|x| x.matches_key(key)), true),
         }
     }
 }
@@ -340,7 +329,7 @@ fn on_key_side(
     match side {
         Side::Client => c,
         Side::Server => s,
-        Side::Either => any3([c, s].into_iter()),
+        Side::Either => kleene([c, s].into_iter(), true),
     }
 }
 

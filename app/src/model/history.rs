@@ -26,6 +26,11 @@ impl HistoryPoint {
         share(self.status_4xx, self.exchanges)
     }
 
+    /// Share of 4xx and 5xx together among this interval's exchanges (0 when none).
+    pub fn error_share(&self) -> f64 {
+        share(self.status_4xx + self.status_5xx, self.exchanges)
+    }
+
     /// Share of 5xx among this interval's exchanges (0 when none): the errors SRE dashboards
     /// count.
     pub fn share_5xx(&self) -> f64 {

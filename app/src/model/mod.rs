@@ -58,7 +58,7 @@ pub use probe_common::wire::Method;
 pub use rows::{RowStats, Rows, StatusMix};
 pub use shared::SharedModel;
 pub use stats::{Slowest, Stats, StatsOptions};
-pub use summary::{ConnectionSummary, RowSummary, Source, Summary};
+pub use summary::{ConnectionSummary, RowSummary, Source, StatusCount, Summary};
 pub use template::{PathTemplate, is_id};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;
@@ -658,5 +658,169 @@ mod tests {
         let t = m.stats().rows(Group::Connection).iter().next().unwrap();
         // Sequence numbers survive a reset, so "as of exchange N" stays meaningful.
         assert_eq!(t.last.seq, 1);
+    }
+}
+
+#[cfg(test)]
+mod view_tests {
+    use super::{test_support::record, *};
+
+    #[test]
+    fn a_key_filter_keeps_whole_rows_however_many_exchanges_passed() {
+        let mut m = Model::new(ModelOptions::default());
+        for i in 0..5 {
+            m.record(record(40000 + i, 9090, u64::from(i), 1_000, 200));
+        }
+        // More than the log holds, all to another port: the :9090 rows left the log.
+        for i in 0..(LOG_CAPACITY as u64 + 10) {
+            m.record(record(50000, 80, 10 + i, 1_000, 200));
+        }
+        m.set_filter(Filter::parse("dport 9090").unwrap());
+        let v = m.view();
+        assert_eq!(v.rows.len(), 5);
+        assert!(v.rows.iter().all(|r| r.exchanges == 1 && !r.partial()));
+        m.set_group(Group::Server);
+        let v = m.view();
+        assert_eq!(v.rows.len(), 1);
+        assert_eq!(v.rows[0].exchanges, 5);
+        // An exchange-level term says since when it counts.
+        m.set_filter(Filter::parse("dport 80 and status 200").unwrap());
+        let v = m.view();
+        assert_eq!(v.rows.len(), 1);
+        assert_eq!(v.rows[0].exchanges, LOG_CAPACITY as u64);
+        // The oldest exchange still in the log was requested at 20 ns.
+        assert_eq!(v.rows[0].partial_since_ns, Some(20));
+        assert_eq!(v.figures.partial_since_ns, Some(20));
+    }
+
+    #[test]
+    fn each_grouping_sums_its_rows_with_4xx_and_5xx_apart() {
+        let mut m = Model::new(ModelOptions::default());
+        let mut add = |port: u16, path: &str, status: u16| {
+            let mut e = record(port, 80, 1, 1_000, status);
+            e.path = PathPrefix::new(path);
+            m.record(e);
+        };
+        add(40000, "/users/1", 200);
+        add(40000, "/users/2", 404);
+        add(40001, "/users/3?x", 500);
+        add(40001, "/orders", 200);
+        m.set_group(Group::Endpoint);
+        let v = m.view();
+        let mut rows: Vec<(String, u64, u64, u64)> = v
+            .rows
+            .iter()
+            .map(|r| (r.key.to_string(), r.exchanges, r.status_4xx, r.status_5xx))
+            .collect();
+        rows.sort();
+        assert_eq!(
+            rows,
+            [
+                ("10.0.0.2:80 GET /orders".to_owned(), 1, 0, 0),
+                ("10.0.0.2:80 GET /users/{id}".to_owned(), 3, 1, 1),
+            ]
+        );
+        assert_eq!((v.figures.status_4xx, v.figures.status_5xx), (1, 1));
+        assert_eq!(v.figures.statuses, [(200, 2), (404, 1), (500, 1)]);
+        let users = v.rows.iter().find(|r| r.exchanges == 3).unwrap();
+        let detail = m.detail(&users.key, &v, false).unwrap();
+        assert_eq!(detail.statuses, [(200, 1), (404, 1), (500, 1)]);
+        assert_eq!(detail.recent.len(), 3);
+        assert_eq!(detail.recent[0].status, 500);
+        m.set_group(Group::Client);
+        assert_eq!(m.view().rows.len(), 1);
+    }
+
+    #[test]
+    fn ended_connections_are_marked_and_a_reused_tuple_is_a_new_row() {
+        let mut m = Model::new(ModelOptions::default());
+        let first = record(40000, 80, 1, 1_000, 200);
+        m.record(first);
+        m.end_connection(&ConnectionEnd {
+            tuple: first.tuple,
+            conn_start_ns: first.conn_start_ns,
+        });
+        let mut again = record(40000, 80, 2, 1_000, 200);
+        again.conn_start_ns = 2_000_000_000;
+        m.apply(Event::Exchange(again));
+        let v = m.view();
+        let mut closed: Vec<(u64, bool)> = v
+            .rows
+            .iter()
+            .map(|r| (r.last.request_ns, r.closed))
+            .collect();
+        closed.sort();
+        assert_eq!(closed, [(1, true), (2, false)]);
+    }
+
+    #[test]
+    fn new_rows_have_percentiles_at_once_and_an_empty_view_has_none() {
+        let mut m = Model::new(ModelOptions::default());
+        assert_eq!(m.view().figures.latency, None);
+        m.record(record(40000, 80, 1, 7_000, 200));
+        let v = m.view();
+        assert_eq!(v.rows[0].percentiles.map(|p| p.p50), Some(7_000));
+        m.record(record(40000, 80, 2, 9_000, 200));
+        // Up to date in the next view, without waiting for a tick.
+        assert_eq!(m.view().rows[0].percentiles.map(|p| p.max), Some(9_000));
+    }
+
+    #[test]
+    fn slowest_and_tail_in_their_orders() {
+        let mut m = Model::new(ModelOptions {
+            slowest: 2,
+            tail: 3,
+            ..ModelOptions::default()
+        });
+        for (i, ns) in [5u64, 50, 20, 40, 10].into_iter().enumerate() {
+            m.record(record(40000, 80, i as u64, ns, 200));
+        }
+        let v = m.view();
+        let slow: Vec<u64> = v.slowest.iter().map(|e| e.latency_ns).collect();
+        assert_eq!(slow, [50, 40]);
+        let tail: Vec<u64> = v.tail.iter().map(|e| e.seq).collect();
+        assert_eq!(tail, [4, 3, 2]);
+        m.set_filter(Filter::parse("latency <30ns").unwrap());
+        let v = m.view();
+        assert_eq!(
+            v.slowest.iter().map(|e| e.latency_ns).collect::<Vec<_>>(),
+            [20, 10]
+        );
+        assert_eq!(v.tail.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 2, 0]);
+    }
+
+    #[test]
+    fn evictions_are_counted_in_the_figures() {
+        let mut m = Model::new(ModelOptions {
+            max_rows: 10,
+            ..ModelOptions::default()
+        });
+        for i in 0..11 {
+            m.record(record(40000 + i, 80, u64::from(i), 1, 200));
+        }
+        assert_eq!(m.view().figures.evictions, 1);
+        m.record(record(40000, 80, 20, 1, 200));
+        let v = m.view();
+        let back = v
+            .rows
+            .iter()
+            .find(|r| r.key.client().map(|c| c.port()) == Some(40000));
+        assert!(back.is_some_and(|r| r.restarted && r.partial()));
+    }
+
+    #[test]
+    fn wall_clock_times_follow_the_start() {
+        let mut m = Model::new(ModelOptions::default());
+        let wall = SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        m.start(5_000_000_000, wall);
+        let f = m.view().figures;
+        assert_eq!(
+            f.wall_time(7_500_000_000),
+            wall + std::time::Duration::from_millis(2_500)
+        );
+        assert_eq!(
+            f.wall_time(4_000_000_000),
+            wall - std::time::Duration::from_secs(1)
+        );
     }
 }

@@ -1,14 +1,14 @@
 //! The headless summary: its JSON field names are a contract (scripts and tests parse them).
 //! Each kernel counter appears under its key from `probe_common::wire::Counter`.
 
-use std::{collections::BTreeMap, fmt::Write as _, time::SystemTime};
+use std::{fmt::Write as _, time::SystemTime};
 
 use probe_common::wire::Counter;
 use serde::Serialize;
 
 use super::{
     Figures, Group, Row, RowKey,
-    latency::{Percentiles, log2_bucket_floor},
+    latency::{LOG2_BUCKETS, Percentiles, log2_bucket_floor, log2_percentile_bounds},
     totals::Counters,
     units::{format_ns, format_percent, format_rate},
 };
@@ -53,7 +53,7 @@ pub struct Summary {
     /// Exchanges the figures below cover: the events the filter let through, or all of them.
     pub matched: u64,
     /// Each status code of those exchanges with its count.
-    pub status_codes: BTreeMap<String, u64>,
+    pub status_codes: Vec<StatusCount>,
     pub status_4xx: u64,
     pub status_5xx: u64,
     /// TTFB percentiles of those exchanges; `null` when there were none.
@@ -97,7 +97,7 @@ pub struct RowSummary {
     pub exchanges: u64,
     pub status_4xx: u64,
     pub status_5xx: u64,
-    pub status_codes: BTreeMap<String, u64>,
+    pub status_codes: Vec<StatusCount>,
     pub p50_ns: Option<u64>,
     pub p99_ns: Option<u64>,
     pub max_ns: Option<u64>,
@@ -107,8 +107,18 @@ pub struct RowSummary {
     pub partial: bool,
 }
 
-fn codes(statuses: &[(u16, u64)]) -> BTreeMap<String, u64> {
-    statuses.iter().map(|(c, n)| (c.to_string(), *n)).collect()
+/// One status code and how many exchanges had it.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusCount {
+    pub status: u16,
+    pub count: u64,
+}
+
+fn codes(statuses: &[(u16, u64)]) -> Vec<StatusCount> {
+    statuses
+        .iter()
+        .map(|&(status, count)| StatusCount { status, count })
+        .collect()
 }
 
 impl RowSummary {
@@ -263,7 +273,7 @@ impl Summary {
         let mix: Vec<String> = self
             .status_codes
             .iter()
-            .map(|(code, n)| format!("{code}: {n}"))
+            .map(|s| format!("{}: {}", s.status, s.count))
             .collect();
         if !mix.is_empty() {
             let _ = writeln!(out, "status codes: {}", mix.join("  "));
@@ -284,6 +294,22 @@ impl Summary {
             None => {
                 let _ = writeln!(out, "TTFB: none (no exchanges)");
             }
+        }
+        // With events lost the percentiles above are partial; the histogram is not.
+        let histogram: Option<[u64; LOG2_BUCKETS]> = self.histogram_log2.as_slice().try_into().ok();
+        if let Some(b) = histogram
+            .filter(|_| events_lost > 0)
+            .and_then(|h| log2_percentile_bounds(&h))
+        {
+            let _ = writeln!(
+                out,
+                "TTFB from the log2 histogram (bucket bounds, not exact): p50 < {}  p90 < {}  \
+                 p99 < {}  max < {}",
+                format_ns(b.p50),
+                format_ns(b.p90),
+                format_ns(b.p99),
+                format_ns(b.max)
+            );
         }
 
         let used = |n: &u64| *n > 0;
@@ -437,13 +463,87 @@ mod tests {
         assert!(!text.contains("partial"), "{text}");
 
         let mut m = model();
-        m.set_kernel_totals(KernelTotals {
+        let mut k = KernelTotals {
             counters: [(Counter::Exchanges, 6), (Counter::EventsLost, 2)].into(),
             ..Default::default()
-        });
+        };
+        k.histogram_log2[20] = 6; // [1.05ms, 2.10ms)
+        m.set_kernel_totals(k);
         let text = m.summary(Group::Connection, 10, Source::Kernel).to_text();
         assert!(text.contains("2 events lost"), "{text}");
+        assert!(
+            text.contains("(bucket bounds, not exact): p50 < 2.10ms"),
+            "{text}"
+        );
         assert!(text.contains("partial"), "{text}");
+    }
+
+    #[test]
+    fn run_figures_statuses_and_the_rows_of_the_group() {
+        let mut m = model();
+        let wall =
+            std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_700_000_000);
+        m.start(1_000_000_000, wall);
+        m.set_end(3_000_000_000);
+        let summary = m.summary(Group::Server, 10, Source::Capture);
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["start"], "2023-11-14T22:13:20.000Z");
+        assert_eq!(json["duration_s"], 2.0);
+        // The kernel's 4 exchanges over 2 s.
+        assert_eq!(json["rate_per_s"], 2.0);
+        assert_eq!(json["source"], "capture");
+        assert_eq!(json["filter"], serde_json::Value::Null);
+        assert_eq!(json["matched"], 4);
+        assert_eq!(
+            json["status_codes"],
+            serde_json::json!([{"status": 200, "count": 3}, {"status": 404, "count": 1}])
+        );
+        assert_eq!(
+            (json["status_4xx"].as_u64(), json["status_5xx"].as_u64()),
+            (Some(1), Some(0))
+        );
+        assert_eq!(json["group"], "server");
+        let rows = json["top_rows"].as_array().unwrap();
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["key"], "10.0.0.2:80");
+        assert_eq!(rows[0]["exchanges"], 3);
+        assert_eq!(rows[1]["key"], "10.0.0.2:8080");
+        assert_eq!(rows[1]["status_4xx"], 1);
+        assert_eq!(
+            rows[1]["status_codes"],
+            serde_json::json!([{"status": 404, "count": 1}])
+        );
+        // The connection rows stay in `top_talkers` whatever the group.
+        assert_eq!(json["top_talkers"].as_array().unwrap().len(), 2);
+        let text = summary.to_text();
+        assert!(!text.contains("kernel"), "{text}");
+        assert!(text.contains("TTFB (4 exchanges)"), "{text}");
+        assert!(text.contains("status codes: 200: 3  404: 1"), "{text}");
+        assert!(text.contains("top server rows:"), "{text}");
+    }
+
+    #[test]
+    fn a_filtered_summary_covers_what_the_filter_let_through_and_says_so() {
+        let mut m = Model::new(ModelOptions::default());
+        m.set_filter(crate::model::Filter::parse("status 4xx").unwrap());
+        m.record(record(40000, 80, 1, 1_000, 200));
+        m.record(record(40001, 8080, 2, 2_000, 404));
+        let summary = m.summary(Group::Endpoint, 10, Source::Kernel);
+        assert_eq!(summary.filter.as_deref(), Some("status 4xx"));
+        assert_eq!(summary.matched, 1);
+        assert_eq!(summary.top_rows.len(), 1);
+        assert_eq!(summary.top_rows[0].key, "10.0.0.2:8080 GET /index.html");
+        assert_eq!(summary.latency_ns.map(|p| p.max), Some(2_000));
+        let text = summary.to_text();
+        assert!(
+            text.contains("filter \"status 4xx\": the figures below cover the 1 exchanges"),
+            "{text}"
+        );
+        // No exchange at all: no percentiles, not zeros.
+        let mut empty = Model::new(ModelOptions::default());
+        let summary = empty.summary(Group::Connection, 10, Source::Kernel);
+        assert_eq!(summary.latency_ns, None);
+        assert!(summary.to_text().contains("TTFB: none"));
     }
 
     /// Every key of the JSON object, nested ones as `parent.key` (arrays by their first item).

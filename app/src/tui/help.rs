@@ -1,4 +1,4 @@
-//! The `?` overlay: every binding from the one table, then the filter language.
+//! The `?` overlay: every binding from the one table, then the filter language, scrollable.
 
 use ratatui::{
     Frame,
@@ -11,15 +11,25 @@ use super::{
     keys::{BINDINGS, Context},
     theme::Theme,
 };
-use crate::model::LOG_CAPACITY;
+use crate::model::{FILTER_GRAMMAR, LOG_CAPACITY};
 
-const FILTER_HELP: [&str; 5] = [
-    "port N / sport N / dport N   either side / client port / server port",
-    "ip ADDR / src ADDR / dst ADDR   either side / client / server",
-    "net CIDR   10.0.0.0/8, fd00::/8       status 5xx | 404     method GET",
-    "terms are ANDed; `not` negates the next term: dport 80 not status 2xx",
-    "client = the side that sent the request line; server = the other side",
-];
+/// What client and server mean in the filter's terms.
+const SIDES: &str = "client = the side that sent the request line; server = the other side";
+
+/// `text`'s words in lines of at most `width` characters (a longer word gets a line of its own).
+fn wrap(text: &str, width: usize) -> Vec<String> {
+    let mut lines: Vec<String> = Vec::new();
+    for word in text.split_whitespace() {
+        match lines.last_mut() {
+            Some(line) if line.chars().count() + 1 + word.chars().count() <= width => {
+                line.push(' ');
+                line.push_str(word);
+            }
+            _ => lines.push(word.to_string()),
+        }
+    }
+    lines
+}
 
 /// Whether history before a filter is kept: otherwise a new filter's sudden history, or a
 /// frozen screen's missing exchanges, would look like a bug.
@@ -32,7 +42,7 @@ fn history_note() -> [String; 3] {
 }
 
 /// Every line of the help, first to last.
-fn lines(theme: &Theme) -> Vec<Line<'static>> {
+fn lines(theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let mut lines = vec![Line::styled("keys", theme.title())];
     for (context, heading) in [
         (Context::Main, None),
@@ -52,7 +62,13 @@ fn lines(theme: &Theme) -> Vec<Line<'static>> {
         }
     }
     lines.push(Line::styled("filter", theme.title()));
-    lines.extend(FILTER_HELP.iter().map(|s| Line::raw(format!("  {s}"))));
+    // The grammar as the command line's help gives it, wrapped to the overlay.
+    lines.extend(
+        wrap(FILTER_GRAMMAR, width)
+            .into_iter()
+            .chain(wrap(SIDES, width))
+            .map(|s| Line::raw(format!("  {s}"))),
+    );
     lines.extend(
         history_note()
             .into_iter()
@@ -72,9 +88,10 @@ const FIGURES_HELP: [&str; 4] = [
 
 /// The help overlay, scrolled to line `scroll` (clamped so the last page stays full).
 pub fn render(frame: &mut Frame, area: Rect, scroll: usize, theme: &Theme) {
-    let lines = lines(theme);
-    let height = (lines.len() as u16 + 2).min(area.height);
     let width = 78.min(area.width);
+    // Two columns of border, two of indent.
+    let lines = lines(theme, usize::from(width.saturating_sub(4)));
+    let height = (lines.len() as u16 + 2).min(area.height);
     let [_, column, _] = Layout::horizontal([
         Constraint::Fill(1),
         Constraint::Length(width),

@@ -232,7 +232,7 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Enter)],
         "Enter",
         Action::Inspect,
-        "inspect the selected row (in slowest and tail: its connection)",
+        "inspect the selected row (slowest, tail: its connection)",
         &[(Table, "inspect"), (Frozen, "inspect")],
     ),
     bind(
@@ -352,7 +352,7 @@ pub const BINDINGS: &[Binding] = &[
         &[code(KeyCode::Backspace)],
         "Backspace",
         Action::DeleteBack,
-        "erase before the cursor (the whole text while it is selected)",
+        "erase before the cursor (all of it while selected)",
         NO_HINT,
     ),
     bind(

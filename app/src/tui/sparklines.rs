@@ -52,7 +52,7 @@ pub fn render(
         },
         Series {
             title: "4xx / 5xx",
-            value: |p| ((p.share_4xx() + p.share_5xx()) * 1000.0).round() as u64,
+            value: |p| (p.error_share() * 1000.0).round() as u64,
             label: |p| {
                 format!(
                     "{} / {}",

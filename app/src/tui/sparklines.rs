@@ -1,6 +1,7 @@
 //! req/s, p99 TTFB and error-rate sparklines, one point per refresh interval, newest on the
-//! right. Each title says the latest point's value (the header's window: the last interval)
-//! and the largest over the points shown, with how long they span.
+//! right. Each title says the latest point's value (`now`: the last interval) and the largest
+//! over the points shown, with how long they span: the window the header's rate and shares
+//! cover.
 
 use std::time::Duration;
 
@@ -81,7 +82,7 @@ pub fn render(
             format!(" over {span}")
         };
         // Whole parts only: the span, then the peak, go when the line is too narrow.
-        let head = format!("{} {now}", s.title);
+        let head = format!("{} now {now}", s.title);
         let tail = [
             format!("  max {peak}{over}"),
             format!("  max {peak}"),
@@ -93,7 +94,7 @@ pub fn render(
         frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::styled(s.title, theme.title()),
-                Span::raw(format!(" {now}")),
+                Span::raw(format!(" now {now}")),
                 Span::styled(tail, theme.label()),
             ])),
             title,

@@ -1,10 +1,7 @@
 //! The dashboard's state and what each action does to it. No terminal here: tests drive it.
 //! Every change of state happens here, on a key or a refresh; drawing only reads the result.
 
-use std::{
-    cmp::Ordering,
-    time::{Duration, SystemTime},
-};
+use std::{cmp::Ordering, time::SystemTime};
 
 use crossterm::event::{KeyCode, KeyEvent};
 
@@ -104,8 +101,6 @@ pub struct App {
     /// The socket filter's CPU use over the latest interval: its run time over the interval's
     /// length (1.0 = one core).
     pub filter_cpu_share: Option<f64>,
-    /// The refresh interval: what req/s and the sparklines' points are measured over.
-    pub interval: Duration,
     /// Now, as of the latest refresh (the freeze's moment while frozen).
     pub clock: Clock,
     pub quit: bool,
@@ -139,7 +134,6 @@ impl App {
             exact: false,
             cpu_percent: None,
             filter_cpu_share: None,
-            interval: Duration::from_secs(1),
             clock,
             quit: false,
             clear: false,

@@ -13,10 +13,11 @@ use ratatui::{
 
 use super::{
     app::{App, Watched},
+    sparklines,
     table::count,
     theme::Theme,
 };
-use crate::model::{format_ns, format_percent, format_rate};
+use crate::model::{Window, format_ns, format_percent, format_rate};
 
 /// One field of a header line: its spans and how much it matters (higher stays longer).
 struct Field<'a> {
@@ -98,18 +99,14 @@ pub fn watched(w: &Watched) -> String {
     format!("{interfaces}, {ports}")
 }
 
-pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
+/// The header of `app`; its rate and 4xx / 5xx shares cover `window` (the sparklines').
+pub fn render(frame: &mut Frame, area: Rect, app: &App, window: Option<&Window>, theme: &Theme) {
     let s = &app.view.figures;
     let lost = s.kernel[probe_common::wire::Counter::EventsLost];
     // The sparklines' window: the header's rate and shares cover the same span, and say so.
-    let (window, req_per_s, share_4xx, share_5xx) = match &app.view.window {
+    let (window, req_per_s, share_4xx, share_5xx) = match window {
         Some(w) => (
-            format!(
-                "last {}:",
-                humantime::format_duration(std::time::Duration::from_secs(
-                    w.duration_ns().div_ceil(1_000_000_000)
-                ))
-            ),
+            format!("last {}:", sparklines::span(w)),
             format_rate(w.req_per_s()),
             format_percent(w.share_4xx()),
             format_percent(w.share_5xx()),

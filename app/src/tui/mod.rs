@@ -113,7 +113,6 @@ pub async fn run(
 ) -> anyhow::Result<()> {
     let theme = Theme::from_env();
     let mut app = App::new(model, opts.show_query, watched, now());
-    app.interval = interval;
     if opts.initial_filter.is_some() {
         app.set_filter(opts.initial_filter);
     }

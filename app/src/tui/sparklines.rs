@@ -14,7 +14,7 @@ use ratatui::{
 };
 
 use super::theme::Theme;
-use crate::model::{HistoryPoint, format_ns, format_percent, format_rate};
+use crate::model::{HistoryPoint, Window, format_ns, format_percent, format_rate};
 
 struct Series<'a> {
     title: &'a str,
@@ -23,13 +23,40 @@ struct Series<'a> {
     style: Style,
 }
 
-pub fn render(
-    frame: &mut Frame,
-    area: Rect,
-    history: &[HistoryPoint],
-    interval: Duration,
-    theme: &Theme,
-) {
+/// The points a chart `width` columns wide shows: the newest, one per column.
+pub fn shown(history: &[HistoryPoint], width: u16) -> &[HistoryPoint] {
+    &history[history.len().saturating_sub(usize::from(width))..]
+}
+
+/// What `points` add up to: the window the header's rate and shares cover.
+pub fn window(points: &[HistoryPoint]) -> Option<Window> {
+    let (first, last) = (points.first()?, points.last()?);
+    let mut w = Window {
+        start_ns: first.start_ns,
+        end_ns: last.end_ns,
+        ..Window::default()
+    };
+    for p in points {
+        w.exchanges += p.exchanges;
+        w.status_4xx += p.status_4xx;
+        w.status_5xx += p.status_5xx;
+    }
+    Some(w)
+}
+
+/// `1m10s`: a window's length to the second (to the millisecond below a second), as the
+/// header and the sparklines both write it.
+pub fn span(w: &Window) -> String {
+    let ns = w.duration_ns();
+    let rounded = if ns >= 1_000_000_000 {
+        Duration::from_secs((ns + 500_000_000) / 1_000_000_000)
+    } else {
+        Duration::from_millis(ns / 1_000_000)
+    };
+    humantime::format_duration(rounded).to_string()
+}
+
+pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &Theme) {
     let series = [
         Series {
             title: "req/s",
@@ -69,18 +96,13 @@ pub fn render(
         let [title, chart] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(*row);
         // Only as many points as fit, newest last.
-        let points = &history[history.len().saturating_sub(usize::from(chart.width))..];
+        let points = shown(history, chart.width);
         let now = points.last().map_or("–".to_string(), s.label);
         let peak = points
             .iter()
             .max_by_key(|p| (s.value)(p))
             .map_or("–".to_string(), s.label);
-        let over = if points.is_empty() {
-            String::new()
-        } else {
-            let span = humantime::format_duration(interval * points.len() as u32);
-            format!(" over {span}")
-        };
+        let over = window(points).map_or(String::new(), |w| format!(" over {}", span(&w)));
         // Whole parts only: the span, then the peak, go when the line is too narrow.
         let head = format!("{} now {now}", s.title);
         let tail = [

@@ -687,3 +687,35 @@ fn closed_connections_are_marked_and_can_be_hidden() {
     s.act(Action::ToggleClosed);
     assert!(s.render().contains(" connections (6) "));
 }
+
+#[test]
+fn the_header_covers_the_window_the_sparklines_show() {
+    // A minute of points, more than an 80-column chart shows.
+    let mut m = Model::new(ModelOptions::default());
+    m.tick(100 * SECOND);
+    for second in 0..60u64 {
+        let status = if second % 4 == 0 { 500 } else { 200 };
+        let t = (100 + second) * SECOND;
+        m.record(exchange(40_000, (1, 80), t, 1_000_000, status, "/"));
+        m.tick(t + SECOND);
+    }
+    let mut s = Screen::new(m, 80, 24);
+    let screen = s.render();
+    // The chart is narrower than a minute: the header's window is its points, not 60.
+    let seconds: usize = screen
+        .split_once("last ")
+        .and_then(|(_, rest)| rest.split_once("s:"))
+        .and_then(|(n, _)| n.parse().ok())
+        .unwrap_or_else(|| panic!("no window in the header:\n{screen}"));
+    assert!(seconds < 60, "{screen}");
+    let shown = &s.app.view.history[60 - seconds..];
+    let span = format!("{seconds}s");
+    assert!(
+        screen.contains(&format!("last {span}: req/s 1.0")),
+        "{screen}"
+    );
+    assert!(screen.contains(&format!("over {span}")), "{screen}");
+    let errors = shown.iter().filter(|p| p.status_5xx > 0).count();
+    let share = crate::model::format_percent(errors as f64 / shown.len() as f64);
+    assert!(screen.contains(&format!("5xx {share}")), "{screen}");
+}

@@ -108,14 +108,10 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     };
 
     let figures = &app.view.figures;
-    header::render(frame, areas.header, app, theme);
-    sparklines::render(
-        frame,
-        areas.sparklines,
-        &app.view.history,
-        app.interval,
-        theme,
-    );
+    // The header's rate and shares cover what the sparklines show.
+    let window = sparklines::window(sparklines::shown(&app.view.history, areas.sparklines.width));
+    header::render(frame, areas.header, app, window.as_ref(), theme);
+    sparklines::render(frame, areas.sparklines, &app.view.history, theme);
     latency::render(
         frame,
         areas.latency,

@@ -24,7 +24,12 @@ pub struct PathTemplate {
 impl PathTemplate {
     /// The template of a request target (a path prefix, query string possibly included).
     pub fn of(target: &str) -> Self {
-        let path = target.split(['?', '#']).next().unwrap_or_default();
+        // Bytes, not chars: this runs for every exchange.
+        let end = target
+            .bytes()
+            .position(|b| b == b'?' || b == b'#')
+            .unwrap_or(target.len());
+        let path = &target[..end];
         let mut out = PathTemplate {
             len: 0,
             bytes: [0; TEMPLATE_LEN],

@@ -719,3 +719,42 @@ fn the_header_covers_the_window_the_sparklines_show() {
     let share = crate::model::format_percent(errors as f64 / shown.len() as f64);
     assert!(screen.contains(&format!("5xx {share}")), "{screen}");
 }
+
+#[test]
+fn rows_counted_since_the_log_began_say_since_when() {
+    // More exchanges than the log keeps, then a filter that looks into each one: its rows
+    // count from the oldest exchange still kept.
+    let mut m = Model::new(ModelOptions::default());
+    m.tick(100 * SECOND);
+    let n = crate::model::LOG_CAPACITY as u64 + 1_000;
+    for i in 0..n {
+        let status = if i % 2 == 0 { 500 } else { 200 };
+        m.record(exchange(
+            40_000,
+            (1, 80),
+            100 * SECOND + i * 1_000,
+            1_000,
+            status,
+            "/",
+        ));
+    }
+    m.tick(101 * SECOND);
+    let mut s = Screen::new(m, 120, 30);
+    s.type_filter("status 5xx").key(KeyCode::Enter);
+    let row = s.app.view.rows.first().copied().unwrap();
+    let since = row.partial_since_ns.expect("a partial row");
+    // The oldest kept exchange: number 1000, requested 1 ms after the first.
+    assert_eq!(since, 100 * SECOND + 1_000 * 1_000);
+    let at = super::inspect::clock_time(s.app.clock.wall_time(since));
+    let screen = s.render();
+    assert!(
+        screen.contains(&format!("* partial since {at}")),
+        "{screen}"
+    );
+    assert!(
+        screen.lines().any(|l| l.contains("→") && l.contains('*')),
+        "{screen}"
+    );
+    s.act(Action::Inspect);
+    assert!(s.render().contains(&format!("partial since {at}")));
+}

@@ -157,7 +157,10 @@ impl Live {
                     self.model.clone(),
                     opts.clone(),
                     self.collector.interval,
-                    self.kernel.interfaces.clone(),
+                    tui::Watched {
+                        interfaces: self.kernel.interfaces.clone(),
+                        ports: self.kernel.ports.clone(),
+                    },
                     stop_rx,
                 )
                 .await

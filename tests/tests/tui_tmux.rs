@@ -11,7 +11,10 @@ use std::{
     time::{Duration, Instant},
 };
 
-use httptop_tests::{NetNs, Nginx, httptop_binary, keep_alive_client, tmux::Tmux};
+use httptop_lab::{Location, NginxConfig};
+use httptop_tests::{
+    NetNs, Nginx, PythonServer, TempDir, httptop_binary, keep_alive_client, tmux::Tmux,
+};
 
 const SERVER_A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const SERVER_B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9090);
@@ -52,7 +55,12 @@ impl Budget {
 
 /// `ip netns exec NS httptop --interval 200ms` in a `width`x`height` tmux pane.
 fn start_dashboard(ns: &NetNs, width: u16, height: u16) -> Tmux {
-    let args: Vec<OsString> = vec![
+    start_dashboard_with(ns, width, height, &[])
+}
+
+/// [`start_dashboard`] with more arguments for httptop.
+fn start_dashboard_with(ns: &NetNs, width: u16, height: u16, more: &[&str]) -> Tmux {
+    let mut args: Vec<OsString> = vec![
         "netns".into(),
         "exec".into(),
         ns.name().into(),
@@ -60,6 +68,7 @@ fn start_dashboard(ns: &NetNs, width: u16, height: u16) -> Tmux {
         "--interval".into(),
         REFRESH.into(),
     ];
+    args.extend(more.iter().map(OsString::from));
     Tmux::start(width, height, "ip", &args)
 }
 
@@ -356,4 +365,186 @@ fn dashboard_too_small_says_so_and_relays_out_on_resize() {
     tmux.send_keys(&["q"]);
     assert_eq!(tmux.wait_for_exit(budget.step()), 0);
     assert!(!tmux.alternate_screen_on());
+}
+
+/// nginx closing every connection after one request, with a path per status, and the delay
+/// server answering after [`DELAY`].
+const VIEWS_NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+const VIEWS_DELAY: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9090);
+const DELAY: Duration = Duration::from_millis(100);
+/// (server, path, status, requests): each request on a connection of its own (curl, and nginx
+/// with `keepalive_requests 1`); `/users/N` are one endpoint, `/users/{id}`.
+const VIEWS_TRAFFIC: [(SocketAddr, &str, u16, u64); 7] = [
+    (VIEWS_NGINX, "/ok", 200, 7),
+    (VIEWS_NGINX, "/missing", 404, 3),
+    (VIEWS_NGINX, "/broken", 500, 2),
+    (VIEWS_NGINX, "/users/1", 200, 1),
+    (VIEWS_NGINX, "/users/22", 200, 2),
+    (VIEWS_NGINX, "/users/333", 200, 1),
+    (VIEWS_DELAY, "/slow", 200, 3),
+];
+
+/// `curl URL` inside `ns` (a connection of its own); panics unless it answers `status`.
+fn curl_expecting(ns: &NetNs, url: &str, status: u16) {
+    let output = ns
+        .command("curl")
+        .args(["-sS", "--http1.1", "--max-time", "5", "-o", "/dev/null"])
+        .args(["-w", "%{http_code}", url])
+        .output()
+        .unwrap_or_else(|e| panic!("running curl: {e}"));
+    let code = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(
+        code,
+        status.to_string(),
+        "curl {url}: {}",
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+}
+
+/// One row of the endpoint view: `│server method endpoint exch …`.
+fn endpoint_rows(screen: &str) -> Vec<(String, String, String, u64)> {
+    let mut rows: Vec<_> = screen
+        .lines()
+        .filter_map(|line| {
+            let mut words = line.strip_prefix('│')?.split_whitespace();
+            let server = words.next()?.to_owned();
+            server.parse::<SocketAddr>().ok()?;
+            let method = words.next()?.to_owned();
+            let endpoint = words.next()?.to_owned();
+            let exchanges = words.next()?.parse().ok()?;
+            Some((server, method, endpoint, exchanges))
+        })
+        .collect();
+    rows.sort();
+    rows
+}
+
+#[test]
+#[ignore = "needs root"]
+fn dashboard_views_group_endpoints_exactly_and_list_the_slowest_first() {
+    let budget = Budget::start();
+    let ns = NetNs::new();
+    let dir = TempDir::new();
+    let mut config = NginxConfig::new(&[VIEWS_NGINX]);
+    config.keepalive_requests = 1;
+    config.locations = vec![
+        Location {
+            path: "/ok",
+            status: 200,
+            body: "ok\n",
+        },
+        Location {
+            path: "/missing",
+            status: 404,
+            body: "missing\n",
+        },
+        Location {
+            path: "/broken",
+            status: 500,
+            body: "broken\n",
+        },
+        Location {
+            path: "/users/",
+            status: 200,
+            body: "user\n",
+        },
+    ];
+    let _nginx = httptop_lab::Nginx::start(&ns, dir.path(), &config)
+        .unwrap_or_else(|e| panic!("starting nginx: {e}"));
+    let _delay = PythonServer::delay(&ns, VIEWS_DELAY, DELAY);
+    let tmux = start_dashboard(&ns, 200, 50);
+    tmux.wait_for("the dashboard with 0 exchanges", budget.step(), |s| {
+        Screen::new(s).exchanges() == Some(0)
+    });
+
+    for (server, path, status, requests) in VIEWS_TRAFFIC {
+        for _ in 0..requests {
+            curl_expecting(&ns, &format!("http://{server}{path}"), status);
+        }
+    }
+    let total: u64 = VIEWS_TRAFFIC.iter().map(|t| t.3).sum();
+    tmux.wait_for("every exchange counted", budget.step(), |s| {
+        Screen::new(s).exchanges() == Some(total)
+    });
+    // Every request had a connection of its own, and every one of them has ended.
+    let closed = tmux.wait_for(
+        "a row per connection, each marked closed",
+        budget.step(),
+        |s| {
+            Screen::new(s).connections_title() == Some(total)
+                && s.lines()
+                    .filter(|l| l.starts_with('│') && l.contains('✕'))
+                    .count()
+                    == total as usize
+        },
+    );
+    assert_eq!(
+        Screen::new(&closed).rows().len(),
+        total as usize,
+        "{closed}"
+    );
+
+    // The view key twice: servers, then endpoints.
+    tmux.send_keys(&["v"]);
+    tmux.wait_for("the server view", budget.step(), |s| {
+        s.contains(" servers (2) ")
+    });
+    tmux.send_keys(&["v"]);
+    let mut expected: Vec<(String, String, String, u64)> = vec![
+        (VIEWS_NGINX.to_string(), "GET".into(), "/broken".into(), 2),
+        (VIEWS_NGINX.to_string(), "GET".into(), "/missing".into(), 3),
+        (VIEWS_NGINX.to_string(), "GET".into(), "/ok".into(), 7),
+        (
+            VIEWS_NGINX.to_string(),
+            "GET".into(),
+            "/users/{id}".into(),
+            4,
+        ),
+        (VIEWS_DELAY.to_string(), "GET".into(), "/slow".into(), 3),
+    ];
+    expected.sort();
+    let screen = tmux.wait_for(
+        "the endpoint view with every endpoint",
+        budget.step(),
+        |s| s.contains(" endpoints (5) ") && endpoint_rows(s) == expected,
+    );
+    assert_eq!(endpoint_rows(&screen), expected, "{screen}");
+
+    // Client, then the slowest exchanges: the delayed endpoint's first.
+    tmux.send_keys(&["v", "v"]);
+    let screen = tmux.wait_for("the slowest view", budget.step(), |s| {
+        s.contains(" slowest (")
+    });
+    let first = screen
+        .lines()
+        .skip_while(|l| !l.contains("time UTC"))
+        .nth(1)
+        .unwrap_or("");
+    assert!(
+        first.contains(&VIEWS_DELAY.to_string()) && first.contains("GET /slow"),
+        "the slowest row is not the delayed endpoint's:\n{screen}"
+    );
+
+    tmux.send_keys(&["q"]);
+    assert_eq!(tmux.wait_for_exit(budget.step()), 0);
+}
+
+#[test]
+#[ignore = "needs root"]
+fn dashboard_ends_when_its_duration_elapses() {
+    let budget = Budget::start();
+    let ns = NetNs::new();
+    let tmux = start_dashboard_with(&ns, WIDTH, HEIGHT, &["--duration", "2s", "-p", "8080"]);
+    let screen = tmux.wait_for("the dashboard", budget.step(), |s| {
+        Screen::new(s).exchanges() == Some(0)
+    });
+    // What is watched, named plainly.
+    assert!(
+        screen.contains("watching all interfaces, port 8080"),
+        "{screen}"
+    );
+    // No key is sent: only the duration can end it.
+    let status = tmux.wait_for_exit(budget.step());
+    assert_eq!(status, 0, "exit status; the screen:\n{}", tmux.capture());
+    assert!(!tmux.alternate_screen_on(), "{}", tmux.capture());
 }

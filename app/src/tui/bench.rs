@@ -53,7 +53,13 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
 /// Mean time to draw one 200x60 frame with 10,000 rows in the table (a new selection each
 /// frame, so nothing is cached by the terminal diff).
 pub fn bench_render_10k(frames: usize) -> Duration {
-    let mut app = App::new(SharedModel::new(busy_model(10_000)), false, Vec::new());
+    let clock = crate::model::Clock::default();
+    let mut app = App::new(
+        SharedModel::new(busy_model(10_000)),
+        false,
+        super::app::Watched::default(),
+        clock,
+    );
     let theme = Theme::new(true);
     let mut terminal = match Terminal::new(TestBackend::new(200, 60)) {
         Ok(t) => t,

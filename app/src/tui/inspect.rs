@@ -1,4 +1,7 @@
-//! One connection in detail: its percentiles, histogram and recent exchanges.
+//! One row in detail: its count, percentiles, histogram and recent exchanges (scrollable),
+//! with clock times and ages measured from now.
+
+use std::time::SystemTime;
 
 use ratatui::{
     Frame,
@@ -7,31 +10,70 @@ use ratatui::{
     widgets::{Block, Cell, Paragraph, Row, Table},
 };
 
-use super::{latency, theme::Theme};
-use crate::model::{RowDetail, format_count, format_ns};
+use super::{latency, table::count, theme::Theme};
+use crate::model::{Clock, RowDetail, format_ns};
 
-/// `3.20s ago` from two CLOCK_MONOTONIC times.
-fn ago(now_ns: u64, then_ns: u64) -> String {
-    format!("{} ago", format_ns(now_ns.saturating_sub(then_ns)))
+/// `12:34:56.789`: the UTC time of day, to the millisecond.
+pub fn clock_time(t: SystemTime) -> String {
+    let stamp = humantime::format_rfc3339_millis(t).to_string();
+    // "2024-05-01T12:34:56.789Z": the clock part.
+    stamp.get(11..23).map_or(stamp.clone(), str::to_string)
 }
 
-pub fn render(
-    frame: &mut Frame,
-    area: Rect,
-    d: &RowDetail,
-    now_ns: u64,
-    show_query: bool,
-    theme: &Theme,
-) {
+/// `12:34:56.789 UTC (3.20s ago)` for a CLOCK_MONOTONIC time.
+fn seen(clock: &Clock, ns: u64) -> String {
+    format!(
+        "{} UTC ({} ago)",
+        clock_time(clock.wall_time(ns)),
+        format_ns(ago_ns(clock, ns))
+    )
+}
+
+/// How long before `clock`'s now a CLOCK_MONOTONIC time was.
+pub fn ago_ns(clock: &Clock, ns: u64) -> u64 {
+    clock.mono_ns.saturating_sub(ns)
+}
+
+/// What the figures of `d` are not: complete, or of an open connection.
+fn notes(d: &RowDetail, clock: &Clock) -> String {
+    let mut notes = String::new();
+    if d.closed {
+        notes.push_str("  closed");
+    }
+    if let Some(since) = d.partial_since_ns {
+        notes.push_str(&format!(
+            "  partial since {}",
+            clock_time(clock.wall_time(since))
+        ));
+    } else if d.restarted {
+        notes.push_str("  counts again since evicted");
+    }
+    notes
+}
+
+pub struct Inspect<'a> {
+    pub detail: &'a RowDetail,
+    pub clock: &'a Clock,
+    /// First recent exchange drawn.
+    pub scroll: usize,
+    pub show_query: bool,
+    pub exact: bool,
+}
+
+pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
+    let d = i.detail;
     let block = Block::bordered().title(Span::styled(
         format!(" {} (Esc: back) ", d.key),
         theme.title(),
     ));
     let inner = block.inner(area);
     frame.render_widget(block, area);
+    // The histogram takes the rows it has (up to two fifths); the recent list the rest.
+    let buckets = latency::histogram_rows(&d.log2, usize::MAX).len() as u16;
+    let histogram_height = buckets.min(inner.height.saturating_sub(3) * 2 / 5).max(1);
     let [facts, histogram, recent] = Layout::vertical([
-        Constraint::Length(2),
-        Constraint::Length(8),
+        Constraint::Length(3),
+        Constraint::Length(histogram_height),
         Constraint::Min(3),
     ])
     .areas(inner);
@@ -42,16 +84,36 @@ pub fn render(
         Paragraph::new(vec![
             Line::from(vec![
                 label("exchanges "),
-                value(format_count(d.exchanges)),
+                value(count(d.exchanges, i.exact)),
                 label("  first seen "),
-                value(ago(now_ns, d.first_seen_ns)),
-                label("  last seen "),
-                value(ago(now_ns, d.last_seen_ns)),
+                value(seen(i.clock, d.first_seen_ns)),
+                Span::styled(notes(d, i.clock), theme.warn()),
             ]),
-            Line::from(latency::percentile_spans(
-                &d.percentiles.unwrap_or_default(),
-                theme,
-            )),
+            Line::from(
+                [
+                    label("last seen "),
+                    value(seen(i.clock, d.last_seen_ns)),
+                    label("  status"),
+                ]
+                .into_iter()
+                .chain(d.statuses.iter().flat_map(|(code, n)| {
+                    [
+                        Span::styled(format!(" {code}"), theme.status(*code)),
+                        Span::styled(format!(" ×{}", count(*n, i.exact)), theme.value()),
+                    ]
+                }))
+                .collect::<Vec<_>>(),
+            ),
+            Line::from(
+                [Span::styled("TTFB ", theme.title())]
+                    .into_iter()
+                    .chain(latency::percentile_spans(
+                        d.percentiles.as_ref(),
+                        facts.width.saturating_sub(5),
+                        theme,
+                    ))
+                    .collect::<Vec<_>>(),
+            ),
         ]),
         facts,
     );
@@ -60,31 +122,72 @@ pub fn render(
             &d.log2,
             usize::from(histogram.height),
             usize::from(histogram.width),
+            i.exact,
             theme,
         )),
         histogram,
     );
 
-    let header = Row::new(["when", "method", "path", "status", "latency"]).style(theme.title());
-    let rows = d
-        .recent
-        .iter()
-        .take(usize::from(recent.height).saturating_sub(1))
-        .map(|e| {
-            Row::new([
-                Cell::from(ago(now_ns, e.request_ns)),
-                Cell::from(e.method.map_or("?", |m| m.as_str())),
-                Cell::from(e.path.display(show_query).into_owned()),
-                Cell::from(Span::styled(e.status.to_string(), theme.status(e.status))),
-                Cell::from(Line::from(format_ns(e.latency_ns)).right_aligned()),
-            ])
-        });
+    let total = d.recent.len();
+    let room = usize::from(recent.height).saturating_sub(1);
+    let first = i.scroll.min(total.saturating_sub(1));
+    let shown = d.recent.iter().skip(first).take(room);
+    let position = if total == 0 {
+        "recent 0".to_string()
+    } else {
+        format!(
+            "recent {}–{} of {total}",
+            first + 1,
+            (first + room).min(total)
+        )
+    };
+    let header = Row::new([
+        Cell::from("time UTC"),
+        Cell::from("ago"),
+        Cell::from("method"),
+        Cell::from("path"),
+        Cell::from("status"),
+        Cell::from(Line::from("TTFB").right_aligned()),
+        Cell::from(Line::from(position).right_aligned()),
+    ])
+    .style(theme.title());
+    let rows = shown.map(|e| {
+        Row::new([
+            Cell::from(clock_time(i.clock.wall_time(e.request_ns))),
+            Cell::from(format_ns(ago_ns(i.clock, e.request_ns))),
+            Cell::from(e.method.map_or("?", |m| m.as_str())),
+            Cell::from(e.path.display(i.show_query).into_owned()),
+            Cell::from(Span::styled(e.status.to_string(), theme.status(e.status))),
+            Cell::from(Line::from(format_ns(e.latency_ns)).right_aligned()),
+            Cell::from(""),
+        ])
+    });
     let widths = [
-        Constraint::Length(14),
+        Constraint::Length(12),
+        Constraint::Length(6),
         Constraint::Length(7),
         Constraint::Fill(1),
         Constraint::Length(6),
-        Constraint::Length(8),
+        Constraint::Length(6),
+        Constraint::Length(18),
     ];
-    frame.render_widget(Table::new(rows, widths).header(header), recent);
+    frame.render_widget(
+        Table::new(rows, widths).header(header).column_spacing(1),
+        recent,
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clock_times_and_ages_count_from_now() {
+        let clock = Clock {
+            mono_ns: 100_000_000_000,
+            wall: SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(45_296),
+        };
+        assert_eq!(seen(&clock, 96_800_000_000), "12:34:52.800 UTC (3.20s ago)");
+        assert_eq!(clock_time(clock.wall_time(100_000_000_000)), "12:34:56.000");
+    }
 }

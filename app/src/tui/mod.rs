@@ -8,10 +8,12 @@
 //! state and what each action does.
 
 mod app;
+mod columns;
 // The frame-render benchmark ships only in benchmark builds; its test runs everywhere.
 #[cfg(any(test, feature = "bench-controls"))]
 pub mod bench;
 mod cpu;
+mod editor;
 mod footer;
 mod header;
 mod help;
@@ -40,7 +42,8 @@ use tokio::{
 };
 
 use crate::model::{Filter, SharedModel};
-use app::App;
+pub use app::Watched;
+use app::{App, now};
 use cpu::CpuMeter;
 use theme::Theme;
 
@@ -99,17 +102,17 @@ fn spawn_input_reader() -> mpsc::UnboundedReceiver<Event> {
 }
 
 /// Runs the dashboard until `q`/Ctrl-C, SIGTERM, SIGHUP, or `shutdown` turning true.
-/// `interval` is the refresh period (a new view and a redraw); `interfaces` are the watched
-/// interfaces' names for the header (empty means all).
+/// `interval` is the refresh period (a new view and a redraw); `watched` names the interfaces
+/// and ports watched, for the header.
 pub async fn run(
     model: SharedModel,
     opts: DashboardOptions,
     interval: Duration,
-    interfaces: Vec<String>,
+    watched: Watched,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let theme = Theme::from_env();
-    let mut app = App::new(model, opts.show_query, interfaces);
+    let mut app = App::new(model, opts.show_query, watched, now());
     if opts.initial_filter.is_some() {
         app.set_filter(opts.initial_filter);
     }
@@ -127,6 +130,7 @@ pub async fn run(
         if std::mem::take(&mut app.clear) {
             terminal.clear()?;
         }
+        app.set_clock(now());
         ui::draw_frame(&mut terminal, &mut app, &theme)?;
         tokio::select! {
             _ = refresh.tick() => {

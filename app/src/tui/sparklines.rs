@@ -1,4 +1,9 @@
-//! req/s, p99 and error-rate sparklines, one point per refresh interval, newest on the right.
+//! req/s, p99 TTFB and error-rate sparklines, one point per refresh interval, newest on the
+//! right. Each title says the latest point's value (`now`: the last interval) and the largest
+//! over the points shown, with how long they span: the window the header's rate and shares
+//! cover.
+
+use std::time::Duration;
 
 use ratatui::{
     Frame,
@@ -9,13 +14,46 @@ use ratatui::{
 };
 
 use super::theme::Theme;
-use crate::model::{HistoryPoint, format_ns, format_percent, format_rate};
+use crate::model::{HistoryPoint, Window, format_ns, format_percent, format_rate};
 
 struct Series<'a> {
     title: &'a str,
     value: fn(&HistoryPoint) -> u64,
     label: fn(&HistoryPoint) -> String,
     style: Style,
+}
+
+/// The points a chart `width` columns wide shows: the newest, one per column.
+pub fn shown(history: &[HistoryPoint], width: u16) -> &[HistoryPoint] {
+    &history[history.len().saturating_sub(usize::from(width))..]
+}
+
+/// What `points` add up to: the window the header's rate and shares cover.
+pub fn window(points: &[HistoryPoint]) -> Option<Window> {
+    let (first, last) = (points.first()?, points.last()?);
+    let mut w = Window {
+        start_ns: first.start_ns,
+        end_ns: last.end_ns,
+        ..Window::default()
+    };
+    for p in points {
+        w.exchanges += p.exchanges;
+        w.status_4xx += p.status_4xx;
+        w.status_5xx += p.status_5xx;
+    }
+    Some(w)
+}
+
+/// `1m10s`: a window's length to the second (to the millisecond below a second), as the
+/// header and the sparklines both write it.
+pub fn span(w: &Window) -> String {
+    let ns = w.duration_ns();
+    let rounded = if ns >= 1_000_000_000 {
+        Duration::from_secs((ns + 500_000_000) / 1_000_000_000)
+    } else {
+        Duration::from_millis(ns / 1_000_000)
+    };
+    humantime::format_duration(rounded).to_string()
 }
 
 pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &Theme) {
@@ -28,7 +66,7 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
             style: theme.rate(),
         },
         Series {
-            title: "p99",
+            title: "p99 TTFB",
             value: |p| p.p99_ns,
             // An interval without exchanges has no p99.
             label: |p| {
@@ -41,9 +79,15 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
             style: theme.latency(),
         },
         Series {
-            title: "errors",
+            title: "4xx / 5xx",
             value: |p| (p.error_share() * 1000.0).round() as u64,
-            label: |p| format_percent(p.error_share()),
+            label: |p| {
+                format!(
+                    "{} / {}",
+                    format_percent(p.share_4xx()),
+                    format_percent(p.share_5xx())
+                )
+            },
             style: theme.alarm(),
         },
     ];
@@ -52,17 +96,28 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
         let [title, chart] =
             Layout::vertical([Constraint::Length(1), Constraint::Min(0)]).areas(*row);
         // Only as many points as fit, newest last.
-        let points = &history[history.len().saturating_sub(usize::from(chart.width))..];
+        let points = shown(history, chart.width);
         let now = points.last().map_or("–".to_string(), s.label);
         let peak = points
             .iter()
             .max_by_key(|p| (s.value)(p))
             .map_or("–".to_string(), s.label);
+        let over = window(points).map_or(String::new(), |w| format!(" over {}", span(&w)));
+        // Whole parts only: the span, then the peak, go when the line is too narrow.
+        let head = format!("{} now {now}", s.title);
+        let tail = [
+            format!("  max {peak}{over}"),
+            format!("  max {peak}"),
+            String::new(),
+        ]
+        .into_iter()
+        .find(|tail| head.chars().count() + tail.chars().count() <= usize::from(title.width))
+        .unwrap_or_default();
         frame.render_widget(
             Paragraph::new(Line::from(vec![
                 Span::styled(s.title, theme.title()),
-                Span::raw(format!(" {now}")),
-                Span::styled(format!("  max {peak}"), theme.label()),
+                Span::raw(format!(" now {now}")),
+                Span::styled(tail, theme.label()),
             ])),
             title,
         );

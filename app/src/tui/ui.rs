@@ -10,7 +10,13 @@ use ratatui::{
     widgets::Paragraph,
 };
 
-use super::{app::App, footer, header, help, inspect, latency, sparklines, table, theme::Theme};
+use super::{
+    app::App,
+    footer, header, help,
+    inspect::{self, Inspect},
+    latency, sparklines, table,
+    theme::Theme,
+};
 
 /// Below this the layout cannot show its panels without garbling them.
 pub const MIN_WIDTH: u16 = 80;
@@ -31,9 +37,11 @@ fn areas(area: Rect) -> Option<Areas> {
     if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
         return None;
     }
+    // The charts grow with the window (the histogram's rows with them), the table keeps most.
+    let charts = (area.height.saturating_sub(3) / 3).clamp(9, 18);
     let [header, charts, body, footer] = Layout::vertical([
         Constraint::Length(2),
-        Constraint::Length(9),
+        Constraint::Length(charts),
         Constraint::Min(5),
         Constraint::Length(1),
     ])
@@ -100,28 +108,36 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
     };
 
     let figures = &app.view.figures;
-    header::render(frame, areas.header, app, theme);
+    // The header's rate and shares cover what the sparklines show.
+    let window = sparklines::window(sparklines::shown(&app.view.history, areas.sparklines.width));
+    header::render(frame, areas.header, app, window.as_ref(), theme);
     sparklines::render(frame, areas.sparklines, &app.view.history, theme);
     latency::render(
         frame,
         areas.latency,
-        &figures.latency.unwrap_or_default(),
+        figures.latency.as_ref(),
         &figures.log2,
+        app.exact,
         theme,
     );
     match &app.inspect {
         Some(detail) => inspect::render(
             frame,
             areas.body,
-            detail,
-            figures.now_ns,
-            app.show_query,
+            &Inspect {
+                detail,
+                clock: &app.clock,
+                scroll: app.inspect_scroll,
+                show_query: app.show_query,
+                exact: app.exact,
+            },
             theme,
         ),
         None => table::render(frame, areas.body, app, theme),
     }
     footer::render(frame, areas.footer, app, theme);
+    footer::hints_above(frame, areas.footer, app, theme);
     if app.help {
-        help::render(frame, area, theme);
+        help::render(frame, area, app.help_scroll, theme);
     }
 }

@@ -219,7 +219,8 @@ pub struct Window {
 }
 
 impl Window {
-    fn of(points: &[HistoryPoint]) -> Option<Window> {
+    /// What `points` add up to; `None` for no points.
+    pub fn of(points: &[HistoryPoint]) -> Option<Window> {
         let (first, last) = (points.first()?, points.last()?);
         let mut w = Window {
             start_ns: first.start_ns,

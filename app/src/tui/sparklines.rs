@@ -28,22 +28,6 @@ pub fn shown(history: &[HistoryPoint], width: u16) -> &[HistoryPoint] {
     &history[history.len().saturating_sub(usize::from(width))..]
 }
 
-/// What `points` add up to: the window the header's rate and shares cover.
-pub fn window(points: &[HistoryPoint]) -> Option<Window> {
-    let (first, last) = (points.first()?, points.last()?);
-    let mut w = Window {
-        start_ns: first.start_ns,
-        end_ns: last.end_ns,
-        ..Window::default()
-    };
-    for p in points {
-        w.exchanges += p.exchanges;
-        w.status_4xx += p.status_4xx;
-        w.status_5xx += p.status_5xx;
-    }
-    Some(w)
-}
-
 /// `1m10s`: a window's length to the second (to the millisecond below a second), as the
 /// header and the sparklines both write it.
 pub fn span(w: &Window) -> String {
@@ -102,7 +86,7 @@ pub fn render(frame: &mut Frame, area: Rect, history: &[HistoryPoint], theme: &T
             .iter()
             .max_by_key(|p| (s.value)(p))
             .map_or("–".to_string(), s.label);
-        let over = window(points).map_or(String::new(), |w| format!(" over {}", span(&w)));
+        let over = Window::of(points).map_or(String::new(), |w| format!(" over {}", span(&w)));
         // Whole parts only: the span, then the peak, go when the line is too narrow.
         let head = format!("{} now {now}", s.title);
         let tail = [

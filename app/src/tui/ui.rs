@@ -17,6 +17,7 @@ use super::{
     latency, sparklines, table,
     theme::Theme,
 };
+use crate::model::Window;
 
 /// Below this the layout cannot show its panels without garbling them.
 pub const MIN_WIDTH: u16 = 80;
@@ -109,7 +110,7 @@ pub fn draw(frame: &mut Frame, app: &App, theme: &Theme) {
 
     let figures = &app.view.figures;
     // The header's rate and shares cover what the sparklines show.
-    let window = sparklines::window(sparklines::shown(&app.view.history, areas.sparklines.width));
+    let window = Window::of(sparklines::shown(&app.view.history, areas.sparklines.width));
     header::render(frame, areas.header, app, window.as_ref(), theme);
     sparklines::render(frame, areas.sparklines, &app.view.history, theme);
     latency::render(

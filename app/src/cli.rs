@@ -10,7 +10,7 @@ use crate::kernel::EntryProgram;
 use crate::{
     collector::CollectorOptions,
     headless::{HeadlessOptions, SummaryFormat, SummaryOptions},
-    kernel::KernelConfig,
+    kernel::{AttachMode, KernelConfig},
     logging,
     model::{Filter, FilterError, ModelOptions},
     run::{Mode, ReadOptions, RunConfig},
@@ -65,6 +65,11 @@ pub struct Cli {
     #[arg(long, default_value_t = 10)]
     pub top: usize,
 
+    /// Where the kernel programs see packets: `tc` (a classifier on each interface's tc hooks,
+    /// no packet tap) or `socket` (a filter on an AF_PACKET socket per interface).
+    #[arg(long, value_enum, default_value_t = AttachMode::default())]
+    pub attach: AttachMode,
+
     /// Log file (default: $XDG_STATE_HOME/httptop/httptop.log).
     #[arg(long)]
     pub log_file: Option<PathBuf>,
@@ -104,6 +109,7 @@ impl Cli {
             entry_program: self.bench_control_filter.unwrap_or_default(),
             #[cfg(not(feature = "bench-controls"))]
             entry_program: Default::default(),
+            attach: self.attach,
         };
         Ok(RunConfig {
             mode,

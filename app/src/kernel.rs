@@ -646,7 +646,15 @@ fn load_program(ebpf: &mut Ebpf, name: &'static str) -> Result<(), KernelError> 
         _ => return Err(not_in_object("socket filter or classifier", name)),
     };
     match loaded {
-        Ok(()) => Ok(()),
+        Ok(()) => {
+            // The verifier's acceptance, in the log: how much of the program it walked.
+            let verified = ebpf
+                .program(name)
+                .and_then(|program| program.info().ok())
+                .and_then(|info| info.verified_instruction_count());
+            log::info!("BPF program {name} loaded: {verified:?} instructions verified");
+            Ok(())
+        }
         Err(ProgramError::LoadError {
             io_error,
             verifier_log,

@@ -233,3 +233,43 @@ mod tests {
         ));
     }
 }
+
+#[cfg(test)]
+mod root_tests {
+    use std::process::Command;
+
+    use super::ClsactQdisc;
+
+    /// `tc qdisc show dev lo` in the calling thread's network namespace.
+    fn qdiscs_of_lo() -> String {
+        let output = Command::new("tc")
+            .args(["qdisc", "show", "dev", "lo"])
+            .output()
+            .expect("running tc");
+        String::from_utf8_lossy(&output.stdout).into_owned()
+    }
+
+    /// The pre-TCX path's guard, in a network namespace of the test thread's own: it removes
+    /// the clsact qdisc it added, and leaves alone one that was there before it.
+    #[test]
+    #[ignore = "needs root"]
+    fn clsact_guard_removes_only_the_qdisc_it_added() {
+        std::thread::spawn(|| {
+            // SAFETY: plain syscall; it moves only this thread into a fresh network namespace.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare");
+            assert!(!qdiscs_of_lo().contains("clsact"));
+            let ours = ClsactQdisc::add("lo").expect("adding clsact");
+            assert!(ours.is_some(), "lo had no clsact: this guard added it");
+            assert!(qdiscs_of_lo().contains("clsact"));
+            // One there already: not ours, so nothing to remove.
+            let found = ClsactQdisc::add("lo").expect("adding clsact again");
+            assert!(found.is_none());
+            drop(found);
+            assert!(qdiscs_of_lo().contains("clsact"));
+            drop(ours);
+            assert!(!qdiscs_of_lo().contains("clsact"), "{}", qdiscs_of_lo());
+        })
+        .join()
+        .expect("the test thread");
+    }
+}

@@ -10,7 +10,7 @@ use crate::kernel::EntryProgram;
 use crate::{
     collector::CollectorOptions,
     headless::{HeadlessOptions, SummaryFormat, SummaryOptions},
-    kernel::KernelConfig,
+    kernel::{AttachMode, KernelConfig},
     logging,
     model::{FILTER_GRAMMAR, Filter, FilterError, Group, ModelOptions},
     run::{Mode, ReadOptions, RunConfig},
@@ -71,6 +71,11 @@ pub struct Cli {
     #[arg(long, default_value = "10", value_parser = positive_count, value_name = "N")]
     pub top: usize,
 
+    /// Where the kernel programs see packets: `tc` (a classifier on each interface's tc hooks,
+    /// no packet tap) or `socket` (a filter on an AF_PACKET socket per interface).
+    #[arg(long, value_enum, default_value_t = AttachMode::default())]
+    pub attach: AttachMode,
+
     /// Print the shell completion script for SHELL on stdout, then exit.
     #[arg(long, value_name = "SHELL", value_enum, hide = true)]
     pub completions: Option<clap_complete::Shell>,
@@ -123,6 +128,7 @@ impl Cli {
             entry_program: self.bench_control_filter.unwrap_or_default(),
             #[cfg(not(feature = "bench-controls"))]
             entry_program: Default::default(),
+            attach: self.attach,
         };
         Ok(RunConfig {
             mode,

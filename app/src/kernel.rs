@@ -13,7 +13,7 @@ use std::{
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
     maps::{Array, HashMap, MapData, MapError, PerCpuArray, ProgramArray, RingBuf},
-    programs::{ProgramError, SocketFilter},
+    programs::{Program, ProgramError, SchedClassifier, SocketFilter},
 };
 use probe_common::{
     names,
@@ -27,6 +27,8 @@ use crate::{
     model::{ConnectionEnd, Event, KernelTotals},
     records::{connection_end, model_event, totals_from_counters},
 };
+
+mod tc;
 
 /// The kernel programs' object, built by build.rs from `probe-ebpf`.
 static KERNEL_OBJECT: &[u8] =
@@ -73,6 +75,39 @@ impl EntryProgram {
 }
 const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 
+/// Where the programs see packets (`--attach`). Both run the same rules and count the same.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
+pub enum AttachMode {
+    /// A socket filter on an AF_PACKET socket per interface (every kernel, every link type).
+    Socket,
+    /// A tc classifier on each interface's hooks (TCX links; clsact through netlink before
+    /// Linux 6.6): no packet tap, each packet seen once. Ethernet-framed interfaces only.
+    #[default]
+    Tc,
+}
+
+impl AttachMode {
+    /// The name `--attach` takes.
+    pub fn name(self) -> String {
+        use clap::ValueEnum as _;
+        self.to_possible_value()
+            .map(|value| value.get_name().to_owned())
+            .unwrap_or_default()
+    }
+
+    /// The entry program, its message program and the jump array between them.
+    fn programs(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            AttachMode::Socket => (names::ENTRY_PROGRAM, names::MESSAGE_PROGRAM, names::JUMP),
+            AttachMode::Tc => (
+                names::TC_ENTRY_PROGRAM,
+                names::TC_MESSAGE_PROGRAM,
+                names::JUMP_TC,
+            ),
+        }
+    }
+}
+
 /// What can go wrong on the kernel side. Each message is one line that names the program or
 /// map concerned and ends with the cause (the source is also kept for `Error::source`).
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +116,10 @@ pub enum KernelError {
     MissingCapabilities(String),
     #[error("unknown interface '{0}'")]
     UnknownInterface(String),
+    #[error("--attach tc watches Ethernet-framed interfaces only; use --attach socket for {0}")]
+    NotEthernet(String),
+    #[error("the benchmark's control filters run as socket filters only (--attach socket)")]
+    ControlNotSocket,
     #[error(
         "the kernel refused the BPF program ({program}: {source}); the verifier's log is in the log file"
     )]
@@ -151,12 +190,24 @@ pub struct KernelConfig {
     pub run_stats: bool,
     /// What the sockets run: httptop's filter, or a benchmark control.
     pub entry_program: EntryProgram,
+    /// Socket filter or tc classifier.
+    pub attach: AttachMode,
 }
 
-/// One AF_PACKET socket bound to one interface.
+/// One interface's attachment.
 struct Tap {
     ifindex: u32,
-    socket: OwnedFd,
+    attachment: Attachment,
+}
+
+enum Attachment {
+    /// An AF_PACKET socket bound to the interface, the filter attached.
+    Socket(OwnedFd),
+    /// The classifier's tc hooks, detached on drop.
+    Tc { _hook: tc::Hook },
+    /// Left alone: `--attach tc` on an interface without an Ethernet header (listed, so it
+    /// is not looked at again every second).
+    Skipped,
 }
 
 /// The loaded and attached kernel programs. Dropping it detaches the filter and closes the
@@ -166,6 +217,7 @@ pub struct Kernel {
     taps: Vec<Tap>,
     /// The program each tap's socket runs.
     entry_program: &'static str,
+    attach: AttachMode,
     /// Watching every interface: new ones are tapped as they appear.
     all_interfaces: bool,
     loopback: u32,
@@ -259,6 +311,7 @@ impl Kernel {
             kernel.refresh_interfaces()?;
         }
         for (name, index) in targets {
+            // Named interfaces are attached or the run fails: `tap` never skips one.
             kernel.tap(index).map_err(|e| match e {
                 KernelError::Io { context, source } => KernelError::Io {
                     context: format!("{context} on {name}"),
@@ -279,7 +332,12 @@ impl Kernel {
     /// One socket per interface rather than one for all: the socket on `lo` can then ignore
     /// the outgoing copy of every packet (`PACKET_IGNORE_OUTGOING`), which halves the filter's
     /// runs there, while a NIC's or a veth's outgoing packets, their only copy, still pass.
-    fn tap(&mut self, ifindex: u32) -> Result<(), KernelError> {
+    /// Returns whether the interface is watched (`--attach tc` skips non-Ethernet ones when
+    /// watching every interface).
+    fn tap(&mut self, ifindex: u32) -> Result<bool, KernelError> {
+        if self.attach == AttachMode::Tc {
+            return self.tc_hook(ifindex);
+        }
         let program = socket_filter(&mut self.ebpf, self.entry_program)?;
         let socket = packet_socket(
             program,
@@ -287,8 +345,41 @@ impl Kernel {
             ifindex,
             ifindex == self.loopback,
         )?;
-        self.taps.push(Tap { ifindex, socket });
-        Ok(())
+        self.taps.push(Tap {
+            ifindex,
+            attachment: Attachment::Socket(socket),
+        });
+        Ok(true)
+    }
+
+    /// `--attach tc`: the classifier on the interface's hooks. With every interface watched,
+    /// one without an Ethernet header is skipped (and said so in the log); named, it is an
+    /// error.
+    fn tc_hook(&mut self, ifindex: u32) -> Result<bool, KernelError> {
+        let name = tc::interface_name(ifindex)?;
+        if !tc::ethernet_framed(&name) {
+            if self.all_interfaces {
+                log::warn!("--attach tc: not watching {name}, not Ethernet-framed");
+                self.taps.push(Tap {
+                    ifindex,
+                    attachment: Attachment::Skipped,
+                });
+                return Ok(false);
+            }
+            return Err(KernelError::NotEthernet(name));
+        }
+        let program: &mut SchedClassifier = self
+            .ebpf
+            .program_mut(self.entry_program)
+            .ok_or_else(|| not_in_object("program", self.entry_program))?
+            .try_into()
+            .map_err(program_err(self.entry_program, "opening"))?;
+        let hook = tc::attach(program, self.entry_program, &name, ifindex == self.loopback)?;
+        self.taps.push(Tap {
+            ifindex,
+            attachment: Attachment::Tc { _hook: hook },
+        });
+        Ok(true)
     }
 
     /// With every interface watched: taps interfaces that appeared since the last call and
@@ -306,7 +397,8 @@ impl Kernel {
                 continue;
             }
             match self.tap(index) {
-                Ok(()) => {
+                Ok(false) => {}
+                Ok(true) => {
                     log::info!("tapped interface {name} (ifindex {index})");
                     added += 1;
                 }
@@ -354,23 +446,30 @@ impl Kernel {
             .ok_or_else(|| not_in_object("map", names::EVENTS))?;
         let events = RingBuf::try_from(events).map_err(map_err(names::EVENTS, "opening"))?;
 
-        // The per-message program first: the entry program tail-calls it through JUMP.
-        load_program(&mut ebpf, names::MESSAGE_PROGRAM)?;
-        let message_fd = socket_filter(&mut ebpf, names::MESSAGE_PROGRAM)?
+        // The per-message program first: the entry program tail-calls it through the jump
+        // array.
+        let (httptop_program, message_program, jump_map) = config.attach.programs();
+        load_program(&mut ebpf, message_program)?;
+        let message_fd = ebpf
+            .program(message_program)
+            .ok_or_else(|| not_in_object("program", message_program))?
             .fd()
-            .map_err(program_err(names::MESSAGE_PROGRAM, "reading the fd of"))?
+            .map_err(program_err(message_program, "reading the fd of"))?
             .try_clone()
             .map_err(io_err(format!(
-                "duplicating the fd of program {}",
-                names::MESSAGE_PROGRAM
+                "duplicating the fd of program {message_program}"
             )))?;
-        let mut jump: ProgramArray<_> = ProgramArray::try_from(map_mut(&mut ebpf, names::JUMP)?)
-            .map_err(map_err(names::JUMP, "opening"))?;
+        let mut jump: ProgramArray<_> = ProgramArray::try_from(map_mut(&mut ebpf, jump_map)?)
+            .map_err(map_err(jump_map, "opening"))?;
         jump.set(names::MESSAGE_SLOT, &message_fd, 0)
-            .map_err(map_err(names::JUMP, "linking the message program through"))?;
-        load_program(&mut ebpf, names::ENTRY_PROGRAM)?;
-        let entry_program = config.entry_program.name();
-        if entry_program != names::ENTRY_PROGRAM {
+            .map_err(map_err(jump_map, "linking the message program through"))?;
+        load_program(&mut ebpf, httptop_program)?;
+        let entry_program = match config.attach {
+            AttachMode::Socket => config.entry_program.name(),
+            AttachMode::Tc if config.entry_program == EntryProgram::Httptop => httptop_program,
+            AttachMode::Tc => return Err(KernelError::ControlNotSocket),
+        };
+        if entry_program != httptop_program {
             load_program(&mut ebpf, entry_program)?;
         }
         let _stats = if config.run_stats {
@@ -388,6 +487,7 @@ impl Kernel {
             ebpf,
             taps: Vec::new(),
             entry_program,
+            attach: config.attach,
             all_interfaces: false,
             loopback: 0,
             events,
@@ -490,6 +590,11 @@ impl Kernel {
     pub fn program(&self) -> Option<&SocketFilter> {
         self.ebpf.program(self.entry_program)?.try_into().ok()
     }
+
+    /// The classifier `--attach tc` hooks, for BPF_PROG_TEST_RUN in tests.
+    pub fn classifier(&self) -> Option<&SchedClassifier> {
+        self.ebpf.program(self.entry_program)?.try_into().ok()
+    }
 }
 
 impl Kernel {
@@ -500,7 +605,10 @@ impl Kernel {
             return;
         }
         for tap in &self.taps {
-            if let Err(e) = SocketFilter::detach(tap.socket.as_fd()) {
+            // A tc hook detaches when dropped, below.
+            if let Attachment::Socket(socket) = &tap.attachment
+                && let Err(e) = SocketFilter::detach(socket.as_fd())
+            {
                 log::warn!("detaching the filter: {e}");
             }
         }
@@ -541,8 +649,21 @@ fn socket_filter<'a>(
 
 /// Loads one program; a verifier refusal goes to the log in full, its last lines included.
 fn load_program(ebpf: &mut Ebpf, name: &'static str) -> Result<(), KernelError> {
-    match socket_filter(ebpf, name)?.load() {
-        Ok(()) => Ok(()),
+    let loaded = match ebpf.program_mut(name) {
+        Some(Program::SocketFilter(program)) => program.load(),
+        Some(Program::SchedClassifier(program)) => program.load(),
+        _ => return Err(not_in_object("socket filter or classifier", name)),
+    };
+    match loaded {
+        Ok(()) => {
+            // The verifier's acceptance, in the log: how much of the program it walked.
+            let verified = ebpf
+                .program(name)
+                .and_then(|program| program.info().ok())
+                .and_then(|info| info.verified_instruction_count());
+            log::info!("BPF program {name} loaded: {verified:?} instructions verified");
+            Ok(())
+        }
         Err(ProgramError::LoadError {
             io_error,
             verifier_log,
@@ -666,5 +787,6 @@ mod tests {
             programs.extend(names::CONTROL_PROGRAMS);
         }
         assert_eq!(symbols_in("socket"), sorted(&programs));
+        assert_eq!(symbols_in("classifier"), sorted(&names::TC_PROGRAMS));
     }
 }

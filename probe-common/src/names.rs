@@ -7,6 +7,10 @@
 pub const ENTRY_PROGRAM: &str = "httptop";
 /// One message of a segment, reached from [`ENTRY_PROGRAM`] by tail call through [`JUMP`].
 pub const MESSAGE_PROGRAM: &str = "httptop_message";
+/// The tc classifier (`--attach tc`): [`ENTRY_PROGRAM`]'s rules on a clsact/TCX hook.
+pub const TC_ENTRY_PROGRAM: &str = "httptop_tc";
+/// One message of a segment, reached from [`TC_ENTRY_PROGRAM`] by tail call through [`JUMP_TC`].
+pub const TC_MESSAGE_PROGRAM: &str = "httptop_tc_msg";
 /// Benchmark control (cargo feature `bench-controls`): returns at once.
 pub const NULL_CONTROL_PROGRAM: &str = "httptop_null";
 /// Benchmark control (cargo feature `bench-controls`): loads and parses the headers, then stops.
@@ -16,6 +20,8 @@ pub const PAIRING_CONTROL_PROGRAM: &str = "httptop_pairing";
 
 /// The programs of every build.
 pub const PROGRAMS: [&str; 2] = [ENTRY_PROGRAM, MESSAGE_PROGRAM];
+/// The tc classifiers of every build.
+pub const TC_PROGRAMS: [&str; 2] = [TC_ENTRY_PROGRAM, TC_MESSAGE_PROGRAM];
 /// The programs built only with cargo feature `bench-controls`.
 pub const CONTROL_PROGRAMS: [&str; 3] = [
     NULL_CONTROL_PROGRAM,
@@ -35,11 +41,23 @@ pub const EVENTS: &str = "EVENTS";
 pub const PORTS: &str = "PORTS";
 /// Program array of [`JUMP_SLOTS`]: slot [`MESSAGE_SLOT`] holds [`MESSAGE_PROGRAM`].
 pub const JUMP: &str = "JUMP";
+/// Program array of [`JUMP_SLOTS`] for the tc classifiers (a program array serves one program
+/// type): slot [`MESSAGE_SLOT`] holds [`TC_MESSAGE_PROGRAM`].
+pub const JUMP_TC: &str = "JUMP_TC";
 /// Per-CPU scratch memory of the kernel programs (user space never reads it).
 pub const SCRATCH: &str = "SCRATCH";
 
 /// Every map of the object.
-pub const MAPS: [&str; 7] = [COUNTERS, LATENCY_LOG2, CONNS, EVENTS, PORTS, JUMP, SCRATCH];
+pub const MAPS: [&str; 8] = [
+    COUNTERS,
+    LATENCY_LOG2,
+    CONNS,
+    EVENTS,
+    PORTS,
+    JUMP,
+    JUMP_TC,
+    SCRATCH,
+];
 
 /// Global set by the loader: ifindex of `lo`, whose outgoing copies the filter drops.
 pub const LOOPBACK_IFINDEX: &str = "LOOPBACK_IFINDEX";

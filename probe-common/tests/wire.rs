@@ -37,6 +37,7 @@ fn counter_keys_and_labels_are_distinct() {
 fn names_are_distinct_and_fit_the_kernel_limit() {
     let mut all: Vec<&str> = names::PROGRAMS
         .iter()
+        .chain(&names::TC_PROGRAMS)
         .chain(&names::CONTROL_PROGRAMS)
         .chain(&names::MAPS)
         .chain(&names::GLOBALS)
@@ -47,7 +48,11 @@ fn names_are_distinct_and_fit_the_kernel_limit() {
     all.dedup();
     assert_eq!(all.len(), count);
     // The kernel keeps the first 15 bytes of a program's or a map's name (BPF_OBJ_NAME_LEN).
-    for name in names::PROGRAMS.iter().chain(&names::CONTROL_PROGRAMS) {
+    for name in names::PROGRAMS
+        .iter()
+        .chain(&names::TC_PROGRAMS)
+        .chain(&names::CONTROL_PROGRAMS)
+    {
         assert!(name.len() <= 15, "{name}");
     }
     assert!(names::same("CONNS", names::CONNS));

@@ -1,4 +1,5 @@
-//! httptop's kernel side: one socket filter on an AF_PACKET socket.
+//! httptop's kernel side: one socket filter on an AF_PACKET socket, or the same rules as a tc
+//! classifier (`tc`).
 //!
 //! It returns 0 for every packet (nothing is queued to the socket); all results flow through
 //! maps. The rules themselves live in `probe_common::engine`; `programs` only wires them to
@@ -10,6 +11,8 @@
 mod programs;
 #[cfg(all(target_arch = "bpf", feature = "bench-controls"))]
 mod controls;
+#[cfg(target_arch = "bpf")]
+mod tc;
 
 #[cfg(not(target_arch = "bpf"))]
 fn main() {

@@ -1,9 +1,10 @@
 use aya_ebpf::{
+    EbpfContext,
     bindings::{BPF_NOEXIST, BPF_RB_NO_WAKEUP},
     helpers::{bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes},
     macros::{map, socket_filter},
     maps::{Array, HashMap, PerCpuArray, ProgramArray, RingBuf},
-    programs::SkBuffContext,
+    programs::{SkBuffContext, sk_buff::SkBuff},
 };
 use probe_common::{
     engine::{
@@ -130,6 +131,30 @@ fn copy_path(dst: &mut [u8; PATH_LEN], src: &[u8; PATH_LEN]) {
     }
 }
 
+/// What the programs need from their context, so the socket filter and the tc classifier
+/// (`tc.rs`) run the same code: the packet, where its network header starts, and the program
+/// array of their tail calls (one per program type: the kernel ties a program array to the
+/// type of the first program that uses it).
+pub(crate) trait Packet: EbpfContext {
+    /// Bytes in front of the network header (VLAN tags aside): 0 for the AF_PACKET
+    /// SOCK_DGRAM socket, the Ethernet header at tc.
+    const LINK_HEADER: usize;
+    fn skb(&self) -> &SkBuff;
+    fn jump() -> &'static ProgramArray;
+}
+
+impl Packet for SkBuffContext {
+    const LINK_HEADER: usize = 0;
+    #[inline(always)]
+    fn skb(&self) -> &SkBuff {
+        &self.skb
+    }
+    #[inline(always)]
+    fn jump() -> &'static ProgramArray {
+        &JUMP
+    }
+}
+
 #[socket_filter]
 pub fn httptop(ctx: SkBuffContext) -> i64 {
     let _ = try_httptop(&ctx);
@@ -141,10 +166,10 @@ pub fn httptop(ctx: SkBuffContext) -> i64 {
 /// the bytes loaded into its `head` and the network header's offset; `Err` for packets not to
 /// look at (not TCP/IP, or lo's outgoing copy).
 #[inline(always)]
-pub(crate) fn parse_headers(
-    ctx: &SkBuffContext,
+pub(crate) fn parse_headers<C: Packet>(
+    ctx: &C,
 ) -> Result<(&'static mut Scratch, usize, usize), ()> {
-    let skb = ctx.skb.skb;
+    let skb = ctx.skb().skb;
     // SAFETY: the context pointer is valid for the program's run; these are plain reads.
     let (pkt_type, ifindex, protocol, len) =
         unsafe { ((*skb).pkt_type, (*skb).ifindex, (*skb).protocol, (*skb).len) };
@@ -155,10 +180,14 @@ pub(crate) fn parse_headers(
         return Err(());
     }
     // Unaccelerated VLAN tags lie in front of the network header.
-    let (ethertype, net_off) = skip_vlan_tags(u16::from_be(protocol as u16), |off| {
-        ctx.load::<[u8; 2]>(off).ok().map(u16::from_be_bytes)
+    let (ethertype, tags_len) = skip_vlan_tags(u16::from_be(protocol as u16), |off| {
+        ctx.skb()
+            .load::<[u8; 2]>(C::LINK_HEADER + off)
+            .ok()
+            .map(u16::from_be_bytes)
     })
     .ok_or(())?;
+    let net_off = C::LINK_HEADER + tags_len;
     if ethertype != ETH_P_IP && ethertype != ETH_P_IPV6 {
         return Err(());
     }
@@ -178,7 +207,7 @@ pub(crate) fn parse_headers(
     Ok((scratch, n, net_off))
 }
 
-fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
+pub(crate) fn try_httptop<C: Packet>(ctx: &C) -> Result<(), ()> {
     let (scratch, n, net_off) = parse_headers(ctx)?;
     let head = Window {
         buf: &scratch.head,
@@ -208,8 +237,8 @@ fn try_httptop(ctx: &SkBuffContext) -> Result<(), ()> {
     if carry.seg.payload_len != 0 {
         // The connection lookup, dedupe and each message happen in the message program: one
         // hash lookup per segment, and nothing more here for the verifier to walk.
-        // SAFETY: JUMP holds socket-filter programs only.
-        unsafe { JUMP.tail_call(ctx, names::MESSAGE_SLOT) };
+        // SAFETY: each program type's jump array holds programs of that type only.
+        unsafe { C::jump().tail_call(ctx, names::MESSAGE_SLOT) };
         // Only reached when the tail call failed (program missing): say so.
         KernelSink.count(Counter::ScanIncomplete, 1);
     }
@@ -228,7 +257,7 @@ pub fn httptop_message(ctx: SkBuffContext) -> i64 {
     0
 }
 
-fn try_message(ctx: &SkBuffContext) -> Result<(), ()> {
+pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
     let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: a per-CPU map value, only used by this program run.
     let Scratch {
@@ -279,8 +308,8 @@ fn try_message(ctx: &SkBuffContext) -> Result<(), ()> {
                 carry.off = next;
                 carry.loaded = 0;
                 carry.messages += 1;
-                // SAFETY: JUMP holds socket-filter programs only.
-                unsafe { JUMP.tail_call(ctx, names::MESSAGE_SLOT) };
+                // SAFETY: each program type's jump array holds programs of that type only.
+                unsafe { C::jump().tail_call(ctx, names::MESSAGE_SLOT) };
             }
             KernelSink.count(Counter::ScanIncomplete, 1);
         }
@@ -291,8 +320,8 @@ fn try_message(ctx: &SkBuffContext) -> Result<(), ()> {
 
 /// Loads `min(want, N)` bytes at `offset` into `dst`; returns how many (0 on failure).
 #[inline(always)]
-fn load_bounded<const N: usize>(
-    ctx: &SkBuffContext,
+fn load_bounded<C: Packet, const N: usize>(
+    ctx: &C,
     offset: usize,
     want: usize,
     dst: &mut [u8; N],
@@ -307,7 +336,7 @@ fn load_bounded<const N: usize>(
     // SAFETY: dst is N bytes and n <= N.
     let ret = unsafe {
         bpf_skb_load_bytes(
-            ctx.skb.skb.cast(),
+            ctx.skb().skb.cast(),
             offset as u32,
             dst.as_mut_ptr().cast(),
             n as u32,
@@ -316,15 +345,15 @@ fn load_bounded<const N: usize>(
     if ret == 0 { n } else { 0 }
 }
 
-struct SkbPayload<'a> {
-    ctx: &'a SkBuffContext,
+struct SkbPayload<'a, C> {
+    ctx: &'a C,
     /// Payload offset from the start of the packet data.
     base: usize,
     len: usize,
     head_scan: &'a mut HeadScan,
 }
 
-impl Payload for SkbPayload<'_> {
+impl<C: Packet> Payload for SkbPayload<'_, C> {
     #[inline(always)]
     fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize {
         if off >= self.len {

@@ -14,7 +14,7 @@ use httptop::Counter;
 use serde_json::Value;
 
 use crate::{
-    NetNs, httptop_binary,
+    AttachMode, NetNs, httptop_binary,
     process::{read_in_background, signal, terminate, wait_timeout},
 };
 
@@ -41,9 +41,23 @@ impl Httptop {
     /// Starts `httptop --headless --json ARGS` inside `ns` and returns once it says it is
     /// attached (panics with its stderr if it exits or stays silent instead).
     pub fn attach(ns: &NetNs, args: &[&str]) -> Self {
+        Self::start(ns, None, args)
+    }
+
+    /// [`attach`](Self::attach) with `--attach MODE`.
+    pub fn attach_in(mode: AttachMode, ns: &NetNs, args: &[&str]) -> Self {
+        Self::start(ns, Some(mode), args)
+    }
+
+    fn start(ns: &NetNs, mode: Option<AttachMode>, args: &[&str]) -> Self {
         let mut command = ns.command(httptop_binary());
         command
             .args(["--headless", "--json"])
+            .args(
+                mode.map(|mode| ["--attach".to_owned(), mode.name()])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -97,6 +111,18 @@ impl Httptop {
                 }
             }
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// SIGKILL: no chance to clean up; returns once the process is reaped.
+    pub fn kill(mut self) {
+        signal(&mut self.child, libc::SIGKILL);
+        let status = wait_timeout(&mut self.child, EXIT_TIMEOUT);
+        assert!(status.is_some(), "httptop still running after SIGKILL");
     }
 
     /// Lets pending events arrive, sends SIGINT, and returns the summary; panics unless httptop

@@ -32,6 +32,34 @@ pub use process::run_to_exit;
 pub use servers::{Location, NGINX_BODY, Nginx, NginxConfig, PythonServer};
 pub use tshark::{Truth, tshark_truth};
 
+pub use ::httptop::kernel::AttachMode;
+
+/// Every attach mode (`--attach`): each exact-count test runs once in each, with the same
+/// assertions.
+pub const ATTACH_MODES: [AttachMode; 2] = [AttachMode::Socket, AttachMode::Tc];
+
+/// Turns each named `fn NAME(mode: AttachMode)` into a module `NAME` of two root tests,
+/// `NAME::socket` and `NAME::tc`, one per [`ATTACH_MODES`] entry.
+#[macro_export]
+macro_rules! in_each_attach_mode {
+    ($($name:ident),* $(,)?) => {
+        $(mod $name {
+            #[test]
+            #[ignore = "needs root"]
+            fn socket() {
+                super::$name($crate::AttachMode::Socket);
+            }
+            #[test]
+            #[ignore = "needs root"]
+            fn tc() {
+                super::$name($crate::AttachMode::Tc);
+            }
+        })*
+        /// The list above names every attach mode.
+        const _: () = assert!($crate::ATTACH_MODES.len() == 2);
+    };
+}
+
 /// The prefix of every name the tests give (namespaces, tmux sockets, directories).
 const NAME_PREFIX: &str = "httptop-test";
 

@@ -5,7 +5,7 @@
 use aya::programs::{TestRun as _, TestRunOptions};
 use httptop::{
     Counter,
-    kernel::{Kernel, KernelConfig},
+    kernel::{AttachMode, Kernel, KernelConfig},
     model::{Event, Exchange},
 };
 
@@ -105,19 +105,30 @@ fn qinq(frame_v4: &[u8]) -> Vec<u8> {
 }
 
 fn run(kernel: &Kernel, frame: &[u8]) {
-    let program = kernel.program().expect("entry program");
-    let result = program
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            ..TestRunOptions::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    // The filter never queues a packet to its socket.
-    assert_eq!(result.return_value, 0);
+    let options = TestRunOptions {
+        data_in: Some(frame),
+        ..TestRunOptions::default()
+    };
+    if let Some(filter) = kernel.program() {
+        let result = filter.test_run(options).expect("BPF_PROG_TEST_RUN");
+        // The filter never queues a packet to its socket.
+        assert_eq!(result.return_value, 0);
+    } else {
+        let classifier = kernel
+            .classifier()
+            .expect("the socket filter or the classifier");
+        let result = classifier.test_run(options).expect("BPF_PROG_TEST_RUN");
+        // The classifier neither drops nor redirects: TC_ACT_UNSPEC, the next program decides.
+        assert_eq!(result.return_value as i32, -1);
+    }
 }
 
-fn fresh() -> Kernel {
-    Kernel::load(&KernelConfig::default()).expect("load the kernel programs (root needed)")
+fn fresh(mode: AttachMode) -> Kernel {
+    Kernel::load(&KernelConfig {
+        attach: mode,
+        ..KernelConfig::default()
+    })
+    .expect("load the kernel programs (root needed)")
 }
 
 const GET: &[u8] = b"GET /index.html?x=1 HTTP/1.1\r\nHost: a\r\n\r\n";
@@ -142,10 +153,8 @@ fn counts(kernel: &Kernel) -> Counts {
     }
 }
 
-#[test]
-#[ignore = "needs root"]
-fn ipv4_exchange_counts_once_with_event_and_histogram() {
-    let mut kernel = fresh();
+fn ipv4_exchange_counts_once_with_event_and_histogram(mode: AttachMode) {
+    let mut kernel = fresh(mode);
     run(&kernel, &v4(true, 1, ACK, GET));
     run(&kernel, &v4(false, 500, ACK, OK));
     let c = counts(&kernel);
@@ -163,10 +172,8 @@ fn ipv4_exchange_counts_once_with_event_and_histogram() {
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");
 }
 
-#[test]
-#[ignore = "needs root"]
-fn ipv6_exchange() {
-    let mut kernel = fresh();
+fn ipv6_exchange(mode: AttachMode) {
+    let mut kernel = fresh(mode);
     run(&kernel, &v6(true, 9, GET));
     run(&kernel, &v6(false, 77, OK));
     let c = counts(&kernel);
@@ -176,30 +183,24 @@ fn ipv6_exchange() {
     assert_eq!(events[0].tuple.server.to_string(), "[fd00::2]:8080");
 }
 
-#[test]
-#[ignore = "needs root"]
-fn vlan_tagged_frames() {
-    let kernel = fresh();
+fn vlan_tagged_frames(mode: AttachMode) {
+    let kernel = fresh(mode);
     run(&kernel, &vlan(&v4(true, 1, ACK, GET)));
     run(&kernel, &vlan(&v4(false, 1, ACK, OK)));
     let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
 }
 
-#[test]
-#[ignore = "needs root"]
-fn qinq_tagged_frames() {
-    let kernel = fresh();
+fn qinq_tagged_frames(mode: AttachMode) {
+    let kernel = fresh(mode);
     run(&kernel, &qinq(&v4(true, 1, ACK, GET)));
     run(&kernel, &qinq(&v4(false, 1, ACK, OK)));
     let c = counts(&kernel);
     assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
 }
 
-#[test]
-#[ignore = "needs root"]
-fn pipelined_messages_in_one_frame_each_count() {
-    let kernel = fresh();
+fn pipelined_messages_in_one_frame_each_count(mode: AttachMode) {
+    let kernel = fresh(mode);
     let five_gets: Vec<u8> = GET.repeat(5);
     let five_oks: Vec<u8> = OK.repeat(5);
     run(&kernel, &v4(true, 1, ACK, &five_gets));
@@ -212,10 +213,8 @@ fn pipelined_messages_in_one_frame_each_count() {
     assert_eq!(kernel.totals().unwrap()[Counter::ScanIncomplete], 0);
 }
 
-#[test]
-#[ignore = "needs root"]
-fn retransmits_count_once() {
-    let kernel = fresh();
+fn retransmits_count_once(mode: AttachMode) {
+    let kernel = fresh(mode);
     let req = v4(true, 1, ACK, GET);
     run(&kernel, &req);
     run(&kernel, &req);
@@ -229,10 +228,8 @@ fn retransmits_count_once() {
     );
 }
 
-#[test]
-#[ignore = "needs root"]
-fn rst_expires_the_outstanding_request() {
-    let kernel = fresh();
+fn rst_expires_the_outstanding_request(mode: AttachMode) {
+    let kernel = fresh(mode);
     run(&kernel, &v4(true, 1, ACK, GET));
     run(&kernel, &v4(false, 1, 0x04, b""));
     let t = kernel.totals().unwrap();
@@ -246,10 +243,8 @@ fn rst_expires_the_outstanding_request() {
     );
 }
 
-#[test]
-#[ignore = "needs root"]
-fn non_http_truncated_and_malformed_frames_count_nothing() {
-    let kernel = fresh();
+fn non_http_truncated_and_malformed_frames_count_nothing(mode: AttachMode) {
+    let kernel = fresh(mode);
     let tls = v4(
         true,
         1,
@@ -288,10 +283,8 @@ fn non_http_truncated_and_malformed_frames_count_nothing() {
     );
 }
 
-#[test]
-#[ignore = "needs root"]
-fn response_without_request_is_unmatched() {
-    let kernel = fresh();
+fn response_without_request_is_unmatched(mode: AttachMode) {
+    let kernel = fresh(mode);
     run(&kernel, &v4(false, 1, ACK, OK));
     let c = counts(&kernel);
     assert_eq!((c.responses, c.unmatched, c.exchanges), (1, 1, 0));
@@ -305,6 +298,7 @@ fn pairing_control_pairs_by_port_without_reading_the_payload() {
     use httptop::kernel::EntryProgram;
     let mut kernel = Kernel::load(&KernelConfig {
         entry_program: EntryProgram::PairingOnly,
+        attach: AttachMode::Socket,
         ..KernelConfig::default()
     })
     .expect("load the kernel programs (root needed)");
@@ -323,3 +317,15 @@ fn pairing_control_pairs_by_port_without_reading_the_payload() {
     assert_eq!(events[0].tuple.client.to_string(), "10.0.0.1:40000");
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");
 }
+
+httptop_tests::in_each_attach_mode!(
+    ipv4_exchange_counts_once_with_event_and_histogram,
+    ipv6_exchange,
+    vlan_tagged_frames,
+    qinq_tagged_frames,
+    pipelined_messages_in_one_frame_each_count,
+    retransmits_count_once,
+    rst_expires_the_outstanding_request,
+    non_http_truncated_and_malformed_frames_count_nothing,
+    response_without_request_is_unmatched,
+);

@@ -8,18 +8,16 @@ use std::{
     time::{Duration, Instant},
 };
 
-use httptop_tests::{Httptop, NetNs, Nginx, Veth, keep_alive_client};
+use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, Veth, keep_alive_client};
 
-#[test]
-#[ignore = "needs root"]
-fn an_interface_added_after_start_is_tapped_and_counted_exactly() {
+fn an_interface_added_after_start_is_tapped_and_counted_exactly(mode: AttachMode) {
     let server_ns = NetNs::new();
     let client_ns = NetNs::new();
     let log = std::env::temp_dir().join(format!("httptop-interfaces-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&log);
     let log_arg = log.to_str().expect("UTF-8 temp path").to_owned();
     // Only lo exists in the server's namespace when httptop starts.
-    let httptop = Httptop::attach(&server_ns, &["--log-file", &log_arg]);
+    let httptop = Httptop::attach_in(mode, &server_ns, &["--log-file", &log_arg]);
     let _veth = Veth::connect(&server_ns, &client_ns);
     let server = SocketAddr::new(Veth::SERVER_V4.into(), 8080);
     let _nginx = Nginx::start(&server_ns, &[server]);
@@ -41,3 +39,5 @@ fn an_interface_added_after_start_is_tapped_and_counted_exactly() {
     let _ = std::fs::remove_file(&log);
     summary.assert_all_answered(300);
 }
+
+httptop_tests::in_each_attach_mode!(an_interface_added_after_start_is_tapped_and_counted_exactly);

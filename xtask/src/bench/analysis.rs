@@ -4,15 +4,18 @@
 use super::{
     figures::{
         filter_cost::{
-            BULK_NS_PER_PACKET, FILTER_NS_TARGET, HEADERS_NS_PER_PACKET, HTTP_NS_PER_PACKET,
-            NULL_NS_PER_PACKET, PACKETS_PER_EXCHANGE, PAIRING_NS_PER_PACKET,
+            EXCHANGE_NS_TARGET, FILTER_NS_TARGET, HEADERS_NS_PER_PACKET, NULL_NS_PER_PACKET,
+            PAIRING_NS_PER_PACKET, bulk_ns_per_packet, exchange_ns, http_ns_per_packet,
+            packets_per_exchange, process_ns_per_exchange,
         },
         latency::{CLIENT_READ, CLIENT_RECEIVED, CLIENT_WAKE_UP, HTTPTOP, TSHARK},
         throughput::{
-            ATTACHED_PROCESS_NS, HTTPTOP_RATIO, IDLE_TAP_RATIO, NO_OBSERVER_RATE,
-            NULL_FILTER_RATIO, PAIRING_FILTER_RATIO, PAIRING_PROCESS_NS, THROUGHPUT_RATIO_TARGET,
+            IDLE_TAP_RATIO, NO_OBSERVER_RATE, NULL_FILTER_RATIO, PAIRING_FILTER_RATIO,
+            PAIRING_PROCESS_NS, THROUGHPUT_RATIO_TARGET, attached_process_ns, httptop_ratio,
+            ratio_over_bare_tap, ratio_over_captures,
         },
     },
+    measure::Attach,
     report::{Figure, Row, Spread, number},
 };
 
@@ -25,11 +28,22 @@ pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
             .map(|spread| spread.median)
     };
     let mut paragraphs = Vec::new();
+    let mode_of = |names: &dyn Fn(Attach) -> String, metric: &str| {
+        Attach::ALL
+            .into_iter()
+            .find(|attach| names(*attach) == metric)
+    };
     for row in rows.iter().filter(|row| row.met() == Some(false)) {
-        let explained = if row.metric == HTTPTOP_RATIO {
-            throughput(&median)
-        } else if row.metric == HTTP_NS_PER_PACKET || row.metric == BULK_NS_PER_PACKET {
-            filter_cost(&median)
+        let throughput_mode = mode_of(&ratio_over_bare_tap, &row.metric)
+            .or_else(|| mode_of(&ratio_over_captures, &row.metric));
+        let filter_mode = mode_of(&http_ns_per_packet, &row.metric)
+            .or_else(|| mode_of(&bulk_ns_per_packet, &row.metric));
+        let explained = if let Some(attach) = throughput_mode {
+            throughput(&median, attach)
+        } else if let Some(attach) = filter_mode {
+            filter_cost(&median, attach)
+        } else if let Some(attach) = mode_of(&exchange_ns, &row.metric) {
+            exchange_cost(&median, attach)
         } else if let Some((server, reference, percentile)) = latency_comparison(&row.metric) {
             latency(&median, server, reference, percentile)
         } else {
@@ -48,32 +62,73 @@ pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
             format!("{}: {spread}.", row.metric)
         }));
     }
-    paragraphs.dedup();
+    // Two rows can have one explanation (a mode's HTTP and non-HTTP filter cost): say it once.
+    let mut seen = std::collections::HashSet::new();
+    paragraphs.retain(|paragraph| seen.insert(paragraph.clone()));
     paragraphs
+}
+
+/// httptop's CPU per exchange, all in, against its target: the programs' and the process's
+/// shares, and by how much the target is missed.
+fn exchange_cost(median: &dyn Fn(&str) -> Option<f64>, attach: Attach) -> Option<String> {
+    let all_in = median(&exchange_ns(attach))?;
+    let per_packet = median(&http_ns_per_packet(attach))?;
+    let packets = median(&packets_per_exchange(attach))?;
+    let process = median(&process_ns_per_exchange(attach))?;
+    Some(format!(
+        "CPU per exchange, all in (--attach {}): {} ns against the {} ns target, missed by {} ns ({}×): the \
+         programs {} ns per packet × {} packets = {} ns, httptop's process {} ns (medians of separate rows, so \
+         the sum need not equal the all-in median exactly).",
+        attach.name(),
+        number(all_in),
+        number(EXCHANGE_NS_TARGET),
+        number(all_in - EXCHANGE_NS_TARGET),
+        number(all_in / EXCHANGE_NS_TARGET),
+        number(per_packet),
+        number(packets),
+        number(per_packet * packets),
+        number(process),
+    ))
 }
 
 /// Where the requests lost with httptop attached went, per request, against the machine's CPU
 /// budget per request and what the target allows.
-fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
+fn throughput(median: &dyn Fn(&str) -> Option<f64>, attach: Attach) -> Option<String> {
     let baseline = median(NO_OBSERVER_RATE)?;
-    let ratio = median(HTTPTOP_RATIO)?;
-    let target = THROUGHPUT_RATIO_TARGET;
+    let ratio = median(&httptop_ratio(attach))?;
+    // The target is relative to httptop's bare tap (its sockets, filter returning at once).
+    let bare_tap = median(NULL_FILTER_RATIO)?;
+    let target = THROUGHPUT_RATIO_TARGET * bare_tap;
+    let beaten = median(&ratio_over_captures(attach)).map_or_else(String::new, |margin| {
+        format!(
+            "httptop's ratio less the better of tcpdump's and tshark's, round by round: median {} (the \
+             target: above 0 in every round). ",
+            number(margin)
+        )
+    });
     let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
     let budget_ns = cores * 1e9 / baseline;
     // With every core busy, a rate ratio r means each request cost 1/r as much CPU.
     let extra_ns = |ratio: f64| budget_ns * (1.0 / ratio - 1.0);
     let mut text = format!(
-        "Throughput (httptop / none = {}): unobserved, the machine spends {} ns of CPU per request ({cores:.0} \
+        "{beaten}Throughput (--attach {}: httptop / none = {}, the bare tap's {} so the target is {}): \
+         unobserved, the machine spends {} ns of CPU per request ({cores:.0} \
          cores / {} req/s, nginx and wrk keeping every core busy), so the ratio means {} ns more per request, \
-         where the {target} target allows {} ns. ",
+         where the target allows {} ns. ",
+        attach.name(),
         number(ratio),
+        number(bare_tap),
+        number(target),
         number(budget_ns),
         number(baseline),
         number(extra_ns(ratio)),
         number(extra_ns(target)),
     );
     let mut parts = Vec::new();
-    if let Some(null) = median(NULL_FILTER_RATIO) {
+    // Only the socket mode has the sockets: the classifier has no tap to pay for.
+    if attach == Attach::Socket
+        && let Some(null) = median(NULL_FILTER_RATIO)
+    {
         text.push_str(&format!(
             "httptop's own sockets and process with a filter that returns at once reach {} of the unobserved \
              rate ({} ns per request{}). ",
@@ -92,13 +147,13 @@ fn throughput(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
     }
     // Headless runs leave BPF statistics off: the filter's share comes from figure 3, less
     // what the filter returning at once costs there (it is inside the part above).
-    if let Some(work) = FilterWork::of(median, HTTP_NS_PER_PACKET) {
+    if let Some(work) = FilterWork::of(median, &http_ns_per_packet(attach), attach) {
         parts.push((
             format!("httptop's filter work (figure 3: {})", work.formula()),
             work.per_exchange_ns,
         ));
     }
-    if let Some(process) = median(ATTACHED_PROCESS_NS) {
+    if let Some(process) = median(&attached_process_ns(attach)) {
         parts.push((
             "httptop's process (its CPU time over the same runs, per request)".to_owned(),
             process,
@@ -141,9 +196,13 @@ struct FilterWork {
 }
 
 impl FilterWork {
-    fn of(median: &dyn Fn(&str) -> Option<f64>, per_packet_metric: &str) -> Option<Self> {
+    fn of(
+        median: &dyn Fn(&str) -> Option<f64>,
+        per_packet_metric: &str,
+        attach: Attach,
+    ) -> Option<Self> {
         let per_packet_ns = median(per_packet_metric)?;
-        let packets = median(PACKETS_PER_EXCHANGE)?;
+        let packets = median(&packets_per_exchange(attach))?;
         let run_floor_ns = median(NULL_NS_PER_PACKET).unwrap_or(0.0);
         Some(Self {
             per_packet_ns,
@@ -167,7 +226,8 @@ impl FilterWork {
 /// What the least design that pairs in the kernel and reports every exchange costs per request
 /// (the pairing control of figures 1 and 3), against what the throughput target allows.
 fn pairing_floor(median: &dyn Fn(&str) -> Option<f64>, allowed_ns: f64) -> Option<String> {
-    let work = FilterWork::of(median, PAIRING_NS_PER_PACKET)?;
+    // The pairing control is a socket filter.
+    let work = FilterWork::of(median, PAIRING_NS_PER_PACKET, Attach::Socket)?;
     let process = median(PAIRING_PROCESS_NS)?;
     let filter = work.per_exchange_ns;
     let floor = filter + process;
@@ -198,12 +258,13 @@ fn pairing_floor(median: &dyn Fn(&str) -> Option<f64>, allowed_ns: f64) -> Optio
     Some(text)
 }
 
-fn filter_cost(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
+fn filter_cost(median: &dyn Fn(&str) -> Option<f64>, attach: Attach) -> Option<String> {
     let target = FILTER_NS_TARGET;
-    let http = median(HTTP_NS_PER_PACKET)?;
-    let bulk = median(BULK_NS_PER_PACKET)?;
+    let http = median(&http_ns_per_packet(attach))?;
+    let bulk = median(&bulk_ns_per_packet(attach))?;
     let mut text = format!(
-        "Filter cost: {} ns per HTTP packet, {} ns per non-HTTP packet.",
+        "Filter cost (--attach {}): {} ns per HTTP packet, {} ns per non-HTTP packet.",
+        attach.name(),
         number(http),
         number(bulk),
     );

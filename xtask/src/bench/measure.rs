@@ -8,11 +8,42 @@ use probe_common::names;
 use serde_json::Value;
 
 const STATS_SYSCTL: &str = "/proc/sys/kernel/bpf_stats_enabled";
-pub use probe_common::names::{ENTRY_PROGRAM, MESSAGE_PROGRAM};
 /// The control filters of `httptop --bench-control-filter`: (its value, the program's name).
 pub const RETURN_AT_ONCE: (&str, &str) = ("return-at-once", names::NULL_CONTROL_PROGRAM);
 pub const HEADERS_ONLY: (&str, &str) = ("headers", names::HEADERS_CONTROL_PROGRAM);
 pub const PAIRING_ONLY: (&str, &str) = ("pairing", names::PAIRING_CONTROL_PROGRAM);
+
+/// httptop's attach modes (`httptop --attach MODE`): both run in figures 1 and 3.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Attach {
+    Socket,
+    Tc,
+}
+
+impl Attach {
+    pub const ALL: [Self; 2] = [Self::Socket, Self::Tc];
+
+    /// The value of `--attach`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Socket => "socket",
+            Self::Tc => "tc",
+        }
+    }
+
+    /// httptop's arguments for this mode.
+    pub fn args(self) -> [&'static str; 2] {
+        ["--attach", self.name()]
+    }
+
+    /// The entry program and the message program of this mode.
+    pub fn programs(self) -> (&'static str, &'static str) {
+        match self {
+            Self::Socket => (names::ENTRY_PROGRAM, names::MESSAGE_PROGRAM),
+            Self::Tc => (names::TC_ENTRY_PROGRAM, names::TC_MESSAGE_PROGRAM),
+        }
+    }
+}
 
 /// `kernel.bpf_stats_enabled=1` while it lives; the old value is restored on drop.
 pub struct BpfStatsEnabled {
@@ -113,13 +144,13 @@ impl RunStats {
 }
 
 impl ProgramStats {
-    pub fn read(pid: u32) -> Result<Self> {
+    /// The statistics of the programs of mode `attach` held by process `pid`.
+    pub fn read(pid: u32, attach: Attach) -> Result<Self> {
         let held = held_program_stats(pid)?;
-        match (held.get(ENTRY_PROGRAM), held.get(MESSAGE_PROGRAM)) {
+        let (entry, message) = attach.programs();
+        match (held.get(entry), held.get(message)) {
             (Some(&entry), Some(&message)) => Ok(Self { entry, message }),
-            _ => bail!(
-                "httptop (pid {pid}) does not hold both programs {ENTRY_PROGRAM} and {MESSAGE_PROGRAM}"
-            ),
+            _ => bail!("httptop (pid {pid}) does not hold both programs {entry} and {message}"),
         }
     }
 
@@ -208,6 +239,13 @@ impl ProcessSample {
             cpu_ticks,
             peak_rss_bytes,
         })
+    }
+
+    /// CPU time used between `before` and `self`, in nanoseconds.
+    pub fn cpu_ns_since(&self, before: &Self) -> f64 {
+        // SAFETY: sysconf has no preconditions.
+        let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
+        (self.cpu_ticks - before.cpu_ticks) as f64 / ticks_per_s * 1e9
     }
 
     /// CPU used between `before` and `self`, in percent of one core.

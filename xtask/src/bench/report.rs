@@ -69,6 +69,8 @@ pub enum Check {
     MedianAtMost(f64),
     /// Every run must be at most the value.
     AllAtMost(f64),
+    /// Every run must be at least the value.
+    AllAtLeast(f64),
 }
 
 impl Check {
@@ -77,6 +79,7 @@ impl Check {
             Self::MedianAtLeast(value) => format!("median ≥ {} {unit}", number(value)),
             Self::MedianAtMost(value) => format!("median ≤ {} {unit}", number(value)),
             Self::AllAtMost(value) => format!("every run ≤ {} {unit}", number(value)),
+            Self::AllAtLeast(value) => format!("every run ≥ {} {unit}", number(value)),
         }
     }
 
@@ -85,6 +88,7 @@ impl Check {
             Self::MedianAtLeast(value) => spread.median >= value,
             Self::MedianAtMost(value) => spread.median <= value,
             Self::AllAtMost(value) => spread.max <= value,
+            Self::AllAtLeast(value) => spread.min >= value,
         }
     }
 }

@@ -9,13 +9,12 @@ use httptop_lab::NGINX_BODY;
 
 use super::{Bench, SETTLE};
 use crate::bench::{
-    measure::{PAIRING_ONLY, ProcessSample, RETURN_AT_ONCE},
+    measure::{Attach, PAIRING_ONLY, ProcessSample, RETURN_AT_ONCE},
     observers::{Capture, CaptureTool, Summary},
     report::{Check, Figure, Row},
 };
 
 pub const NO_OBSERVER_RATE: &str = "req/s, no observer";
-pub const HTTPTOP_RATIO: &str = "req/s ratio httptop / none";
 pub const IDLE_TAP_RATIO: &str = "req/s ratio tcpdump matching nothing / none";
 pub const NULL_FILTER_RATIO: &str =
     "req/s ratio httptop's sockets, filter returning at once / none";
@@ -23,10 +22,39 @@ pub const PAIRING_FILTER_RATIO: &str =
     "req/s ratio httptop's sockets and process, filter pairing by port only / none";
 pub const PAIRING_PROCESS_NS: &str =
     "httptop's sockets and process, filter pairing by port only: httptop's CPU per request";
-pub const ATTACHED_PROCESS_NS: &str = "httptop runs: httptop's CPU per request";
-/// httptop's throughput target (observed rate / unobserved rate), read by the check here and by
-/// the analysis of a miss.
+/// httptop's throughput target against its bare tap: its ratio at least this share of the
+/// ratio of its sockets with a filter that returns at once (within 2 %), read by the check here
+/// and by the analysis of a miss.
 pub const THROUGHPUT_RATIO_TARGET: f64 = 0.98;
+
+/// httptop's ratio (with / without, same round) in mode `attach`.
+pub fn httptop_ratio(attach: Attach) -> String {
+    ratio_metric(Observer::Httptop(attach))
+}
+
+/// httptop's CPU time per request in its runs in mode `attach`.
+pub fn attached_process_ns(attach: Attach) -> String {
+    format!(
+        "{} runs: httptop's CPU per request",
+        Observer::Httptop(attach).short_name()
+    )
+}
+
+/// httptop's ratio less the better of tcpdump's and tshark's, round by round.
+pub fn ratio_over_captures(attach: Attach) -> String {
+    format!(
+        "{}: ratio − the better of tcpdump's and tshark's, per round",
+        Observer::Httptop(attach).short_name()
+    )
+}
+
+/// httptop's ratio over its bare tap's (the sockets with a filter returning at once).
+pub fn ratio_over_bare_tap(attach: Attach) -> String {
+    format!(
+        "{}: ratio / the ratio of httptop's sockets with a filter returning at once",
+        Observer::Httptop(attach).short_name()
+    )
+}
 
 /// A capture filter that matches nothing on loopback (an EtherType for local experiments):
 /// tcpdump with it measures what any packet socket on `lo` costs before its filter says no.
@@ -35,7 +63,7 @@ const MATCH_NOTHING: [&str; 3] = ["ether", "proto", "0x88b5"];
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Observer {
     Nothing,
-    Httptop,
+    Httptop(Attach),
     Capture(CaptureTool),
     /// tcpdump with [`MATCH_NOTHING`]: what tcpdump's kind of tap costs before its filter says no.
     IdleTap,
@@ -57,9 +85,10 @@ fn ratio_metric(observer: Observer) -> String {
 }
 
 impl Observer {
-    const ALL: [Self; 7] = [
+    const ALL: [Self; 8] = [
         Self::Nothing,
-        Self::Httptop,
+        Self::Httptop(Attach::Socket),
+        Self::Httptop(Attach::Tc),
         Self::NullFilter,
         Self::PairingFilter,
         Self::Capture(CaptureTool::Tcpdump),
@@ -70,7 +99,8 @@ impl Observer {
     fn name(self) -> &'static str {
         match self {
             Self::Nothing => "no observer",
-            Self::Httptop => "httptop --headless",
+            Self::Httptop(Attach::Socket) => "httptop --headless --attach socket",
+            Self::Httptop(Attach::Tc) => "httptop --headless --attach tc",
             Self::Capture(tool) => tool.name(),
             Self::IdleTap => "tcpdump matching nothing",
             Self::NullFilter => "httptop's sockets, filter returning at once",
@@ -81,7 +111,8 @@ impl Observer {
     /// In the names of ratios and per-request costs.
     fn short_name(self) -> &'static str {
         match self {
-            Self::Httptop => "httptop",
+            Self::Httptop(Attach::Socket) => "httptop (socket)",
+            Self::Httptop(Attach::Tc) => "httptop (tc)",
             other => other.name(),
         }
     }
@@ -119,20 +150,29 @@ fn throughput_run(bench: &Bench, observer: Observer) -> Result<ThroughputRun> {
             cpu_percent: None,
             attached: None,
         }),
-        Observer::Httptop | Observer::NullFilter | Observer::PairingFilter => {
+        Observer::Httptop(_) | Observer::NullFilter | Observer::PairingFilter => {
             // Headless, httptop leaves the kernel's run-time statistics off (they cost two clock
             // reads per run): the filter's own time is figure 3's.
-            let httptop = match observer.control_filter() {
-                Some(control) => {
-                    bench.headless("throughput-control", &["--bench-control-filter", control])?
+            let httptop = match (observer, observer.control_filter()) {
+                (Observer::Httptop(attach), _) => {
+                    bench.headless(&format!("throughput-{}", attach.name()), &attach.args())?
                 }
-                None => bench.headless("throughput", &[])?,
+                // The controls are socket filters.
+                (_, Some(control)) => bench.headless(
+                    "throughput-control",
+                    &[
+                        &Attach::Socket.args()[..],
+                        &["--bench-control-filter", control],
+                    ]
+                    .concat(),
+                )?,
+                _ => unreachable!("only httptop's runs and its controls get here"),
             };
             let process = ProcessSample::read(httptop.pid())?;
             let wrk = bench.wrk(duration)?;
             let cpu_percent = ProcessSample::read(httptop.pid())?.cpu_percent_since(&process);
             // Only httptop's own filter counts exchanges to check against nginx's log.
-            let attached = if observer == Observer::Httptop {
+            let attached = if matches!(observer, Observer::Httptop(_)) {
                 thread::sleep(SETTLE);
                 let summary = httptop.finish()?;
                 let logged = bench.nginx.logged_requests()?;
@@ -184,9 +224,9 @@ impl Runs {
         &self.per_observer[index]
     }
 
-    /// What httptop saw in each of its runs, with the rate wrk reached in it.
-    pub fn attached(&self) -> impl Iterator<Item = (&AttachedRun, f64)> {
-        self.of(Observer::Httptop)
+    /// What httptop saw in each of its runs in mode `attach`, with the rate wrk reached in it.
+    pub fn attached(&self, attach: Attach) -> impl Iterator<Item = (&AttachedRun, f64)> {
+        self.of(Observer::Httptop(attach))
             .iter()
             .filter_map(|run| Some((run.attached.as_ref()?, run.requests_per_s)))
     }
@@ -238,26 +278,51 @@ pub fn figure(bench: &Bench, runs: &Runs) -> Figure {
         })
         .collect();
     for observer in Observer::ALL.into_iter().skip(1) {
-        let row = Row::new(ratio_metric(observer), "×", ratio(observer));
-        rows.push(if observer == Observer::Httptop {
-            row.target(Check::MedianAtLeast(THROUGHPUT_RATIO_TARGET))
-        } else {
-            row
-        });
+        rows.push(Row::new(ratio_metric(observer), "×", ratio(observer)));
     }
-    rows.push(Row::new(
-        "httptop runs: httptop's CPU",
-        "% of one core",
-        runs.of(Observer::Httptop)
-            .iter()
-            .filter_map(|run| run.cpu_percent)
-            .collect(),
-    ));
-    rows.push(Row::new(
-        ATTACHED_PROCESS_NS,
-        "ns",
-        process_ns(Observer::Httptop),
-    ));
+    let captures_best: Vec<f64> = ratio(Observer::Capture(CaptureTool::Tcpdump))
+        .into_iter()
+        .zip(ratio(Observer::Capture(CaptureTool::Tshark)))
+        .map(|(tcpdump, tshark)| tcpdump.max(tshark))
+        .collect();
+    let bare_tap = ratio(Observer::NullFilter);
+    for attach in Attach::ALL {
+        let httptop = ratio(Observer::Httptop(attach));
+        rows.push(
+            Row::new(
+                ratio_over_captures(attach),
+                "×",
+                httptop
+                    .iter()
+                    .zip(&captures_best)
+                    .map(|(h, c)| h - c)
+                    .collect(),
+            )
+            .target(Check::AllAtLeast(0.0)),
+        );
+        rows.push(
+            Row::new(
+                ratio_over_bare_tap(attach),
+                "×",
+                httptop.iter().zip(&bare_tap).map(|(h, b)| h / b).collect(),
+            )
+            .target(Check::MedianAtLeast(THROUGHPUT_RATIO_TARGET)),
+        );
+        let observer = Observer::Httptop(attach);
+        rows.push(Row::new(
+            format!("{} runs: httptop's CPU", observer.short_name()),
+            "% of one core",
+            runs.of(observer)
+                .iter()
+                .filter_map(|run| run.cpu_percent)
+                .collect(),
+        ));
+        rows.push(Row::new(
+            attached_process_ns(attach),
+            "ns",
+            process_ns(observer),
+        ));
+    }
     rows.push(Row::new(
         PAIRING_PROCESS_NS,
         "ns",
@@ -268,8 +333,9 @@ pub fn figure(bench: &Bench, runs: &Runs) -> Figure {
         setup: format!(
             "nginx (worker_processes 1, `return 200` with a {}-byte body, access log to a file, keepalive_requests \
              1000000) under `wrk -t2 -c64 -d{}s` (keep-alive), nginx and wrk sharing the machine's cores. Observers, \
-             interleaved per run: none, `httptop --headless --json`, the same with `--bench-control-filter \
-             return-at-once` (httptop's \
+             interleaved per run: none, `httptop --headless --json --attach socket` (a socket filter on an AF_PACKET \
+             socket per interface), the same with `--attach tc` (a tc classifier on lo's ingress hook), the socket \
+             mode with `--bench-control-filter return-at-once` (httptop's \
              sockets and process with a filter that returns at once instead of its own: what httptop's design costs \
              before its filter does any work), the same with `--bench-control-filter pairing` (a filter that pairs \
              requests with responses by port in the same maps and sends every exchange's event to httptop's \
@@ -293,7 +359,10 @@ mod tests {
 
     #[test]
     fn the_analysis_finds_the_ratios_by_the_names_the_figure_gives_them() {
-        assert_eq!(ratio_metric(Observer::Httptop), HTTPTOP_RATIO);
+        assert_eq!(
+            ratio_metric(Observer::Httptop(Attach::Tc)),
+            httptop_ratio(Attach::Tc)
+        );
         assert_eq!(ratio_metric(Observer::NullFilter), NULL_FILTER_RATIO);
         assert_eq!(ratio_metric(Observer::PairingFilter), PAIRING_FILTER_RATIO);
         assert_eq!(ratio_metric(Observer::IdleTap), IDLE_TAP_RATIO);

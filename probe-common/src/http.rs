@@ -265,11 +265,14 @@ impl HeadScan {
                 self.pos = w.len;
                 return true;
             }
-            let mut marks = newline_marks(w.word(i0));
+            let mut word = w.word(i0);
             if k == 0 {
-                // Bytes before `start` were handled by earlier steps.
-                marks &= u64::MAX << ((start & 7) * 8);
+                // Bytes before `start` were handled by earlier steps: made 0xff, never a `\n`.
+                // Masking their marks afterwards is not enough: a `\n` there lends a borrow
+                // that marks a 0x0b just above it as a newline too.
+                word |= !(u64::MAX << ((start & 7) * 8));
             }
+            let marks = newline_marks(word);
             if marks != 0 {
                 let i = i0 + (marks.trailing_zeros() / 8) as usize;
                 if i >= w.len {

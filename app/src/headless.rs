@@ -2,9 +2,7 @@
 
 use std::{io::Write as _, time::Duration};
 
-use anyhow::Context as _;
-
-use crate::model::Summary;
+use crate::{model::Summary, signals::StopSignals};
 
 /// How the summary is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -42,11 +40,9 @@ pub fn print_summary(summary: &Summary, opts: &SummaryOptions) -> anyhow::Result
     Ok(())
 }
 
-/// Returns when `duration` elapses or SIGINT/SIGTERM arrives.
+/// Returns when `duration` elapses or a stopping signal ([`StopSignals`]) arrives.
 pub async fn wait_for_stop(duration: Option<Duration>) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut stop_signals = StopSignals::install()?;
     let sleep = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -55,8 +51,7 @@ pub async fn wait_for_stop(duration: Option<Duration>) -> anyhow::Result<()> {
     };
     tokio::select! {
         _ = sleep => {}
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+        _ = stop_signals.recv() => {}
     }
     Ok(())
 }

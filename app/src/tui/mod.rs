@@ -34,12 +34,14 @@ use std::{
 use anyhow::Context as _;
 use crossterm::event::{self, Event, KeyEventKind};
 use tokio::{
-    signal::unix::{SignalKind, signal},
     sync::{mpsc, watch},
     time::MissedTickBehavior,
 };
 
-use crate::model::{Filter, SharedModel};
+use crate::{
+    model::{Filter, SharedModel},
+    signals::StopSignals,
+};
 use app::App;
 use cpu::CpuMeter;
 use theme::Theme;
@@ -96,7 +98,8 @@ fn spawn_input_reader() -> mpsc::UnboundedReceiver<Event> {
     rx
 }
 
-/// Runs the dashboard until `q`/Ctrl-C, SIGTERM, SIGHUP, or `shutdown` turning true.
+/// Runs the dashboard until `q`/Ctrl-C, a stopping signal ([`StopSignals`]), or `shutdown`
+/// turning true (the collector ended).
 /// `interval` is the refresh period (a new view and a redraw); `interfaces` are the watched
 /// interfaces' names for the header (empty means all).
 pub async fn run(
@@ -111,8 +114,7 @@ pub async fn run(
     if opts.initial_filter.is_some() {
         app.set_filter(opts.initial_filter);
     }
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut stop_signals = StopSignals::install()?;
 
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let _guard = TerminalGuard;
@@ -147,8 +149,7 @@ pub async fn run(
                     break;
                 }
             }
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
+            _ = stop_signals.recv() => break,
         }
     }
     Ok(())

@@ -13,9 +13,11 @@ use crate::{
     },
 };
 
-/// Messages delimited within one segment before giving up (pipelining depth seen in practice
-/// is 16 or less; more is counted as `ScanIncomplete`).
-pub const MAX_MESSAGES_PER_SEGMENT: usize = 16;
+/// Messages delimited within one segment before giving up (more is counted as
+/// `ScanIncomplete`). Twice the in-flight FIFO, so requests pipelined past the FIFO in one write
+/// still count, as `PipelineOverflow`; in the kernel each message is one tail call, and the
+/// kernel allows 33 in a chain (the entry program's one included).
+pub const MAX_MESSAGES_PER_SEGMENT: usize = 2 * MAX_IN_FLIGHT;
 
 /// Source of a segment's payload bytes.
 pub trait Payload {

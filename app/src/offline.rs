@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use pcap_file::{
     DataLink,
     pcap::PcapReader,
@@ -124,7 +124,9 @@ pub fn read_capture(
             }
         };
         let now_ns = frame.ts_ns;
-        if let Some((ethertype, net)) = network_layer(frame.link, &frame.data) {
+        let network = network_layer(frame.link, &frame.data)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        if let Some((ethertype, net)) = network {
             let n = net.len().min(HEAD_LEN);
             head[..n].copy_from_slice(&net[..n]);
             if let Some(seg) = packet::parse(&Window { buf: &head, len: n }, ethertype, net.len()) {
@@ -164,40 +166,66 @@ pub fn read_capture(
     Ok(())
 }
 
-/// The ethertype and network-layer bytes of a captured frame, by link type.
-fn network_layer(link: DataLink, data: &[u8]) -> Option<(u16, &[u8])> {
-    let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
-    match link {
-        DataLink::ETHERNET => {
-            // 802.1Q / 802.1ad tags, as the kernel looks through them.
-            const TAGS: usize = 14;
-            let (ethertype, off) = skip_vlan_tags(be16(data, 12)?, |off| be16(data, TAGS + off))?;
-            Some((ethertype, data.get(TAGS + off..)?))
+/// A link type `--read` cannot decode: the run stops rather than report zeros.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "link type {name} ({number}) is not supported (supported: Ethernet, BSD loopback, raw IP, \
+     Linux cooked v1/v2)"
+)]
+struct UnsupportedLink {
+    name: String,
+    number: u32,
+}
+
+/// The ethertype and network-layer bytes of a captured frame, by link type; `Ok(None)` for a
+/// frame of a supported link type that carries no IP.
+fn network_layer(link: DataLink, data: &[u8]) -> Result<Option<(u16, &[u8])>, UnsupportedLink> {
+    let decode: fn(&[u8]) -> Option<(u16, &[u8])> = match link {
+        DataLink::ETHERNET => ethernet,
+        DataLink::NULL | DataLink::LOOP => bsd_loopback,
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => raw_ip,
+        DataLink::LINUX_SLL => |data| Some((be16(data, 14)?, data.get(16..)?)),
+        DataLink::LINUX_SLL2 => |data| Some((be16(data, 0)?, data.get(20..)?)),
+        _ => {
+            return Err(UnsupportedLink {
+                name: format!("{link:?}"),
+                number: u32::from(link),
+            });
         }
-        // BSD loopback: a 4-byte address family in the capturing host's byte order.
-        DataLink::NULL | DataLink::LOOP => {
-            let family = data.get(..4)?;
-            let le = u32::from_le_bytes(family.try_into().ok()?);
-            let be = u32::from_be_bytes(family.try_into().ok()?);
-            let ethertype = match (le, be) {
-                (2, _) | (_, 2) => ETH_P_IP,
-                (24 | 28 | 30, _) | (_, 24 | 28 | 30) => ETH_P_IPV6,
-                _ => return None,
-            };
-            Some((ethertype, data.get(4..)?))
-        }
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => {
-            let ethertype = match data.first()? >> 4 {
-                4 => ETH_P_IP,
-                6 => ETH_P_IPV6,
-                _ => return None,
-            };
-            Some((ethertype, data))
-        }
-        DataLink::LINUX_SLL => Some((be16(data, 14)?, data.get(16..)?)),
-        DataLink::LINUX_SLL2 => Some((be16(data, 0)?, data.get(20..)?)),
-        _ => None,
-    }
+    };
+    Ok(decode(data))
+}
+
+fn be16(b: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
+}
+
+fn ethernet(data: &[u8]) -> Option<(u16, &[u8])> {
+    // 802.1Q / 802.1ad tags, as the kernel looks through them.
+    const TAGS: usize = 14;
+    let (ethertype, off) = skip_vlan_tags(be16(data, 12)?, |off| be16(data, TAGS + off))?;
+    Some((ethertype, data.get(TAGS + off..)?))
+}
+
+/// BSD loopback: a 4-byte address family in the capturing host's byte order.
+fn bsd_loopback(data: &[u8]) -> Option<(u16, &[u8])> {
+    let family: [u8; 4] = data.get(..4)?.try_into().ok()?;
+    let (le, be) = (u32::from_le_bytes(family), u32::from_be_bytes(family));
+    let ethertype = match (le, be) {
+        (2, _) | (_, 2) => ETH_P_IP,
+        (24 | 28 | 30, _) | (_, 24 | 28 | 30) => ETH_P_IPV6,
+        _ => return None,
+    };
+    Some((ethertype, data.get(4..)?))
+}
+
+fn raw_ip(data: &[u8]) -> Option<(u16, &[u8])> {
+    let ethertype = match data.first()? >> 4 {
+        4 => ETH_P_IP,
+        6 => ETH_P_IPV6,
+        _ => return None,
+    };
+    Some((ethertype, data))
 }
 
 struct Frame {
@@ -210,8 +238,8 @@ enum CaptureReader {
     Pcap(PcapReader<BufReader<File>>),
     PcapNg {
         reader: PcapNgReader<BufReader<File>>,
-        /// Per interface: link type and ns per timestamp unit.
-        interfaces: Vec<(DataLink, f64)>,
+        /// The current section's interfaces: link type and timestamp unit.
+        interfaces: Vec<(DataLink, TsResolution)>,
     },
 }
 
@@ -261,17 +289,19 @@ impl CaptureReader {
                     return Ok(None);
                 };
                 match block.context("reading a pcapng block")? {
+                    // Interface ids are per section: a new section declares its own.
+                    Block::SectionHeader(_) => interfaces.clear(),
                     Block::InterfaceDescription(idb) => interfaces.push(interface(&idb)),
                     Block::EnhancedPacket(epb) => {
-                        let Some(&(link, ns_per_unit)) = interfaces.get(epb.interface_id as usize)
+                        let Some(&(link, resolution)) = interfaces.get(epb.interface_id as usize)
                         else {
                             bail!("packet on undeclared interface {}", epb.interface_id);
                         };
                         // pcap-file hands the raw timestamp units over as nanoseconds.
-                        let units = epb.timestamp.as_nanos() as f64;
+                        let units = epb.timestamp.as_nanos();
                         return Ok(Some(Frame {
                             link,
-                            ts_ns: (units * ns_per_unit) as u64,
+                            ts_ns: resolution.to_ns(units),
                             data: epb.data.into_owned(),
                         }));
                     }
@@ -290,17 +320,71 @@ impl CaptureReader {
     }
 }
 
-/// Link type and timestamp unit (if_tsresol: 10^-n s, or 2^-n s when the high bit is set;
-/// microseconds when absent).
-fn interface(idb: &InterfaceDescriptionBlock) -> (DataLink, f64) {
-    let resolution = idb.options.iter().find_map(|o| match o {
+/// A pcapng interface's timestamp unit (`if_tsresol`): 10^-n s, or 2^-n s when the high bit
+/// is set; microseconds when absent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TsResolution {
+    Decimal(u8),
+    Binary(u8),
+}
+
+impl TsResolution {
+    fn from_option(tsresol: Option<u8>) -> Self {
+        match tsresol {
+            None => TsResolution::Decimal(6),
+            Some(r) if r & 0x80 != 0 => TsResolution::Binary(r & 0x7f),
+            Some(r) => TsResolution::Decimal(r),
+        }
+    }
+
+    /// Nanoseconds of `units` timestamp units, in integers: a double's 53 bits would lose up to
+    /// 256 ns of today's epoch nanoseconds. Rounded down; saturates past u64.
+    fn to_ns(self, units: u128) -> u64 {
+        const NS_PER_S: u128 = 1_000_000_000;
+        let ns = match self {
+            TsResolution::Decimal(n) if n <= 9 => units * 10u128.pow(u32::from(9 - n)),
+            TsResolution::Decimal(n) => units
+                .checked_div(10u128.checked_pow(u32::from(n - 9)).unwrap_or(u128::MAX))
+                .unwrap_or(0),
+            // units < 2^64 (a pcapng timestamp is 64 bits), so units * 10^9 < 2^94.
+            TsResolution::Binary(n) => (units * NS_PER_S).checked_shr(u32::from(n)).unwrap_or(0),
+        };
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+}
+
+/// An interface's link type and timestamp unit.
+fn interface(idb: &InterfaceDescriptionBlock) -> (DataLink, TsResolution) {
+    let tsresol = idb.options.iter().find_map(|o| match o {
         InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
         _ => None,
     });
-    let ns_per_unit = match resolution {
-        None => 1_000.0,
-        Some(r) if r & 0x80 != 0 => 1e9 / 2f64.powi(i32::from(r & 0x7f)),
-        Some(r) => 1e9 / 10f64.powi(i32::from(r)),
-    };
-    (idb.linktype, ns_per_unit)
+    (idb.linktype, TsResolution::from_option(tsresol))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TsResolution;
+
+    #[test]
+    fn timestamps_convert_exactly_at_every_resolution() {
+        // Today's epoch in ns needs 61 bits: every one of them must survive.
+        let ns = 1_764_000_000_123_456_789u128;
+        assert_eq!(TsResolution::from_option(Some(9)).to_ns(ns), ns as u64);
+        assert_eq!(
+            TsResolution::from_option(None).to_ns(ns / 1000),
+            (ns / 1000 * 1000) as u64
+        );
+        assert_eq!(
+            TsResolution::from_option(Some(12)).to_ns(ns * 1000 + 999),
+            ns as u64
+        );
+        // 2^-30 s units: 2^30 of them are one second.
+        assert_eq!(
+            TsResolution::from_option(Some(0x80 | 30)).to_ns(3 << 30),
+            3_000_000_000
+        );
+        assert_eq!(TsResolution::from_option(Some(0x80 | 30)).to_ns(1), 0);
+        assert_eq!(TsResolution::from_option(Some(0x7f)).to_ns(ns), 0);
+    }
 }

@@ -12,6 +12,7 @@
 //! test` runs them as root with `--ignored --test-threads=1` and `HTTPTOP_BIN` set.
 
 mod clients;
+pub mod frames;
 mod httptop;
 mod netns;
 mod process;

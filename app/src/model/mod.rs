@@ -12,6 +12,7 @@ mod exchange;
 mod filter;
 mod history;
 mod latency;
+mod redact;
 mod shared;
 mod stats;
 mod summary;

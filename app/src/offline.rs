@@ -63,6 +63,25 @@ impl ConnTable for MemConns {
     }
 }
 
+impl MemConns {
+    /// The sweeper's rule for a table nearly full (`engine::evictions`), as the live sweep
+    /// applies it; returns the requests that expired with the connections dropped.
+    fn make_room(&mut self) -> u64 {
+        let mut evictable: Vec<(u64, ConnKey)> = self
+            .0
+            .iter()
+            .filter(|(_, state)| engine::evictable(state))
+            .map(|(key, state)| (state.last_seen_ns, *key))
+            .collect();
+        let evict = engine::evictions(self.0.len(), &mut evictable);
+        evictable[..evict]
+            .iter()
+            .filter_map(|(_, key)| self.0.remove(key))
+            .map(|state| u64::from(state.outstanding()))
+            .sum()
+    }
+}
+
 /// Counts and exchanges straight into the model (nothing can be lost offline).
 struct ModelSink<'a> {
     model: &'a mut Model,
@@ -158,6 +177,7 @@ pub fn read_capture(
                     None => true,
                 },
             );
+            swept_expired += conns.make_room();
         }
     }
     let in_flight = conns.0.values().map(|s| u64::from(s.outstanding())).sum();

@@ -79,8 +79,11 @@ const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 /// map concerned and ends with the cause (the source is also kept for `Error::source`).
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
-    #[error("missing capabilities: {0} (run as root, or grant them to the binary)")]
-    MissingCapabilities(String),
+    #[error(
+        "missing capabilities: {missing} (run as root, or grant them to the binary: \
+         sudo setcap {SETCAP_CAPABILITIES} {binary})"
+    )]
+    MissingCapabilities { missing: String, binary: String },
     #[error("unknown interface '{0}'")]
     UnknownInterface(String),
     #[error(
@@ -267,6 +270,23 @@ pub struct Swept {
     pub connections: u64,
 }
 
+/// What `setcap` grants the binary so that any user can run it: all it needs, nothing more.
+pub const SETCAP_CAPABILITIES: &str = "cap_bpf,cap_net_raw,cap_perfmon+ep";
+
+/// `Err` naming the capabilities this process lacks and the command that grants them.
+fn check_capabilities() -> Result<(), KernelError> {
+    let missing = missing_capabilities();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let binary = std::env::current_exe()
+        .map_or_else(|_| "httptop".to_owned(), |path| path.display().to_string());
+    Err(KernelError::MissingCapabilities {
+        missing: missing.join(", "),
+        binary,
+    })
+}
+
 /// Capability bits (linux/capability.h).
 const CAP_NET_RAW: u32 = 13;
 const CAP_SYS_ADMIN: u32 = 21;
@@ -329,10 +349,7 @@ fn ifindex(name: &str) -> Result<u32, KernelError> {
 impl Kernel {
     /// Loads the programs and maps and attaches the filter to AF_PACKET sockets.
     pub fn attach(config: &KernelConfig) -> Result<Kernel, KernelError> {
-        let missing = missing_capabilities();
-        if !missing.is_empty() {
-            return Err(KernelError::MissingCapabilities(missing.join(", ")));
-        }
+        check_capabilities()?;
         // Resolve every interface before touching the kernel: a typo changes nothing.
         let targets: Vec<(String, u32)> = config
             .interfaces
@@ -408,10 +425,7 @@ impl Kernel {
 
     /// Loads the programs and maps without attaching them anywhere (BPF_PROG_TEST_RUN).
     pub fn load(config: &KernelConfig) -> Result<Kernel, KernelError> {
-        let missing = missing_capabilities();
-        if !missing.is_empty() {
-            return Err(KernelError::MissingCapabilities(missing.join(", ")));
-        }
+        check_capabilities()?;
         let loopback = ifindex("lo").unwrap_or(0);
         let port_filter: u32 = u32::from(!config.ports.is_empty());
 

@@ -60,7 +60,17 @@ fn unprivileged_user_is_told_which_capability_is_missing() {
         .env_remove("XDG_STATE_HOME");
     let stderr = one_line_failure(&run_to_exit(httptop, TIMEOUT));
     assert!(
-        stderr.contains("CAP_BPF") || stderr.to_lowercase().contains("capabilit"),
+        stderr.contains("CAP_BPF"),
         "stderr does not name the missing capability: {stderr}"
+    );
+    // And the command that grants them to this very binary.
+    let command = format!(
+        "sudo setcap {} {}",
+        httptop::kernel::SETCAP_CAPABILITIES,
+        binary.display()
+    );
+    assert!(
+        stderr.contains(&command),
+        "stderr does not say `{command}`: {stderr}"
     );
 }

@@ -47,7 +47,10 @@ fn a_burst_past_the_ring_buffer_counts_lost_events_and_stays_exact() {
     };
     for i in 0..burst as u32 {
         let seq = 1 + i * GET.len() as u32;
-        run(&ethernet(ETH_P_IP, &ipv4_tcp(client, SERVER, seq, ACK, GET)));
+        run(&ethernet(
+            ETH_P_IP,
+            &ipv4_tcp(client, SERVER, seq, ACK, GET),
+        ));
         let seq = 1 + i * OK.len() as u32;
         run(&ethernet(ETH_P_IP, &ipv4_tcp(SERVER, client, seq, ACK, OK)));
     }
@@ -55,7 +58,11 @@ fn a_burst_past_the_ring_buffer_counts_lost_events_and_stays_exact() {
     let received = kernel.drain_events(|e| model.record(e)) as u64;
     let totals = kernel.totals().expect("totals");
     assert_eq!(totals[Counter::Exchanges], burst);
-    assert_eq!(totals.histogram_log2.iter().sum::<u64>(), burst, "the histogram is exact");
+    assert_eq!(
+        totals.histogram_log2.iter().sum::<u64>(),
+        burst,
+        "the histogram is exact"
+    );
     assert_eq!(received, capacity, "the ring buffer held {capacity} events");
     assert_eq!(totals[Counter::EventsLost], burst - capacity);
     model.set_kernel_totals(totals);

@@ -99,6 +99,11 @@ impl Httptop {
         }
     }
 
+    /// The process id, to look at what it holds.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Lets pending events arrive, sends SIGINT, and returns the summary; panics unless httptop
     /// exits 0 in time with one JSON object on stdout.
     pub fn stop(mut self) -> Summary {

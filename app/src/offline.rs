@@ -197,10 +197,13 @@ struct UnsupportedLink {
     number: u32,
 }
 
+/// A frame's ethertype and network-layer bytes, when it carries IP.
+type Network<'a> = Option<(u16, &'a [u8])>;
+
 /// The ethertype and network-layer bytes of a captured frame, by link type; `Ok(None)` for a
 /// frame of a supported link type that carries no IP.
-fn network_layer(link: DataLink, data: &[u8]) -> Result<Option<(u16, &[u8])>, UnsupportedLink> {
-    let decode: fn(&[u8]) -> Option<(u16, &[u8])> = match link {
+fn network_layer(link: DataLink, data: &[u8]) -> Result<Network<'_>, UnsupportedLink> {
+    let decode: fn(&[u8]) -> Network<'_> = match link {
         DataLink::ETHERNET => ethernet,
         DataLink::NULL | DataLink::LOOP => bsd_loopback,
         DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => raw_ip,
@@ -220,7 +223,7 @@ fn be16(b: &[u8], i: usize) -> Option<u16> {
     Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
 }
 
-fn ethernet(data: &[u8]) -> Option<(u16, &[u8])> {
+fn ethernet(data: &[u8]) -> Network<'_> {
     // 802.1Q / 802.1ad tags, as the kernel looks through them.
     const TAGS: usize = 14;
     let (ethertype, off) = skip_vlan_tags(be16(data, 12)?, |off| be16(data, TAGS + off))?;
@@ -228,7 +231,7 @@ fn ethernet(data: &[u8]) -> Option<(u16, &[u8])> {
 }
 
 /// BSD loopback: a 4-byte address family in the capturing host's byte order.
-fn bsd_loopback(data: &[u8]) -> Option<(u16, &[u8])> {
+fn bsd_loopback(data: &[u8]) -> Network<'_> {
     let family: [u8; 4] = data.get(..4)?.try_into().ok()?;
     let (le, be) = (u32::from_le_bytes(family), u32::from_be_bytes(family));
     let ethertype = match (le, be) {
@@ -239,7 +242,7 @@ fn bsd_loopback(data: &[u8]) -> Option<(u16, &[u8])> {
     Some((ethertype, data.get(4..)?))
 }
 
-fn raw_ip(data: &[u8]) -> Option<(u16, &[u8])> {
+fn raw_ip(data: &[u8]) -> Network<'_> {
     let ethertype = match data.first()? >> 4 {
         4 => ETH_P_IP,
         6 => ETH_P_IPV6,

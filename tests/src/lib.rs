@@ -17,8 +17,10 @@ mod httptop;
 mod netns;
 mod process;
 mod servers;
+pub mod test_run;
 pub mod tmux;
 mod tshark;
+pub mod unprivileged;
 
 use std::{
     fmt::Display,

@@ -2,11 +2,11 @@
 //! the very object `httptop` embeds. Root only; no socket is attached, so no live traffic
 //! can reach the maps.
 
-use aya::programs::{TestRun as _, TestRunOptions};
 use httptop::{
     Counter,
     kernel::{Kernel, KernelConfig},
 };
+use httptop_tests::test_run::test_run as run;
 
 const ETH_IP: [u8; 2] = [0x08, 0x00];
 const ETH_IPV6: [u8; 2] = [0x86, 0xdd];
@@ -90,18 +90,6 @@ fn qinq(frame_v4: &[u8]) -> Vec<u8> {
     f.extend_from_slice(&[0x00, 0x09, ETH_VLAN[0], ETH_VLAN[1]]);
     f.extend_from_slice(&vlan(frame_v4)[14..]);
     f
-}
-
-fn run(kernel: &Kernel, frame: &[u8]) {
-    let program = kernel.program().expect("entry program");
-    let result = program
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            ..TestRunOptions::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    // The filter never queues a packet to its socket.
-    assert_eq!(result.return_value, 0);
 }
 
 fn fresh() -> Kernel {

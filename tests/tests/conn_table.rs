@@ -9,12 +9,14 @@
 
 use std::time::Duration;
 
-use aya::programs::{TestRun as _, TestRunOptions};
 use httptop::{
     Counter,
     kernel::{Kernel, KernelConfig, Swept, monotonic_ns},
 };
-use httptop_tests::frames::{ACK, ETH_P_IP, End, SYN, ethernet, ipv4_tcp};
+use httptop_tests::{
+    frames::{ACK, ETH_P_IP, End, SYN, ethernet, ipv4_tcp},
+    test_run::test_run as run,
+};
 use probe_common::names::CONNS_ENTRIES;
 
 const SERVER: End = End {
@@ -32,18 +34,6 @@ fn client(i: u32) -> End {
         addr: [10, a, b, c],
         port: 40000,
     }
-}
-
-fn run(kernel: &Kernel, frame: &[u8]) {
-    let result = kernel
-        .program()
-        .expect("entry program")
-        .test_run(TestRunOptions {
-            data_in: Some(frame),
-            ..TestRunOptions::default()
-        })
-        .expect("BPF_PROG_TEST_RUN");
-    assert_eq!(result.return_value, 0);
 }
 
 fn from(client: End, to: End, flags: u8, payload: &[u8]) -> Vec<u8> {

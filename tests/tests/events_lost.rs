@@ -6,13 +6,15 @@
 //!
 //! Root only: run through `cargo xtask test`.
 
-use aya::programs::{TestRun as _, TestRunOptions};
 use httptop::{
     Counter,
     kernel::{Kernel, KernelConfig},
     model::{Model, ModelOptions},
 };
-use httptop_tests::frames::{ACK, ETH_P_IP, End, ethernet, ipv4_tcp};
+use httptop_tests::{
+    frames::{ACK, ETH_P_IP, End, ethernet, ipv4_tcp},
+    test_run::test_run,
+};
 use probe_common::{names::EVENTS_BYTES, wire::ExchangeEvent};
 
 const SERVER: End = End {
@@ -30,16 +32,7 @@ fn a_burst_past_the_ring_buffer_counts_lost_events_and_stays_exact() {
     let capacity = u64::from(EVENTS_BYTES) / record;
     let burst = capacity + 5_000;
     let mut kernel = Kernel::load(&KernelConfig::default()).expect("load (root needed)");
-    let program = kernel.program().expect("entry program");
-    let run = |frame: &[u8]| {
-        let result = program
-            .test_run(TestRunOptions {
-                data_in: Some(frame),
-                ..TestRunOptions::default()
-            })
-            .expect("BPF_PROG_TEST_RUN");
-        assert_eq!(result.return_value, 0);
-    };
+    let run = |frame: &[u8]| test_run(&kernel, frame);
     // One keep-alive connection, one exchange after the other.
     let client = End {
         addr: [10, 9, 0, 2],

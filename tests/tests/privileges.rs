@@ -8,16 +8,17 @@
 use std::{
     fs,
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    os::unix::fs::PermissionsExt as _,
     process::{Command, Stdio},
     time::Duration,
 };
 
 use httptop::kernel::SETCAP_CAPABILITIES;
 use httptop_lab::ChildGuard;
-use httptop_tests::{NetNs, Nginx, Summary, TempDir, curl_get, httptop_binary, run_to_exit};
+use httptop_tests::{
+    NetNs, Nginx, Summary, curl_get, run_to_exit,
+    unprivileged::{NOBODY, UnprivilegedCopy},
+};
 
-const NOBODY: u32 = 65534;
 const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -26,40 +27,28 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 fn three_capabilities_on_the_binary_suffice_for_an_unprivileged_user() {
     let ns = NetNs::new();
     let _nginx = Nginx::start(&ns, &[NGINX]);
-    let dir = TempDir::new();
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
-    let binary = dir.path().join("httptop");
-    fs::copy(httptop_binary(), &binary).expect("copying httptop");
+    let copy = UnprivilegedCopy::new();
     let mut setcap = Command::new("setcap");
-    setcap.arg(SETCAP_CAPABILITIES).arg(&binary);
+    setcap.arg(SETCAP_CAPABILITIES).arg(&copy.binary);
     let output = run_to_exit(setcap, TIMEOUT);
     assert!(
         output.status.success(),
         "setcap: {}",
         String::from_utf8_lossy(&output.stderr)
     );
-    // A log directory the user owns, as its own state directory would be.
-    let logs = dir.path().join("logs");
-    fs::create_dir(&logs).expect("a log dir");
-    std::os::unix::fs::chown(&logs, Some(NOBODY), Some(NOBODY)).expect("chown");
-
-    let mut httptop = ns.command("setpriv");
+    let mut httptop = copy.command(&ns);
     httptop
-        .arg(format!("--reuid={NOBODY}"))
-        .arg(format!("--regid={NOBODY}"))
-        .arg("--clear-groups")
-        .arg(&binary)
-        .args(["--headless", "--json", "--top", "50", "--log-file"])
-        .arg(logs.join("httptop.log"))
+        .args(["--headless", "--json", "--top", "50"])
         .stdout(Stdio::piped());
     let mut httptop =
         ChildGuard::spawn_ready(httptop, "httptop as nobody", "httptop: attached", TIMEOUT)
             .expect("httptop attaches as nobody with three capabilities");
     let status = fs::read_to_string(format!("/proc/{}/status", httptop.pid())).expect("status");
+    let n = NOBODY.to_string();
     assert!(
-        status.lines().any(|l| l
-            .split_whitespace()
-            .eq(["Uid:", "65534", "65534", "65534", "65534"])),
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Uid:", &n, &n, &n, &n])),
         "runs as nobody:\n{status}"
     );
     curl_get(&ns, &format!("http://{NGINX}/"), 20);

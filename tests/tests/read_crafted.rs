@@ -127,7 +127,7 @@ fn pcapng_timestamps_keep_every_nanosecond() {
     // 2^-30 s units, 2^20 apart (976,562.5 ns): each timestamp is rounded down to the ns.
     let units0 = (T0_NS / 1_000_000_000) << 30;
     let units1 = units0 + (1 << 20);
-    let ns = |units: u64| (u128::from(units) * 1_000_000_000 >> 30) as u64;
+    let ns = |units: u64| ((u128::from(units) * 1_000_000_000) >> 30) as u64;
     let file = PcapNg::new()
         .section()
         .interface(LINKTYPE_RAW as u16, Some(0x80 | 30))

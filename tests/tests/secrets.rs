@@ -7,14 +7,13 @@
 //! Root only: run through `cargo xtask test`.
 
 use std::{
-    ffi::OsString,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     process::Stdio,
     time::Duration,
 };
 
 use httptop_lab::ChildGuard;
-use httptop_tests::{Httptop, NetNs, Nginx, TempDir, httptop_binary, run_to_exit, tmux::Tmux};
+use httptop_tests::{Httptop, NetNs, Nginx, TempDir, httptop_binary, run_to_exit, tmux};
 
 const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 /// Every secret below contains this; none of httptop's outputs may.
@@ -76,17 +75,13 @@ fn secrets_in_targets_and_headers_reach_no_output() {
     let log = |name: &str| logs.path().join(name);
 
     // The dashboard, wide enough for whole paths in the table.
-    let args: Vec<OsString> = vec![
-        "netns".into(),
-        "exec".into(),
-        ns.name().into(),
-        httptop_binary().into(),
-        "--interval".into(),
-        "200ms".into(),
-        "--log-file".into(),
-        log("dashboard.log").into(),
-    ];
-    let tmux = Tmux::start(220, 40, "ip", &args);
+    let dashboard_log = log("dashboard.log");
+    let tmux = tmux::dashboard(
+        &ns,
+        220,
+        40,
+        &["--log-file".as_ref(), dashboard_log.as_os_str()],
+    );
     tmux.wait_for("the dashboard", TIMEOUT, |s| s.contains("exchanges"));
     // The JSON summary and the text summary, from two headless runs watching the same traffic.
     let json_log = log("json.log");

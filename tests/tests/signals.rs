@@ -7,27 +7,21 @@
 
 use std::{
     collections::BTreeSet,
-    ffi::OsString,
     fs,
     time::{Duration, Instant},
 };
 
-use httptop_tests::{NetNs, httptop_binary, run_to_exit, tmux::Tmux};
+use httptop_tests::{
+    NetNs, run_to_exit,
+    tmux::{self, Tmux},
+};
 
 const STEP_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// `ip netns exec NS httptop` in a tmux pane, waited for until it has drawn its header; returns
 /// the pane and httptop's pid.
 fn start_dashboard(ns: &NetNs) -> (Tmux, u32) {
-    let args: Vec<OsString> = vec![
-        "netns".into(),
-        "exec".into(),
-        ns.name().into(),
-        httptop_binary().into(),
-        "--interval".into(),
-        "200ms".into(),
-    ];
-    let tmux = Tmux::start(120, 40, "ip", &args);
+    let tmux = tmux::dashboard(ns, 120, 40, &[]);
     tmux.wait_for("the dashboard's header", STEP_TIMEOUT, |screen| {
         screen.contains("exchanges")
     });

@@ -6,12 +6,14 @@
 //! --test-threads=1` as root, with `HTTPTOP_BIN` pointing at a release build).
 
 use std::{
-    ffi::OsString,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     time::{Duration, Instant},
 };
 
-use httptop_tests::{NetNs, Nginx, httptop_binary, keep_alive_client, tmux::Tmux};
+use httptop_tests::{
+    NetNs, Nginx, keep_alive_client,
+    tmux::{self, Tmux},
+};
 
 const SERVER_A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const SERVER_B: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 9090);
@@ -22,9 +24,8 @@ const REQUESTS_A_WHILE_FROZEN: u64 = 100;
 
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 48;
-/// The dashboard's refresh period in these tests (the default is 1 s).
-const REFRESH: &str = "200ms";
-/// How long a frozen screen is watched for movement: five refresh periods.
+/// How long a frozen screen is watched for movement: five refresh periods
+/// (`tmux::DASHBOARD_REFRESH`).
 const FROZEN_WATCH: Duration = Duration::from_secs(1);
 /// Every wait for the screen is bounded by this, and the whole test by `TEST_BUDGET`.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,15 +53,7 @@ impl Budget {
 
 /// `ip netns exec NS httptop --interval 200ms` in a `width`x`height` tmux pane.
 fn start_dashboard(ns: &NetNs, width: u16, height: u16) -> Tmux {
-    let args: Vec<OsString> = vec![
-        "netns".into(),
-        "exec".into(),
-        ns.name().into(),
-        httptop_binary().into(),
-        "--interval".into(),
-        REFRESH.into(),
-    ];
-    Tmux::start(width, height, "ip", &args)
+    tmux::dashboard(ns, width, height, &[])
 }
 
 /// What the screen says, read from its text.

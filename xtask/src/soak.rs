@@ -72,13 +72,7 @@ pub fn soak(project: &Project, args: &SoakArgs) -> Result<()> {
             bail!("cargo xtask soak: {tool} is missing (cargo xtask setup installs it)");
         }
     }
-    let binary = match std::env::var_os("HTTPTOP_BIN") {
-        Some(binary) => PathBuf::from(binary),
-        None => {
-            tasks::build(project, true)?;
-            project.httptop_binary(true)
-        }
-    };
+    let binary = tasks::lab_binary(project)?;
     let out = project.root.join(&args.out);
     let work = TempDir::new(NAME_PREFIX)?;
     let ns = NetNs::new(NAME_PREFIX)?;

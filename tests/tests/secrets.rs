@@ -129,7 +129,8 @@ fn secrets_in_targets_and_headers_reach_no_output() {
     assert!(text.contains("exchanges"), "a text summary:\n{text}");
     assert_no_secret("the text summary", &text);
     for name in ["dashboard.log", "json.log", "text.log"] {
-        let contents = std::fs::read_to_string(log(name)).unwrap_or_default();
+        let contents = std::fs::read_to_string(log(name))
+            .unwrap_or_else(|e| panic!("httptop wrote no log file {name}: {e}"));
         assert_no_secret(name, &contents);
     }
 }

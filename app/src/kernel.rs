@@ -599,7 +599,7 @@ impl Kernel {
             }
             if conns.remove(key).is_ok() {
                 swept.expired += u64::from(state.outstanding());
-                in_flight -= u64::from(state.outstanding());
+                in_flight = in_flight.saturating_sub(u64::from(state.outstanding()));
                 swept.evicted += 1;
                 connections -= 1;
             }

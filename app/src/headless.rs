@@ -2,9 +2,10 @@
 
 use std::{io::Write as _, time::Duration};
 
-use anyhow::Context as _;
-
-use crate::model::{Group, Summary};
+use crate::{
+    model::{Group, Summary},
+    signals::StopSignals,
+};
 
 /// How the summary is printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -44,11 +45,9 @@ pub fn print_summary(summary: &Summary, opts: &SummaryOptions) -> anyhow::Result
     Ok(())
 }
 
-/// Returns when `duration` elapses or SIGINT/SIGTERM arrives.
+/// Returns when `duration` elapses or a stopping signal ([`StopSignals`]) arrives.
 pub async fn wait_for_stop(duration: Option<Duration>) -> anyhow::Result<()> {
-    use tokio::signal::unix::{SignalKind, signal};
-    let mut term = signal(SignalKind::terminate()).context("installing SIGTERM handler")?;
-    let mut int = signal(SignalKind::interrupt()).context("installing SIGINT handler")?;
+    let mut stop_signals = StopSignals::install()?;
     let sleep = async {
         match duration {
             Some(d) => tokio::time::sleep(d).await,
@@ -57,8 +56,7 @@ pub async fn wait_for_stop(duration: Option<Duration>) -> anyhow::Result<()> {
     };
     tokio::select! {
         _ = sleep => {}
-        _ = term.recv() => {}
-        _ = int.recv() => {}
+        _ = stop_signals.recv() => {}
     }
     Ok(())
 }

@@ -12,11 +12,13 @@ use std::{
 
 use aya::{
     Ebpf, EbpfError, EbpfLoader,
-    maps::{Array, HashMap, MapData, MapError, PerCpuArray, ProgramArray, RingBuf},
+    maps::{
+        Array, HashMap, IterableMap as _, MapData, MapError, PerCpuArray, ProgramArray, RingBuf,
+    },
     programs::{Program, ProgramError, SchedClassifier, SocketFilter},
 };
 use probe_common::{
-    names,
+    engine, names,
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Event as WireEvent, HISTOGRAM_BUCKETS,
         PORT_BITMAP_WORDS, port_bit,
@@ -112,8 +114,11 @@ impl AttachMode {
 /// map concerned and ends with the cause (the source is also kept for `Error::source`).
 #[derive(Debug, thiserror::Error)]
 pub enum KernelError {
-    #[error("missing capabilities: {0} (run as root, or grant them to the binary)")]
-    MissingCapabilities(String),
+    #[error(
+        "missing capabilities: {missing} (run as root, or grant them to the binary: \
+         sudo setcap {SETCAP_CAPABILITIES} {binary})"
+    )]
+    MissingCapabilities { missing: String, binary: String },
     #[error("unknown interface '{0}'")]
     UnknownInterface(String),
     #[error("--attach tc watches Ethernet-framed interfaces only; use --attach socket for {0}")]
@@ -232,6 +237,110 @@ pub struct Kernel {
     swept_ends: Vec<ConnectionEnd>,
 }
 
+/// Entries read per BPF_MAP_LOOKUP_BATCH call: more than any hash bucket holds (the kernel
+/// refuses a batch smaller than a bucket), few enough to keep the buffers at 4 MiB.
+const LOOKUP_BATCH: usize = 4096;
+
+/// Calls `f` for every entry of the hash map `map`, [`LOOKUP_BATCH`] entries per syscall
+/// (BPF_MAP_LOOKUP_BATCH), where walking it key by key takes two syscalls per entry. Entries
+/// the kernel adds or removes meanwhile may be seen or not, as with any walk.
+fn lookup_batched<K: aya::Pod, V: aya::Pod>(
+    map: std::os::fd::BorrowedFd<'_>,
+    mut f: impl FnMut(&K, &V),
+) -> io::Result<()> {
+    /// `union bpf_attr`'s `batch` member (linux/bpf.h).
+    #[repr(C)]
+    struct BatchAttr {
+        in_batch: u64,
+        out_batch: u64,
+        keys: u64,
+        values: u64,
+        count: u32,
+        map_fd: u32,
+        elem_flags: u64,
+        flags: u64,
+    }
+    const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
+    fn zeroed<T: aya::Pod>() -> Vec<T> {
+        // SAFETY: Pod types are plain old data: all-zero bytes are a valid value.
+        (0..LOOKUP_BATCH)
+            .map(|_| unsafe { std::mem::zeroed() })
+            .collect()
+    }
+    let (mut keys, mut values) = (zeroed::<K>(), zeroed::<V>());
+    // A hash map's batch token is a bucket index: none to start from, then where the last
+    // call stopped.
+    let (mut token_in, mut token_out) = (0u32, 0u32);
+    let mut first = true;
+    loop {
+        let mut attr = BatchAttr {
+            in_batch: if first {
+                0
+            } else {
+                (&raw const token_in) as u64
+            },
+            out_batch: (&raw mut token_out) as u64,
+            keys: keys.as_mut_ptr() as u64,
+            values: values.as_mut_ptr() as u64,
+            count: LOOKUP_BATCH as u32,
+            map_fd: map.as_raw_fd() as u32,
+            elem_flags: 0,
+            flags: 0,
+        };
+        // SAFETY: attr points at buffers of `count` keys and values of the map's sizes (the
+        // map was opened with these types, which aya checks) and at the two tokens.
+        let ret = unsafe {
+            libc::syscall(
+                libc::SYS_bpf,
+                BPF_MAP_LOOKUP_BATCH,
+                &raw mut attr,
+                std::mem::size_of::<BatchAttr>(),
+            )
+        };
+        let error = (ret < 0).then(io::Error::last_os_error);
+        let n = (attr.count as usize).min(LOOKUP_BATCH);
+        for (key, value) in keys[..n].iter().zip(&values[..n]) {
+            f(key, value);
+        }
+        match error {
+            None => {}
+            // ENOENT: the walk is over (this call may still have returned entries).
+            Some(e) if e.raw_os_error() == Some(libc::ENOENT) => return Ok(()),
+            Some(e) => return Err(e),
+        }
+        token_in = token_out;
+        first = false;
+    }
+}
+
+/// What one sweep did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Swept {
+    /// Requests it expired (idle connections' and evicted ones').
+    pub expired: u64,
+    /// Connections it dropped to make room (the table nearly full), oldest never-answered first.
+    pub evicted: u64,
+    /// Connections left in the table.
+    pub connections: u64,
+}
+
+/// What `setcap` grants the binary so that any user can run it: all it needs, nothing more.
+pub const SETCAP_CAPABILITIES: &str = "cap_bpf,cap_net_raw,cap_perfmon+ep";
+
+/// `Err` naming the capabilities this process lacks and the command that grants them.
+fn check_capabilities() -> Result<(), KernelError> {
+    let missing = missing_capabilities();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let binary = std::env::current_exe()
+        .map_or_else(|_| "httptop".to_owned(), |path| path.display().to_string());
+    Err(KernelError::MissingCapabilities {
+        missing: missing.join(", "),
+        binary,
+    })
+}
+
 /// Capability bits (linux/capability.h).
 const CAP_NET_RAW: u32 = 13;
 const CAP_SYS_ADMIN: u32 = 21;
@@ -294,10 +403,7 @@ fn ifindex(name: &str) -> Result<u32, KernelError> {
 impl Kernel {
     /// Loads the programs and maps and attaches the filter to AF_PACKET sockets.
     pub fn attach(config: &KernelConfig) -> Result<Kernel, KernelError> {
-        let missing = missing_capabilities();
-        if !missing.is_empty() {
-            return Err(KernelError::MissingCapabilities(missing.join(", ")));
-        }
+        check_capabilities()?;
         // Resolve every interface before touching the kernel: a typo changes nothing.
         let targets: Vec<(String, u32)> = config
             .interfaces
@@ -413,10 +519,7 @@ impl Kernel {
 
     /// Loads the programs and maps without attaching them anywhere (BPF_PROG_TEST_RUN).
     pub fn load(config: &KernelConfig) -> Result<Kernel, KernelError> {
-        let missing = missing_capabilities();
-        if !missing.is_empty() {
-            return Err(KernelError::MissingCapabilities(missing.join(", ")));
-        }
+        check_capabilities()?;
         let loopback = ifindex("lo").unwrap_or(0);
         let port_filter: u32 = u32::from(!config.ports.is_empty());
 
@@ -556,34 +659,65 @@ impl Kernel {
         }
     }
 
-    /// Expires connections idle for `timeout` (their outstanding requests count as expired)
-    /// and refreshes the in-flight gauge. Returns how many requests expired.
-    pub fn sweep(&mut self, now_ns: u64, timeout: Duration) -> Result<u64, KernelError> {
+    /// Expires connections idle for `timeout` (their outstanding requests count as expired),
+    /// makes room when the table is nearly full (`engine::evictions`) and refreshes the
+    /// in-flight gauge. The table is read thousands of entries per syscall: one lookup per
+    /// entry cost 13–17 % of a core each second with the table full.
+    pub fn sweep(&mut self, now_ns: u64, timeout: Duration) -> Result<Swept, KernelError> {
         let timeout_ns = timeout.as_nanos() as u64;
         let mut conns: HashMap<_, ConnKey, ConnState> =
             HashMap::try_from(map_mut(&mut self.ebpf, names::CONNS)?)
                 .map_err(map_err(names::CONNS, "opening"))?;
         let mut stale = Vec::new();
+        let mut evictable = Vec::new();
         let mut in_flight = 0u64;
-        for entry in conns.iter() {
-            // An entry deleted by the kernel while we walk is simply gone.
-            let Ok((key, state)) = entry else { continue };
-            match probe_common::engine::expire_idle(&state, now_ns, timeout_ns) {
-                Some(expired) => stale.push((key, state.start_ns, expired)),
-                None => in_flight += u64::from(state.outstanding()),
-            }
-        }
-        let mut expired_total = 0u64;
+        let mut connections = 0usize;
+        lookup_batched(
+            conns.map().fd().as_fd(),
+            |key: &ConnKey, state: &ConnState| {
+                connections += 1;
+                match engine::expire_idle(state, now_ns, timeout_ns) {
+                    Some(expired) => stale.push((*key, state.start_ns, expired)),
+                    None => {
+                        in_flight += u64::from(state.outstanding());
+                        if engine::evictable(state) {
+                            evictable.push((state.last_seen_ns, *key));
+                        }
+                    }
+                }
+            },
+        )
+        .map_err(io_err("reading the connection table"))?;
+        let mut swept = Swept::default();
         for (key, start_ns, expired) in stale {
             // Count only what this call removed: the kernel may have removed it first (FIN).
             if conns.remove(&key).is_ok() {
-                expired_total += u64::from(expired);
+                swept.expired += u64::from(expired);
+                connections -= 1;
                 self.swept_ends.push(connection_end(&key, start_ns));
             }
         }
-        self.swept_expired += expired_total;
+        let evict = engine::evictions(connections, &mut evictable);
+        for (last_seen_ns, key) in &evictable[..evict] {
+            // Looked at again right before: a connection that moved since the walk stays.
+            let Ok(state) = conns.get(key, 0) else {
+                continue;
+            };
+            if state.last_seen_ns != *last_seen_ns || !engine::evictable(&state) {
+                continue;
+            }
+            if conns.remove(key).is_ok() {
+                swept.expired += u64::from(state.outstanding());
+                in_flight = in_flight.saturating_sub(u64::from(state.outstanding()));
+                swept.evicted += 1;
+                connections -= 1;
+                self.swept_ends.push(connection_end(key, state.start_ns));
+            }
+        }
+        swept.connections = connections as u64;
+        self.swept_expired += swept.expired;
         self.in_flight = in_flight;
-        Ok(expired_total)
+        Ok(swept)
     }
 
     /// The program the taps run (httptop's, or a bench control), for BPF_PROG_TEST_RUN in tests.

@@ -11,6 +11,7 @@ pub mod model;
 pub mod offline;
 pub mod records;
 pub mod run;
+pub mod signals;
 pub mod tui;
 
 /// The kernel's counters, by which `model::KernelTotals` is indexed.

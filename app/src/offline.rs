@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use anyhow::{Context as _, bail};
+use anyhow::{Context as _, anyhow, bail};
 use pcap_file::{
     DataLink,
     pcap::PcapReader,
@@ -60,6 +60,25 @@ impl ConnTable for MemConns {
 
     fn remove(&mut self, key: &ConnKey) {
         self.0.remove(key);
+    }
+}
+
+impl MemConns {
+    /// The sweeper's rule for a table nearly full (`engine::evictions`), as the live sweep
+    /// applies it; returns the requests that expired with the connections dropped.
+    fn make_room(&mut self) -> u64 {
+        let mut evictable: Vec<(u64, ConnKey)> = self
+            .0
+            .iter()
+            .filter(|(_, state)| engine::evictable(state))
+            .map(|(key, state)| (state.last_seen_ns, *key))
+            .collect();
+        let evict = engine::evictions(self.0.len(), &mut evictable);
+        evictable[..evict]
+            .iter()
+            .filter_map(|(_, key)| self.0.remove(key))
+            .map(|state| u64::from(state.outstanding()))
+            .sum()
     }
 }
 
@@ -151,7 +170,9 @@ pub fn read_capture(
             );
         }
         last_ns = now_ns;
-        if let Some((ethertype, net)) = network_layer(frame.link, &frame.data) {
+        let network = network_layer(frame.link, &frame.data)
+            .map_err(|e| anyhow!("{}: {e}", path.display()))?;
+        if let Some((ethertype, net)) = network {
             let n = net.len().min(HEAD_LEN);
             head[..n].copy_from_slice(&net[..n]);
             if let Some(seg) = packet::parse(&Window { buf: &head, len: n }, ethertype, net.len()) {
@@ -185,6 +206,7 @@ pub fn read_capture(
                     None => true,
                 },
             );
+            swept_expired += conns.make_room();
         }
     }
     let in_flight = conns.0.values().map(|s| u64::from(s.outstanding())).sum();
@@ -194,40 +216,69 @@ pub fn read_capture(
     Ok(())
 }
 
-/// The ethertype and network-layer bytes of a captured frame, by link type.
-fn network_layer(link: DataLink, data: &[u8]) -> Option<(u16, &[u8])> {
-    let be16 = |b: &[u8], i: usize| Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]));
-    match link {
-        DataLink::ETHERNET => {
-            // 802.1Q / 802.1ad tags, as the kernel looks through them.
-            const TAGS: usize = 14;
-            let (ethertype, off) = skip_vlan_tags(be16(data, 12)?, |off| be16(data, TAGS + off))?;
-            Some((ethertype, data.get(TAGS + off..)?))
+/// A link type `--read` cannot decode: the run stops rather than report zeros.
+#[derive(Debug, thiserror::Error)]
+#[error(
+    "link type {name} ({number}) is not supported (supported: Ethernet, BSD loopback, raw IP, \
+     Linux cooked v1/v2)"
+)]
+struct UnsupportedLink {
+    name: String,
+    number: u32,
+}
+
+/// A frame's ethertype and network-layer bytes, when it carries IP.
+type Network<'a> = Option<(u16, &'a [u8])>;
+
+/// The ethertype and network-layer bytes of a captured frame, by link type; `Ok(None)` for a
+/// frame of a supported link type that carries no IP.
+fn network_layer(link: DataLink, data: &[u8]) -> Result<Network<'_>, UnsupportedLink> {
+    let decode: fn(&[u8]) -> Network<'_> = match link {
+        DataLink::ETHERNET => ethernet,
+        DataLink::NULL | DataLink::LOOP => bsd_loopback,
+        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => raw_ip,
+        DataLink::LINUX_SLL => |data| Some((be16(data, 14)?, data.get(16..)?)),
+        DataLink::LINUX_SLL2 => |data| Some((be16(data, 0)?, data.get(20..)?)),
+        _ => {
+            return Err(UnsupportedLink {
+                name: format!("{link:?}"),
+                number: u32::from(link),
+            });
         }
-        // BSD loopback: a 4-byte address family in the capturing host's byte order.
-        DataLink::NULL | DataLink::LOOP => {
-            let family = data.get(..4)?;
-            let le = u32::from_le_bytes(family.try_into().ok()?);
-            let be = u32::from_be_bytes(family.try_into().ok()?);
-            let ethertype = match (le, be) {
-                (2, _) | (_, 2) => ETH_P_IP,
-                (24 | 28 | 30, _) | (_, 24 | 28 | 30) => ETH_P_IPV6,
-                _ => return None,
-            };
-            Some((ethertype, data.get(4..)?))
-        }
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => {
-            let ethertype = match data.first()? >> 4 {
-                4 => ETH_P_IP,
-                6 => ETH_P_IPV6,
-                _ => return None,
-            };
-            Some((ethertype, data))
-        }
-        DataLink::LINUX_SLL => Some((be16(data, 14)?, data.get(16..)?)),
-        DataLink::LINUX_SLL2 => Some((be16(data, 0)?, data.get(20..)?)),
-        _ => None,
-    }
+    };
+    Ok(decode(data))
+}
+
+fn be16(b: &[u8], i: usize) -> Option<u16> {
+    Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
+}
+
+fn ethernet(data: &[u8]) -> Network<'_> {
+    // 802.1Q / 802.1ad tags, as the kernel looks through them.
+    const TAGS: usize = 14;
+    let (ethertype, off) = skip_vlan_tags(be16(data, 12)?, |off| be16(data, TAGS + off))?;
+    Some((ethertype, data.get(TAGS + off..)?))
+}
+
+/// BSD loopback: a 4-byte address family in the capturing host's byte order.
+fn bsd_loopback(data: &[u8]) -> Network<'_> {
+    let family: [u8; 4] = data.get(..4)?.try_into().ok()?;
+    let (le, be) = (u32::from_le_bytes(family), u32::from_be_bytes(family));
+    let ethertype = match (le, be) {
+        (2, _) | (_, 2) => ETH_P_IP,
+        (24 | 28 | 30, _) | (_, 24 | 28 | 30) => ETH_P_IPV6,
+        _ => return None,
+    };
+    Some((ethertype, data.get(4..)?))
+}
+
+fn raw_ip(data: &[u8]) -> Network<'_> {
+    let ethertype = match data.first()? >> 4 {
+        4 => ETH_P_IP,
+        6 => ETH_P_IPV6,
+        _ => return None,
+    };
+    Some((ethertype, data))
 }
 
 struct Frame {
@@ -240,8 +291,8 @@ enum CaptureReader {
     Pcap(PcapReader<BufReader<File>>),
     PcapNg {
         reader: PcapNgReader<BufReader<File>>,
-        /// Per interface: link type and ns per timestamp unit.
-        interfaces: Vec<(DataLink, f64)>,
+        /// The current section's interfaces: link type and timestamp unit.
+        interfaces: Vec<(DataLink, TsResolution)>,
     },
 }
 
@@ -291,17 +342,19 @@ impl CaptureReader {
                     return Ok(None);
                 };
                 match block.context("reading a pcapng block")? {
+                    // Interface ids are per section: a new section declares its own.
+                    Block::SectionHeader(_) => interfaces.clear(),
                     Block::InterfaceDescription(idb) => interfaces.push(interface(&idb)),
                     Block::EnhancedPacket(epb) => {
-                        let Some(&(link, ns_per_unit)) = interfaces.get(epb.interface_id as usize)
+                        let Some(&(link, resolution)) = interfaces.get(epb.interface_id as usize)
                         else {
                             bail!("packet on undeclared interface {}", epb.interface_id);
                         };
                         // pcap-file hands the raw timestamp units over as nanoseconds.
-                        let units = epb.timestamp.as_nanos() as f64;
+                        let units = epb.timestamp.as_nanos();
                         return Ok(Some(Frame {
                             link,
-                            ts_ns: (units * ns_per_unit) as u64,
+                            ts_ns: resolution.to_ns(units),
                             data: epb.data.into_owned(),
                         }));
                     }
@@ -320,17 +373,71 @@ impl CaptureReader {
     }
 }
 
-/// Link type and timestamp unit (if_tsresol: 10^-n s, or 2^-n s when the high bit is set;
-/// microseconds when absent).
-fn interface(idb: &InterfaceDescriptionBlock) -> (DataLink, f64) {
-    let resolution = idb.options.iter().find_map(|o| match o {
+/// A pcapng interface's timestamp unit (`if_tsresol`): 10^-n s, or 2^-n s when the high bit
+/// is set; microseconds when absent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum TsResolution {
+    Decimal(u8),
+    Binary(u8),
+}
+
+impl TsResolution {
+    fn from_option(tsresol: Option<u8>) -> Self {
+        match tsresol {
+            None => TsResolution::Decimal(6),
+            Some(r) if r & 0x80 != 0 => TsResolution::Binary(r & 0x7f),
+            Some(r) => TsResolution::Decimal(r),
+        }
+    }
+
+    /// Nanoseconds of `units` timestamp units, in integers: a double's 53 bits would lose up to
+    /// 256 ns of today's epoch nanoseconds. Rounded down; saturates past u64.
+    fn to_ns(self, units: u128) -> u64 {
+        const NS_PER_S: u128 = 1_000_000_000;
+        let ns = match self {
+            TsResolution::Decimal(n) if n <= 9 => units * 10u128.pow(u32::from(9 - n)),
+            TsResolution::Decimal(n) => units
+                .checked_div(10u128.checked_pow(u32::from(n - 9)).unwrap_or(u128::MAX))
+                .unwrap_or(0),
+            // units < 2^64 (a pcapng timestamp is 64 bits), so units * 10^9 < 2^94.
+            TsResolution::Binary(n) => (units * NS_PER_S).checked_shr(u32::from(n)).unwrap_or(0),
+        };
+        u64::try_from(ns).unwrap_or(u64::MAX)
+    }
+}
+
+/// An interface's link type and timestamp unit.
+fn interface(idb: &InterfaceDescriptionBlock) -> (DataLink, TsResolution) {
+    let tsresol = idb.options.iter().find_map(|o| match o {
         InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
         _ => None,
     });
-    let ns_per_unit = match resolution {
-        None => 1_000.0,
-        Some(r) if r & 0x80 != 0 => 1e9 / 2f64.powi(i32::from(r & 0x7f)),
-        Some(r) => 1e9 / 10f64.powi(i32::from(r)),
-    };
-    (idb.linktype, ns_per_unit)
+    (idb.linktype, TsResolution::from_option(tsresol))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::TsResolution;
+
+    #[test]
+    fn timestamps_convert_exactly_at_every_resolution() {
+        // Today's epoch in ns needs 61 bits: every one of them must survive.
+        let ns = 1_764_000_000_123_456_789u128;
+        assert_eq!(TsResolution::from_option(Some(9)).to_ns(ns), ns as u64);
+        assert_eq!(
+            TsResolution::from_option(None).to_ns(ns / 1000),
+            (ns / 1000 * 1000) as u64
+        );
+        assert_eq!(
+            TsResolution::from_option(Some(12)).to_ns(ns * 1000 + 999),
+            ns as u64
+        );
+        // 2^-30 s units: 2^30 of them are one second.
+        assert_eq!(
+            TsResolution::from_option(Some(0x80 | 30)).to_ns(3 << 30),
+            3_000_000_000
+        );
+        assert_eq!(TsResolution::from_option(Some(0x80 | 30)).to_ns(1), 0);
+        assert_eq!(TsResolution::from_option(Some(0x7f)).to_ns(ns), 0);
+    }
 }

@@ -137,40 +137,51 @@ struct Live {
 impl Live {
     async fn run(self, probe: Kernel, front: FrontEnd) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let collector = tokio::spawn(collector::run(
+        let mut collector = tokio::spawn(collector::run(
             probe,
             self.model.clone(),
             self.collector.clone(),
             stop_rx.clone(),
         ));
-        let ended = match &front {
-            FrontEnd::Dashboard(opts) => {
-                // `--duration` ends the dashboard as a quit would.
-                if let Some(duration) = opts.duration {
-                    let stop = stop_tx.clone();
-                    tokio::spawn(async move {
-                        tokio::time::sleep(duration).await;
-                        let _ = stop.send(true);
-                    });
+        let mut shown = Box::pin(async {
+            match &front {
+                FrontEnd::Dashboard(opts) => {
+                    // `--duration` ends the dashboard as a quit would.
+                    if let Some(duration) = opts.duration {
+                        let stop = stop_tx.clone();
+                        tokio::spawn(async move {
+                            tokio::time::sleep(duration).await;
+                            let _ = stop.send(true);
+                        });
+                    }
+                    tui::run(
+                        self.model.clone(),
+                        opts.clone(),
+                        self.collector.interval,
+                        tui::Watched {
+                            interfaces: self.kernel.interfaces.clone(),
+                            ports: self.kernel.ports.clone(),
+                        },
+                        stop_rx,
+                    )
+                    .await
                 }
-                tui::run(
-                    self.model.clone(),
-                    opts.clone(),
-                    self.collector.interval,
-                    tui::Watched {
-                        interfaces: self.kernel.interfaces.clone(),
-                        ports: self.kernel.ports.clone(),
-                    },
-                    stop_rx,
-                )
-                .await
+                FrontEnd::Headless(opts) => headless::wait_for_stop(opts.duration).await,
             }
-            FrontEnd::Headless(opts) => headless::wait_for_stop(opts.duration).await,
-        };
+        });
         // The collector detaches the probe, drains what the kernel sent before, then reads the
-        // totals: the summary below counts every exchange the kernel counted.
-        let _ = stop_tx.send(true);
-        collector.await.context("collector task")??;
+        // totals: the summary below counts every exchange the kernel counted. Should it end
+        // first (an error, a panic), the front end is dropped, which restores the terminal, and
+        // the run fails with the collector's error.
+        let (ended, collected) = tokio::select! {
+            ended = &mut shown => {
+                let _ = stop_tx.send(true);
+                (ended, (&mut collector).await)
+            }
+            collected = &mut collector => (Ok(()), collected),
+        };
+        drop(shown);
+        collected.context("collector task")??;
         ended?;
         if let FrontEnd::Headless(opts) = front {
             self.model.set_end(monotonic_ns());

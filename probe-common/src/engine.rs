@@ -6,6 +6,7 @@
 
 use crate::{
     http::{self, Start, WINDOW, Window},
+    names::CONNS_ENTRIES,
     packet::{Segment, TCP_FIN, TCP_RST},
     wire::{
         ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, FLAG_SERVER_SEQ, InFlight, MAX_IN_FLIGHT,
@@ -13,9 +14,11 @@ use crate::{
     },
 };
 
-/// Messages delimited within one segment before giving up (pipelining depth seen in practice
-/// is 16 or less; more is counted as `ScanIncomplete`).
-pub const MAX_MESSAGES_PER_SEGMENT: usize = 16;
+/// Messages delimited within one segment before giving up (more is counted as
+/// `ScanIncomplete`). Twice the in-flight FIFO, so requests pipelined past the FIFO in one write
+/// still count, as `PipelineOverflow`; in the kernel each message is one tail call, and the
+/// kernel allows 33 in a chain (the entry program's one included).
+pub const MAX_MESSAGES_PER_SEGMENT: usize = 2 * MAX_IN_FLIGHT;
 
 /// Source of a segment's payload bytes.
 pub trait Payload {
@@ -389,6 +392,30 @@ pub fn expire_idle(state: &ConnState, now_ns: u64, timeout_ns: u64) -> Option<u3
     } else {
         None
     }
+}
+
+/// Table occupancy above which the sweeper makes room (7/8 of the kernel's table), and the
+/// occupancy it makes room down to (3/4): requests the host never answers (spoofed, or a
+/// server that stays silent) must not keep real ones out for a whole request timeout.
+pub const EVICT_ABOVE: usize = CONNS_ENTRIES as usize / 8 * 7;
+pub const EVICT_DOWN_TO: usize = CONNS_ENTRIES as usize / 4 * 3;
+
+/// Whether the sweeper may drop a connection to make room: it has never carried a byte from
+/// its server, so nothing says the server is even there.
+pub const fn evictable(state: &ConnState) -> bool {
+    state.flags & FLAG_SERVER_SEQ == 0
+}
+
+/// The sweeper's rule for a table nearly full: with `live` connections left after expiry and
+/// the `evictable` ones as (last seen, key), sorts those oldest first and returns how many of
+/// them to drop (their outstanding requests expire): none unless `live` exceeds
+/// [`EVICT_ABOVE`], else enough to come down to [`EVICT_DOWN_TO`], as far as there are any.
+pub fn evictions<K>(live: usize, evictable: &mut [(u64, K)]) -> usize {
+    if live <= EVICT_ABOVE {
+        return 0;
+    }
+    evictable.sort_unstable_by_key(|(last_seen_ns, _)| *last_seen_ns);
+    (live - EVICT_DOWN_TO).min(evictable.len())
 }
 
 /// Payload bytes held in memory (the offline reader and tests).

@@ -347,6 +347,32 @@ fn pipelining_deeper_than_the_fifo_is_counted_not_lost() {
     assert_eq!(c.c(Counter::ExpiredRequests), 4);
 }
 
+/// Requests pipelined past the FIFO in ONE segment count as requests that overflowed, up to the
+/// per-segment limit; their answers find no request waiting.
+#[test]
+fn pipelining_past_the_fifo_in_one_segment_counts_each_request() {
+    let mut c = Conn::new();
+    let get = b"GET / HTTP/1.1\r\nHost: a\r\n\r\n";
+    c.client(&get.repeat(24), 0);
+    assert_eq!(c.c(Counter::Requests), 24);
+    assert_eq!(c.c(Counter::PipelineOverflow), 8);
+    assert_eq!(c.c(Counter::ExpiredRequests), 8);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+    c.server(&OK5.repeat(24), 10);
+    assert_eq!(c.c(Counter::Responses), 24);
+    assert_eq!(c.c(Counter::Exchanges), 16);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 8);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+
+    // Past the per-segment limit: the rest of the segment is not delimited, and says so.
+    let mut c = Conn::new();
+    let limit = engine::MAX_MESSAGES_PER_SEGMENT as u64;
+    c.client(&get.repeat(40), 0);
+    assert_eq!(c.c(Counter::Requests), limit);
+    assert_eq!(c.c(Counter::PipelineOverflow), limit - 16);
+    assert_eq!(c.c(Counter::ScanIncomplete), 1);
+}
+
 #[test]
 fn a_full_table_counts_the_request_as_expired() {
     let mut c = Conn::new();

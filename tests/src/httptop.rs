@@ -113,7 +113,7 @@ impl Httptop {
         }
     }
 
-    /// The process id.
+    /// The process id, to look at what it holds.
     pub fn pid(&self) -> u32 {
         self.child.id()
     }

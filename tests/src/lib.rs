@@ -12,12 +12,15 @@
 //! test` runs them as root with `--ignored --test-threads=1` and `HTTPTOP_BIN` set.
 
 mod clients;
+pub mod frames;
 mod httptop;
 mod netns;
 mod process;
 mod servers;
+pub mod test_run;
 pub mod tmux;
 mod tshark;
+pub mod unprivileged;
 
 use std::{
     fmt::Display,

@@ -105,3 +105,21 @@ impl Deref for Tmux {
         &self.0
     }
 }
+
+/// The dashboard's refresh period in the tests (the default is 1 s).
+pub const DASHBOARD_REFRESH: &str = "200ms";
+
+/// The dashboard (`ip netns exec NS httptop --interval 200ms ARGS`) in a `width`x`height` pane.
+#[track_caller]
+pub fn dashboard(ns: &crate::NetNs, width: u16, height: u16, args: &[&std::ffi::OsStr]) -> Tmux {
+    let mut command: Vec<&OsStr> = vec![
+        OsStr::new("netns"),
+        OsStr::new("exec"),
+        OsStr::new(ns.name()),
+    ];
+    let binary = crate::httptop_binary();
+    command.push(binary.as_os_str());
+    command.extend([OsStr::new("--interval"), OsStr::new(DASHBOARD_REFRESH)]);
+    command.extend_from_slice(args);
+    Tmux::start(width, height, "ip", &command)
+}

@@ -2,12 +2,12 @@
 //! the very object `httptop` embeds. Root only; no socket is attached, so no live traffic
 //! can reach the maps.
 
-use aya::programs::{TestRun as _, TestRunOptions};
 use httptop::{
     Counter,
     kernel::{AttachMode, Kernel, KernelConfig},
     model::{Event, Exchange},
 };
+use httptop_tests::test_run::test_run as run;
 
 /// The exchange events waiting in the ring buffer (connection ends left out).
 fn exchanges(kernel: &mut Kernel) -> Vec<Exchange> {
@@ -104,25 +104,6 @@ fn qinq(frame_v4: &[u8]) -> Vec<u8> {
     f
 }
 
-fn run(kernel: &Kernel, frame: &[u8]) {
-    let options = TestRunOptions {
-        data_in: Some(frame),
-        ..TestRunOptions::default()
-    };
-    if let Some(filter) = kernel.program() {
-        let result = filter.test_run(options).expect("BPF_PROG_TEST_RUN");
-        // The filter never queues a packet to its socket.
-        assert_eq!(result.return_value, 0);
-    } else {
-        let classifier = kernel
-            .classifier()
-            .expect("the socket filter or the classifier");
-        let result = classifier.test_run(options).expect("BPF_PROG_TEST_RUN");
-        // The classifier neither drops nor redirects: TC_ACT_UNSPEC, the next program decides.
-        assert_eq!(result.return_value as i32, -1);
-    }
-}
-
 fn fresh(mode: AttachMode) -> Kernel {
     Kernel::load(&KernelConfig {
         attach: mode,
@@ -211,6 +192,26 @@ fn pipelined_messages_in_one_frame_each_count(mode: AttachMode) {
         (5, 5, 5, 0)
     );
     assert_eq!(kernel.totals().unwrap()[Counter::ScanIncomplete], 0);
+}
+
+/// 24 requests in one frame: the 8 past the in-flight FIFO are requests that overflowed, not a
+/// scan left incomplete; their answers find no request waiting.
+fn pipelined_past_the_fifo_in_one_frame_each_count(mode: AttachMode) {
+    let kernel = fresh(mode);
+    run(&kernel, &v4(true, 1, ACK, &GET.repeat(24)));
+    run(&kernel, &v4(false, 1, ACK, &OK.repeat(24)));
+    let t = kernel.totals().unwrap();
+    assert_eq!(
+        (
+            t[Counter::Requests],
+            t[Counter::PipelineOverflow],
+            t[Counter::ExpiredRequests],
+            t[Counter::Exchanges],
+            t[Counter::UnmatchedResponses],
+            t[Counter::ScanIncomplete]
+        ),
+        (24, 8, 8, 16, 8, 0)
+    );
 }
 
 fn retransmits_count_once(mode: AttachMode) {
@@ -324,6 +325,7 @@ httptop_tests::in_each_attach_mode!(
     vlan_tagged_frames,
     qinq_tagged_frames,
     pipelined_messages_in_one_frame_each_count,
+    pipelined_past_the_fifo_in_one_frame_each_count,
     retransmits_count_once,
     rst_expires_the_outstanding_request,
     non_http_truncated_and_malformed_frames_count_nothing,

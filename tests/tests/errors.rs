@@ -2,9 +2,9 @@
 //!
 //! Root only (the unprivileged case drops root through setpriv): run through `cargo xtask test`.
 
-use std::{fs, os::unix::fs::PermissionsExt as _, process::Output, time::Duration};
+use std::{process::Output, time::Duration};
 
-use httptop_tests::{NetNs, TempDir, httptop_binary, run_to_exit};
+use httptop_tests::{NetNs, httptop_binary, run_to_exit, unprivileged::UnprivilegedCopy};
 
 /// `--duration` bounds a run that wrongly succeeds; the timeout bounds one that hangs.
 const ARGS: [&str; 3] = ["--headless", "--duration", "3s"];
@@ -38,29 +38,24 @@ fn unknown_interface_is_named_in_a_one_line_error() {
 #[test]
 #[ignore = "needs root"]
 fn unprivileged_user_is_told_which_capability_is_missing() {
-    const NOBODY: u32 = 65534;
     let ns = NetNs::new();
-    // A copy that the user can surely run, wherever the workspace is, and a home of its own
-    // (its log file goes there), as an ordinary user has.
-    let dir = TempDir::new();
-    let binary = dir.path().join("httptop");
-    fs::copy(httptop_binary(), &binary).expect("copying httptop");
-    fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).expect("chmod");
-    let home = dir.path().join("home");
-    fs::create_dir(&home).expect("creating a home");
-    std::os::unix::fs::chown(&home, Some(NOBODY), Some(NOBODY)).expect("chown home");
-    let mut httptop = ns.command("setpriv");
-    httptop
-        .arg(format!("--reuid={NOBODY}"))
-        .arg(format!("--regid={NOBODY}"))
-        .arg("--clear-groups")
-        .arg(&binary)
-        .args(ARGS)
-        .env("HOME", &home)
-        .env_remove("XDG_STATE_HOME");
+    let copy = UnprivilegedCopy::new();
+    let binary = &copy.binary;
+    let mut httptop = copy.command(&ns);
+    httptop.args(ARGS);
     let stderr = one_line_failure(&run_to_exit(httptop, TIMEOUT));
     assert!(
-        stderr.contains("CAP_BPF") || stderr.to_lowercase().contains("capabilit"),
+        stderr.contains("CAP_BPF"),
         "stderr does not name the missing capability: {stderr}"
+    );
+    // And the command that grants them to this very binary.
+    let command = format!(
+        "sudo setcap {} {}",
+        httptop::kernel::SETCAP_CAPABILITIES,
+        binary.display()
+    );
+    assert!(
+        stderr.contains(&command),
+        "stderr does not say `{command}`: {stderr}"
     );
 }

@@ -6,14 +6,15 @@
 //! --test-threads=1` as root, with `HTTPTOP_BIN` pointing at a release build).
 
 use std::{
-    ffi::OsString,
+    ffi::OsStr,
     net::{IpAddr, Ipv4Addr, SocketAddr},
     time::{Duration, Instant},
 };
 
 use httptop_lab::{Location, NginxConfig};
 use httptop_tests::{
-    NetNs, Nginx, PythonServer, TempDir, httptop_binary, keep_alive_client, tmux::Tmux,
+    NetNs, Nginx, PythonServer, TempDir, keep_alive_client,
+    tmux::{self, Tmux},
 };
 
 const SERVER_A: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -25,9 +26,8 @@ const REQUESTS_A_WHILE_FROZEN: u64 = 100;
 
 const WIDTH: u16 = 160;
 const HEIGHT: u16 = 48;
-/// The dashboard's refresh period in these tests (the default is 1 s).
-const REFRESH: &str = "200ms";
-/// How long a frozen screen is watched for movement: five refresh periods.
+/// How long a frozen screen is watched for movement: five refresh periods
+/// (`tmux::DASHBOARD_REFRESH`).
 const FROZEN_WATCH: Duration = Duration::from_secs(1);
 /// Every wait for the screen is bounded by this, and the whole test by `TEST_BUDGET`.
 const STEP_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,16 +60,8 @@ fn start_dashboard(ns: &NetNs, width: u16, height: u16) -> Tmux {
 
 /// [`start_dashboard`] with more arguments for httptop.
 fn start_dashboard_with(ns: &NetNs, width: u16, height: u16, more: &[&str]) -> Tmux {
-    let mut args: Vec<OsString> = vec![
-        "netns".into(),
-        "exec".into(),
-        ns.name().into(),
-        httptop_binary().into(),
-        "--interval".into(),
-        REFRESH.into(),
-    ];
-    args.extend(more.iter().map(OsString::from));
-    Tmux::start(width, height, "ip", &args)
+    let more: Vec<&OsStr> = more.iter().map(OsStr::new).collect();
+    tmux::dashboard(ns, width, height, &more)
 }
 
 /// What the screen says, read from its text.

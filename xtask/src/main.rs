@@ -8,6 +8,7 @@ mod cargo_test;
 mod packages;
 mod project;
 mod setup;
+mod soak;
 mod tasks;
 
 use std::process::ExitCode;
@@ -45,6 +46,8 @@ enum Task {
     Bench(bench::BenchArgs),
     /// As root: the dashboard screenshot in assets/ from real traffic in a network namespace.
     Screenshot(bench::screenshot::ScreenshotArgs),
+    /// As root, not in CI: the dashboard under steady load for `--duration`; writes SOAK.md.
+    Soak(soak::SoakArgs),
 }
 
 fn main() -> ExitCode {
@@ -61,6 +64,7 @@ fn main() -> ExitCode {
         Task::Lint => tasks::lint(&project),
         Task::Bench(args) => bench::bench(&project, &args),
         Task::Screenshot(args) => bench::screenshot::screenshot(&project, &args),
+        Task::Soak(args) => soak::soak(&project, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

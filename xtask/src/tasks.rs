@@ -27,6 +27,18 @@ pub fn build(project: &Project, release: bool) -> Result<()> {
     Ok(())
 }
 
+/// The httptop the lab tasks (screenshot, soak) run: `$HTTPTOP_BIN`, else a fresh release
+/// build.
+pub fn lab_binary(project: &Project) -> Result<std::path::PathBuf> {
+    match env::var_os("HTTPTOP_BIN") {
+        Some(binary) => Ok(binary.into()),
+        None => {
+            build(project, true)?;
+            Ok(project.httptop_binary(true))
+        }
+    }
+}
+
 pub fn run(project: &Project, args: &[String]) -> Result<()> {
     setup::setup(project, None)?;
     build_httptop(project, true)?;

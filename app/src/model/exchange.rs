@@ -61,14 +61,10 @@ impl PathPrefix {
         std::str::from_utf8(&self.bytes[..usize::from(self.len)]).unwrap_or_default()
     }
 
-    /// The path with its query string redacted as `?…` (query strings often carry tokens),
-    /// unless `show_query`.
+    /// The path as it may be shown ([`super::redact`]): query string, path parameters and
+    /// userinfo as `…` unless `show_query`, control and bidi characters escaped always.
     pub fn display(&self, show_query: bool) -> Cow<'_, str> {
-        let path = self.as_str();
-        match path.find('?') {
-            Some(q) if !show_query => Cow::Owned(format!("{}?…", &path[..q])),
-            _ => Cow::Borrowed(path),
-        }
+        Cow::Owned(super::redact::shown_target(self.as_str(), show_query))
     }
 }
 

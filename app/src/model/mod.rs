@@ -34,6 +34,7 @@ mod filter;
 mod group;
 mod history;
 mod latency;
+mod redact;
 mod rows;
 mod shared;
 mod stats;

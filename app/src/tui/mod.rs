@@ -36,12 +36,14 @@ use std::{
 use anyhow::Context as _;
 use crossterm::event::{self, Event, KeyEventKind};
 use tokio::{
-    signal::unix::{SignalKind, signal},
     sync::{mpsc, watch},
     time::MissedTickBehavior,
 };
 
-use crate::model::{Filter, SharedModel};
+use crate::{
+    model::{Filter, SharedModel},
+    signals::StopSignals,
+};
 pub use app::Watched;
 use app::{App, now};
 use cpu::CpuMeter;
@@ -101,7 +103,8 @@ fn spawn_input_reader() -> mpsc::UnboundedReceiver<Event> {
     rx
 }
 
-/// Runs the dashboard until `q`/Ctrl-C, SIGTERM, SIGHUP, or `shutdown` turning true.
+/// Runs the dashboard until `q`/Ctrl-C, a stopping signal ([`StopSignals`]), or `shutdown`
+/// turning true (the collector ended, or `--duration` elapsed).
 /// `interval` is the refresh period (a new view and a redraw); `watched` names the interfaces
 /// and ports watched, for the header.
 pub async fn run(
@@ -116,8 +119,7 @@ pub async fn run(
     if opts.initial_filter.is_some() {
         app.set_filter(opts.initial_filter);
     }
-    let mut sigterm = signal(SignalKind::terminate()).context("installing the SIGTERM handler")?;
-    let mut sighup = signal(SignalKind::hangup()).context("installing the SIGHUP handler")?;
+    let mut stop_signals = StopSignals::install()?;
 
     let mut terminal = ratatui::try_init().context("setting up the terminal")?;
     let _guard = TerminalGuard;
@@ -153,8 +155,7 @@ pub async fn run(
                     break;
                 }
             }
-            _ = sigterm.recv() => break,
-            _ = sighup.recv() => break,
+            _ = stop_signals.recv() => break,
         }
     }
     Ok(())

@@ -114,7 +114,8 @@ impl ChildGuard {
         Ok(text)
     }
 
-    fn wait_for_stderr(&mut self, ready: &str, timeout: Duration) -> Result<()> {
+    /// Waits up to `timeout` for a line of its stderr (see [`Self::spawn_ready`]) containing `ready`.
+    pub fn wait_for_stderr(&mut self, ready: &str, timeout: Duration) -> Result<()> {
         let lines = self.stderr.as_mut().expect("stderr is read");
         let deadline = Instant::now() + timeout;
         loop {

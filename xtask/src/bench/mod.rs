@@ -20,6 +20,10 @@ mod plan;
 mod report;
 pub mod screenshot;
 
+// The soak's load and process samples are the bench's own.
+pub use load::fixed_rate;
+pub use measure::ProcessSample;
+
 use std::{
     path::{Path, PathBuf},
     time::{Duration, Instant},

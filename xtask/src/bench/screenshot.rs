@@ -78,13 +78,7 @@ pub fn screenshot(project: &Project, args: &ScreenshotArgs) -> Result<()> {
              text and ANSI screens only)"
         );
     }
-    let binary = match std::env::var_os("HTTPTOP_BIN") {
-        Some(binary) => PathBuf::from(binary),
-        None => {
-            tasks::build(project, true)?;
-            project.httptop_binary(true)
-        }
-    };
+    let binary = tasks::lab_binary(project)?;
     let out = project.root.join(&args.out);
     fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
 

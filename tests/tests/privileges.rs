@@ -1,0 +1,61 @@
+//! httptop needs root only for its capabilities: a copy of the binary granted `CAP_BPF`,
+//! `CAP_NET_RAW` and `CAP_PERFMON` with setcap (the command the missing-capability error
+//! prints), run as an unprivileged user (nobody, uid 65534) in a network namespace, attaches and
+//! counts exactly.
+//!
+//! Root only: run through `cargo xtask test`.
+
+use std::{
+    fs,
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use httptop::kernel::SETCAP_CAPABILITIES;
+use httptop_lab::ChildGuard;
+use httptop_tests::{
+    NetNs, Nginx, Summary, curl_get, run_to_exit,
+    unprivileged::{NOBODY, UnprivilegedCopy},
+};
+
+const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+#[test]
+#[ignore = "needs root"]
+fn three_capabilities_on_the_binary_suffice_for_an_unprivileged_user() {
+    let ns = NetNs::new();
+    let _nginx = Nginx::start(&ns, &[NGINX]);
+    let copy = UnprivilegedCopy::new();
+    let mut setcap = Command::new("setcap");
+    setcap.arg(SETCAP_CAPABILITIES).arg(&copy.binary);
+    let output = run_to_exit(setcap, TIMEOUT);
+    assert!(
+        output.status.success(),
+        "setcap: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut httptop = copy.command(&ns);
+    httptop
+        .args(["--headless", "--json", "--top", "50"])
+        .stdout(Stdio::piped());
+    let mut httptop =
+        ChildGuard::spawn_ready(httptop, "httptop as nobody", "httptop: attached", TIMEOUT)
+            .expect("httptop attaches as nobody with three capabilities");
+    let status = fs::read_to_string(format!("/proc/{}/status", httptop.pid())).expect("status");
+    let n = NOBODY.to_string();
+    assert!(
+        status
+            .lines()
+            .any(|l| l.split_whitespace().eq(["Uid:", &n, &n, &n, &n])),
+        "runs as nobody:\n{status}"
+    );
+    curl_get(&ns, &format!("http://{NGINX}/"), 20);
+    std::thread::sleep(Duration::from_millis(300));
+    let stdout = httptop
+        .stop_and_read_stdout(libc::SIGINT, TIMEOUT)
+        .expect("the summary");
+    let summary = Summary::parse(&stdout).expect("one JSON object");
+    summary.assert_all_answered(20);
+}

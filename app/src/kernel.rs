@@ -81,10 +81,13 @@ const PACKET_IGNORE_OUTGOING: libc::c_int = 23;
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, clap::ValueEnum)]
 pub enum AttachMode {
     /// A socket filter on an AF_PACKET socket per interface (every kernel, every link type).
+    /// The default: it needs only CAP_BPF, CAP_NET_RAW and CAP_PERFMON, and sees every link
+    /// type.
+    #[default]
     Socket,
     /// A tc classifier on each interface's hooks (TCX links; clsact through netlink before
-    /// Linux 6.6): no packet tap, each packet seen once. Ethernet-framed interfaces only.
-    #[default]
+    /// Linux 6.6): no packet tap, each packet seen once. Ethernet-framed interfaces only, and
+    /// attaching to tc hooks also needs CAP_NET_ADMIN.
     Tc,
 }
 
@@ -116,9 +119,13 @@ impl AttachMode {
 pub enum KernelError {
     #[error(
         "missing capabilities: {missing} (run as root, or grant them to the binary: \
-         sudo setcap {SETCAP_CAPABILITIES} {binary})"
+         sudo setcap {setcap} {binary})"
     )]
-    MissingCapabilities { missing: String, binary: String },
+    MissingCapabilities {
+        missing: String,
+        setcap: String,
+        binary: String,
+    },
     #[error("unknown interface '{0}'")]
     UnknownInterface(String),
     #[error("--attach tc watches Ethernet-framed interfaces only; use --attach socket for {0}")]
@@ -324,12 +331,63 @@ pub struct Swept {
     pub connections: u64,
 }
 
-/// What `setcap` grants the binary so that any user can run it: all it needs, nothing more.
-pub const SETCAP_CAPABILITIES: &str = "cap_bpf,cap_net_raw,cap_perfmon+ep";
+/// A capability httptop needs: its name, its bit (linux/capability.h), and whether
+/// CAP_SYS_ADMIN stands in for it (it does for the two split out of it in Linux 5.8).
+struct Capability {
+    name: &'static str,
+    bit: u32,
+    sys_admin_covers: bool,
+}
 
-/// `Err` naming the capabilities this process lacks and the command that grants them.
-fn check_capabilities() -> Result<(), KernelError> {
-    let missing = missing_capabilities();
+const CAP_SYS_ADMIN: u32 = 21;
+const CAP_BPF: Capability = Capability {
+    name: "CAP_BPF",
+    bit: 39,
+    sys_admin_covers: true,
+};
+const CAP_PERFMON: Capability = Capability {
+    name: "CAP_PERFMON",
+    bit: 38,
+    sys_admin_covers: true,
+};
+/// The packet sockets of `--attach socket`.
+const CAP_NET_RAW: Capability = Capability {
+    name: "CAP_NET_RAW",
+    bit: 13,
+    sys_admin_covers: false,
+};
+/// The tc hooks of `--attach tc` (and loading classifier programs).
+const CAP_NET_ADMIN: Capability = Capability {
+    name: "CAP_NET_ADMIN",
+    bit: 12,
+    sys_admin_covers: false,
+};
+
+impl AttachMode {
+    /// Everything this mode needs, nothing more.
+    fn capabilities(self) -> [Capability; 3] {
+        match self {
+            AttachMode::Socket => [CAP_BPF, CAP_NET_RAW, CAP_PERFMON],
+            AttachMode::Tc => [CAP_BPF, CAP_NET_ADMIN, CAP_PERFMON],
+        }
+    }
+
+    /// What `setcap` grants the binary so that any user can run it in this mode, e.g.
+    /// `cap_bpf,cap_net_raw,cap_perfmon+ep`.
+    pub fn setcap_capabilities(self) -> String {
+        let names: Vec<String> = self
+            .capabilities()
+            .iter()
+            .map(|c| c.name.to_lowercase())
+            .collect();
+        format!("{}+ep", names.join(","))
+    }
+}
+
+/// `Err` naming the capabilities this process lacks for `mode` and the command that grants
+/// them.
+fn check_capabilities(mode: AttachMode) -> Result<(), KernelError> {
+    let missing = missing_capabilities(mode);
     if missing.is_empty() {
         return Ok(());
     }
@@ -337,18 +395,13 @@ fn check_capabilities() -> Result<(), KernelError> {
         .map_or_else(|_| "httptop".to_owned(), |path| path.display().to_string());
     Err(KernelError::MissingCapabilities {
         missing: missing.join(", "),
+        setcap: mode.setcap_capabilities(),
         binary,
     })
 }
 
-/// Capability bits (linux/capability.h).
-const CAP_NET_RAW: u32 = 13;
-const CAP_SYS_ADMIN: u32 = 21;
-const CAP_PERFMON: u32 = 38;
-const CAP_BPF: u32 = 39;
-
-/// Names the capabilities this process lacks, from /proc/self/status.
-pub fn missing_capabilities() -> Vec<&'static str> {
+/// Names the capabilities `mode` needs that this process lacks, from /proc/self/status.
+pub fn missing_capabilities(mode: AttachMode) -> Vec<&'static str> {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     let eff = status
         .lines()
@@ -356,18 +409,11 @@ pub fn missing_capabilities() -> Vec<&'static str> {
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
         .unwrap_or(0);
     let has = |bit: u32| eff & (1u64 << bit) != 0;
-    let admin = has(CAP_SYS_ADMIN);
-    let mut missing = Vec::new();
-    if !(has(CAP_BPF) || admin) {
-        missing.push("CAP_BPF");
-    }
-    if !has(CAP_NET_RAW) {
-        missing.push("CAP_NET_RAW");
-    }
-    if !(has(CAP_PERFMON) || admin) {
-        missing.push("CAP_PERFMON");
-    }
-    missing
+    mode.capabilities()
+        .iter()
+        .filter(|c| !(has(c.bit) || (c.sys_admin_covers && has(CAP_SYS_ADMIN))))
+        .map(|c| c.name)
+        .collect()
 }
 
 /// This network namespace's interfaces: index and name.
@@ -403,7 +449,7 @@ fn ifindex(name: &str) -> Result<u32, KernelError> {
 impl Kernel {
     /// Loads the programs and maps and attaches the filter to AF_PACKET sockets.
     pub fn attach(config: &KernelConfig) -> Result<Kernel, KernelError> {
-        check_capabilities()?;
+        check_capabilities(config.attach)?;
         // Resolve every interface before touching the kernel: a typo changes nothing.
         let targets: Vec<(String, u32)> = config
             .interfaces
@@ -519,7 +565,7 @@ impl Kernel {
 
     /// Loads the programs and maps without attaching them anywhere (BPF_PROG_TEST_RUN).
     pub fn load(config: &KernelConfig) -> Result<Kernel, KernelError> {
-        check_capabilities()?;
+        check_capabilities(config.attach)?;
         let loopback = ifindex("lo").unwrap_or(0);
         let port_filter: u32 = u32::from(!config.ports.is_empty());
 
@@ -887,6 +933,19 @@ mod tests {
     use probe_common::names;
 
     use super::KERNEL_OBJECT;
+
+    #[test]
+    fn each_mode_names_the_setcap_it_needs() {
+        use super::AttachMode;
+        assert_eq!(
+            AttachMode::Socket.setcap_capabilities(),
+            "cap_bpf,cap_net_raw,cap_perfmon+ep"
+        );
+        assert_eq!(
+            AttachMode::Tc.setcap_capabilities(),
+            "cap_bpf,cap_net_admin,cap_perfmon+ep"
+        );
+    }
 
     /// The names of the symbols defined in the embedded object's section `section`.
     fn symbols_in(section: &str) -> Vec<String> {

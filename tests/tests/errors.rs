@@ -51,7 +51,7 @@ fn unprivileged_user_is_told_which_capability_is_missing() {
     // And the command that grants them to this very binary.
     let command = format!(
         "sudo setcap {} {}",
-        httptop::kernel::SETCAP_CAPABILITIES,
+        httptop::kernel::AttachMode::default().setcap_capabilities(),
         binary.display()
     );
     assert!(

@@ -12,7 +12,7 @@ use std::{
     time::Duration,
 };
 
-use httptop::kernel::SETCAP_CAPABILITIES;
+use httptop::kernel::AttachMode;
 use httptop_lab::ChildGuard;
 use httptop_tests::{
     NetNs, Nginx, Summary, curl_get, run_to_exit,
@@ -29,7 +29,9 @@ fn three_capabilities_on_the_binary_suffice_for_an_unprivileged_user() {
     let _nginx = Nginx::start(&ns, &[NGINX]);
     let copy = UnprivilegedCopy::new();
     let mut setcap = Command::new("setcap");
-    setcap.arg(SETCAP_CAPABILITIES).arg(&copy.binary);
+    setcap
+        .arg(AttachMode::Socket.setcap_capabilities())
+        .arg(&copy.binary);
     let output = run_to_exit(setcap, TIMEOUT);
     assert!(
         output.status.success(),

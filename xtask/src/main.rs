@@ -5,6 +5,7 @@
 
 mod bench;
 mod cargo_test;
+mod fuzz;
 mod packages;
 mod project;
 mod setup;
@@ -48,6 +49,8 @@ enum Task {
     Screenshot(bench::screenshot::ScreenshotArgs),
     /// As root, not in CI: the dashboard under steady load for `--duration`; writes SOAK.md.
     Soak(soak::SoakArgs),
+    /// A short run of every fuzz target from its committed corpus (CI's smoke run).
+    Fuzz(fuzz::FuzzArgs),
 }
 
 fn main() -> ExitCode {
@@ -65,6 +68,7 @@ fn main() -> ExitCode {
         Task::Bench(args) => bench::bench(&project, &args),
         Task::Screenshot(args) => bench::screenshot::screenshot(&project, &args),
         Task::Soak(args) => soak::soak(&project, &args),
+        Task::Fuzz(args) => fuzz::fuzz(&project, &args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -3,7 +3,7 @@
 
 use std::{thread, time::Duration};
 
-use anyhow::{Context as _, Result};
+use anyhow::{Context as _, Result, bail};
 
 use super::{Bench, SETTLE, addr};
 use crate::bench::{
@@ -71,8 +71,8 @@ impl LatencyRun {
             .collect();
         // httptop's percentiles are its own (from its summary), the others nearest-rank.
         let percentiles = [
-            ("p50", 0.50, self.summary.p50_ns),
-            ("p99", 0.99, self.summary.p99_ns),
+            ("p50", 0.50, self.summary.p50_ns.unwrap_or_default()),
+            ("p99", 0.99, self.summary.p99_ns.unwrap_or_default()),
         ];
         let mut values = Vec::new();
         let mut errors = Vec::new();
@@ -151,6 +151,12 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
             thread::sleep(SETTLE);
             capture.stop()?;
             let summary = httptop.finish()?;
+            if summary.p50_ns.is_none() || summary.p99_ns.is_none() {
+                bail!(
+                    "httptop's summary has no TTFB percentiles after {} exchanges",
+                    summary.exchanges
+                );
+            }
             drop(server);
             let tshark = observers::tshark_http_times(&capture_file, bench.commands)?;
             let received = client

@@ -94,10 +94,17 @@ const PROGRAMS: &[Program] = &[
         package: "tcpdump",
         used_by: BENCH,
     },
+    // The root tests look for what a killed httptop left loaded, and the bench reads map sizes.
     Program {
         name: "bpftool",
         package: "bpftool",
-        used_by: BENCH,
+        used_by: TEST_AND_BENCH,
+    },
+    // The root test that runs httptop with three capabilities and no root grants them with it.
+    Program {
+        name: "setcap",
+        package: "libcap2-bin",
+        used_by: TEST,
     },
 ];
 
@@ -299,7 +306,9 @@ mod tests {
     fn each_task_lists_the_programs_it_runs() {
         assert_eq!(
             programs_for(Purpose::Test),
-            ["ip", "nginx", "tshark", "tmux", "curl", "python3"]
+            [
+                "ip", "nginx", "tshark", "tmux", "curl", "python3", "bpftool", "setcap"
+            ]
         );
         assert_eq!(
             programs_for(Purpose::Bench),
@@ -341,7 +350,16 @@ mod tests {
         assert_eq!(missing_packages(Purpose::Bench, found), ["iproute2", "wrk"]);
         assert_eq!(
             missing_packages(Purpose::Test, |_| false),
-            ["iproute2", "nginx", "tshark", "tmux", "curl", "python3"]
+            [
+                "iproute2",
+                "nginx",
+                "tshark",
+                "tmux",
+                "curl",
+                "python3",
+                "bpftool",
+                "libcap2-bin"
+            ]
         );
     }
 

@@ -106,6 +106,12 @@ const PROGRAMS: &[Program] = &[
         package: "libcap2-bin",
         used_by: TEST,
     },
+    // The root test with more connections than the table holds widens the namespace's ports.
+    Program {
+        name: "sysctl",
+        package: "procps",
+        used_by: TEST,
+    },
 ];
 
 /// Package scripts ask this program whether they may start a service; 101 means no.
@@ -307,7 +313,7 @@ mod tests {
         assert_eq!(
             programs_for(Purpose::Test),
             [
-                "ip", "nginx", "tshark", "tmux", "curl", "python3", "bpftool", "setcap"
+                "ip", "nginx", "tshark", "tmux", "curl", "python3", "bpftool", "setcap", "sysctl"
             ]
         );
         assert_eq!(
@@ -358,7 +364,8 @@ mod tests {
                 "curl",
                 "python3",
                 "bpftool",
-                "libcap2-bin"
+                "libcap2-bin",
+                "procps"
             ]
         );
     }

@@ -541,8 +541,13 @@ impl Kernel {
             return Ok(0);
         }
         let present = interfaces();
-        self.taps
-            .retain(|t| present.iter().any(|(index, _)| *index == t.ifindex));
+        self.taps.retain(|t| {
+            let here = present.iter().any(|(index, _)| *index == t.ifindex);
+            if !here {
+                log::info!("interface {} is gone: its tap is closed", t.ifindex);
+            }
+            here
+        });
         let mut added = 0;
         for (index, name) in present {
             if self.taps.iter().any(|t| t.ifindex == index) {

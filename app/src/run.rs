@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 use anyhow::Context as _;
-use tokio::sync::watch;
+use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     collector::{self, CollectorOptions},
@@ -137,13 +137,13 @@ struct Live {
 impl Live {
     async fn run(self, probe: Kernel, front: FrontEnd) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
-        let mut collector = tokio::spawn(collector::run(
+        let collector = tokio::spawn(collector::run(
             probe,
             self.model.clone(),
             self.collector.clone(),
             stop_rx.clone(),
         ));
-        let mut shown = Box::pin(async {
+        let shown = async {
             match &front {
                 FrontEnd::Dashboard(opts) => {
                     // `--duration` ends the dashboard as a quit would.
@@ -168,21 +168,10 @@ impl Live {
                 }
                 FrontEnd::Headless(opts) => headless::wait_for_stop(opts.duration).await,
             }
-        });
-        // The collector detaches the probe, drains what the kernel sent before, then reads the
-        // totals: the summary below counts every exchange the kernel counted. Should it end
-        // first (an error, a panic), the front end is dropped, which restores the terminal, and
-        // the run fails with the collector's error.
-        let (ended, collected) = tokio::select! {
-            ended = &mut shown => {
-                let _ = stop_tx.send(true);
-                (ended, (&mut collector).await)
-            }
-            collected = &mut collector => (Ok(()), collected),
         };
-        drop(shown);
-        collected.context("collector task")??;
-        ended?;
+        // The collector detaches the probe, drains what the kernel sent before, then reads the
+        // totals: the summary below counts every exchange the kernel counted.
+        supervise(shown, collector, &stop_tx).await?;
         if let FrontEnd::Headless(opts) = front {
             self.model.set_end(monotonic_ns());
             let summary = self
@@ -192,6 +181,28 @@ impl Live {
         }
         Ok(())
     }
+}
+
+/// Runs the front end until it ends or the collector task does. When the front end ends first
+/// (a quit, a signal, `--duration`), the collector is told to stop and awaited. When the
+/// collector ends first (an error, a panic), the front end is dropped first, which restores the
+/// terminal, and the collector's error is the run's.
+async fn supervise(
+    shown: impl Future<Output = anyhow::Result<()>>,
+    mut collector: JoinHandle<anyhow::Result<()>>,
+    stop: &watch::Sender<bool>,
+) -> anyhow::Result<()> {
+    let mut shown = Box::pin(shown);
+    let (ended, collected) = tokio::select! {
+        ended = &mut shown => {
+            let _ = stop.send(true);
+            (ended, (&mut collector).await)
+        }
+        collected = &mut collector => (Ok(()), collected),
+    };
+    drop(shown);
+    collected.context("collector task")??;
+    ended
 }
 
 /// Nothing may reach the terminal while the dashboard runs, so the log goes to a file; a run
@@ -218,4 +229,62 @@ fn describe_scope(kernel: &KernelConfig) -> String {
         format!("server ports {:?}", kernel.ports)
     };
     format!("{interfaces} ({ports})")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    };
+
+    use super::*;
+
+    /// Stands for the dashboard's terminal guard: records that it was dropped.
+    struct Restores(Arc<AtomicBool>);
+
+    impl Drop for Restores {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    #[tokio::test]
+    async fn a_panic_in_the_collector_drops_the_front_end_and_fails_the_run() {
+        let restored = Arc::new(AtomicBool::new(false));
+        let guard = Restores(restored.clone());
+        let shown = async move {
+            let _guard = guard;
+            std::future::pending::<anyhow::Result<()>>().await
+        };
+        let collector = tokio::spawn(async { panic!("the collector failed") });
+        let (stop, _) = watch::channel(false);
+        let error = supervise(shown, collector, &stop)
+            .await
+            .expect_err("the run fails");
+        assert!(restored.load(Ordering::SeqCst), "the front end was dropped");
+        assert!(
+            format!("{error:#}").starts_with("collector task: "),
+            "{error:#}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_front_end_that_ends_stops_the_collector_and_waits_for_it() {
+        let (stop, mut stopped) = watch::channel(false);
+        let finished = Arc::new(AtomicBool::new(false));
+        let collector = tokio::spawn({
+            let finished = finished.clone();
+            async move {
+                // Detach, drain and read the totals happen after the stop, before it returns.
+                stopped.changed().await?;
+                finished.store(true, Ordering::SeqCst);
+                Ok(())
+            }
+        });
+        supervise(async { Ok(()) }, collector, &stop)
+            .await
+            .expect("a clean end");
+        assert!(finished.load(Ordering::SeqCst));
+    }
 }

@@ -34,7 +34,7 @@ fn wait_for_log(log: &std::path::Path, text: &str) {
 fn an_interface_deleted_while_watched_leaves_the_rest_counted(mode: AttachMode) {
     let server_ns = NetNs::new();
     let client_ns = NetNs::new();
-    let veth = Veth::connect(&server_ns, &client_ns);
+    let _veth = Veth::connect(&server_ns, &client_ns);
     let over_veth = SocketAddr::new(Veth::SERVER_V4.into(), 8081);
     let _nginx = Nginx::start(&server_ns, &[over_veth, LOOPBACK_SERVER]);
     let log = std::env::temp_dir().join(format!("httptop-faults-{}.log", std::process::id()));
@@ -44,7 +44,6 @@ fn an_interface_deleted_while_watched_leaves_the_rest_counted(mode: AttachMode) 
     keep_alive_client(&client_ns, over_veth, 100);
     // The pair goes (both ends), as a container's veth does when the container stops.
     server_ns.ip(&["link", "delete", "veth-server"]);
-    drop(veth);
     // Watching every interface, httptop re-lists them each second and closes the gone one's tap.
     wait_for_log(&log, "is gone: its tap is closed");
     keep_alive_client(&server_ns, LOOPBACK_SERVER, 200);

@@ -153,6 +153,11 @@ pub fn ensure(project: &Project, purpose: Purpose) -> Result<()> {
 }
 
 /// The packages (once each, in list order) of `purpose`'s programs that `is_installed` does not find.
+/// The Debian packages `purpose` needs, each once, in the list's order.
+pub fn packages_for(purpose: Purpose) -> Vec<&'static str> {
+    missing_packages(purpose, |_| false)
+}
+
 fn missing_packages(purpose: Purpose, is_installed: impl Fn(&str) -> bool) -> Vec<&'static str> {
     let mut missing = Vec::new();
     for program in PROGRAMS {

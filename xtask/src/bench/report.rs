@@ -180,7 +180,8 @@ impl Machine {
             .find_map(|line| line.strip_prefix("MemTotal:"))
             .and_then(|value| value.trim().trim_end_matches("kB").trim().parse().ok())
             .unwrap_or(0.0);
-        let packages = ["nginx", "wrk", "tcpdump", "tshark", "bpftool", "tmux"]
+        // The packages the bench installs and runs: their versions are part of the machine.
+        let packages = crate::packages::packages_for(crate::packages::Purpose::Bench)
             .iter()
             .map(|package| {
                 let version = Command::new("dpkg-query")

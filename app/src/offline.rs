@@ -63,23 +63,40 @@ impl ConnTable for MemConns {
     }
 }
 
-impl MemConns {
-    /// The sweeper's rule for a table nearly full (`engine::evictions`), as the live sweep
-    /// applies it; returns the requests that expired with the connections dropped.
-    fn make_room(&mut self) -> u64 {
-        let mut evictable: Vec<(u64, ConnKey)> = self
-            .0
-            .iter()
-            .filter(|(_, state)| engine::evictable(state))
-            .map(|(key, state)| (state.last_seen_ns, *key))
-            .collect();
-        let evict = engine::evictions(self.0.len(), &mut evictable);
-        evictable[..evict]
-            .iter()
-            .filter_map(|(_, key)| self.0.remove(key))
-            .map(|state| u64::from(state.outstanding()))
-            .sum()
+/// The user-space sweeper's rule, on a table in memory, as the live sweep applies it to the
+/// kernel's: connections idle for `timeout_ns` expire, then, with the table nearly full, the
+/// oldest never-answered ones are dropped (`engine::evictions`). `ended` hears of every
+/// connection removed; returns the requests that expired with them.
+pub fn sweep_table(
+    conns: &mut HashMap<ConnKey, ConnState>,
+    now_ns: u64,
+    timeout_ns: u64,
+    mut ended: impl FnMut(&ConnKey, &ConnState),
+) -> u64 {
+    let mut expired = 0u64;
+    conns.retain(
+        |key, state| match engine::expire_idle(state, now_ns, timeout_ns) {
+            Some(n) => {
+                expired += u64::from(n);
+                ended(key, state);
+                false
+            }
+            None => true,
+        },
+    );
+    let mut evictable: Vec<(u64, ConnKey)> = conns
+        .iter()
+        .filter(|(_, state)| engine::evictable(state))
+        .map(|(key, state)| (state.last_seen_ns, *key))
+        .collect();
+    let evict = engine::evictions(conns.len(), &mut evictable);
+    for (_, key) in &evictable[..evict] {
+        if let Some(state) = conns.remove(key) {
+            expired += u64::from(state.outstanding());
+            ended(key, &state);
+        }
     }
+    expired
 }
 
 /// Counts and exchanges straight into the model (nothing can be lost offline).
@@ -196,17 +213,9 @@ pub fn read_capture(
         if now_ns.saturating_sub(last_sweep_ns) >= 1_000_000_000 {
             last_sweep_ns = now_ns;
             let model = &mut *sink.model;
-            conns.0.retain(
-                |key, state| match engine::expire_idle(state, now_ns, timeout_ns) {
-                    Some(expired) => {
-                        swept_expired += u64::from(expired);
-                        model.end_connection(&connection_end(key, state.start_ns));
-                        false
-                    }
-                    None => true,
-                },
-            );
-            swept_expired += conns.make_room();
+            swept_expired += sweep_table(&mut conns.0, now_ns, timeout_ns, |key, state| {
+                model.end_connection(&connection_end(key, state.start_ns));
+            });
         }
     }
     let in_flight = conns.0.values().map(|s| u64::from(s.outstanding())).sum();

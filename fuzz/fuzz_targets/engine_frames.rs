@@ -250,7 +250,6 @@ struct Totals {
     histogram: Vec<u64>,
 }
 
-
 /// Runs the frames as the offline reader does (one frame: parse, engine, then the once-a-second
 /// sweep), checking the identities after each.
 fn run(frames: &[Frame], capacity: usize) -> Totals {
@@ -290,28 +289,9 @@ fn run(frames: &[Frame], capacity: usize) -> Totals {
         }
         if now_ns.saturating_sub(last_sweep_ns) >= 1_000_000_000 {
             last_sweep_ns = now_ns;
-            table.conns.retain(
-                |_, state| match engine::expire_idle(state, now_ns, timeout_ns) {
-                    Some(expired) => {
-                        swept_expired += u64::from(expired);
-                        false
-                    }
-                    None => true,
-                },
-            );
-            // The sweeper's rule for a table nearly full, as the offline reader applies it.
-            let mut evictable: Vec<(u64, ConnKey)> = table
-                .conns
-                .iter()
-                .filter(|(_, state)| engine::evictable(state))
-                .map(|(key, state)| (state.last_seen_ns, *key))
-                .collect();
-            let evict = engine::evictions(table.conns.len(), &mut evictable);
-            for (_, key) in &evictable[..evict] {
-                if let Some(state) = table.conns.remove(key) {
-                    swept_expired += u64::from(state.outstanding());
-                }
-            }
+            // The sweeper's rule, as the offline reader applies it.
+            swept_expired +=
+                httptop::offline::sweep_table(&mut table.conns, now_ns, timeout_ns, |_, _| {});
         }
         check(&table, &sink, swept_expired);
     }
@@ -391,11 +371,14 @@ fn read_as_capture(frames: &[Frame]) -> Totals {
         httptop_fuzz::read_capture(&file, |model, events| (model.kernel_totals(), events))
             .expect("a well-formed capture");
     assert_eq!(
-        events, totals[Counter::Exchanges],
+        events,
+        totals[Counter::Exchanges],
         "an exchange event per exchange"
     );
-    let mut counters: Vec<(&'static str, u64)> =
-        Counter::ALL.into_iter().map(|c| (c.key(), totals[c])).collect();
+    let mut counters: Vec<(&'static str, u64)> = Counter::ALL
+        .into_iter()
+        .map(|c| (c.key(), totals[c]))
+        .collect();
     counters.push(("in_flight", totals.in_flight));
     Totals {
         counters,

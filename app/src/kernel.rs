@@ -464,7 +464,7 @@ impl Kernel {
         }
         for (name, index) in targets {
             // Named interfaces are attached or the run fails: `tap` never skips one.
-            kernel.tap(index).map_err(|e| match e {
+            kernel.tap(index, &name).map_err(|e| match e {
                 KernelError::Io { context, source } => KernelError::Io {
                     context: format!("{context} on {name}"),
                     source,
@@ -486,9 +486,9 @@ impl Kernel {
     /// runs there, while a NIC's or a veth's outgoing packets, their only copy, still pass.
     /// Returns whether the interface is watched (`--attach tc` skips non-Ethernet ones when
     /// watching every interface).
-    fn tap(&mut self, ifindex: u32) -> Result<bool, KernelError> {
+    fn tap(&mut self, ifindex: u32, name: &str) -> Result<bool, KernelError> {
         if self.attach == AttachMode::Tc {
-            return self.tc_hook(ifindex);
+            return self.tc_hook(ifindex, name);
         }
         let program = socket_filter(&mut self.ebpf, self.entry_program)?;
         let socket = packet_socket(
@@ -507,9 +507,8 @@ impl Kernel {
     /// `--attach tc`: the classifier on the interface's hooks. With every interface watched,
     /// one without an Ethernet header is skipped (and said so in the log); named, it is an
     /// error.
-    fn tc_hook(&mut self, ifindex: u32) -> Result<bool, KernelError> {
-        let name = tc::interface_name(ifindex)?;
-        if !tc::ethernet_framed(&name) {
+    fn tc_hook(&mut self, ifindex: u32, name: &str) -> Result<bool, KernelError> {
+        if !tc::ethernet_framed(name) {
             if self.all_interfaces {
                 log::warn!("--attach tc: not watching {name}, not Ethernet-framed");
                 self.taps.push(Tap {
@@ -518,7 +517,7 @@ impl Kernel {
                 });
                 return Ok(false);
             }
-            return Err(KernelError::NotEthernet(name));
+            return Err(KernelError::NotEthernet(name.to_owned()));
         }
         let program: &mut SchedClassifier = self
             .ebpf
@@ -526,7 +525,7 @@ impl Kernel {
             .ok_or_else(|| not_in_object("program", self.entry_program))?
             .try_into()
             .map_err(program_err(self.entry_program, "opening"))?;
-        let hook = tc::attach(program, self.entry_program, &name, ifindex == self.loopback)?;
+        let hook = tc::attach(program, self.entry_program, name, ifindex == self.loopback)?;
         self.taps.push(Tap {
             ifindex,
             attachment: Attachment::Tc { _hook: hook },
@@ -553,7 +552,7 @@ impl Kernel {
             if self.taps.iter().any(|t| t.ifindex == index) {
                 continue;
             }
-            match self.tap(index) {
+            match self.tap(index, &name) {
                 Ok(false) => {}
                 Ok(true) => {
                     log::info!("tapped interface {name} (ifindex {index})");

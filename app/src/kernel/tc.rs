@@ -3,7 +3,7 @@
 //! the filters go through netlink on a clsact qdisc, and [`Hook`]'s drop removes the filters
 //! and the qdisc if this process added it (only then).
 
-use std::{ffi::CStr, io, mem, os::fd::AsRawFd as _};
+use std::{io, mem, os::fd::AsRawFd as _};
 
 use aya::{
     programs::{
@@ -30,23 +30,6 @@ fn hooks_of(loopback: bool) -> &'static [TcAttachType] {
 pub(super) struct Hook {
     _links: Vec<SchedClassifierLink>,
     _clsact: Option<ClsactQdisc>,
-}
-
-/// The interface's name, for aya and for messages.
-pub(super) fn interface_name(ifindex: u32) -> Result<String, KernelError> {
-    let mut buf = [0 as libc::c_char; libc::IF_NAMESIZE];
-    // SAFETY: the buffer holds IF_NAMESIZE bytes, as if_indextoname requires.
-    let name = unsafe { libc::if_indextoname(ifindex, buf.as_mut_ptr()) };
-    if name.is_null() {
-        return Err(KernelError::Io {
-            context: format!("naming interface {ifindex}"),
-            source: io::Error::last_os_error(),
-        });
-    }
-    // SAFETY: if_indextoname wrote a NUL-terminated name into buf.
-    Ok(unsafe { CStr::from_ptr(buf.as_ptr()) }
-        .to_string_lossy()
-        .into_owned())
 }
 
 /// Whether the interface frames packets with an Ethernet header (the classifier reads the

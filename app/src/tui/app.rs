@@ -110,11 +110,12 @@ pub struct App {
 
 impl App {
     pub fn new(model: SharedModel, show_query: bool, watched: Watched, clock: Clock) -> Self {
+        let view = model.view();
         let mut app = App {
             show_query,
             watched,
-            view: model.view(),
-            showing: Showing::Rows(model.view().figures.group),
+            showing: Showing::Rows(view.figures.group),
+            view,
             hide_closed: false,
             closed_hidden: 0,
             hidden_rows: Vec::new(),

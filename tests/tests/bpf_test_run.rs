@@ -7,7 +7,13 @@ use httptop::{
     kernel::{AttachMode, Kernel, KernelConfig},
     model::{Event, Exchange},
 };
-use httptop_tests::test_run::test_run as run;
+use httptop_tests::{
+    frames::{
+        ACK, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, End, RST, ethernet, ipv4_tcp,
+        tcp_header,
+    },
+    test_run::test_run as run,
+};
 
 /// The exchange events waiting in the ring buffer (connection ends left out).
 fn exchanges(kernel: &mut Kernel) -> Vec<Exchange> {
@@ -20,50 +26,23 @@ fn exchanges(kernel: &mut Kernel) -> Vec<Exchange> {
     events
 }
 
-const ETH_IP: [u8; 2] = [0x08, 0x00];
-const ETH_IPV6: [u8; 2] = [0x86, 0xdd];
-const ETH_VLAN: [u8; 2] = [0x81, 0x00];
-const ETH_QINQ: [u8; 2] = [0x88, 0xa8];
+const CLIENT: End = End {
+    addr: [10, 0, 0, 1],
+    port: 40000,
+};
+const SERVER: End = End {
+    addr: [10, 0, 0, 2],
+    port: 80,
+};
 
-fn eth(ethertype: [u8; 2]) -> Vec<u8> {
-    let mut f = vec![0u8; 12];
-    f[0..6].copy_from_slice(&[2, 0, 0, 0, 0, 2]);
-    f[6..12].copy_from_slice(&[2, 0, 0, 0, 0, 1]);
-    f.extend_from_slice(&ethertype);
-    f
-}
-
-fn tcp(sport: u16, dport: u16, seq: u32, flags: u8) -> Vec<u8> {
-    let mut t = vec![0u8; 20];
-    t[0..2].copy_from_slice(&sport.to_be_bytes());
-    t[2..4].copy_from_slice(&dport.to_be_bytes());
-    t[4..8].copy_from_slice(&seq.to_be_bytes());
-    t[12] = 5 << 4;
-    t[13] = flags | 0x10; // ACK
-    t
-}
-
-const ACK: u8 = 0;
-
-/// An Ethernet + IPv4 + TCP frame (client 10.0.0.1, server 10.0.0.2).
+/// An Ethernet + IPv4 + TCP frame between [`CLIENT`] and [`SERVER`]; ACK is always set.
 fn v4(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
-    let (src, dst, sp, dp) = if from_client {
-        ([10, 0, 0, 1], [10, 0, 0, 2], 40000, 80)
+    let (from, to) = if from_client {
+        (CLIENT, SERVER)
     } else {
-        ([10, 0, 0, 2], [10, 0, 0, 1], 80, 40000)
+        (SERVER, CLIENT)
     };
-    let mut ip = vec![0u8; 20];
-    ip[0] = 0x45;
-    ip[2..4].copy_from_slice(&((40 + payload.len()) as u16).to_be_bytes());
-    ip[8] = 64;
-    ip[9] = 6;
-    ip[12..16].copy_from_slice(&src);
-    ip[16..20].copy_from_slice(&dst);
-    let mut f = eth(ETH_IP);
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&tcp(sp, dp, seq, flags));
-    f.extend_from_slice(payload);
-    f
+    ethernet(ETH_P_IP, &ipv4_tcp(from, to, seq, flags | ACK, payload))
 }
 
 fn v6(from_client: bool, seq: u32, payload: &[u8]) -> Vec<u8> {
@@ -81,27 +60,27 @@ fn v6(from_client: bool, seq: u32, payload: &[u8]) -> Vec<u8> {
     ip[23] = src;
     ip[24] = 0xfd;
     ip[39] = dst;
-    let mut f = eth(ETH_IPV6);
-    f.extend_from_slice(&ip);
-    f.extend_from_slice(&tcp(sp, dp, seq, ACK));
-    f.extend_from_slice(payload);
-    f
+    // The TCP header takes only the ports of its ends.
+    let end = |port| End { addr: [0; 4], port };
+    ip.extend_from_slice(&tcp_header(end(sp), end(dp), seq, ACK));
+    ip.extend_from_slice(payload);
+    ethernet(ETH_P_IPV6, &ip)
 }
 
 /// Same frame with an 802.1Q tag (VLAN 7) in front of IPv4.
 fn vlan(frame_v4: &[u8]) -> Vec<u8> {
-    let mut f = eth(ETH_VLAN);
-    f.extend_from_slice(&[0x00, 0x07, 0x08, 0x00]);
-    f.extend_from_slice(&frame_v4[14..]);
-    f
+    let mut tagged = vec![0x00, 0x07];
+    tagged.extend_from_slice(&ETH_P_IP.to_be_bytes());
+    tagged.extend_from_slice(&frame_v4[14..]);
+    ethernet(ETH_P_8021Q, &tagged)
 }
 
 /// Same frame with an 802.1ad tag (VLAN 9) outside an 802.1Q tag (VLAN 7): QinQ.
 fn qinq(frame_v4: &[u8]) -> Vec<u8> {
-    let mut f = eth(ETH_QINQ);
-    f.extend_from_slice(&[0x00, 0x09, ETH_VLAN[0], ETH_VLAN[1]]);
-    f.extend_from_slice(&vlan(frame_v4)[14..]);
-    f
+    let mut tagged = vec![0x00, 0x09];
+    tagged.extend_from_slice(&ETH_P_8021Q.to_be_bytes());
+    tagged.extend_from_slice(&vlan(frame_v4)[14..]);
+    ethernet(ETH_P_8021AD, &tagged)
 }
 
 fn fresh(mode: AttachMode) -> Kernel {
@@ -232,7 +211,7 @@ fn retransmits_count_once(mode: AttachMode) {
 fn rst_expires_the_outstanding_request(mode: AttachMode) {
     let kernel = fresh(mode);
     run(&kernel, &v4(true, 1, ACK, GET));
-    run(&kernel, &v4(false, 1, 0x04, b""));
+    run(&kernel, &v4(false, 1, RST, b""));
     let t = kernel.totals().unwrap();
     assert_eq!(
         (
@@ -265,8 +244,7 @@ fn non_http_truncated_and_malformed_frames_count_nothing(mode: AttachMode) {
     udp[14 + 9] = 17;
     run(&kernel, &udp);
     // ARP.
-    let mut arp = eth([0x08, 0x06]);
-    arp.extend_from_slice(&[0u8; 28]);
+    let arp = ethernet(0x0806, &[0u8; 28]);
     run(&kernel, &arp);
     // Lowercase method, near miss.
     run(&kernel, &v4(true, 400, ACK, b"get / HTTP/1.1\r\n\r\n"));

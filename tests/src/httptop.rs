@@ -1,22 +1,13 @@
 //! The binary under test: `httptop --headless --json`, attached in a namespace, stopped with
 //! SIGINT, its JSON summary parsed.
 
-use std::{
-    fmt,
-    io::{BufRead as _, BufReader},
-    process::{Child, Stdio},
-    sync::mpsc::{self, Receiver, RecvTimeoutError},
-    thread::JoinHandle,
-    time::{Duration, Instant},
-};
+use std::{fmt, process::Stdio, time::Duration};
 
 use httptop::Counter;
+use httptop_lab::ChildGuard;
 use serde_json::Value;
 
-use crate::{
-    AttachMode, NetNs, httptop_binary,
-    process::{read_in_background, signal, terminate, wait_timeout},
-};
+use crate::{AttachMode, NetNs, expect_lab, httptop_binary};
 
 /// What httptop prints on stderr once its filter is attached.
 const ATTACHED: &str = "httptop: attached";
@@ -29,12 +20,10 @@ const EVENT_SETTLE: Duration = Duration::from_millis(300);
 /// From SIGINT to the summary on stdout and exit.
 const EXIT_TIMEOUT: Duration = Duration::from_secs(10);
 
-/// A running `httptop --headless --json`; killed on drop if the test did not [`stop`](Self::stop) it.
+/// A running `httptop --headless --json`; stopped on drop if the test did not
+/// [`stop`](Self::stop) it.
 pub struct Httptop {
-    child: Child,
-    stderr_lines: Receiver<String>,
-    stderr_seen: Vec<String>,
-    stdout: Option<JoinHandle<Vec<u8>>>,
+    process: ChildGuard,
 }
 
 impl Httptop {
@@ -59,105 +48,42 @@ impl Httptop {
                     .flatten(),
             )
             .args(args)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
-            .spawn()
-            .unwrap_or_else(|e| panic!("starting {}: {e}", httptop_binary().display()));
-        let stdout = read_in_background(child.stdout.take().expect("stdout is piped"));
-        let stderr = child.stderr.take().expect("stderr is piped");
-        let (sender, stderr_lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stderr).lines() {
-                let Ok(line) = line else { break };
-                if sender.send(line).is_err() {
-                    break;
-                }
-            }
-        });
-        let mut httptop = Self {
-            child,
-            stderr_lines,
-            stderr_seen: Vec::new(),
-            stdout: Some(stdout),
-        };
-        httptop.wait_for_attached(args);
-        httptop
-    }
-
-    fn wait_for_attached(&mut self, args: &[&str]) {
-        let deadline = Instant::now() + ATTACH_TIMEOUT;
-        loop {
-            let left = deadline.saturating_duration_since(Instant::now());
-            match self.stderr_lines.recv_timeout(left) {
-                Ok(line) => {
-                    let attached = line.starts_with(ATTACHED);
-                    self.stderr_seen.push(line);
-                    if attached {
-                        return;
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => panic!(
-                    "httptop {args:?} did not print `{ATTACHED}` within {ATTACH_TIMEOUT:?}; stderr so far:\n{}",
-                    self.stderr_seen.join("\n")
-                ),
-                Err(RecvTimeoutError::Disconnected) => {
-                    let status = wait_timeout(&mut self.child, EXIT_TIMEOUT);
-                    panic!(
-                        "httptop {args:?} exited ({status:?}) before `{ATTACHED}`; stderr:\n{}",
-                        self.stderr_seen.join("\n")
-                    );
-                }
-            }
-        }
+            .stdout(Stdio::piped());
+        let what = format!("httptop {args:?}");
+        let process = expect_lab(
+            ChildGuard::spawn_ready(command, &what, ATTACHED, ATTACH_TIMEOUT),
+            format_args!("waiting for `{ATTACHED}`"),
+        );
+        Self { process }
     }
 
     /// The process id, to look at what it holds.
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        self.process.pid()
     }
 
     /// SIGKILL: no chance to clean up; returns once the process is reaped.
     pub fn kill(mut self) {
-        signal(&mut self.child, libc::SIGKILL);
-        let status = wait_timeout(&mut self.child, EXIT_TIMEOUT);
-        assert!(status.is_some(), "httptop still running after SIGKILL");
+        expect_lab(
+            self.process.stop(libc::SIGKILL, EXIT_TIMEOUT),
+            "killing httptop",
+        );
     }
 
     /// Lets pending events arrive, sends SIGINT, and returns the summary; panics unless httptop
     /// exits 0 in time with one JSON object on stdout.
     pub fn stop(mut self) -> Summary {
         std::thread::sleep(EVENT_SETTLE);
-        signal(&mut self.child, libc::SIGINT);
-        let status = wait_timeout(&mut self.child, EXIT_TIMEOUT);
-        let stdout = self
-            .stdout
-            .take()
-            .map(|reader| reader.join().unwrap_or_default())
-            .unwrap_or_default();
-        let stdout = String::from_utf8_lossy(&stdout);
-        self.stderr_seen.extend(self.stderr_lines.try_iter());
-        let stderr = self.stderr_seen.join("\n");
-        match status {
-            Some(status) if status.success() => {}
-            Some(status) => panic!("httptop exited with {status} after SIGINT; stderr:\n{stderr}"),
-            None => {
-                panic!("httptop did not exit within {EXIT_TIMEOUT:?} of SIGINT; stderr:\n{stderr}")
-            }
-        }
-        let summary = Summary::parse(&stdout).unwrap_or_else(|e| {
-            panic!("httptop's stdout is not one JSON object ({e}):\n{stdout}\nstderr:\n{stderr}")
-        });
+        let stdout = expect_lab(
+            self.process
+                .stop_and_read_stdout(libc::SIGINT, EXIT_TIMEOUT),
+            "stopping httptop with SIGINT",
+        );
+        let summary = Summary::parse(&stdout)
+            .unwrap_or_else(|e| panic!("httptop's stdout is not one JSON object ({e}):\n{stdout}"));
         // Captured by the test runner: shown when the test fails, or with --nocapture.
         eprintln!("httptop summary: {summary}");
         summary
-    }
-}
-
-impl Drop for Httptop {
-    fn drop(&mut self) {
-        terminate(&mut self.child, Duration::from_secs(2));
     }
 }
 

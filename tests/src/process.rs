@@ -5,8 +5,6 @@ use std::{
     time::Duration,
 };
 
-pub(crate) use httptop_lab::process::{read_in_background, signal, terminate, wait_timeout};
-
 use crate::expect_lab;
 
 /// Runs `command` to its end with stdin closed and its output collected, like

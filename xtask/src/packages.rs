@@ -112,6 +112,24 @@ const PROGRAMS: &[Program] = &[
         package: "procps",
         used_by: TEST,
     },
+    // The `/metrics` root tests and the bench scrape httptop with a real Prometheus server.
+    Program {
+        name: "prometheus",
+        package: "prometheus",
+        used_by: TEST_AND_BENCH,
+    },
+    // The `/metrics` root tests check httptop's exposition text with `promtool check metrics`.
+    Program {
+        name: "promtool",
+        package: "prometheus",
+        used_by: TEST,
+    },
+    // The `/metrics` root tests pick fields out of Prometheus's JSON query answers.
+    Program {
+        name: "jq",
+        package: "jq",
+        used_by: TEST,
+    },
 ];
 
 /// Package scripts ask this program whether they may start a service; 101 means no.
@@ -152,12 +170,12 @@ pub fn ensure(project: &Project, purpose: Purpose) -> Result<()> {
     Ok(())
 }
 
-/// The packages (once each, in list order) of `purpose`'s programs that `is_installed` does not find.
 /// The Debian packages `purpose` needs, each once, in the list's order.
 pub fn packages_for(purpose: Purpose) -> Vec<&'static str> {
     missing_packages(purpose, |_| false)
 }
 
+/// The packages (once each, in list order) of `purpose`'s programs that `is_installed` does not find.
 fn missing_packages(purpose: Purpose, is_installed: impl Fn(&str) -> bool) -> Vec<&'static str> {
     let mut missing = Vec::new();
     for program in PROGRAMS {
@@ -211,8 +229,8 @@ fn find_system_program(project: &Project, program: &str) -> Option<PathBuf> {
     })
 }
 
-/// apt-get without questions: debconf preseeded, services kept from starting, and nginx's own
-/// service stopped should a package script have started it anyway (it would hold port 80).
+/// apt-get without questions: debconf preseeded, services kept from starting, and the services
+/// of [`SERVICES`] stopped should a package script have started them anyway.
 fn install(packages: &[&str]) -> Result<()> {
     preseed_debconf()?;
     let block = ServiceStartBlock::install()?;
@@ -227,8 +245,10 @@ fn install(packages: &[&str]) -> Result<()> {
     run_checked(&mut apt_get(&["update", "-q"]))?;
     run_checked(apt_get(&["install", "-y", "-q", "--no-install-recommends"]).args(packages))?;
     drop(block);
-    if packages.contains(&"nginx") {
-        stop_nginx_service();
+    for service in SERVICES {
+        if packages.contains(&service.package) {
+            service.stop();
+        }
     }
     Ok(())
 }
@@ -279,25 +299,59 @@ impl Drop for ServiceStartBlock {
     }
 }
 
-/// Best effort: systemd's unit first, then a daemon started without systemd, through its pid file.
-fn stop_nginx_service() {
-    let quiet = |command: &mut Command| {
-        let _ = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
-    };
-    if Path::new("/run/systemd/system").is_dir() {
-        quiet(Command::new("systemctl").args(["disable", "--now", "nginx"]));
+/// A system service a package of [`PROGRAMS`] ships and may start on install; the lab runs its
+/// own instances inside namespaces, and a system one would hold their ports.
+struct Service {
+    package: &'static str,
+    /// The systemd unit, also the init script's name and the daemon's process name.
+    name: &'static str,
+    /// Where the init script (no systemd) writes the daemon's pid.
+    pid_file: &'static str,
+}
+
+/// Every service an install stops; nothing else lists them.
+const SERVICES: &[Service] = &[
+    // It would hold port 80.
+    Service {
+        package: "nginx",
+        name: "nginx",
+        pid_file: "/run/nginx.pid",
+    },
+    // It would hold port 9090 and scrape itself for as long as the machine runs.
+    Service {
+        package: "prometheus",
+        name: "prometheus",
+        pid_file: "/run/prometheus/prometheus.pid",
+    },
+];
+
+impl Service {
+    /// Best effort: systemd's unit disabled and stopped first, then a daemon started without
+    /// systemd sent SIGTERM through its pid file (if that pid is still this daemon).
+    fn stop(&self) {
+        if Path::new("/run/systemd/system").is_dir() {
+            let _ = Command::new("systemctl")
+                .args(["disable", "--now", self.name])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        if let Some(pid) = self.running_pid() {
+            // SAFETY: plain syscall; the pid was just checked to be this service's daemon.
+            unsafe { libc::kill(pid, libc::SIGTERM) };
+        }
     }
-    let running = fs::read_to_string("/run/nginx.pid")
-        .ok()
-        .and_then(|pid| pid.trim().parse::<libc::pid_t>().ok())
-        // SAFETY: signal 0 only checks that the process exists; nothing is sent.
-        .is_some_and(|pid| unsafe { libc::kill(pid, 0) } == 0);
-    if running {
-        quiet(Command::new("nginx").args(["-s", "quit"]));
+
+    /// The pid in the pid file, if a process of the daemon's name has it.
+    fn running_pid(&self) -> Option<libc::pid_t> {
+        let pid = fs::read_to_string(self.pid_file)
+            .ok()?
+            .trim()
+            .parse::<libc::pid_t>()
+            .ok()?;
+        let comm = fs::read_to_string(format!("/proc/{pid}/comm")).ok()?;
+        (comm.trim_end() == self.name).then_some(pid)
     }
 }
 
@@ -318,12 +372,32 @@ mod tests {
         assert_eq!(
             programs_for(Purpose::Test),
             [
-                "ip", "nginx", "tshark", "tmux", "curl", "python3", "bpftool", "setcap", "sysctl"
+                "ip",
+                "nginx",
+                "tshark",
+                "tmux",
+                "curl",
+                "python3",
+                "bpftool",
+                "setcap",
+                "sysctl",
+                "prometheus",
+                "promtool",
+                "jq"
             ]
         );
         assert_eq!(
             programs_for(Purpose::Bench),
-            ["ip", "nginx", "tshark", "tmux", "wrk", "tcpdump", "bpftool"]
+            [
+                "ip",
+                "nginx",
+                "tshark",
+                "tmux",
+                "wrk",
+                "tcpdump",
+                "bpftool",
+                "prometheus"
+            ]
         );
     }
 
@@ -341,6 +415,19 @@ mod tests {
                     .all(|other| other.name != program.name),
                 "{} is listed twice",
                 program.name
+            );
+        }
+    }
+
+    #[test]
+    fn every_service_belongs_to_a_listed_package() {
+        for service in SERVICES {
+            assert!(
+                PROGRAMS
+                    .iter()
+                    .any(|program| program.package == service.package),
+                "{} is no package of a listed program",
+                service.package
             );
         }
     }
@@ -370,7 +457,9 @@ mod tests {
                 "python3",
                 "bpftool",
                 "libcap2-bin",
-                "procps"
+                "procps",
+                "prometheus",
+                "jq"
             ]
         );
     }

@@ -1,6 +1,7 @@
 //! The lab httptop is tested, benchmarked and shown in: network namespaces and veth pairs
-//! ([`NetNs`], [`Veth`]), servers inside them ([`Nginx`], [`PythonServer`]), child processes
-//! ([`ChildGuard`]), temporary directories ([`TempDir`]) and a terminal ([`Tmux`]).
+//! ([`NetNs`], [`Veth`]), servers inside them ([`Nginx`], [`PythonServer`]), a Prometheus server
+//! scraping them ([`Prometheus`]), child processes ([`ChildGuard`]), temporary directories
+//! ([`TempDir`]) and a terminal ([`Tmux`]).
 //!
 //! Every resource is a guard that cleans up on drop, also on an error or a panic. Declare a
 //! namespace before the processes inside it, so that it is dropped after them. Every name the lab
@@ -15,6 +16,7 @@ mod error;
 mod netns;
 mod nginx;
 pub mod process;
+mod prometheus;
 mod python;
 mod tempdir;
 mod tmux;
@@ -31,6 +33,7 @@ pub use error::{Error, Result};
 pub use netns::{NetNs, Veth, wait_for_port};
 pub use nginx::{Location, NGINX_BODY, Nginx, NginxConfig};
 pub use process::{ChildGuard, run_to_exit};
+pub use prometheus::Prometheus;
 pub use python::PythonServer;
 pub use tempdir::TempDir;
 pub use tmux::Tmux;

@@ -1,7 +1,7 @@
 //! The command line, and its one check: [`Cli::into_run_config`] turns it into the run's
 //! description or says what is wrong before anything is attached.
 
-use std::{path::PathBuf, time::Duration};
+use std::{net::SocketAddr, path::PathBuf, time::Duration};
 
 use clap::Parser;
 
@@ -9,11 +9,12 @@ use clap::Parser;
 use crate::kernel::EntryProgram;
 use crate::{
     collector::CollectorOptions,
+    export::DEFAULT_SERIES_LIMIT,
     headless::{HeadlessOptions, SummaryFormat, SummaryOptions},
     kernel::{AttachMode, KernelConfig},
     logging,
     model::{FILTER_GRAMMAR, Filter, FilterError, Group, ModelOptions},
-    run::{Mode, ReadOptions, RunConfig},
+    run::{ExportConfig, Mode, PrometheusConfig, ReadOptions, RunConfig},
     tui::DashboardOptions,
 };
 
@@ -33,6 +34,21 @@ pub struct Cli {
     /// Print the headless summary as one JSON object.
     #[arg(long)]
     pub json: bool,
+
+    /// Write one JSON object per finished exchange to stdout as it happens (with --headless or
+    /// --read; schema in docs/json-lines.md); the summary then goes to stderr.
+    #[arg(long)]
+    pub json_lines: bool,
+
+    /// Serve Prometheus metrics at http://ADDR:PORT/metrics while running, with the dashboard
+    /// or headless (e.g. 127.0.0.1:9464, [::]:9464).
+    #[arg(long, value_name = "ADDR:PORT", value_parser = listen_addr)]
+    pub prometheus: Option<SocketAddr>,
+
+    /// Series of the Prometheus duration histogram kept apart (server, method, status class,
+    /// path template); exchanges of any further series are counted in one `other` series.
+    #[arg(long, default_value_t = DEFAULT_SERIES_LIMIT, value_parser = positive_count, value_name = "N")]
+    pub prometheus_series: usize,
 
     /// Read a pcap/pcapng capture instead of watching live traffic (implies --headless).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["interfaces", "duration"])]
@@ -108,6 +124,10 @@ pub enum ConfigError {
     Filter(FilterError),
     #[error("--json goes with --headless or --read")]
     JsonWithoutSummary,
+    #[error("--json-lines goes with --headless or --read (the dashboard has the terminal)")]
+    JsonLinesWithoutHeadless,
+    #[error("--prometheus serves live metrics: it does not go with --read")]
+    PrometheusWithRead,
 }
 
 impl Cli {
@@ -119,11 +139,13 @@ impl Cli {
             None => None,
         };
         let mode = self.mode(filter.clone())?;
+        let exports = self.exports(&mode)?;
         let kernel = KernelConfig {
             interfaces: self.interfaces,
             ports: self.ports,
-            // The dashboard shows the filter's cost; other runs do not pay for measuring it.
-            run_stats: matches!(mode, Mode::Dashboard(_)),
+            // The dashboard and the metrics show the filter's cost; other runs do not pay for
+            // measuring it.
+            run_stats: matches!(mode, Mode::Dashboard(_)) || exports.prometheus.is_some(),
             #[cfg(feature = "bench-controls")]
             entry_program: self.bench_control_filter.unwrap_or_default(),
             #[cfg(not(feature = "bench-controls"))]
@@ -140,7 +162,28 @@ impl Cli {
             },
             model: ModelOptions::default(),
             filter,
+            exports,
             log_path: self.log_file.unwrap_or_else(logging::default_log_path),
+        })
+    }
+
+    fn exports(&self, mode: &Mode) -> Result<ExportConfig, ConfigError> {
+        match mode {
+            Mode::Dashboard(_) if self.json_lines => {
+                return Err(ConfigError::JsonLinesWithoutHeadless);
+            }
+            Mode::Read(_) if self.prometheus.is_some() => {
+                return Err(ConfigError::PrometheusWithRead);
+            }
+            _ => {}
+        }
+        Ok(ExportConfig {
+            json_lines: self.json_lines,
+            prometheus: self.prometheus.map(|addr| PrometheusConfig {
+                addr,
+                series_limit: self.prometheus_series,
+            }),
+            show_query: self.show_query,
         })
     }
 
@@ -224,6 +267,12 @@ fn server_port(s: &str) -> Result<u16, String> {
         Ok(p) if p > 0 => Ok(p),
         _ => Err(format!("`{s}` is not a port (1-65535)")),
     }
+}
+
+/// An address and port to listen on: `127.0.0.1:9464`, `[::]:9464`.
+fn listen_addr(s: &str) -> Result<SocketAddr, String> {
+    s.parse::<SocketAddr>()
+        .map_err(|_| format!("`{s}` is not an address and port (e.g. 127.0.0.1:9464, [::]:9464)"))
 }
 
 /// A count of 1 or more.

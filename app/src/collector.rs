@@ -8,6 +8,7 @@ use std::time::Duration;
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
+    export::Exports,
     kernel::{Kernel, monotonic_ns},
     model::{Event, SharedModel},
 };
@@ -47,9 +48,14 @@ fn ticker(period: Duration) -> tokio::time::Interval {
 pub async fn run(
     mut probe: Kernel,
     model: SharedModel,
+    exports: Exports,
     opts: CollectorOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
+    let to = Destinations {
+        model: &model,
+        exports: &exports,
+    };
     let mut poll = ticker(opts.poll);
     let mut totals = ticker(opts.totals);
     let mut sweep = ticker(Duration::from_secs(1).min(opts.request_timeout));
@@ -57,8 +63,14 @@ pub async fn run(
     let mut batch: Vec<Event> = Vec::with_capacity(4096);
     loop {
         tokio::select! {
-            _ = poll.tick() => drain(&mut probe, &model, &mut batch),
-            _ = totals.tick() => refresh_totals(&probe, &model),
+            _ = poll.tick() => drain(&mut probe, to, &mut batch),
+            _ = totals.tick() => refresh_totals(&probe, to),
+            // A scrape: everything up to now, so its counters and histogram agree.
+            _ = exports.refresh_wanted() => {
+                drain(&mut probe, to, &mut batch);
+                refresh_totals(&probe, to);
+                exports.refreshed();
+            }
             _ = sweep.tick() => {
                 if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
                     log::warn!("sweep: {e}");
@@ -70,7 +82,7 @@ pub async fn run(
             // Fresh totals right before the point closes, so each interval's deltas (the
             // filter's cost, the counts) cover exactly that interval.
             _ = interval.tick() => {
-                refresh_totals(&probe, &model);
+                refresh_totals(&probe, to);
                 model.tick(monotonic_ns());
             }
             changed = shutdown.changed() => {
@@ -83,22 +95,33 @@ pub async fn run(
     probe.detach();
     // Let program runs that started before the detach finish.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    drain(&mut probe, &model, &mut batch);
+    drain(&mut probe, to, &mut batch);
     if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
         log::warn!("sweep: {e}");
     }
-    refresh_totals(&probe, &model);
+    refresh_totals(&probe, to);
     Ok(())
 }
 
-fn drain(probe: &mut Kernel, model: &SharedModel, batch: &mut Vec<Event>) {
-    probe.drain_events(|e| batch.push(e));
-    model.record_batch(batch);
+/// Where what the kernel reports goes: the model, and the exports that were asked for.
+#[derive(Clone, Copy)]
+struct Destinations<'a> {
+    model: &'a SharedModel,
+    exports: &'a Exports,
 }
 
-fn refresh_totals(probe: &Kernel, model: &SharedModel) {
+fn drain(probe: &mut Kernel, to: Destinations<'_>, batch: &mut Vec<Event>) {
+    probe.drain_events(|e| batch.push(e));
+    to.exports.record_events(batch);
+    to.model.record_batch(batch);
+}
+
+fn refresh_totals(probe: &Kernel, to: Destinations<'_>) {
     match probe.totals() {
-        Ok(t) => model.set_kernel_totals(t),
+        Ok(t) => {
+            to.exports.set_kernel_totals(&t);
+            to.model.set_kernel_totals(t);
+        }
         Err(e) => log::warn!("reading kernel totals: {e}"),
     }
 }

@@ -1,6 +1,8 @@
 //! `--headless` and `--read`: no dashboard; the run ends with the summary on stdout.
 
-use std::{io::Write as _, time::Duration};
+use std::time::Duration;
+
+use tokio::sync::watch;
 
 use crate::{
     model::{Group, Summary},
@@ -33,20 +35,28 @@ pub struct HeadlessOptions {
     pub summary: SummaryOptions,
 }
 
-/// Prints `summary` on stdout.
+/// Prints `summary` on stdout, or on stderr when stdout carried the JSON lines.
 pub fn print_summary(summary: &Summary, opts: &SummaryOptions) -> anyhow::Result<()> {
     let text = match opts.format {
         SummaryFormat::Json => serde_json::to_string(summary)? + "\n",
         SummaryFormat::Text => summary.to_text(),
     };
-    let mut out = std::io::stdout();
+    let mut out: Box<dyn std::io::Write> = if summary.json_lines.is_some() {
+        Box::new(std::io::stderr())
+    } else {
+        Box::new(std::io::stdout())
+    };
     out.write_all(text.as_bytes())?;
     out.flush()?;
     Ok(())
 }
 
-/// Returns when `duration` elapses or a stopping signal ([`StopSignals`]) arrives.
-pub async fn wait_for_stop(duration: Option<Duration>) -> anyhow::Result<()> {
+/// Returns when `duration` elapses, a stopping signal ([`StopSignals`]) arrives or `closed`
+/// (the JSON lines' reader went away) turns true.
+pub async fn wait_for_stop(
+    duration: Option<Duration>,
+    closed: Option<&mut watch::Receiver<bool>>,
+) -> anyhow::Result<()> {
     let mut stop_signals = StopSignals::install()?;
     let sleep = async {
         match duration {
@@ -54,9 +64,18 @@ pub async fn wait_for_stop(duration: Option<Duration>) -> anyhow::Result<()> {
             None => std::future::pending().await,
         }
     };
+    let closed = async {
+        match closed {
+            Some(closed) => {
+                let _ = closed.wait_for(|closed| *closed).await;
+            }
+            None => std::future::pending().await,
+        }
+    };
     tokio::select! {
         _ = sleep => {}
         _ = stop_signals.recv() => {}
+        _ = closed => {}
     }
     Ok(())
 }

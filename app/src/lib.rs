@@ -4,6 +4,7 @@
 pub mod cli;
 pub mod clock;
 pub mod collector;
+pub mod export;
 pub mod headless;
 pub mod kernel;
 pub mod logging;

@@ -30,6 +30,7 @@ use probe_common::{
 };
 
 use crate::{
+    export::Exports,
     model::Model,
     records::{connection_end, exchange_record, totals_from_counters},
 };
@@ -102,6 +103,7 @@ pub fn sweep_table(
 /// Counts and exchanges straight into the model (nothing can be lost offline).
 struct ModelSink<'a> {
     model: &'a mut Model,
+    exports: &'a Exports,
     counters: [u64; COUNTER_SLOTS],
     histogram: [u64; HISTOGRAM_BUCKETS],
 }
@@ -120,13 +122,9 @@ impl Sink for ModelSink<'_> {
         latency_ns: u64,
     ) {
         self.histogram[histogram_bucket(latency_ns) as usize] += 1;
-        self.model.record(exchange_record(
-            key,
-            conn_start_ns,
-            request,
-            status,
-            latency_ns,
-        ));
+        let exchange = exchange_record(key, conn_start_ns, request, status, latency_ns);
+        self.exports.record(&exchange);
+        self.model.record(exchange);
     }
 
     fn connection_ended(&mut self, key: &ConnKey, conn_start_ns: u64) {
@@ -143,17 +141,20 @@ impl PortFilter for Ports<'_> {
     }
 }
 
-/// Reads the capture into `model`; its totals are set at the end.
+/// Reads the capture into `model` (and each exchange into `exports`); its totals are set at
+/// the end.
 pub fn read_capture(
     path: &Path,
     ports: &[u16],
     request_timeout: Duration,
     model: &mut Model,
+    exports: &Exports,
 ) -> anyhow::Result<()> {
     let mut reader = CaptureReader::open(path)?;
     let mut conns = MemConns(HashMap::new());
     let mut sink = ModelSink {
         model,
+        exports,
         counters: [0; COUNTER_SLOTS],
         histogram: [0; HISTOGRAM_BUCKETS],
     };

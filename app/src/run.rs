@@ -3,18 +3,22 @@
 //! same way; only what happens in between (the dashboard, or waiting) and after (the summary)
 //! differs.
 
-use std::path::PathBuf;
+use std::{net::SocketAddr, path::PathBuf, sync::Arc};
 
 use anyhow::Context as _;
 use tokio::{sync::watch, task::JoinHandle};
 
 use crate::{
     collector::{self, CollectorOptions},
+    export::{
+        Exports, JsonLines, JsonLinesOptions, Metrics, MetricsOptions, WhenBehind,
+        server::MetricsListener,
+    },
     headless::{self, HeadlessOptions, SummaryOptions},
     kernel::monotonic_ns,
     kernel::{Kernel, KernelConfig, KernelError},
     logging,
-    model::{Filter, Model, ModelOptions, SharedModel, Source},
+    model::{Clock, Filter, JsonLinesSummary, Model, ModelOptions, SharedModel, Source},
     offline,
     tui::{self, DashboardOptions},
 };
@@ -30,7 +34,24 @@ pub struct RunConfig {
     pub model: ModelOptions,
     /// `--filter`: what the summary covers, or the dashboard's first filter.
     pub filter: Option<Filter>,
+    pub exports: ExportConfig,
     pub log_path: PathBuf,
+}
+
+/// `--json-lines` and `--prometheus`, checked against the mode.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ExportConfig {
+    pub json_lines: bool,
+    pub prometheus: Option<PrometheusConfig>,
+    /// `--show-query`: query strings and path parameters stay in what is exported.
+    pub show_query: bool,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PrometheusConfig {
+    pub addr: SocketAddr,
+    /// `--prometheus-series`.
+    pub series_limit: usize,
 }
 
 #[derive(Clone, Debug)]
@@ -68,6 +89,7 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         collector,
         model,
         filter,
+        exports,
         log_path,
     } = config;
     let front = match mode {
@@ -79,21 +101,40 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         Mode::Read(read) => {
             start_logging(&log_path);
             let mut model = Model::new(model);
+            // Capture times are ns since the Unix epoch: the default clock.
+            let lines = exports
+                .json_lines
+                .then(|| start_json_lines(&exports, &filter, Clock::default(), WhenBehind::Wait))
+                .transpose()?;
+            let sinks = Exports {
+                json_lines: lines.as_ref().map(|(_, sender)| sender.clone()),
+                metrics: None,
+            };
             // Set before the first exchange, so the summary covers every one it lets through.
             model.set_filter(filter);
-            offline::read_capture(
+            let read_result = offline::read_capture(
                 &read.capture,
                 &kernel.ports,
                 collector.request_timeout,
                 &mut model,
-            )?;
-            let summary = model.summary(read.summary.group, read.summary.top, Source::Capture);
+                &sinks,
+            );
+            drop(sinks);
+            let lines = lines.map(|(lines, _)| finish_json_lines(lines));
+            read_result?;
+            let mut summary = model.summary(read.summary.group, read.summary.top, Source::Capture);
+            summary.json_lines = lines;
             return headless::print_summary(&summary, &read.summary);
         }
         Mode::Dashboard(opts) => FrontEnd::Dashboard(opts),
         Mode::Headless(opts) => FrontEnd::Headless(opts),
     };
     start_logging(&log_path);
+    // Bound first: a taken port fails the run before anything is attached.
+    let listener = exports
+        .prometheus
+        .map(|p| MetricsListener::bind(p.addr))
+        .transpose()?;
     let probe = Kernel::attach(&kernel).map_err(|error| AttachError {
         error,
         log: log_path.clone(),
@@ -109,17 +150,63 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         .enable_all()
         .build()?;
     let mut model = Model::new(model);
-    model.start(monotonic_ns(), std::time::SystemTime::now());
+    let clock = Clock {
+        mono_ns: monotonic_ns(),
+        wall: std::time::SystemTime::now(),
+    };
+    model.start(clock.mono_ns, clock.wall);
+    let lines = exports
+        .json_lines
+        .then(|| start_json_lines(&exports, &filter, clock, WhenBehind::Drop))
+        .transpose()?;
+    let metrics = exports.prometheus.map(|p| {
+        Arc::new(Metrics::new(
+            MetricsOptions {
+                series_limit: p.series_limit,
+                filter: filter.clone(),
+                show_query: exports.show_query,
+                attach: kernel.attach.name(),
+            },
+            lines.as_ref().map(|(lines, _)| lines.counts()),
+        ))
+    });
     if let FrontEnd::Headless(_) = front {
         // The dashboard sets its own (it can change it); a summary covers all it lets through.
         model.set_filter(filter);
     }
+    let (lines, sender) = lines.unzip();
     let live = Live {
         model: SharedModel::new(model),
         kernel,
         collector,
+        exports: Exports {
+            json_lines: sender,
+            metrics,
+        },
+        json_lines: lines,
+        listener,
     };
     runtime.block_on(live.run(probe, front))
+}
+
+fn start_json_lines(
+    exports: &ExportConfig,
+    filter: &Option<Filter>,
+    clock: Clock,
+    when_behind: WhenBehind,
+) -> anyhow::Result<(JsonLines, crate::export::JsonLinesSender)> {
+    let opts = JsonLinesOptions {
+        show_query: exports.show_query,
+        filter: filter.clone(),
+        when_behind,
+    };
+    JsonLines::start(std::io::stdout(), clock, opts).context("starting the JSON lines writer")
+}
+
+/// Writes what is queued and returns the final counts for the summary.
+fn finish_json_lines(lines: JsonLines) -> JsonLinesSummary {
+    let (written, dropped) = lines.finish();
+    JsonLinesSummary { written, dropped }
 }
 
 /// What a live run shows while it collects.
@@ -132,14 +219,23 @@ struct Live {
     model: SharedModel,
     kernel: KernelConfig,
     collector: CollectorOptions,
+    exports: Exports,
+    json_lines: Option<JsonLines>,
+    listener: Option<MetricsListener>,
 }
 
 impl Live {
-    async fn run(self, probe: Kernel, front: FrontEnd) -> anyhow::Result<()> {
+    async fn run(mut self, probe: Kernel, front: FrontEnd) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
+        if let (Some(listener), Some(metrics)) = (self.listener.take(), &self.exports.metrics) {
+            tokio::spawn(listener.serve(metrics.clone(), stop_rx.clone()));
+        }
+        // Stdout's reader gone (a broken pipe) ends a headless run as a signal would.
+        let mut lines_closed = self.json_lines.as_ref().map(JsonLines::closed);
         let collector = tokio::spawn(collector::run(
             probe,
             self.model.clone(),
+            std::mem::take(&mut self.exports),
             self.collector.clone(),
             stop_rx.clone(),
         ));
@@ -166,17 +262,23 @@ impl Live {
                     )
                     .await
                 }
-                FrontEnd::Headless(opts) => headless::wait_for_stop(opts.duration).await,
+                FrontEnd::Headless(opts) => {
+                    headless::wait_for_stop(opts.duration, lines_closed.as_mut()).await
+                }
             }
         };
         // The collector detaches the probe, drains what the kernel sent before, then reads the
         // totals: the summary below counts every exchange the kernel counted.
-        supervise(shown, collector, &stop_tx).await?;
+        let supervised = supervise(shown, collector, &stop_tx).await;
+        // The collector has ended (it held the last sender): write what is queued.
+        let lines = self.json_lines.take().map(finish_json_lines);
+        supervised?;
         if let FrontEnd::Headless(opts) = front {
             self.model.set_end(monotonic_ns());
-            let summary = self
-                .model
-                .summary(opts.summary.group, opts.summary.top, Source::Kernel);
+            let mut summary =
+                self.model
+                    .summary(opts.summary.group, opts.summary.top, Source::Kernel);
+            summary.json_lines = lines;
             headless::print_summary(&summary, &opts.summary)?;
         }
         Ok(())

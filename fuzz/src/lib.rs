@@ -44,7 +44,7 @@ pub fn read_capture<T>(bytes: &[u8], then: impl FnOnce(&Model, u64) -> T) -> Opt
             *reads = 0;
         }
         let events_before = model.next_seq();
-        offline::read_capture(&path, &[], REQUEST_TIMEOUT, model).ok()?;
+        offline::read_capture(&path, &[], REQUEST_TIMEOUT, model, &Default::default()).ok()?;
         Some(then(model, model.next_seq() - events_before))
     })
 }

@@ -56,10 +56,11 @@ pub use latency::{
     log2_percentile_bounds,
 };
 pub use probe_common::wire::Method;
+pub use redact::shown_target;
 pub use rows::{RowStats, Rows, StatusMix};
 pub use shared::SharedModel;
 pub use stats::{Slowest, Stats, StatsOptions};
-pub use summary::{ConnectionSummary, RowSummary, Source, StatusCount, Summary};
+pub use summary::{ConnectionSummary, JsonLinesSummary, RowSummary, Source, StatusCount, Summary};
 pub use template::{PathTemplate, is_id};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;

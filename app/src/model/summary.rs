@@ -66,6 +66,17 @@ pub struct Summary {
     pub group: Group,
     /// The busiest rows of `group`, by exchanges descending, ties by key.
     pub top_rows: Vec<RowSummary>,
+    /// With `--json-lines`: the lines written and dropped; absent without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub json_lines: Option<JsonLinesSummary>,
+}
+
+/// What `--json-lines` wrote: every exchange the filter let through is written or dropped.
+#[derive(Serialize, Clone, Copy, Debug, PartialEq, Eq)]
+pub struct JsonLinesSummary {
+    pub written: u64,
+    /// Not written because stdout's reader fell behind (or went away).
+    pub dropped: u64,
 }
 
 impl Serialize for Group {
@@ -210,6 +221,7 @@ impl Summary {
                 .collect(),
             group: figures.group,
             top_rows,
+            json_lines: None,
         }
     }
 
@@ -240,6 +252,10 @@ impl Summary {
             line(counter.label(), self.counters[counter]);
         }
         line("in flight", self.in_flight);
+        if let Some(lines) = self.json_lines {
+            line("json lines written", lines.written);
+            line("json lines dropped", lines.dropped);
+        }
         let events_lost = self.counters[Counter::EventsLost];
         if events_lost > 0 {
             let _ = writeln!(

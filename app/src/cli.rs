@@ -36,7 +36,7 @@ pub struct Cli {
     pub json: bool,
 
     /// Write one JSON object per finished exchange to stdout as it happens (with --headless or
-    /// --read; schema in docs/json-lines.md); the summary then goes to stderr.
+    /// --read; schema in docs/terms.md); the summary then goes to stderr.
     #[arg(long)]
     pub json_lines: bool,
 
@@ -476,6 +476,58 @@ mod tests {
                 .unwrap()
                 .generated()
                 .is_none()
+        );
+    }
+
+    #[test]
+    fn exports_are_checked_against_the_mode() {
+        assert_eq!(
+            error(&["--json-lines"]),
+            "--json-lines goes with --headless or --read (the dashboard has the terminal)"
+        );
+        assert_eq!(
+            error(&["--read", "x.pcap", "--prometheus", "127.0.0.1:9464"]),
+            "--prometheus serves live metrics: it does not go with --read"
+        );
+        let headless = config(&[
+            "--headless",
+            "--json-lines",
+            "--prometheus",
+            "[::1]:9464",
+            "--prometheus-series",
+            "50",
+            "--show-query",
+        ])
+        .unwrap();
+        assert_eq!(
+            headless.exports,
+            ExportConfig {
+                json_lines: true,
+                prometheus: Some(PrometheusConfig {
+                    addr: "[::1]:9464".parse().unwrap(),
+                    series_limit: 50,
+                }),
+                show_query: true,
+            }
+        );
+        // The metrics carry the kernel program's cost, so a headless run measures it.
+        assert!(headless.kernel.run_stats);
+        let read = config(&["--read", "x.pcap", "--json-lines"]).unwrap();
+        assert!(read.exports.json_lines);
+        assert_eq!(read.exports.prometheus, None);
+        let dashboard = config(&["--prometheus", "0.0.0.0:9464"]).unwrap();
+        assert_eq!(
+            dashboard.exports.prometheus.map(|p| p.series_limit),
+            Some(DEFAULT_SERIES_LIMIT)
+        );
+        assert_eq!(
+            refused(&["--prometheus", "9464"]),
+            "invalid value '9464' for '--prometheus <ADDR:PORT>': `9464` is not an address and \
+             port (e.g. 127.0.0.1:9464, [::]:9464)"
+        );
+        assert_eq!(
+            refused(&["--prometheus-series", "0"]),
+            "invalid value '0' for '--prometheus-series <N>': `0` is not a count of 1 or more"
         );
     }
 

@@ -13,6 +13,7 @@
 
 mod clients;
 pub mod frames;
+pub mod grafana;
 mod httptop;
 mod netns;
 mod process;

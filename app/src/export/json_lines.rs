@@ -4,7 +4,7 @@
 //! The collector never waits for stdout: exchanges go through a bounded queue to a writer
 //! thread, and when the reader falls behind and the queue is full, an exchange is dropped and
 //! counted ([`JsonLinesCounts`]). `--read` waits instead (nothing is lost offline). The schema
-//! ([`ExchangeLine`], version [`SCHEMA_VERSION`]) is documented in `docs/json-lines.md`.
+//! ([`ExchangeLine`], version [`SCHEMA_VERSION`]) is documented in docs/terms.md ("JSON lines").
 
 use std::{
     borrow::Cow,
@@ -29,7 +29,7 @@ pub const SCHEMA_VERSION: u32 = 1;
 /// Exchanges queued for the writer before new ones are dropped (about 2 MiB).
 pub const QUEUE_LEN: usize = 16_384;
 
-/// One line of `--json-lines`: every field, its meaning in `docs/json-lines.md`.
+/// One line of `--json-lines`: every field, its meaning in docs/terms.md ("JSON lines").
 #[derive(Serialize, Debug, Clone, PartialEq)]
 pub struct ExchangeLine<'a> {
     /// The schema's version, [`SCHEMA_VERSION`].
@@ -361,6 +361,20 @@ mod tests {
         );
         let shown = ExchangeLine::new(&e, &template, &Clock::default(), true);
         assert_eq!(shown.path, "/users/42/orders?token=secret");
+    }
+
+    /// docs/terms.md's table is the schema: it lists exactly the keys a line has.
+    #[test]
+    fn the_terms_list_exactly_the_keys_of_a_line() {
+        let e = record(40000, 8080, 1, 1, 200);
+        let template = PathTemplate::of(e.path.as_str());
+        let line = serde_json::to_value(ExchangeLine::new(&e, &template, &Clock::default(), false))
+            .unwrap();
+        let mut keys: Vec<String> = line.as_object().unwrap().keys().cloned().collect();
+        let mut listed = crate::export::docs::terms_table("JSON lines");
+        keys.sort();
+        listed.sort();
+        assert_eq!(keys, listed);
     }
 
     #[test]

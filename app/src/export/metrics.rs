@@ -647,6 +647,39 @@ mod tests {
         assert!(m.render(true).ends_with("# EOF\n"));
     }
 
+    /// docs/terms.md's table names every metric family served, and nothing else.
+    #[test]
+    fn the_terms_list_exactly_the_metric_families() {
+        let lines = Arc::new(JsonLinesCounts::default());
+        let m = Arc::new(Metrics::new(
+            MetricsOptions {
+                series_limit: 10,
+                filter: None,
+                show_query: false,
+                attach: "tc".into(),
+            },
+            Some(lines),
+        ));
+        m.record(&[exchange("/a", 200, 5_000)]);
+        let text = m.render(false);
+        let mut served: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.strip_prefix("# TYPE "))
+            .map(|l| l.split(' ').next().unwrap().to_owned())
+            .collect();
+        // The counters' row stands for one family per kernel counter.
+        let counters: Vec<String> = Counter::ALL
+            .iter()
+            .map(|c| format!("{PREFIX}_{}_total", c.key()))
+            .collect();
+        served.retain(|name| !counters.contains(name));
+        served.push(format!("{PREFIX}_<counter>_total"));
+        let mut listed = crate::export::docs::terms_table("Prometheus metrics");
+        served.sort();
+        listed.sort();
+        assert_eq!(served, listed);
+    }
+
     #[test]
     fn label_values_are_escaped_and_secrets_hidden() {
         let m = metrics(10, None);

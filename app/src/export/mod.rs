@@ -75,3 +75,21 @@ impl Exports {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod docs {
+    /// The first-column names (between backticks) of the table under `## {section}` in
+    /// docs/terms.md.
+    pub fn terms_table(section: &str) -> Vec<String> {
+        let terms = include_str!("../../../docs/terms.md");
+        let heading = format!("## {section}\n");
+        let start = terms.find(&heading).expect("the section") + heading.len();
+        let body = &terms[start..];
+        let body = &body[..body.find("\n## ").unwrap_or(body.len())];
+        body.lines()
+            .filter_map(|line| line.strip_prefix("| `"))
+            .filter_map(|rest| rest.split('`').next())
+            .map(str::to_owned)
+            .collect()
+    }
+}

@@ -107,7 +107,7 @@ pub fn require_root() {
 /// The value of a lab call, or the test's failure at the caller's line: `doing` and the lab's
 /// error.
 #[track_caller]
-pub(crate) fn expect_lab<T>(result: httptop_lab::Result<T>, doing: impl Display) -> T {
+pub fn expect_lab<T>(result: httptop_lab::Result<T>, doing: impl Display) -> T {
     result.unwrap_or_else(|error| panic!("{doing}: {error}"))
 }
 

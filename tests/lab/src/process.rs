@@ -142,6 +142,27 @@ impl ChildGuard {
         }
     }
 
+    /// Every line it wrote on stderr (see [`Self::spawn_ready`]), once it has exited: waits up
+    /// to `timeout` for the pipe to close.
+    pub fn stderr_to_end(&mut self, timeout: Duration) -> Vec<String> {
+        let Some(lines) = self.stderr.as_mut() else {
+            return Vec::new();
+        };
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match lines.receiver.recv_timeout(left) {
+                Ok(line) => lines.seen.push(line),
+                Err(_) => return lines.seen.clone(),
+            }
+        }
+    }
+
+    /// The pipe of its stdout, when the command piped it and nobody took it yet.
+    pub fn take_stdout(&mut self) -> Option<std::process::ChildStdout> {
+        self.child.stdout.take()
+    }
+
     /// An error saying what `happened` to it, with its last three lines on stderr when it is
     /// read.
     fn failure(&mut self, happened: String) -> Error {

@@ -130,10 +130,21 @@ impl Connection {
     /// Sends one GET and reads its whole response; returns the time from the request's write
     /// to the first byte of the status line.
     pub fn exchange(&mut self) -> Result<Timing> {
+        self.exchange_request(REQUEST)
+    }
+
+    /// [`Connection::exchange`] with a GET of `path` (which must start with `/`).
+    pub fn get(&mut self, path: &str) -> Result<Timing> {
+        let request =
+            format!("GET {path} HTTP/1.1\r\nHost: bench\r\nUser-Agent: httptop-bench\r\n\r\n");
+        self.exchange_request(request.as_bytes())
+    }
+
+    fn exchange_request(&mut self, request: &[u8]) -> Result<Timing> {
         let sent_wall = SystemTime::now();
         let sent = Instant::now();
         self.stream
-            .write_all(REQUEST)
+            .write_all(request)
             .context("sending a request")?;
         let mut first = None;
         let mut chunk = [0_u8; 4096];
@@ -273,6 +284,22 @@ pub fn fixed_rate(
         exchanges: counts.iter().sum(),
         elapsed: started.elapsed(),
     })
+}
+
+/// `paths.len()` GETs one after another on one keep-alive connection, one of each path; run
+/// it inside the namespace. Fails past `deadline`.
+pub fn get_each(addr: SocketAddr, paths: &[String], deadline: Instant) -> Result<u64> {
+    let mut connection = Connection::open(addr)?;
+    for (sent, path) in paths.iter().enumerate() {
+        if Instant::now() >= deadline {
+            bail!(
+                "{} GETs of distinct paths took too long ({sent} sent)",
+                paths.len()
+            );
+        }
+        connection.get(path)?;
+    }
+    Ok(paths.len() as u64)
 }
 
 /// Opens `count` connections to `addr` on `threads` threads; run it inside the namespace (the

@@ -203,6 +203,8 @@ pub struct ProcessSample {
     pub cpu_ticks: u64,
     /// VmHWM: the peak resident set so far.
     pub peak_rss_bytes: u64,
+    /// VmRSS: the resident set now.
+    pub rss_bytes: u64,
 }
 
 impl ProcessSample {
@@ -220,24 +222,27 @@ impl ProcessSample {
                 .context("malformed /proc/PID/stat")
         };
         let cpu_ticks = field(14)? + field(15)?;
-        let status = fs::read_to_string(format!("/proc/{pid}/status"))?;
-        let peak_rss_bytes = status
-            .lines()
-            .find_map(|line| line.strip_prefix("VmHWM:"))
-            .and_then(|value| {
-                value
-                    .trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .context("no VmHWM in /proc/PID/status")?
-            * 1024;
+        let status = fs::read_to_string(format!("/proc/{pid}/status"))
+            .with_context(|| format!("reading /proc/{pid}/status"))?;
+        let kib = |key: &str| -> Result<u64> {
+            status
+                .lines()
+                .find_map(|line| line.strip_prefix(key)?.strip_prefix(':'))
+                .and_then(|value| {
+                    value
+                        .trim()
+                        .trim_end_matches("kB")
+                        .trim()
+                        .parse::<u64>()
+                        .ok()
+                })
+                .with_context(|| format!("no {key} in /proc/PID/status"))
+        };
         Ok(Self {
             at,
             cpu_ticks,
-            peak_rss_bytes,
+            peak_rss_bytes: kib("VmHWM")? * 1024,
+            rss_bytes: kib("VmRSS")? * 1024,
         })
     }
 

@@ -1,5 +1,5 @@
-//! `cargo xtask bench [--quick] [--out BENCHMARKS.md]`: what httptop costs and how much it
-//! catches under real load, side by side with tcpdump and tshark.
+//! `cargo xtask bench [--quick] [--out BENCHMARKS.md] [--figure N]`: what httptop costs and how
+//! much it catches under real load, side by side with tcpdump and tshark.
 //!
 //! As root: installs the programs it runs if missing, builds the release httptop with its
 //! benchmark controls (`--features bench-controls`), then runs everything in the lab (the
@@ -40,7 +40,8 @@ use crate::{
 
 use self::{
     figures::{
-        Bench, completeness, failed_figure, filter_cost, latency, own_cost, scale, throughput,
+        Bench, completeness, failed_figure, filter_cost, latency, own_cost, prometheus, scale,
+        throughput,
     },
     plan::Plan,
     report::{CommandLog, Figure, Machine, Report, measured_revision},
@@ -61,7 +62,14 @@ pub struct BenchArgs {
     /// The markdown report (relative to the project root); the JSON goes beside it, `.json`.
     #[arg(long, default_value = "BENCHMARKS.md")]
     out: PathBuf,
+    /// Measure only figure N (repeatable; 1 and 2 come from the same runs). For working on a
+    /// figure: the report then holds only those.
+    #[arg(long = "figure", value_name = "N", value_parser = clap::value_parser!(u8).range(1..=FIGURES))]
+    figures: Vec<u8>,
 }
+
+/// Figures of the report, numbered from 1.
+const FIGURES: i64 = 7;
 
 pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
     if !is_root() {
@@ -100,18 +108,35 @@ pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
         commands: &commands,
     };
 
+    let wanted = |number: u8| args.figures.is_empty() || args.figures.contains(&number);
     let mut results = Results::default();
-    match throughput::measure(&bench) {
-        Ok(runs) => {
-            results.figures.push(throughput::figure(&bench, &runs));
-            results.figures.push(completeness::figure(&runs));
+    if wanted(1) || wanted(2) {
+        match throughput::measure(&bench) {
+            Ok(runs) => {
+                results.figures.push(throughput::figure(&bench, &runs));
+                results.figures.push(completeness::figure(&runs));
+            }
+            Err(error) => results.failed("1. Throughput cost and 2. Completeness", &error),
         }
-        Err(error) => results.failed("1. Throughput cost and 2. Completeness", &error),
     }
-    results.keep("3. Filter cost per packet", filter_cost::figure(&bench));
-    results.keep("4. httptop's own cost", own_cost::figure(&bench));
-    results.keep("5. Scale", scale::figure(&bench));
-    results.keep("6. Latency accuracy", latency::figure(&bench));
+    if wanted(3) {
+        results.keep("3. Filter cost per packet", filter_cost::figure(&bench));
+    }
+    if wanted(4) {
+        results.keep("4. httptop's own cost", own_cost::figure(&bench));
+    }
+    if wanted(5) {
+        results.keep("5. Scale", scale::figure(&bench));
+    }
+    if wanted(6) {
+        results.keep("6. Latency accuracy", latency::figure(&bench));
+    }
+    if wanted(7) {
+        results.keep(
+            "7. Prometheus exporter at 10,000 series",
+            prometheus::figure(&bench),
+        );
+    }
     let Results {
         figures: measured,
         failures,
@@ -121,13 +146,17 @@ pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
     let report = Report {
         quick: args.quick,
         command_line: format!(
-            "cargo xtask bench{}{}",
+            "cargo xtask bench{}{}{}",
             if args.quick { " --quick" } else { "" },
             if args.out == Path::new("BENCHMARKS.md") {
                 String::new()
             } else {
                 format!(" --out {}", args.out.display())
-            }
+            },
+            args.figures
+                .iter()
+                .map(|number| format!(" --figure {number}"))
+                .collect::<String>()
         ),
         machine: Machine::describe(),
         revision: measured_revision(&project.root),

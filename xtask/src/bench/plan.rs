@@ -20,6 +20,10 @@ pub struct Plan {
     pub scale_request_timeout: Duration,
     pub render_frames: u32,
     pub latency_connections: u32,
+    /// Scrapes of each exposition format in the Prometheus figure (its scrape time and size).
+    pub prometheus_scrapes: u32,
+    /// Each CPU window of the Prometheus figure (idle, then scraped once a second).
+    pub prometheus_window: Duration,
     pub quick: bool,
 }
 
@@ -42,6 +46,8 @@ impl Plan {
                 scale_request_timeout: Duration::from_secs(2),
                 render_frames: 5,
                 latency_connections: 4,
+                prometheus_scrapes: 3,
+                prometheus_window: Duration::from_secs(3),
                 quick,
             }
         } else {
@@ -59,6 +65,8 @@ impl Plan {
                 scale_request_timeout: Duration::from_secs(2),
                 render_frames: 50,
                 latency_connections: 8,
+                prometheus_scrapes: 10,
+                prometheus_window: Duration::from_secs(10),
                 quick,
             }
         }

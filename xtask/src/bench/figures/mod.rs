@@ -8,6 +8,7 @@ pub mod completeness;
 pub mod filter_cost;
 pub mod latency;
 pub mod own_cost;
+pub mod prometheus;
 pub mod scale;
 pub mod throughput;
 

@@ -25,10 +25,11 @@ const OPENMETRICS_CONTENT_TYPE: &str = "application/openmetrics-text; version=1.
 
 /// `--prometheus ADDR:PORT` could not be listened on.
 #[derive(Debug, thiserror::Error)]
-#[error("--prometheus {addr}: {source}")]
+// Not the error's source: the message carries it once.
+#[error("--prometheus {addr}: {error}")]
 pub struct BindError {
     addr: SocketAddr,
-    source: std::io::Error,
+    error: std::io::Error,
 }
 
 /// The bound listening socket, ready to serve.
@@ -46,7 +47,7 @@ impl MetricsListener {
         };
         bind()
             .map(|listener| MetricsListener { listener })
-            .map_err(|source| BindError { addr, source })
+            .map_err(|error| BindError { addr, error })
     }
 
     /// Where it listens (the port the system chose for port 0).
@@ -159,4 +160,65 @@ fn with_type(status: StatusCode, content_type: &str, body: Bytes) -> Response<Fu
         response.headers_mut().insert(header::CONTENT_TYPE, v);
     }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_taken_port_is_one_line_naming_it() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let addr = taken.local_addr().unwrap();
+        let error = MetricsListener::bind(addr).unwrap_err();
+        assert_eq!(
+            format!("{:#}", anyhow::Error::from(error)),
+            format!("--prometheus {addr}: Address already in use (os error 98)")
+        );
+    }
+
+    #[tokio::test]
+    async fn serves_the_exposition_and_stops_when_told() {
+        let listener = MetricsListener::bind("127.0.0.1:0".parse().unwrap()).unwrap();
+        let addr = listener.local_addr().unwrap();
+        let metrics = Arc::new(Metrics::new(
+            crate::export::MetricsOptions {
+                series_limit: 10,
+                filter: None,
+                show_query: false,
+                attach: "socket".into(),
+            },
+            None,
+        ));
+        let (stop, stopped) = watch::channel(false);
+        let server = tokio::spawn(listener.serve(metrics, stopped));
+        let get = |request: &'static str| async move {
+            tokio::task::spawn_blocking(move || {
+                use std::io::{Read as _, Write as _};
+                let mut stream = std::net::TcpStream::connect(addr).unwrap();
+                stream.write_all(request.as_bytes()).unwrap();
+                let mut response = String::new();
+                stream.read_to_string(&mut response).unwrap();
+                response
+            })
+            .await
+            .unwrap()
+        };
+        // No collector answers the refresh here: the scrape serves what it has after the wait.
+        let metrics = get("GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(metrics.starts_with("HTTP/1.1 200 OK\r\n"), "{metrics}");
+        assert!(
+            metrics.contains("\nhttptop_exchanges_total 0\n"),
+            "{metrics}"
+        );
+        let post = get(
+            "POST /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        assert!(post.starts_with("HTTP/1.1 405"), "{post}");
+        let missing = get("GET /other HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").await;
+        assert!(missing.starts_with("HTTP/1.1 404"), "{missing}");
+        stop.send(true).unwrap();
+        server.await.unwrap();
+    }
 }

@@ -45,10 +45,8 @@ pub struct Cli {
     #[arg(long, value_name = "ADDR:PORT", value_parser = listen_addr)]
     pub prometheus: Option<SocketAddr>,
 
-    /// Series of the Prometheus duration histogram kept apart (server, method, status class,
-    /// path template); exchanges of any further series are counted in one `other` series.
-    #[arg(long, default_value_t = DEFAULT_SERIES_LIMIT, value_parser = positive_count, value_name = "N")]
-    pub prometheus_series: usize,
+    #[arg(long, value_parser = positive_count, value_name = "N", help = series_help())]
+    pub prometheus_series: Option<usize>,
 
     /// Read a pcap/pcapng capture instead of watching live traffic (implies --headless).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["interfaces", "duration"])]
@@ -128,6 +126,8 @@ pub enum ConfigError {
     JsonLinesWithoutHeadless,
     #[error("--prometheus serves live metrics: it does not go with --read")]
     PrometheusWithRead,
+    #[error("--prometheus-series goes with --prometheus")]
+    SeriesWithoutPrometheus,
 }
 
 impl Cli {
@@ -175,13 +175,16 @@ impl Cli {
             Mode::Read(_) if self.prometheus.is_some() => {
                 return Err(ConfigError::PrometheusWithRead);
             }
+            _ if self.prometheus.is_none() && self.prometheus_series.is_some() => {
+                return Err(ConfigError::SeriesWithoutPrometheus);
+            }
             _ => {}
         }
         Ok(ExportConfig {
             json_lines: self.json_lines,
             prometheus: self.prometheus.map(|addr| PrometheusConfig {
                 addr,
-                series_limit: self.prometheus_series,
+                series_limit: self.prometheus_series.unwrap_or(DEFAULT_SERIES_LIMIT),
             }),
             show_query: self.show_query,
         })
@@ -240,6 +243,15 @@ impl Cli {
         }
         Some(out)
     }
+}
+
+/// `--prometheus-series`' help, its default from the one constant.
+fn series_help() -> String {
+    format!(
+        "Series of the Prometheus duration histogram kept apart (server, method, status class, \
+         path template); exchanges of any further series are counted in one `other` series \
+         [default: {DEFAULT_SERIES_LIMIT}]"
+    )
 }
 
 /// `--filter`'s long help: what it does, then the grammar (written once, in the model).
@@ -526,7 +538,11 @@ mod tests {
              port (e.g. 127.0.0.1:9464, [::]:9464)"
         );
         assert_eq!(
-            refused(&["--prometheus-series", "0"]),
+            error(&["--headless", "--prometheus-series", "5"]),
+            "--prometheus-series goes with --prometheus"
+        );
+        assert_eq!(
+            refused(&["--prometheus", "[::1]:9464", "--prometheus-series", "0"]),
             "invalid value '0' for '--prometheus-series <N>': `0` is not a count of 1 or more"
         );
     }

@@ -424,7 +424,7 @@ mod tests {
             (
                 &["--group", "host"],
                 "invalid value 'host' for '--group <GROUP>': `host` is not a grouping \
-                 (connection, server, endpoint, client)",
+                 (connection, server, endpoint, client, process)",
             ),
         ] {
             let line = refused(args);

@@ -95,6 +95,7 @@ fn record(
         method: Method::from_u8(method),
         status,
         path: PathPrefix::from_wire(request_target(path, path_len)),
+        processes: Default::default(),
     }
 }
 

@@ -5,7 +5,7 @@
 
 use std::{borrow::Cow, fmt, ops::Deref};
 
-use super::{Method, Tuple};
+use super::{Method, ProcessId, Tuple};
 
 /// A finished exchange: fixed size and `Copy`, so keeping one never allocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -21,6 +21,16 @@ pub struct Exchange {
     pub status: u16,
     /// Prefix of the request target (at most [`PATH_LEN`] bytes), query string included.
     pub path: PathPrefix,
+    /// The local processes on the client's and the server's side, as far as the collector
+    /// found them ([`ProcessId::NOT_LOOKED_UP`] offline).
+    pub processes: Processes,
+}
+
+/// The process on each side of an exchange's connection.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Processes {
+    pub client: ProcessId,
+    pub server: ProcessId,
 }
 
 pub const PATH_LEN: usize = probe_common::wire::PATH_LEN;

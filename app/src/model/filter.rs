@@ -12,6 +12,8 @@
 //!          | method TOKEN                   any RFC 9110 method token, case-insensitive
 //!          | path PREFIX                    request targets starting with PREFIX
 //!          | latency >DURATION | <DURATION  time to first byte, e.g. >10ms, < 1s
+//!          | process NAME | pid N          a local process on either side (its command name,
+//!                                          or its pid)
 //! ```
 //!
 //! "src"/"sport" are the client side, "dst"/"dport" the server side (the client is the side
@@ -25,13 +27,13 @@ use std::{fmt, net::IpAddr, time::Duration};
 
 use thiserror::Error;
 
-use super::{Exchange, RowKey, template::ID};
+use super::{Exchange, ProcessId, RowKey, template::ID};
 
 /// The grammar, for `--help` (the module doc says the same, with the meaning of each term).
 pub const FILTER_GRAMMAR: &str = "\
 Terms: port N, sport N (client), dport N (server), ip ADDR, src ADDR (client), dst ADDR (server),
 net CIDR, status 404 | status 5xx, method TOKEN, path PREFIX, latency >10ms | latency <1s
-(TTFB). Combine with `and` (or nothing: terms side by side are ANDed), `or` (binds looser than
+(TTFB), process NAME, pid N (a local process on either side). Combine with `and` (or nothing: terms side by side are ANDed), `or` (binds looser than
 and), `not`, and parentheses: \"dport 8080 and (status 5xx or latency >100ms)\".";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,6 +72,10 @@ enum Test {
         above: bool,
         ns: u64,
     },
+    /// A local process on either side with this command name.
+    Process(String),
+    /// A local process on either side with this pid.
+    Pid(u32),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -86,7 +92,7 @@ pub enum FilterError {
     #[error("`{0}` needs a term after it")]
     MissingTerm(String),
     #[error(
-        "unknown term `{0}` (try port, sport, dport, ip, src, dst, net, status, method, path, latency)"
+        "unknown term `{0}` (try port, sport, dport, ip, src, dst, net, status, method, path, latency, process, pid)"
     )]
     UnknownTerm(String),
     #[error("`{0}` is not a port (0-65535)")]
@@ -101,6 +107,8 @@ pub enum FilterError {
     BadMethod(String),
     #[error("`{0}` is not a latency bound (e.g. >10ms, <1s)")]
     BadLatency(String),
+    #[error("`{0}` is not a pid (a number)")]
+    BadPid(String),
     #[error("unbalanced parentheses")]
     Unbalanced,
     #[error("unexpected `{0}`")]
@@ -260,13 +268,20 @@ impl Parser {
             "status" => Test::Status(parse_status(value)?),
             "method" => Test::Method(parse_method(value)?),
             "path" => Test::PathPrefix(value.to_owned()),
+            "process" => Test::Process(value.to_owned()),
+            "pid" => Test::Pid(
+                value
+                    .parse()
+                    .map_err(|_| FilterError::BadPid(value.to_owned()))?,
+            ),
             _ => parse_latency(value)?,
         })
     }
 }
 
-const TERMS: [&str; 11] = [
+const TERMS: [&str; 13] = [
     "port", "sport", "dport", "ip", "src", "dst", "net", "status", "method", "path", "latency",
+    "process", "pid",
 ];
 
 fn flatten(mut items: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
@@ -350,6 +365,21 @@ impl Test {
             Test::PathPrefix(p) => e.path.as_str().starts_with(p.as_str()),
             Test::Latency { above: true, ns } => e.latency_ns > *ns,
             Test::Latency { above: false, ns } => e.latency_ns < *ns,
+            Test::Process(_) | Test::Pid(_) => [e.processes.client, e.processes.server]
+                .into_iter()
+                .any(|id| self.matches_process(id)),
+        }
+    }
+
+    /// For `process` and `pid`: whether the process `id` names passes.
+    fn matches_process(&self, id: ProcessId) -> bool {
+        let Some(info) = id.info() else {
+            return false;
+        };
+        match self {
+            Test::Process(name) => info.comm == *name,
+            Test::Pid(pid) => info.pid == Some(*pid),
+            _ => false,
         }
     }
 
@@ -382,6 +412,12 @@ impl Test {
                 _ => None,
             },
             Test::Status(_) | Test::Latency { .. } => None,
+            // A process row decides when it is the process; its exchanges may still pass on
+            // their other side.
+            Test::Process(_) | Test::Pid(_) => match key {
+                RowKey::Process { process, .. } if self.matches_process(*process) => Some(true),
+                _ => None,
+            },
         }
     }
 }
@@ -522,6 +558,7 @@ mod tests {
             method: Some(method),
             status,
             path: PathPrefix::new("/"),
+            processes: Default::default(),
         }
     }
 
@@ -686,9 +723,10 @@ mod tests {
             (
                 "host x",
                 "unknown term `host` (try port, sport, dport, ip, src, dst, net, status, \
-                 method, path, latency)",
+                 method, path, latency, process, pid)",
             ),
             ("port 80 not", "`not` needs a term after it"),
+            ("pid nginx", "`nginx` is not a pid (a number)"),
             ("port 80 and", "`and` needs a term after it"),
             ("port 80 or", "`or` needs a term after it"),
             ("port 80 and or port 81", "`and` needs a term after it"),

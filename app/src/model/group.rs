@@ -5,7 +5,9 @@
 //! - **server**: the server's `ip:port`;
 //! - **endpoint**: the server, the method and the path template (`/users/{id}`, see
 //!   [`PathTemplate`]);
-//! - **client**: the client's address.
+//! - **client**: the client's address;
+//! - **process**: a local process and the side it is on (server or client): an exchange counts
+//!   in its server's process row and in its client's.
 
 use std::{
     fmt,
@@ -13,7 +15,7 @@ use std::{
     str::FromStr,
 };
 
-use super::{Exchange, Method, PathTemplate, Tuple};
+use super::{Exchange, Method, PathTemplate, ProcessId, Tuple};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Group {
@@ -22,15 +24,17 @@ pub enum Group {
     Server,
     Endpoint,
     Client,
+    Process,
 }
 
 impl Group {
     /// Every grouping, in the order the dashboard's key cycles through them.
-    pub const ALL: [Group; 4] = [
+    pub const ALL: [Group; 5] = [
         Group::Connection,
         Group::Server,
         Group::Endpoint,
         Group::Client,
+        Group::Process,
     ];
 
     /// The word on the command line (`--group`), in the JSON summary and on screen.
@@ -40,6 +44,15 @@ impl Group {
             Group::Server => "server",
             Group::Endpoint => "endpoint",
             Group::Client => "client",
+            Group::Process => "process",
+        }
+    }
+
+    /// What its rows are, in the plural: `connections`, `processes`.
+    pub fn plural(self) -> String {
+        match self {
+            Group::Process => "processes".to_owned(),
+            other => format!("{}s", other.name()),
         }
     }
 
@@ -49,7 +62,17 @@ impl Group {
         Group::ALL[(i + 1) % Group::ALL.len()]
     }
 
-    /// The key of the row `e` counts in.
+    /// The keys of the rows `e` counts in: one, or in the process grouping two (its server's
+    /// and its client's).
+    pub fn keys(self, e: &Exchange) -> impl Iterator<Item = RowKey> {
+        let client = (self == Group::Process).then_some(RowKey::Process {
+            side: Side::Client,
+            process: e.processes.client,
+        });
+        std::iter::once(self.key(e)).chain(client)
+    }
+
+    /// The key of the row `e` counts in (in the process grouping, its server's).
     pub fn key(self, e: &Exchange) -> RowKey {
         match self {
             Group::Connection => RowKey::Connection {
@@ -63,6 +86,26 @@ impl Group {
                 template: PathTemplate::of(e.path.as_str()),
             },
             Group::Client => RowKey::Client(e.tuple.client.ip()),
+            Group::Process => RowKey::Process {
+                side: Side::Server,
+                process: e.processes.server,
+            },
+        }
+    }
+}
+
+/// Which end of a connection a process is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Side {
+    Server,
+    Client,
+}
+
+impl Side {
+    pub const fn name(self) -> &'static str {
+        match self {
+            Side::Server => "server",
+            Side::Client => "client",
         }
     }
 }
@@ -74,7 +117,7 @@ impl fmt::Display for Group {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a grouping (connection, server, endpoint, client)")]
+#[error("`{0}` is not a grouping (connection, server, endpoint, client, process)")]
 pub struct GroupError(String);
 
 impl FromStr for Group {
@@ -104,6 +147,10 @@ pub enum RowKey {
         template: PathTemplate,
     },
     Client(IpAddr),
+    Process {
+        side: Side,
+        process: ProcessId,
+    },
 }
 
 impl RowKey {
@@ -113,6 +160,7 @@ impl RowKey {
             RowKey::Server(_) => Group::Server,
             RowKey::Endpoint { .. } => Group::Endpoint,
             RowKey::Client(_) => Group::Client,
+            RowKey::Process { .. } => Group::Process,
         }
     }
 
@@ -129,7 +177,7 @@ impl RowKey {
         match self {
             RowKey::Connection { tuple, .. } => Some(tuple.server),
             RowKey::Server(server) | RowKey::Endpoint { server, .. } => Some(*server),
-            RowKey::Client(_) => None,
+            RowKey::Client(_) | RowKey::Process { .. } => None,
         }
     }
 
@@ -168,6 +216,7 @@ impl fmt::Display for RowKey {
             ),
             RowKey::Client(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
             RowKey::Client(ip) => write!(f, "{ip}"),
+            RowKey::Process { side, process } => write!(f, "{process} ({})", side.name()),
         }
     }
 }
@@ -205,9 +254,10 @@ mod tests {
         assert_eq!("ENDPOINT".parse::<Group>(), Ok(Group::Endpoint));
         assert_eq!(
             "host".parse::<Group>().unwrap_err().to_string(),
-            "`host` is not a grouping (connection, server, endpoint, client)"
+            "`host` is not a grouping (connection, server, endpoint, client, process)"
         );
-        assert_eq!(Group::Client.next(), Group::Connection);
+        assert_eq!(Group::Client.next(), Group::Process);
+        assert_eq!(Group::Process.next(), Group::Connection);
         assert_eq!(Group::Connection.next(), Group::Server);
     }
 }

@@ -34,6 +34,7 @@ mod filter;
 mod group;
 mod history;
 mod latency;
+mod process;
 mod redact;
 mod rows;
 mod shared;
@@ -47,20 +48,23 @@ mod view;
 
 use std::{collections::VecDeque, time::SystemTime};
 
-pub use exchange::{Exchange, NumberedExchange, PATH_LEN, PathPrefix};
+pub use exchange::{Exchange, NumberedExchange, PATH_LEN, PathPrefix, Processes};
 pub use filter::{FILTER_GRAMMAR, Filter, FilterError};
-pub use group::{Group, GroupError, RowKey};
+pub use group::{Group, GroupError, RowKey, Side};
 pub use history::{History, HistoryPoint};
 pub use latency::{
     ConnectionLatency, LOG2_BUCKETS, LatencyHistogram, Percentiles, log2_bucket, log2_bucket_floor,
     log2_percentile_bounds,
 };
 pub use probe_common::wire::Method;
+pub use process::{MAX_PROCESSES, ProcessId, ProcessInfo};
 pub use redact::shown_target;
 pub use rows::{RowStats, Rows, StatusMix};
 pub use shared::SharedModel;
 pub use stats::{Slowest, Stats, StatsOptions};
-pub use summary::{ConnectionSummary, JsonLinesSummary, RowSummary, Source, StatusCount, Summary};
+pub use summary::{
+    ConnectionSummary, JsonLinesSummary, ProcessSummary, RowSummary, Source, StatusCount, Summary,
+};
 pub use template::{PathTemplate, is_id};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;
@@ -560,6 +564,7 @@ pub(crate) mod test_support {
             method: Some(Method::Get),
             status,
             path: PathPrefix::new("/index.html?user=1"),
+            processes: Default::default(),
         }
     }
 }

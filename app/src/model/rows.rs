@@ -164,7 +164,16 @@ impl Rows {
     }
 
     pub fn record(&mut self, e: &NumberedExchange) {
-        let key = self.group.key(e);
+        if self.group == Group::Process {
+            for key in self.group.keys(e) {
+                self.record_in(key, e);
+            }
+        } else {
+            self.record_in(self.group.key(e), e);
+        }
+    }
+
+    fn record_in(&mut self, key: RowKey, e: &NumberedExchange) {
         // One hash for a known key (nearly every exchange); a new one may evict first.
         if let Some(row) = self.by_key.get_mut(&key) {
             row.record(e, self.recent_per_row);

@@ -246,10 +246,15 @@ mod tests {
         s.record(&exchange(3, 40001, 8080, 1, 200));
         let lens = Group::ALL.map(|g| s.rows(g).len());
         // Connections 40000→80, 40001→80, 40001→8080; servers :80, :8080; endpoints GET
-        // /index.html on each server; one client address.
-        assert_eq!(lens, [3, 2, 2, 1]);
+        // /index.html on each server; one client address; processes: the server side and the
+        // client side (nobody looked), each counting every exchange.
+        assert_eq!(lens, [3, 2, 2, 1, 2]);
         for g in Group::ALL {
-            assert_eq!(s.rows(g).iter().map(|r| r.exchanges).sum::<u64>(), 3);
+            let per_exchange = if g == Group::Process { 2 } else { 1 };
+            assert_eq!(
+                s.rows(g).iter().map(|r| r.exchanges).sum::<u64>(),
+                3 * per_exchange
+            );
         }
     }
 

@@ -7,7 +7,8 @@ use probe_common::wire::Counter;
 use serde::Serialize;
 
 use super::{
-    Figures, Group, Row, RowKey,
+    Figures, Group, ProcessId, Row, RowKey,
+    group::Side,
     latency::{LOG2_BUCKETS, Percentiles, log2_bucket_floor, log2_percentile_bounds},
     totals::Counters,
     units::{format_ns, format_percent, format_rate},
@@ -105,6 +106,14 @@ pub struct RowSummary {
     pub method: Option<String>,
     /// The path template (endpoint rows).
     pub path: Option<String>,
+    /// Process rows: the side the process is on, `server` or `client`.
+    pub side: Option<&'static str>,
+    /// The local process on the client's side (connection, client and client-side process
+    /// rows; of the row's latest exchange).
+    pub client_process: Option<ProcessSummary>,
+    /// The local process on the server's side (connection, server, endpoint and server-side
+    /// process rows; of the row's latest exchange).
+    pub server_process: Option<ProcessSummary>,
     pub exchanges: u64,
     pub status_4xx: u64,
     pub status_5xx: u64,
@@ -116,6 +125,43 @@ pub struct RowSummary {
     pub closed: bool,
     /// Counts restarted after an eviction, or since a time: not the whole story.
     pub partial: bool,
+}
+
+/// What attribution found for one side: `state` `found` (with `pid`, null when several
+/// processes share a listening socket, `comm` and `unit`), `unknown` or `remote`.
+#[derive(Serialize, Clone, Debug, PartialEq, Eq)]
+pub struct ProcessSummary {
+    pub state: &'static str,
+    pub pid: Option<u32>,
+    pub comm: Option<String>,
+    pub unit: Option<String>,
+}
+
+impl ProcessSummary {
+    /// `None` when nobody looked (a capture file, or a row whose key has no such side).
+    pub fn of(id: ProcessId) -> Option<Self> {
+        let state = match id {
+            ProcessId::NOT_LOOKED_UP => return None,
+            ProcessId::REMOTE => "remote",
+            id => match id.info() {
+                Some(info) => {
+                    return Some(ProcessSummary {
+                        state: "found",
+                        pid: info.pid,
+                        comm: Some(info.comm),
+                        unit: info.unit,
+                    });
+                }
+                None => "unknown",
+            },
+        };
+        Some(ProcessSummary {
+            state,
+            pid: None,
+            comm: None,
+            unit: None,
+        })
+    }
 }
 
 /// One status code and how many exchanges had it.
@@ -153,6 +199,23 @@ impl RowSummary {
                 Some(template.to_string()),
             ),
             RowKey::Client(_) => (Some(row.key.to_string()), None, None, None),
+            RowKey::Process { .. } => (None, None, None, None),
+        };
+        let last = row.last.processes;
+        let (client_process, server_process, side) = match row.key {
+            RowKey::Connection { .. } => (last.client, last.server, None),
+            RowKey::Server(_) | RowKey::Endpoint { .. } => {
+                (ProcessId::NOT_LOOKED_UP, last.server, None)
+            }
+            RowKey::Client(_) => (last.client, ProcessId::NOT_LOOKED_UP, None),
+            RowKey::Process {
+                side: Side::Client,
+                process,
+            } => (process, ProcessId::NOT_LOOKED_UP, Some(Side::Client.name())),
+            RowKey::Process {
+                side: Side::Server,
+                process,
+            } => (ProcessId::NOT_LOOKED_UP, process, Some(Side::Server.name())),
         };
         RowSummary {
             key: row.key.to_string(),
@@ -160,6 +223,9 @@ impl RowSummary {
             server,
             method,
             path,
+            side,
+            client_process: ProcessSummary::of(client_process),
+            server_process: ProcessSummary::of(server_process),
             exchanges: row.exchanges,
             status_4xx: row.status_4xx,
             status_5xx: row.status_5xx,

@@ -33,11 +33,12 @@ pub enum Showing {
 
 impl Showing {
     /// The order the view key goes through them.
-    const CYCLE: [Showing; 6] = [
+    const CYCLE: [Showing; 7] = [
         Showing::Rows(Group::Connection),
         Showing::Rows(Group::Server),
         Showing::Rows(Group::Endpoint),
         Showing::Rows(Group::Client),
+        Showing::Rows(Group::Process),
         Showing::Slowest,
         Showing::Tail,
     ];

@@ -79,12 +79,12 @@ fn server(r: &Row) -> String {
     r.key.server().map_or_else(String::new, |s| s.to_string())
 }
 
-/// Priorities: the row's key and its count stay longest, the client side of a connection
-/// goes first.
+/// Priorities: the row's key and its count stay longest; the processes go first, then the
+/// client side of a connection.
 const CLIENT_SIDE: Column<Row> = key_column(
     "client →",
     Fit::Exact,
-    0,
+    2,
     |r, _| {
         r.key
             .client()
@@ -130,6 +130,64 @@ const CLIENT: Column<Row> = key_column(
         })
     },
     |a, b| a.key.client_ip().cmp(&b.key.client_ip()),
+);
+
+/// The process of a process row, and its side.
+const PROCESS: Column<Row> = key_column(
+    "process",
+    Fit::Exact,
+    12,
+    |r, _| match r.key {
+        RowKey::Process { process, .. } => process.to_string(),
+        _ => String::new(),
+    },
+    |a, b| a.key.cmp(&b.key),
+);
+const SIDE: Column<Row> = key_column(
+    "side",
+    Fit::Exact,
+    11,
+    |r, _| match r.key {
+        RowKey::Process { side, .. } => side.name().to_owned(),
+        _ => String::new(),
+    },
+    |a, b| a.key.cmp(&b.key),
+);
+/// A process's systemd unit or container.
+const UNIT: Column<Row> = key_column(
+    "unit",
+    Fit::Exact,
+    3,
+    |r, _| match r.key {
+        RowKey::Process { process, .. } => process
+            .info()
+            .and_then(|info| info.unit)
+            .unwrap_or_default(),
+        _ => String::new(),
+    },
+    |a, b| a.key.cmp(&b.key),
+);
+/// The processes of a connection's two sides, and an endpoint's server process (of the row's
+/// latest exchange): shown when there is room.
+const CLIENT_PROCESS: Column<Row> = key_column(
+    "client proc",
+    Fit::Exact,
+    0,
+    |r, _| r.last.processes.client.to_string(),
+    |a, b| {
+        let name = |r: &Row| r.last.processes.client.to_string();
+        name(a).cmp(&name(b))
+    },
+);
+const SERVER_PROCESS: Column<Row> = key_column(
+    "server proc",
+    Fit::Exact,
+    1,
+    |r, _| r.last.processes.server.to_string(),
+    |a, b| {
+        let name = |r: &Row| r.last.processes.server.to_string();
+        name(a).cmp(&name(b))
+    },
 );
 
 /// A figure column: right-aligned, as wide as its widest figure, biggest first when sorted.
@@ -237,13 +295,28 @@ const FIGURES: [Column<Row>; 10] = [
     },
 ];
 
+/// The columns drawn for `rows` of `group`: without the process columns of other groupings
+/// when no row's processes were looked up (a run without attribution).
+fn shown_columns(group: Group, rows: &[Row]) -> Vec<&'static Column<Row>> {
+    let looked_up = rows
+        .iter()
+        .any(|r| r.last.processes != crate::model::Processes::default());
+    columns(group)
+        .into_iter()
+        .filter(|c| {
+            looked_up || ![CLIENT_PROCESS.header, SERVER_PROCESS.header].contains(&c.header)
+        })
+        .collect()
+}
+
 /// The table's columns for rows of `group`: its key, then the figures every grouping has.
 pub fn columns(group: Group) -> Vec<&'static Column<Row>> {
     let key: &[&'static Column<Row>] = match group {
-        Group::Connection => &[&CLIENT_SIDE, &SERVER],
-        Group::Server => &[&SERVER],
-        Group::Endpoint => &[&SERVER, &METHOD, &ENDPOINT],
+        Group::Connection => &[&CLIENT_PROCESS, &CLIENT_SIDE, &SERVER, &SERVER_PROCESS],
+        Group::Server => &[&SERVER, &SERVER_PROCESS],
+        Group::Endpoint => &[&SERVER, &METHOD, &ENDPOINT, &SERVER_PROCESS],
         Group::Client => &[&CLIENT],
+        Group::Process => &[&PROCESS, &SIDE, &UNIT],
     };
     key.iter().copied().chain(FIGURES.iter()).collect()
 }
@@ -350,7 +423,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             } else {
                 String::new()
             };
-            format!(" {}s ({total}{hidden}{lost}) ", group.name())
+            format!(" {} ({total}{hidden}{lost}) ", group.plural())
         }
         Showing::Slowest => {
             format!(" slowest ({total}, slowest first, since start or reset{lost}) ")
@@ -394,7 +467,10 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             frame,
             (area, inner),
             block,
-            (&columns(group), &app.view.rows[start..end]),
+            (
+                &shown_columns(group, &app.view.rows),
+                &app.view.rows[start..end],
+            ),
             place,
             &cx,
         ),

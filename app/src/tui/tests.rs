@@ -15,8 +15,8 @@ use super::{
     ui,
 };
 use crate::model::{
-    Clock, Event, Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, SharedModel,
-    Tuple, log2_bucket,
+    Clock, Event, Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, ProcessId,
+    ProcessInfo, Processes, SharedModel, Tuple, log2_bucket,
 };
 use probe_common::wire::Counter;
 
@@ -47,6 +47,23 @@ fn exchange(
         }),
         status,
         path: PathPrefix::new(path),
+        // The servers are local (nginx and a python service), the client another host.
+        processes: Processes {
+            client: ProcessId::REMOTE,
+            server: ProcessId::intern(if server.0 == 1 {
+                ProcessInfo {
+                    pid: Some(812),
+                    comm: "nginx".into(),
+                    unit: Some("nginx.service".into()),
+                }
+            } else {
+                ProcessInfo {
+                    pid: Some(990),
+                    comm: "python3".into(),
+                    unit: Some("docker:4f2a9c1b7e3d".into()),
+                }
+            }),
+        },
     }
 }
 
@@ -317,6 +334,7 @@ fn wide_model() -> Model {
                 method: Some(Method::Get),
                 status,
                 path: PathPrefix::new("/api/v1/customers/orders/history?page=2"),
+                processes: Default::default(),
             });
             totals[Counter::Exchanges] += 1;
             totals.histogram_log2[log2_bucket(latency)] += 1;
@@ -394,10 +412,13 @@ fn assert_uncut(s: &mut Screen) {
     let visible = &s.app.view.rows[s.app.offset..];
     for (row, line) in visible.iter().zip(&lines[header + 1..]) {
         let tokens: Vec<&str> = boxed(line).unwrap_or("").split_whitespace().collect();
-        // A row's server, or its client for a client row: whole.
-        let server = match row.key.server() {
-            Some(server) => server.to_string(),
-            None => row.key.to_string(),
+        // A row's server, its client for a client row, its process for a process row: whole.
+        let server = match row.key {
+            crate::model::RowKey::Process { process, .. } => process.to_string(),
+            key => match key.server() {
+                Some(server) => server.to_string(),
+                None => key.to_string(),
+            },
         };
         let count = row.exchanges.to_string();
         let count_short = crate::model::format_count(row.exchanges);
@@ -441,7 +462,7 @@ fn screens_at_80x24_and_200x50() {
         let name = |state: &str| format!("{state}_{width}x{height}");
         let mut s = Screen::new(busy_model(), width, height);
         insta::assert_snapshot!(name("connections"), s.render());
-        for view in ["server", "endpoint", "client", "slowest", "tail"] {
+        for view in ["server", "endpoint", "client", "process", "slowest", "tail"] {
             s.act(Action::NextView);
             insta::assert_snapshot!(name(view), s.render());
             assert_uncut(&mut s);
@@ -638,6 +659,19 @@ fn each_view_groups_the_same_exchanges_its_own_way() {
     );
     s.act(Action::NextView);
     assert_eq!(rows(&s), [("192.168.1.10".to_string(), 335)]);
+    // Each process on its side: the servers' and the remote clients'.
+    s.act(Action::NextView);
+    let screen = s.render();
+    assert!(screen.contains(" processes (3) "), "{screen}");
+    assert!(screen.contains("docker:4f2a9c1b7e3d"), "{screen}");
+    assert_eq!(
+        rows(&s),
+        [
+            ("nginx[812] (server)".to_string(), 175),
+            ("python3[990] (server)".to_string(), 160),
+            ("remote (client)".to_string(), 335),
+        ]
+    );
     // The slowest first, with its clock time; the tail newest first.
     s.act(Action::NextView);
     let slowest = s.app.exchanges().to_vec();

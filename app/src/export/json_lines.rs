@@ -21,7 +21,7 @@ use std::{
 use serde::Serialize;
 use tokio::sync::watch;
 
-use crate::model::{Clock, Exchange, Filter, Method, PathTemplate};
+use crate::model::{Clock, Exchange, Filter, Method, PathTemplate, ProcessSummary};
 
 /// The `v` of every line; raised when a field changes meaning or goes away (new fields may be
 /// added within a version).
@@ -52,6 +52,9 @@ pub struct ExchangeLine<'a> {
     /// When the connection was first seen, RFC 3339 with nanoseconds: with `client` and
     /// `server`, it tells connections on a reused tuple apart.
     pub connection_start: String,
+    /// The local process on each side; `null` where nobody looked (`--read`).
+    pub client_process: Option<ProcessSummary>,
+    pub server_process: Option<ProcessSummary>,
 }
 
 impl<'a> ExchangeLine<'a> {
@@ -72,6 +75,8 @@ impl<'a> ExchangeLine<'a> {
             status: e.status,
             latency_ns: e.latency_ns,
             connection_start: rfc3339(clock.wall_time(e.conn_start_ns)),
+            client_process: ProcessSummary::of(e.processes.client),
+            server_process: ProcessSummary::of(e.processes.server),
         }
     }
 }
@@ -357,6 +362,8 @@ mod tests {
                 "status": 404,
                 "latency_ns": 1_234_567,
                 "connection_start": "1970-01-01T00:00:04.000000000Z",
+                "client_process": null,
+                "server_process": null,
             })
         );
         let shown = ExchangeLine::new(&e, &template, &Clock::default(), true);

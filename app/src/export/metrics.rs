@@ -26,7 +26,9 @@ use prometheus_client::{
 };
 
 use super::JsonLinesCounts;
-use crate::model::{Exchange, Filter, Group, KernelTotals, Method, RowKey, shown_target};
+use crate::model::{
+    Exchange, Filter, Group, KernelTotals, Method, ProcessId, RowKey, shown_target,
+};
 
 /// The exposition's name prefix.
 pub const PREFIX: &str = "httptop";
@@ -55,12 +57,14 @@ pub fn bucket_bound_s(i: usize) -> f64 {
     (1u64 << (FIRST_BOUND_LOG2 as usize + i)) as f64 / 1e9
 }
 
-/// One series of the histogram: an endpoint ([`RowKey::Endpoint`]) and a status class.
+/// One series of the histogram: an endpoint ([`RowKey::Endpoint`]), a status class and the
+/// server's process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 struct SeriesKey {
     endpoint: RowKey,
     /// The status code's first digit: 2 for 2xx.
     status_class: u16,
+    server_process: ProcessId,
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -172,6 +176,7 @@ impl Metrics {
             let key = SeriesKey {
                 endpoint: Group::Endpoint.key(e),
                 status_class: e.status_class(),
+                server_process: e.processes.server,
             };
             let limit = self.opts.series_limit;
             let len = series.len();
@@ -289,7 +294,7 @@ impl Collector for ProcessStats {
 }
 
 /// The labels of one histogram series.
-fn series_labels(key: &SeriesKey, show_query: bool) -> [(&'static str, String); 4] {
+fn series_labels(key: &SeriesKey, show_query: bool) -> [(&'static str, String); 5] {
     let (server, method, template) = match &key.endpoint {
         RowKey::Endpoint {
             server,
@@ -308,17 +313,28 @@ fn series_labels(key: &SeriesKey, show_query: bool) -> [(&'static str, String); 
         ("method", method.to_owned()),
         ("status_class", format!("{}xx", key.status_class)),
         ("path_template", template),
+        ("server_process", process_label(key.server_process)),
     ]
+}
+
+/// The server process's command name, not its pid (pids would make a series per restart):
+/// `nginx`, `?` (on this host, not found), `remote`, or `-` (nobody looked).
+fn process_label(id: ProcessId) -> String {
+    match id.info() {
+        Some(info) => info.comm,
+        None => id.to_string(),
+    }
 }
 
 /// The method label of an exchange whose method the kernel did not name.
 const UNKNOWN_METHOD: &str = "OTHER";
 
-const OTHER_LABELS: [(&str, &str); 4] = [
+const OTHER_LABELS: [(&str, &str); 5] = [
     ("server", OTHER),
     ("method", OTHER),
     ("status_class", OTHER),
     ("path_template", OTHER),
+    ("server_process", OTHER),
 ];
 
 impl Collector for Snapshot {
@@ -600,7 +616,9 @@ mod tests {
             Some(2.0),
             "every label of the other series is `other`: {text}"
         );
-        assert!(text.contains("server=\"other\",method=\"other\",status_class=\"other\""));
+        assert!(text.contains(
+            "server=\"other\",method=\"other\",status_class=\"other\",path_template=\"other\",server_process=\"other\""
+        ));
         assert_eq!(
             samples(&text, "httptop_series_overflow_total"),
             [("httptop_series_overflow_total", 2.0)]

@@ -2,12 +2,38 @@
 //! totals, the rows of every grouping, the slowest exchanges and the sparkline history.
 
 use super::{
-    Group,
+    Group, ProcessId,
     exchange::NumberedExchange,
     history::{History, HistoryPoint},
     latency::{LOG2_BUCKETS, LatencyHistogram, log2_bucket},
     rows::{Rows, StatusMix},
 };
+
+/// Sides of exchanges (two per exchange) by what the attribution found: a process, nothing
+/// although the side is on this host, or a side that is not on this host. Sides nobody looked
+/// at (a capture) are not counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProcessSides {
+    pub found: u64,
+    pub unknown: u64,
+    pub remote: u64,
+}
+
+impl ProcessSides {
+    fn record(&mut self, id: ProcessId) {
+        match id {
+            ProcessId::NOT_LOOKED_UP => {}
+            ProcessId::UNKNOWN => self.unknown += 1,
+            ProcessId::REMOTE => self.remote += 1,
+            _ => self.found += 1,
+        }
+    }
+
+    /// Whether any side was looked up.
+    pub fn any(&self) -> bool {
+        self.found + self.unknown + self.remote > 0
+    }
+}
 
 #[derive(Clone, Copy, Debug)]
 pub struct StatsOptions {
@@ -24,6 +50,8 @@ pub struct Stats {
     pub exchanges: u64,
     /// Each status code with its count.
     pub statuses: StatusMix,
+    /// What the attribution found for the two sides of these exchanges.
+    pub process_sides: ProcessSides,
     pub latency: LatencyHistogram,
     /// log2 histogram of these exchanges' latencies (the kernel's own histogram is not
     /// filterable, so a filtered view uses this one).
@@ -51,6 +79,7 @@ impl Stats {
         Stats {
             exchanges: 0,
             statuses: StatusMix::default(),
+            process_sides: ProcessSides::default(),
             latency: LatencyHistogram::new(),
             log2: [0; LOG2_BUCKETS],
             tables: Group::ALL.map(|g| Rows::new(g, opts.max_rows, opts.recent_per_row)),
@@ -64,6 +93,9 @@ impl Stats {
     pub fn record(&mut self, e: &NumberedExchange) {
         self.exchanges += 1;
         self.statuses.record(e.status);
+        for side in [e.processes.client, e.processes.server] {
+            self.process_sides.record(side);
+        }
         self.latency.record(e.latency_ns);
         self.log2[log2_bucket(e.latency_ns)] += 1;
         for table in &mut self.tables {

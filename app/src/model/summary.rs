@@ -10,6 +10,7 @@ use super::{
     Figures, Group, ProcessId, Row, RowKey,
     group::Side,
     latency::{LOG2_BUCKETS, Percentiles, log2_bucket_floor, log2_percentile_bounds},
+    stats::ProcessSides,
     totals::Counters,
     units::{format_ns, format_percent, format_rate},
 };
@@ -67,6 +68,9 @@ pub struct Summary {
     pub group: Group,
     /// The busiest rows of `group`, by exchanges descending, ties by key.
     pub top_rows: Vec<RowSummary>,
+    /// Sides of the matched exchanges (two each) by what the attribution found: `found`,
+    /// `unknown` (on this host, no process found) and `remote`; null when nobody looked.
+    pub process_sides: Option<ProcessSides>,
     /// With `--json-lines`: the lines written and dropped; absent without it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_lines: Option<JsonLinesSummary>,
@@ -287,6 +291,7 @@ impl Summary {
                 .collect(),
             group: figures.group,
             top_rows,
+            process_sides: figures.process_sides.any().then_some(figures.process_sides),
             json_lines: None,
         }
     }
@@ -318,6 +323,11 @@ impl Summary {
             line(counter.label(), self.counters[counter]);
         }
         line("in flight", self.in_flight);
+        if let Some(sides) = self.process_sides {
+            line("process sides found", sides.found);
+            line("process sides unknown", sides.unknown);
+            line("process sides remote", sides.remote);
+        }
         if let Some(lines) = self.json_lines {
             line("json lines written", lines.written);
             line("json lines dropped", lines.dropped);

@@ -19,7 +19,7 @@ use probe_common::wire::Counter;
 use super::{
     Filter, Group, HistoryPoint, KernelTotals, LOG2_BUCKETS, NumberedExchange, Percentiles, RowKey,
     rows::RowStats,
-    stats::{Stats, share},
+    stats::{ProcessSides, Stats, share},
 };
 
 /// Monotonic time to wall-clock time: one moment known on both clocks.
@@ -133,6 +133,8 @@ pub struct Figures {
     pub status_5xx: u64,
     /// Each status code with its count, codes ascending.
     pub statuses: Vec<(u16, u64)>,
+    /// The view's exchanges' sides by what the attribution found.
+    pub process_sides: ProcessSides,
     /// Of the view's events; `None` when there were none.
     pub latency: Option<Percentiles>,
     /// The kernel's exact histogram without a filter, else one from the filtered events.
@@ -173,6 +175,7 @@ impl Figures {
             status_4xx: stats.status_4xx(),
             status_5xx: stats.status_5xx(),
             statuses: stats.statuses.codes().to_vec(),
+            process_sides: stats.process_sides,
             latency: (!stats.latency.is_empty()).then(|| stats.latency.percentiles()),
             log2,
             partial_since_ns: None,

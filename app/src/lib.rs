@@ -1,6 +1,7 @@
 //! httptop's user space: the command line and the run it describes, the loader, the
 //! collector, the model, the dashboard and the headless summary.
 
+pub mod attribution;
 pub mod cli;
 pub mod clock;
 pub mod collector;

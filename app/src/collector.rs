@@ -3,14 +3,15 @@
 //! stale connections and closes sparkline points. It is the only writer of what the kernel
 //! reports; the dashboard writes nothing but its requests to reset or change the filter.
 
-use std::time::Duration;
+use std::{collections::HashMap, time::Duration};
 
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
+    attribution::{Attributor, Owner, Side},
     export::Exports,
     kernel::{Kernel, monotonic_ns},
-    model::{Event, SharedModel},
+    model::{Event, ProcessId, ProcessInfo, Processes, SharedModel, Tuple},
 };
 
 #[derive(Clone, Debug)]
@@ -52,9 +53,11 @@ pub async fn run(
     opts: CollectorOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let to = Destinations {
+    let mut naming = Naming::new(&model);
+    let mut to = Destinations {
         model: &model,
         exports: &exports,
+        naming: &mut naming,
     };
     let mut poll = ticker(opts.poll);
     let mut totals = ticker(opts.totals);
@@ -63,12 +66,12 @@ pub async fn run(
     let mut batch: Vec<Event> = Vec::with_capacity(4096);
     loop {
         tokio::select! {
-            _ = poll.tick() => drain(&mut probe, to, &mut batch),
-            _ = totals.tick() => refresh_totals(&probe, to),
+            _ = poll.tick() => drain(&mut probe, &mut to, &mut batch),
+            _ = totals.tick() => refresh_totals(&probe, &to),
             // A scrape: everything up to now, so its counters and histogram agree.
             _ = exports.refresh_wanted() => {
-                drain(&mut probe, to, &mut batch);
-                refresh_totals(&probe, to);
+                drain(&mut probe, &mut to, &mut batch);
+                refresh_totals(&probe, &to);
                 exports.refreshed();
             }
             _ = sweep.tick() => {
@@ -82,7 +85,7 @@ pub async fn run(
             // Fresh totals right before the point closes, so each interval's deltas (the
             // filter's cost, the counts) cover exactly that interval.
             _ = interval.tick() => {
-                refresh_totals(&probe, to);
+                refresh_totals(&probe, &to);
                 model.tick(monotonic_ns());
             }
             changed = shutdown.changed() => {
@@ -95,28 +98,142 @@ pub async fn run(
     probe.detach();
     // Let program runs that started before the detach finish.
     tokio::time::sleep(Duration::from_millis(20)).await;
-    drain(&mut probe, to, &mut batch);
+    drain(&mut probe, &mut to, &mut batch);
     if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
         log::warn!("sweep: {e}");
     }
-    refresh_totals(&probe, to);
+    refresh_totals(&probe, &to);
     Ok(())
 }
 
-/// Where what the kernel reports goes: the model, and the exports that were asked for.
-#[derive(Clone, Copy)]
+/// Where what the kernel reports goes: the processes are named, then the model and the exports
+/// that were asked for take it.
 struct Destinations<'a> {
     model: &'a SharedModel,
     exports: &'a Exports,
+    naming: &'a mut Naming,
 }
 
-fn drain(probe: &mut Kernel, to: Destinations<'_>, batch: &mut Vec<Event>) {
+fn drain(probe: &mut Kernel, to: &mut Destinations<'_>, batch: &mut Vec<Event>) {
     probe.drain_events(|e| batch.push(e));
+    to.naming.name(batch);
     to.exports.record_events(batch);
     to.model.record_batch(batch);
 }
 
-fn refresh_totals(probe: &Kernel, to: Destinations<'_>) {
+/// Names the local process on each side of each exchange ([`Attributor`]), as ids into the
+/// model's table of processes; a run without the kernel's socket interface names none and says
+/// why once.
+struct Naming {
+    attributor: Option<Attributor>,
+    /// Owners seen, with their ids (interning a known owner takes no lock).
+    ids: HashMap<Owner, ProcessId, foldhash::fast::RandomState>,
+    tuples: Vec<Tuple>,
+    ended: Vec<Tuple>,
+    notice_given: bool,
+    /// Whether this process may read other users' file descriptors.
+    privileged: bool,
+    model: SharedModel,
+}
+
+/// Owners remembered with their ids; past it the map starts again (the ids stay valid).
+const OWNER_IDS_KEPT: usize = 65_536;
+
+impl Naming {
+    fn new(model: &SharedModel) -> Self {
+        let attributor = match Attributor::new() {
+            Ok(a) => Some(a),
+            Err(e) => {
+                let notice = format!("processes are not named: {e}");
+                log::warn!("{notice}");
+                model.set_process_notice(notice);
+                None
+            }
+        };
+        Naming {
+            attributor,
+            ids: HashMap::default(),
+            tuples: Vec::new(),
+            ended: Vec::new(),
+            notice_given: false,
+            privileged: crate::kernel::can_read_other_processes(),
+            model: model.clone(),
+        }
+    }
+
+    fn name(&mut self, batch: &mut [Event]) {
+        self.tuples.clear();
+        self.ended.clear();
+        for event in batch.iter() {
+            match event {
+                Event::Exchange(e) => self.tuples.push(e.tuple),
+                Event::ConnectionEnded(end) => self.ended.push(end.tuple),
+            }
+        }
+        let Some(attributor) = &mut self.attributor else {
+            for event in batch.iter_mut() {
+                if let Event::Exchange(e) = event {
+                    e.processes = Processes {
+                        client: ProcessId::UNKNOWN,
+                        server: ProcessId::UNKNOWN,
+                    };
+                }
+            }
+            return;
+        };
+        if !self.tuples.is_empty() {
+            let answers = attributor.attribute(&self.tuples);
+            let exchanges = batch.iter_mut().filter_map(|event| match event {
+                Event::Exchange(e) => Some(e),
+                Event::ConnectionEnded(_) => None,
+            });
+            for (e, answer) in exchanges.zip(answers) {
+                e.processes = Processes {
+                    client: id_of(&mut self.ids, &answer.client),
+                    server: id_of(&mut self.ids, &answer.server),
+                };
+            }
+        }
+        if !self.ended.is_empty() {
+            attributor.closed(&self.ended);
+        }
+        // A denial despite the capability (a sandbox's own init, say) is not ours to explain.
+        if !self.notice_given
+            && !self.privileged
+            && let Some(why) = attributor.degraded()
+        {
+            self.notice_given = true;
+            log::warn!("{why}");
+            self.model.set_process_notice(why.to_owned());
+        }
+    }
+}
+
+fn id_of(
+    ids: &mut HashMap<Owner, ProcessId, foldhash::fast::RandomState>,
+    side: &Side,
+) -> ProcessId {
+    let owner = match side {
+        Side::Process(owner) | Side::Listener(owner) => owner,
+        Side::NotLocal => return ProcessId::REMOTE,
+        Side::Unknown => return ProcessId::UNKNOWN,
+    };
+    if let Some(&id) = ids.get(owner) {
+        return id;
+    }
+    if ids.len() >= OWNER_IDS_KEPT {
+        ids.clear();
+    }
+    let id = ProcessId::intern(ProcessInfo {
+        pid: owner.pid,
+        comm: owner.comm.clone(),
+        unit: owner.unit.clone(),
+    });
+    ids.insert(owner.clone(), id);
+    id
+}
+
+fn refresh_totals(probe: &Kernel, to: &Destinations<'_>) {
     match probe.totals() {
         Ok(t) => {
             to.exports.set_kernel_totals(&t);

@@ -400,14 +400,30 @@ fn check_capabilities(mode: AttachMode) -> Result<(), KernelError> {
     })
 }
 
-/// Names the capabilities `mode` needs that this process lacks, from /proc/self/status.
-pub fn missing_capabilities(mode: AttachMode) -> Vec<&'static str> {
+/// This process's effective capabilities, from /proc/self/status (bit N: capability N).
+fn effective_capabilities() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let eff = status
+    status
         .lines()
         .find_map(|l| l.strip_prefix("CapEff:"))
         .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
-        .unwrap_or(0);
+        .unwrap_or(0)
+}
+
+/// Whether this process may read other users' `/proc/PID/fd` (CAP_SYS_PTRACE or
+/// CAP_DAC_READ_SEARCH): what naming their processes needs beyond attaching.
+pub fn can_read_other_processes() -> bool {
+    const CAP_DAC_READ_SEARCH: u32 = 2;
+    const CAP_SYS_PTRACE: u32 = 19;
+    let eff = effective_capabilities();
+    [CAP_DAC_READ_SEARCH, CAP_SYS_PTRACE]
+        .iter()
+        .any(|bit| eff & (1u64 << bit) != 0)
+}
+
+/// Names the capabilities `mode` needs that this process lacks, from /proc/self/status.
+pub fn missing_capabilities(mode: AttachMode) -> Vec<&'static str> {
+    let eff = effective_capabilities();
     let has = |bit: u32| eff & (1u64 << bit) != 0;
     mode.capabilities()
         .iter()

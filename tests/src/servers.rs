@@ -32,6 +32,15 @@ impl Nginx {
         Self { nginx, _dir: dir }
     }
 
+    pub fn master_pid(&self) -> u32 {
+        self.nginx.master_pid()
+    }
+
+    /// Its workers' pids (the lab's config has one).
+    pub fn worker_pids(&self) -> Vec<u32> {
+        self.nginx.worker_pids()
+    }
+
     /// Requests nginx logged, one line each: the server's own count (0 without a log yet).
     pub fn access_log_requests(&self) -> usize {
         self.nginx
@@ -43,18 +52,22 @@ impl Nginx {
 /// A python3 server script: `http.server` (HTTP/1.0, one connection per request) or the delay
 /// server (`tests/fixtures/delay_server.py`, HTTP/1.1 keep-alive).
 pub struct PythonServer {
-    _server: httptop_lab::PythonServer,
+    server: httptop_lab::PythonServer,
 }
 
 impl PythonServer {
     /// The body `http.server` returns for `/index.html`.
     pub const INDEX_BODY: &str = httptop_lab::PythonServer::INDEX_BODY;
 
+    pub fn pid(&self) -> u32 {
+        self.server.pid()
+    }
+
     /// `python3 -m http.server` serving `/index.html` on `addr`.
     #[track_caller]
     pub fn http_server(ns: &NetNs, addr: SocketAddr) -> Self {
         Self {
-            _server: expect_lab(
+            server: expect_lab(
                 httptop_lab::PythonServer::http_server(ns, addr),
                 format_args!("starting python3 -m http.server on {addr}"),
             ),
@@ -65,7 +78,7 @@ impl PythonServer {
     #[track_caller]
     pub fn delay(ns: &NetNs, addr: SocketAddr, delay: Duration) -> Self {
         Self {
-            _server: expect_lab(
+            server: expect_lab(
                 httptop_lab::PythonServer::delay(ns, addr, delay),
                 format_args!("starting the delay server on {addr}"),
             ),

@@ -64,7 +64,40 @@ struct SeriesKey {
     endpoint: RowKey,
     /// The status code's first digit: 2 for 2xx.
     status_class: u16,
-    server_process: ProcessId,
+    /// The server process's label (its command name), as an index into [`Labels`].
+    server_process: u32,
+}
+
+/// The server-process label of each process id, and the label values themselves: processes
+/// with one command name (a server's workers, one after a restart) share a series.
+#[derive(Debug, Default, Clone)]
+struct Labels {
+    of_process: HashMap<ProcessId, u32, foldhash::fast::RandomState>,
+    index: HashMap<String, u32, foldhash::fast::RandomState>,
+    values: Vec<String>,
+}
+
+impl Labels {
+    fn of(&mut self, id: ProcessId) -> u32 {
+        if let Some(&label) = self.of_process.get(&id) {
+            return label;
+        }
+        let value = match id.info() {
+            Some(info) => info.comm,
+            None => id.to_string(),
+        };
+        let next = self.values.len() as u32;
+        let label = *self.index.entry(value.clone()).or_insert(next);
+        if label == next {
+            self.values.push(value);
+        }
+        self.of_process.insert(id, label);
+        label
+    }
+
+    fn value(&self, label: u32) -> &str {
+        self.values.get(label as usize).map_or("?", String::as_str)
+    }
 }
 
 #[derive(Clone, Copy, Debug, Default)]
@@ -106,6 +139,7 @@ struct State {
     /// Exchange events recorded.
     events_received: u64,
     totals: KernelTotals,
+    labels: Labels,
 }
 
 /// The exporter's store: one per run, shared by the collector (writer) and the server (reader).
@@ -166,6 +200,7 @@ impl Metrics {
             other,
             overflow,
             events_received,
+            labels,
             ..
         } = &mut *state;
         for e in exchanges {
@@ -176,7 +211,7 @@ impl Metrics {
             let key = SeriesKey {
                 endpoint: Group::Endpoint.key(e),
                 status_class: e.status_class(),
-                server_process: e.processes.server,
+                server_process: labels.of(e.processes.server),
             };
             let limit = self.opts.series_limit;
             let len = series.len();
@@ -294,7 +329,11 @@ impl Collector for ProcessStats {
 }
 
 /// The labels of one histogram series.
-fn series_labels(key: &SeriesKey, show_query: bool) -> [(&'static str, String); 5] {
+fn series_labels(
+    key: &SeriesKey,
+    labels: &Labels,
+    show_query: bool,
+) -> [(&'static str, String); 5] {
     let (server, method, template) = match &key.endpoint {
         RowKey::Endpoint {
             server,
@@ -313,17 +352,13 @@ fn series_labels(key: &SeriesKey, show_query: bool) -> [(&'static str, String); 
         ("method", method.to_owned()),
         ("status_class", format!("{}xx", key.status_class)),
         ("path_template", template),
-        ("server_process", process_label(key.server_process)),
+        // Its command name, not its pid (pids would make a series per restart): `nginx`, `?`
+        // (on this host, not found), `remote`, or `-` (nobody looked).
+        (
+            "server_process",
+            labels.value(key.server_process).to_owned(),
+        ),
     ]
-}
-
-/// The server process's command name, not its pid (pids would make a series per restart):
-/// `nginx`, `?` (on this host, not found), `remote`, or `-` (nobody looked).
-fn process_label(id: ProcessId) -> String {
-    match id.info() {
-        Some(info) => info.comm,
-        None => id.to_string(),
-    }
 }
 
 /// The method label of an exchange whose method the kernel did not name.
@@ -345,6 +380,7 @@ impl Collector for Snapshot {
             overflow,
             events_received,
             totals,
+            labels,
         } = &self.state;
         let opts = &self.metrics.opts;
 
@@ -406,7 +442,7 @@ impl Collector for Snapshot {
             labels.encode_histogram(&mut histogram, s, &buckets)
         };
         for (key, s) in series {
-            encode_series(&series_labels(key, opts.show_query), s)?;
+            encode_series(&series_labels(key, labels, opts.show_query), s)?;
         }
         if other.count > 0 {
             encode_series(&OTHER_LABELS, other)?;
@@ -696,6 +732,34 @@ mod tests {
         served.sort();
         listed.sort();
         assert_eq!(served, listed);
+    }
+
+    #[test]
+    fn processes_with_one_command_name_share_a_series() {
+        let m = metrics(10, None);
+        let mut exchanges = Vec::new();
+        for pid in [Some(100), Some(101), None] {
+            let mut e = exchange("/a", 200, 5_000);
+            e.processes.server = ProcessId::intern(crate::model::ProcessInfo {
+                pid,
+                comm: "nginx".into(),
+                unit: None,
+            });
+            exchanges.push(e);
+        }
+        let mut unknown = exchange("/a", 200, 5_000);
+        unknown.processes.server = ProcessId::UNKNOWN;
+        exchanges.push(unknown);
+        m.record(&exchanges);
+        let text = m.render(false);
+        let counts = samples(&text, "httptop_http_server_request_duration_seconds_count{");
+        let by_process: Vec<(&str, f64)> = counts
+            .iter()
+            .map(|(l, v)| (l.rsplit_once("server_process=").unwrap().1, *v))
+            .collect();
+        let mut by_process = by_process;
+        by_process.sort_by(|a, b| a.0.cmp(b.0));
+        assert_eq!(by_process, [("\"?\"}", 1.0), ("\"nginx\"}", 3.0)]);
     }
 
     #[test]

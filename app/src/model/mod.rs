@@ -177,6 +177,8 @@ pub struct Model {
     /// Totals at the last `tick`, for per-interval figures.
     kernel_at_tick: KernelTotals,
     filter_ns_per_run: Option<f64>,
+    /// Why processes are shown as `?`, when attribution is limited (see `process_notice`).
+    process_notice: Option<String>,
     first_tick_ns: Option<u64>,
     last_tick_ns: Option<u64>,
     clock: Clock,
@@ -199,6 +201,7 @@ impl Model {
             kernel_baseline: KernelTotals::default(),
             kernel_at_tick: KernelTotals::default(),
             filter_ns_per_run: None,
+            process_notice: None,
             first_tick_ns: None,
             last_tick_ns: None,
             clock: Clock::default(),
@@ -258,6 +261,11 @@ impl Model {
             Event::Exchange(e) => self.record(e),
             Event::ConnectionEnded(end) => self.end_connection(&end),
         }
+    }
+
+    /// Why processes are shown as `?`: said once, by whoever looks them up.
+    pub fn set_process_notice(&mut self, notice: String) {
+        self.process_notice = Some(notice);
     }
 
     /// The kernel's latest totals.
@@ -510,14 +518,16 @@ impl Model {
                 RowSummary::new(r, statuses)
             })
             .collect();
-        Summary::new(
+        let mut summary = Summary::new(
             &view.figures,
             source,
             start_ns.map(|s| self.clock.wall_time(s)),
             duration_ns,
             top_rows,
             view::top(connections, top),
-        )
+        );
+        summary.process_notice = self.process_notice.clone();
+        summary
     }
 }
 

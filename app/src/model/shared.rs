@@ -36,6 +36,11 @@ impl SharedModel {
         }
     }
 
+    /// Why processes are shown as `?` (see [`Model::set_process_notice`]).
+    pub fn set_process_notice(&self, notice: String) {
+        self.lock().set_process_notice(notice);
+    }
+
     pub fn set_kernel_totals(&self, totals: KernelTotals) {
         self.lock().set_kernel_totals(totals);
     }

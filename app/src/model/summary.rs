@@ -71,6 +71,9 @@ pub struct Summary {
     /// Sides of the matched exchanges (two each) by what the attribution found: `found`,
     /// `unknown` (on this host, no process found) and `remote`; null when nobody looked.
     pub process_sides: Option<ProcessSides>,
+    /// Why some processes could not be found, when it is a lack of permission or of the
+    /// kernel's socket interface; null otherwise.
+    pub process_notice: Option<String>,
     /// With `--json-lines`: the lines written and dropped; absent without it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub json_lines: Option<JsonLinesSummary>,
@@ -292,6 +295,7 @@ impl Summary {
             group: figures.group,
             top_rows,
             process_sides: figures.process_sides.any().then_some(figures.process_sides),
+            process_notice: None,
             json_lines: None,
         }
     }
@@ -331,6 +335,9 @@ impl Summary {
         if let Some(lines) = self.json_lines {
             line("json lines written", lines.written);
             line("json lines dropped", lines.dropped);
+        }
+        if let Some(notice) = &self.process_notice {
+            let _ = writeln!(out, "processes: {notice}");
         }
         let events_lost = self.counters[Counter::EventsLost];
         if events_lost > 0 {

@@ -117,7 +117,7 @@ impl NginxConfig {
 /// nginx running inside a namespace; stopped on drop (SIGTERM: the master takes its worker
 /// down).
 pub struct Nginx {
-    _process: ChildGuard,
+    process: ChildGuard,
     access_log: PathBuf,
     config_text: String,
 }
@@ -144,10 +144,20 @@ impl Nginx {
             wait_for_port(ns, *addr, &mut process, &error_log, READY_TIMEOUT)?;
         }
         Ok(Self {
-            _process: process,
+            process,
             access_log: dir.join("access.log"),
             config_text,
         })
+    }
+
+    /// The master process's pid (`ip netns exec` execs nginx, which runs in the foreground).
+    pub fn master_pid(&self) -> u32 {
+        self.process.pid()
+    }
+
+    /// The pids of the master's children: its workers.
+    pub fn worker_pids(&self) -> Vec<u32> {
+        crate::process::children(self.master_pid())
     }
 
     /// The nginx.conf it runs with.

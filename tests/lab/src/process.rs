@@ -205,6 +205,25 @@ impl StderrLines {
     }
 }
 
+/// The pids whose parent is `parent`, ascending.
+pub fn children(parent: u32) -> Vec<u32> {
+    let mut children: Vec<u32> = std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+                // The fields after the command name (which may hold spaces) in parentheses.
+                stat.rsplit_once(')')
+                    .and_then(|(_, rest)| rest.split_whitespace().nth(1)?.parse::<u32>().ok())
+                    == Some(parent)
+            })
+        })
+        .collect();
+    children.sort_unstable();
+    children
+}
+
 /// Sends `signal` to `child` unless it has exited already.
 pub fn signal(child: &mut Child, signal: libc::c_int) {
     if matches!(child.try_wait(), Ok(None)) {

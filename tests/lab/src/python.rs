@@ -12,11 +12,16 @@ const DIR_PREFIX: &str = "httptop-lab-python";
 /// A python3 server with its files (and log) in a temp dir; stopped on drop.
 pub struct PythonServer {
     // Field order is drop order: the process goes before its directory.
-    _process: ChildGuard,
+    process: ChildGuard,
     _dir: TempDir,
 }
 
 impl PythonServer {
+    /// The server's pid (`ip netns exec` execs python3).
+    pub fn pid(&self) -> u32 {
+        self.process.pid()
+    }
+
     /// The body `http.server` returns for `/index.html`.
     pub const INDEX_BODY: &str = "hello from python http.server\n";
 
@@ -67,9 +72,6 @@ impl PythonServer {
         command.stdout(log_copy).stderr(log_file);
         let mut process = ChildGuard::spawn(command, what)?;
         wait_for_port(ns, addr, &mut process, &log, READY_TIMEOUT)?;
-        Ok(Self {
-            _process: process,
-            _dir: dir,
-        })
+        Ok(Self { process, _dir: dir })
     }
 }

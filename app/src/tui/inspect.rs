@@ -66,13 +66,25 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
         format!(" {} (Esc: back) ", d.key),
         theme.title(),
     ));
+    // The processes of the newest exchange's two sides, when they were looked up.
+    let processes = d
+        .recent
+        .first()
+        .map(|e| e.processes)
+        .filter(|p| *p != crate::model::Processes::default())
+        .map(|p| {
+            Line::from(vec![
+                Span::styled("processes ", theme.label()),
+                Span::styled(format!("{} → {}", p.client, p.server), theme.value()),
+            ])
+        });
     let inner = block.inner(area);
     frame.render_widget(block, area);
     // The histogram takes the rows it has (up to two fifths); the recent list the rest.
     let buckets = latency::histogram_rows(&d.log2, usize::MAX).len() as u16;
     let histogram_height = buckets.min(inner.height.saturating_sub(3) * 2 / 5).max(1);
     let [facts, histogram, recent] = Layout::vertical([
-        Constraint::Length(3),
+        Constraint::Length(3 + u16::from(processes.is_some())),
         Constraint::Length(histogram_height),
         Constraint::Min(3),
     ])
@@ -81,40 +93,45 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
     let label = |s: &'static str| Span::styled(s, theme.label());
     let value = |s: String| Span::styled(s, theme.value());
     frame.render_widget(
-        Paragraph::new(vec![
-            Line::from(vec![
-                label("exchanges "),
-                value(count(d.exchanges, i.exact)),
-                label("  first seen "),
-                value(seen(i.clock, d.first_seen_ns)),
-                Span::styled(notes(d, i.clock), theme.warn()),
-            ]),
-            Line::from(
-                [
-                    label("last seen "),
-                    value(seen(i.clock, d.last_seen_ns)),
-                    label("  status"),
-                ]
-                .into_iter()
-                .chain(d.statuses.iter().flat_map(|(code, n)| {
+        Paragraph::new(
+            [
+                Line::from(vec![
+                    label("exchanges "),
+                    value(count(d.exchanges, i.exact)),
+                    label("  first seen "),
+                    value(seen(i.clock, d.first_seen_ns)),
+                    Span::styled(notes(d, i.clock), theme.warn()),
+                ]),
+                Line::from(
                     [
-                        Span::styled(format!(" {code}"), theme.status(*code)),
-                        Span::styled(format!(" ×{}", count(*n, i.exact)), theme.value()),
+                        label("last seen "),
+                        value(seen(i.clock, d.last_seen_ns)),
+                        label("  status"),
                     ]
-                }))
-                .collect::<Vec<_>>(),
-            ),
-            Line::from(
-                [Span::styled("TTFB ", theme.title())]
                     .into_iter()
-                    .chain(latency::percentile_spans(
-                        d.percentiles.as_ref(),
-                        facts.width.saturating_sub(5),
-                        theme,
-                    ))
+                    .chain(d.statuses.iter().flat_map(|(code, n)| {
+                        [
+                            Span::styled(format!(" {code}"), theme.status(*code)),
+                            Span::styled(format!(" ×{}", count(*n, i.exact)), theme.value()),
+                        ]
+                    }))
                     .collect::<Vec<_>>(),
-            ),
-        ]),
+                ),
+                Line::from(
+                    [Span::styled("TTFB ", theme.title())]
+                        .into_iter()
+                        .chain(latency::percentile_spans(
+                            d.percentiles.as_ref(),
+                            facts.width.saturating_sub(5),
+                            theme,
+                        ))
+                        .collect::<Vec<_>>(),
+                ),
+            ]
+            .into_iter()
+            .chain(processes)
+            .collect::<Vec<_>>(),
+        ),
         facts,
     );
     frame.render_widget(

@@ -114,20 +114,20 @@ impl<'a> Screen<'a> {
         rest.split(')').next()?.parse().ok()
     }
 
-    /// The table's rows (`│client → server  exch …│`), sorted by server, exchanges, client.
+    /// The table's rows (`│[client proc] client → server [server proc] exch …│`), sorted by
+    /// server, exchanges, client.
     fn rows(&self) -> Vec<ConnectionRow> {
         let mut rows: Vec<_> = self
             .text
             .lines()
             .filter_map(|line| {
                 let cells = line.strip_prefix('│')?;
-                let mut words = cells.split_whitespace();
-                let client = words.next()?.to_owned();
-                if words.next()? != "→" {
-                    return None;
-                }
-                let server = words.next()?.to_owned();
-                let exchanges = words.next()?.parse().ok()?;
+                let words: Vec<&str> = cells.split_whitespace().collect();
+                let arrow = words.iter().position(|w| *w == "→")?;
+                let client = words.get(arrow.checked_sub(1)?)?.to_string();
+                let server = words.get(arrow + 1)?.to_string();
+                // The server's process (when shown) comes before the count.
+                let exchanges = words[arrow + 2..].iter().find_map(|w| w.parse().ok())?;
                 Some(ConnectionRow {
                     server,
                     exchanges,
@@ -403,7 +403,8 @@ fn endpoint_rows(screen: &str) -> Vec<(String, String, String, u64)> {
             server.parse::<SocketAddr>().ok()?;
             let method = words.next()?.to_owned();
             let endpoint = words.next()?.to_owned();
-            let exchanges = words.next()?.parse().ok()?;
+            // The server's process (when shown) comes before the count.
+            let exchanges = words.find_map(|w| w.parse().ok())?;
             Some((server, method, endpoint, exchanges))
         })
         .collect();
@@ -502,8 +503,8 @@ fn dashboard_views_group_endpoints_exactly_and_list_the_slowest_first() {
     );
     assert_eq!(endpoint_rows(&screen), expected, "{screen}");
 
-    // Client, then the slowest exchanges: the delayed endpoint's first.
-    tmux.send_keys(&["v", "v"]);
+    // Client, process, then the slowest exchanges: the delayed endpoint's first.
+    tmux.send_keys(&["v", "v", "v"]);
     let screen = tmux.wait_for("the slowest view", budget.step(), |s| {
         s.contains(" slowest (")
     });

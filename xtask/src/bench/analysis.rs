@@ -3,6 +3,9 @@
 
 use super::{
     figures::{
+        attribution::{
+            CPU_AT_NEW_PER_SECOND, CPU_TARGET, FRESH, NEW_AS_CALLS_OF_TEN, READLINKS_PER_NEW,
+        },
         filter_cost::{
             EXCHANGE_NS_TARGET, FILTER_NS_TARGET, HEADERS_NS_PER_PACKET, NULL_NS_PER_PACKET,
             PAIRING_NS_PER_PACKET, bulk_ns_per_packet, exchange_ns, http_ns_per_packet,
@@ -46,6 +49,8 @@ pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
             exchange_cost(&median, attach)
         } else if let Some((server, reference, percentile)) = latency_comparison(&row.metric) {
             latency(&median, server, reference, percentile)
+        } else if row.metric == CPU_AT_NEW_PER_SECOND {
+            attribution_cost(&median)
         } else {
             None
         };
@@ -66,6 +71,30 @@ pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
     let mut seen = std::collections::HashSet::new();
     paragraphs.retain(|paragraph| seen.insert(paragraph.clone()));
     paragraphs
+}
+
+/// The attribution of new connections against its CPU target: the time of a call of 10, the
+/// readlinks each new connection took, and the first call's (its index built from nothing).
+fn attribution_cost(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
+    let cpu = median(CPU_AT_NEW_PER_SECOND)?;
+    let calls_of_ten = median(NEW_AS_CALLS_OF_TEN)?;
+    let readlinks = median(READLINKS_PER_NEW)?;
+    let fresh = median(FRESH)?;
+    Some(format!(
+        "Process attribution at 1,000 new connections per second: {} % of one core against the {} % target \
+         ({}×): 100 calls of 10 new connections took {} ms, {} ms a call, {} µs per new connection, with {} \
+         readlinks each (one per local end); the first call, 10,000 connections with the index empty, took {} \
+         ms ({} µs each).",
+        number(cpu),
+        number(CPU_TARGET),
+        number(cpu / CPU_TARGET),
+        number(calls_of_ten),
+        number(calls_of_ten / 100.0),
+        number(calls_of_ten),
+        number(readlinks),
+        number(fresh),
+        number(fresh / 10.0),
+    ))
 }
 
 /// httptop's CPU per exchange, all in, against its target: the programs' and the process's

@@ -40,8 +40,8 @@ use crate::{
 
 use self::{
     figures::{
-        Bench, completeness, failed_figure, filter_cost, latency, own_cost, prometheus, scale,
-        throughput,
+        Bench, attribution, completeness, failed_figure, filter_cost, latency, own_cost,
+        prometheus, scale, throughput,
     },
     plan::Plan,
     report::{CommandLog, Figure, Machine, Report, measured_revision},
@@ -69,7 +69,7 @@ pub struct BenchArgs {
 }
 
 /// Figures of the report, numbered from 1.
-const FIGURES: i64 = 7;
+const FIGURES: i64 = 8;
 
 pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
     if !is_root() {
@@ -135,6 +135,12 @@ pub fn bench(project: &Project, args: &BenchArgs) -> Result<()> {
         results.keep(
             "7. Prometheus exporter at 10,000 series",
             prometheus::figure(&bench),
+        );
+    }
+    if wanted(8) {
+        results.keep(
+            "8. Process attribution cost",
+            attribution::figure(&bench, project),
         );
     }
     let Results {

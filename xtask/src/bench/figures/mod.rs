@@ -4,6 +4,7 @@
 //! Each figure's module names the rows that the analysis of a missed target reads back, and the
 //! targets themselves: the checks and the analysis read the same constants.
 
+pub mod attribution;
 pub mod completeness;
 pub mod filter_cost;
 pub mod latency;

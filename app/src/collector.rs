@@ -128,6 +128,8 @@ struct Naming {
     attributor: Option<Attributor>,
     /// Owners seen, with their ids (interning a known owner takes no lock).
     ids: HashMap<Owner, ProcessId, foldhash::fast::RandomState>,
+    /// Connections whose two sides are settled (found or remote), until they end.
+    named: HashMap<Tuple, Processes, foldhash::fast::RandomState>,
     tuples: Vec<Tuple>,
     ended: Vec<Tuple>,
     notice_given: bool,
@@ -138,6 +140,9 @@ struct Naming {
 
 /// Owners remembered with their ids; past it the map starts again (the ids stay valid).
 const OWNER_IDS_KEPT: usize = 65_536;
+/// Settled connections remembered; past it the map starts again (and asks the attributor,
+/// which has its own cache).
+const NAMED_CONNECTIONS_KEPT: usize = 100_000;
 
 impl Naming {
     fn new(model: &SharedModel) -> Self {
@@ -153,6 +158,7 @@ impl Naming {
         Naming {
             attributor,
             ids: HashMap::default(),
+            named: HashMap::default(),
             tuples: Vec::new(),
             ended: Vec::new(),
             notice_given: false,
@@ -162,36 +168,57 @@ impl Naming {
     }
 
     fn name(&mut self, batch: &mut [Event]) {
+        if batch.is_empty() {
+            return;
+        }
         self.tuples.clear();
         self.ended.clear();
-        for event in batch.iter() {
+        // A connection whose sides are settled takes its ids from here: one hash per exchange
+        // of a keep-alive connection, and nothing asked of the attributor.
+        for event in batch.iter_mut() {
             match event {
-                Event::Exchange(e) => self.tuples.push(e.tuple),
-                Event::ConnectionEnded(end) => self.ended.push(end.tuple),
+                Event::Exchange(e) => match self.named.get(&e.tuple) {
+                    Some(processes) => e.processes = *processes,
+                    None => self.tuples.push(e.tuple),
+                },
+                Event::ConnectionEnded(end) => {
+                    self.named.remove(&end.tuple);
+                    self.ended.push(end.tuple);
+                }
             }
         }
+        // The exchanges still to name, in the order their tuples were gathered (the kernel's
+        // exchanges come with nothing looked up).
+        let unnamed = batch.iter_mut().filter_map(|event| match event {
+            Event::Exchange(e) if e.processes == Processes::default() => Some(e),
+            _ => None,
+        });
         let Some(attributor) = &mut self.attributor else {
-            for event in batch.iter_mut() {
-                if let Event::Exchange(e) = event {
-                    e.processes = Processes {
-                        client: ProcessId::UNKNOWN,
-                        server: ProcessId::UNKNOWN,
-                    };
-                }
+            for e in unnamed {
+                e.processes = Processes {
+                    client: ProcessId::UNKNOWN,
+                    server: ProcessId::UNKNOWN,
+                };
             }
             return;
         };
         if !self.tuples.is_empty() {
             let answers = attributor.attribute(&self.tuples);
-            let exchanges = batch.iter_mut().filter_map(|event| match event {
-                Event::Exchange(e) => Some(e),
-                Event::ConnectionEnded(_) => None,
-            });
-            for (e, answer) in exchanges.zip(answers) {
+            for (e, answer) in unnamed.zip(answers) {
                 e.processes = Processes {
                     client: id_of(&mut self.ids, &answer.client),
                     server: id_of(&mut self.ids, &answer.server),
                 };
+                // An unknown side may yet be found (the attributor retries): not settled.
+                let settled = [e.processes.client, e.processes.server]
+                    .iter()
+                    .all(|&id| id != ProcessId::UNKNOWN);
+                if settled {
+                    if self.named.len() >= NAMED_CONNECTIONS_KEPT {
+                        self.named.clear();
+                    }
+                    self.named.insert(e.tuple, e.processes);
+                }
             }
         }
         if !self.ended.is_empty() {

@@ -3,7 +3,10 @@
 //! stale connections and closes sparkline points. It is the only writer of what the kernel
 //! reports; the dashboard writes nothing but its requests to reset or change the filter.
 
-use std::{collections::HashMap, time::Duration};
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use tokio::{sync::watch, time::MissedTickBehavior};
 
@@ -103,6 +106,9 @@ pub async fn run(
         log::warn!("sweep: {e}");
     }
     refresh_totals(&probe, &to);
+    if let Some(attributor) = &naming.attributor {
+        log::info!("process attribution: {:?}", attributor.stats());
+    }
     Ok(())
 }
 
@@ -128,8 +134,8 @@ struct Naming {
     attributor: Option<Attributor>,
     /// Owners seen, with their ids (interning a known owner takes no lock).
     ids: HashMap<Owner, ProcessId, foldhash::fast::RandomState>,
-    /// Connections whose two sides are settled (found or remote), until they end.
-    named: HashMap<Tuple, Processes, foldhash::fast::RandomState>,
+    /// Connections named, until they end.
+    named: HashMap<Tuple, Named, foldhash::fast::RandomState>,
     tuples: Vec<Tuple>,
     ended: Vec<Tuple>,
     notice_given: bool,
@@ -140,9 +146,19 @@ struct Naming {
 
 /// Owners remembered with their ids; past it the map starts again (the ids stay valid).
 const OWNER_IDS_KEPT: usize = 65_536;
-/// Settled connections remembered; past it the map starts again (and asks the attributor,
-/// which has its own cache).
+/// Connections remembered; past it the map starts again (and asks the attributor, which has
+/// its own cache).
 const NAMED_CONNECTIONS_KEPT: usize = 100_000;
+/// A connection with a side not found asks again after this (not every batch: a side that
+/// cannot be found would cost a search each time).
+const UNSETTLED_RETRY: Duration = Duration::from_secs(1);
+
+/// A connection's processes as named, and when to ask again if a side was not found.
+#[derive(Clone, Copy)]
+struct Named {
+    processes: Processes,
+    retry_at: Option<Instant>,
+}
 
 impl Naming {
     fn new(model: &SharedModel) -> Self {
@@ -173,13 +189,17 @@ impl Naming {
         }
         self.tuples.clear();
         self.ended.clear();
-        // A connection whose sides are settled takes its ids from here: one hash per exchange
-        // of a keep-alive connection, and nothing asked of the attributor.
+        let now = Instant::now();
+        // A connection named already takes its ids from here: one hash per exchange of a
+        // keep-alive connection, and nothing asked of the attributor; one with a side not found
+        // asks again once its retry time has come.
         for event in batch.iter_mut() {
             match event {
                 Event::Exchange(e) => match self.named.get(&e.tuple) {
-                    Some(processes) => e.processes = *processes,
-                    None => self.tuples.push(e.tuple),
+                    Some(named) if named.retry_at.is_none_or(|at| now < at) => {
+                        e.processes = named.processes;
+                    }
+                    _ => self.tuples.push(e.tuple),
                 },
                 Event::ConnectionEnded(end) => {
                     self.named.remove(&end.tuple);
@@ -202,6 +222,11 @@ impl Naming {
             }
             return;
         };
+        // Ends first: their descriptors are read again, and the kernel hands their numbers to
+        // the new connections of this very batch.
+        if !self.ended.is_empty() {
+            attributor.closed(&self.ended);
+        }
         if !self.tuples.is_empty() {
             let answers = attributor.attribute(&self.tuples);
             for (e, answer) in unnamed.zip(answers) {
@@ -209,20 +234,21 @@ impl Naming {
                     client: id_of(&mut self.ids, &answer.client),
                     server: id_of(&mut self.ids, &answer.server),
                 };
-                // An unknown side may yet be found (the attributor retries): not settled.
+                // An unknown side may yet be found: asked again after a while.
                 let settled = [e.processes.client, e.processes.server]
                     .iter()
                     .all(|&id| id != ProcessId::UNKNOWN);
-                if settled {
-                    if self.named.len() >= NAMED_CONNECTIONS_KEPT {
-                        self.named.clear();
-                    }
-                    self.named.insert(e.tuple, e.processes);
+                if self.named.len() >= NAMED_CONNECTIONS_KEPT {
+                    self.named.clear();
                 }
+                self.named.insert(
+                    e.tuple,
+                    Named {
+                        processes: e.processes,
+                        retry_at: (!settled).then(|| now + UNSETTLED_RETRY),
+                    },
+                );
             }
-        }
-        if !self.ended.is_empty() {
-            attributor.closed(&self.ended);
         }
         // A denial despite the capability (a sandbox's own init, say) is not ours to explain.
         if !self.notice_given

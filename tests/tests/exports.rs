@@ -204,7 +204,8 @@ const SENT: [Sent; 5] = [
 
 fn json_lines_hold_what_curl_sent(mode: AttachMode) {
     let ns = NetNs::new();
-    let _nginx = nginx(&ns);
+    let nginx = nginx(&ns);
+    let nginx_worker = nginx.worker_pids()[0];
     let all = httptop(&ns, mode, &["-p", "8080", "--json-lines"]);
     let errors = httptop(
         &ns,
@@ -285,6 +286,19 @@ fn json_lines_hold_what_curl_sent(mode: AttachMode) {
         summary.0["json_lines"],
         serde_json::json!({"written": 5, "dropped": 0})
     );
+    // Each line names the server's process: nginx's worker, or (the connection gone before
+    // httptop looked) nginx by its listening socket, which its master shares: no pid then.
+    let worker = nginx_worker.to_string();
+    for process in jq(
+        r#"[.server_process.state, .server_process.comm, .server_process.pid]"#,
+        &lines,
+    ) {
+        assert!(
+            process == format!(r#"["found","nginx",{worker}]"#)
+                || process == r#"["found","nginx",null]"#,
+            "{process}"
+        );
+    }
 
     // The filter and --show-query apply to the lines.
     assert_eq!(

@@ -20,7 +20,7 @@ use tokio::sync::{Notify, watch};
 use probe_common::wire::{Counter, histogram_bucket};
 use prometheus_client::{
     collector::Collector,
-    encoding::{DescriptorEncoder, EncodeMetric as _},
+    encoding::{DescriptorEncoder, EncodeCounterValue, EncodeGaugeValue, EncodeMetric as _},
     metrics::{MetricType, counter::ConstCounter, gauge::ConstGauge},
     registry::Registry,
 };
@@ -304,28 +304,47 @@ impl ProcessStats {
 
 impl Collector for ProcessStats {
     fn encode(&self, mut encoder: DescriptorEncoder) -> Result<(), fmt::Error> {
-        let metric = encoder.encode_descriptor(
+        counter(
+            &mut encoder,
             "process_cpu_seconds",
             "CPU time httptop's process has used, user and system",
-            None,
-            MetricType::Counter,
+            self.cpu_s,
         )?;
-        ConstCounter::new(self.cpu_s).encode(metric)?;
-        let metric = encoder.encode_descriptor(
+        gauge(
+            &mut encoder,
             "process_resident_memory_bytes",
             "httptop's resident memory",
-            None,
-            MetricType::Gauge,
+            self.rss_bytes as i64,
         )?;
-        ConstGauge::new(self.rss_bytes as i64).encode(metric)?;
-        let metric = encoder.encode_descriptor(
+        gauge(
+            &mut encoder,
             "process_start_time_seconds",
             "When httptop started, seconds since the Unix epoch",
-            None,
-            MetricType::Gauge,
-        )?;
-        ConstGauge::new(self.start_s).encode(metric)
+            self.start_s,
+        )
     }
+}
+
+/// One counter family without labels: its descriptor, then its value.
+fn counter(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: impl EncodeCounterValue + fmt::Debug + Send + Sync,
+) -> fmt::Result {
+    let metric = encoder.encode_descriptor(name, help, None, MetricType::Counter)?;
+    ConstCounter::new(value).encode(metric)
+}
+
+/// One gauge family without labels.
+fn gauge(
+    encoder: &mut DescriptorEncoder,
+    name: &str,
+    help: &str,
+    value: impl EncodeGaugeValue + fmt::Debug + Send + Sync,
+) -> fmt::Result {
+    let metric = encoder.encode_descriptor(name, help, None, MetricType::Gauge)?;
+    ConstGauge::new(value).encode(metric)
 }
 
 /// The labels of one histogram series.
@@ -397,29 +416,30 @@ impl Collector for Snapshot {
         ConstGauge::new(1i64).encode(family.encode_family(&info)?)?;
 
         // The kernel's counters, one list: every `Counter` under its JSON key.
-        for counter in Counter::ALL {
+        for kernel_counter in Counter::ALL {
             let help = format!(
                 "Kernel counter: {} (exact; see docs/terms.md)",
-                counter.label()
+                kernel_counter.label()
             );
-            let metric =
-                encoder.encode_descriptor(counter.key(), &help, None, MetricType::Counter)?;
-            ConstCounter::new(totals.get(counter)).encode(metric)?;
+            counter(
+                &mut encoder,
+                kernel_counter.key(),
+                &help,
+                totals.get(kernel_counter),
+            )?;
         }
-        let metric = encoder.encode_descriptor(
+        gauge(
+            &mut encoder,
             "in_flight_requests",
             "Requests outstanding now (the kernel's in-flight entries)",
-            None,
-            MetricType::Gauge,
+            totals.in_flight as i64,
         )?;
-        ConstGauge::new(totals.in_flight as i64).encode(metric)?;
-        let metric = encoder.encode_descriptor(
+        counter(
+            &mut encoder,
             "events_received",
             "Exchange events that reached httptop (exchanges minus events lost)",
-            None,
-            MetricType::Counter,
+            *events_received,
         )?;
-        ConstCounter::new(*events_received).encode(metric)?;
 
         let mut histogram = encoder.encode_descriptor(
             DURATION_HISTOGRAM,
@@ -448,59 +468,52 @@ impl Collector for Snapshot {
             encode_series(&OTHER_LABELS, other)?;
         }
 
-        let metric = encoder.encode_descriptor(
+        gauge(
+            &mut encoder,
             "series",
             "Series of the duration histogram, the `other` one not included",
-            None,
-            MetricType::Gauge,
+            series.len() as i64,
         )?;
-        ConstGauge::new(series.len() as i64).encode(metric)?;
-        let metric = encoder.encode_descriptor(
+        gauge(
+            &mut encoder,
             "series_limit",
             "Series the duration histogram keeps apart (--prometheus-series)",
-            None,
-            MetricType::Gauge,
+            opts.series_limit as i64,
         )?;
-        ConstGauge::new(opts.series_limit as i64).encode(metric)?;
-        let metric = encoder.encode_descriptor(
+        counter(
+            &mut encoder,
             "series_overflow",
             "Exchanges counted in the `other` series because the series limit was reached",
-            None,
-            MetricType::Counter,
+            *overflow,
         )?;
-        ConstCounter::new(*overflow).encode(metric)?;
 
-        let metric = encoder.encode_descriptor(
+        counter(
+            &mut encoder,
             "filter_runs",
             "Runs of httptop's kernel program (one per packet seen)",
-            None,
-            MetricType::Counter,
+            totals.filter_run_cnt,
         )?;
-        ConstCounter::new(totals.filter_run_cnt).encode(metric)?;
-        let metric = encoder.encode_descriptor(
+        counter(
+            &mut encoder,
             "filter_run_seconds",
             "Time spent in httptop's kernel program",
-            None,
-            MetricType::Counter,
+            totals.filter_run_ns as f64 / 1e9,
         )?;
-        ConstCounter::new(totals.filter_run_ns as f64 / 1e9).encode(metric)?;
 
         if let Some(lines) = &self.metrics.json_lines {
             let (written, dropped) = lines.get();
-            let metric = encoder.encode_descriptor(
+            counter(
+                &mut encoder,
                 "json_lines_written",
                 "Exchanges written to stdout as JSON lines",
-                None,
-                MetricType::Counter,
+                written,
             )?;
-            ConstCounter::new(written).encode(metric)?;
-            let metric = encoder.encode_descriptor(
+            counter(
+                &mut encoder,
                 "json_lines_dropped",
                 "Exchanges not written as JSON lines because stdout's reader fell behind",
-                None,
-                MetricType::Counter,
+                dropped,
             )?;
-            ConstCounter::new(dropped).encode(metric)?;
         }
         Ok(())
     }

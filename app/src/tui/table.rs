@@ -295,12 +295,9 @@ const FIGURES: [Column<Row>; 10] = [
     },
 ];
 
-/// The columns drawn for `rows` of `group`: without the process columns of other groupings
-/// when no row's processes were looked up (a run without attribution).
-fn shown_columns(group: Group, rows: &[Row]) -> Vec<&'static Column<Row>> {
-    let looked_up = rows
-        .iter()
-        .any(|r| r.last.processes != crate::model::Processes::default());
+/// The columns drawn for rows of `group`: without the process columns of other groupings when
+/// no exchange's processes were looked up (`looked_up`: the view's figures say).
+fn shown_columns(group: Group, looked_up: bool) -> Vec<&'static Column<Row>> {
     columns(group)
         .into_iter()
         .filter(|c| {
@@ -468,7 +465,7 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             (area, inner),
             block,
             (
-                &shown_columns(group, &app.view.rows),
+                &shown_columns(group, app.view.figures.process_sides.any()),
                 &app.view.rows[start..end],
             ),
             place,

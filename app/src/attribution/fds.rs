@@ -328,7 +328,10 @@ impl Budget {
         let earned = now.duration_since(self.at).as_nanos() as i128
             * BUDGET_PER_SEC.as_nanos() as i128
             / 1_000_000_000;
-        self.credit = (self.credit + earned).min(BUDGET_CAP.as_nanos() as i128);
+        // The cap bounds what is saved up from earnings; it does not take back the credit the
+        // first searches start with.
+        let cap = (BUDGET_CAP.as_nanos() as i128).max(self.credit);
+        self.credit = (self.credit + earned).min(cap);
         self.at = now;
     }
 

@@ -129,7 +129,7 @@ const CACHE_CAP: usize = 100_000;
 /// A cached connection not looked up for this long is forgotten.
 const IDLE: Duration = Duration::from_secs(60);
 /// An answer with an unknown end is tried again after this.
-const RETRY: Duration = Duration::from_secs(5);
+const RETRY: Duration = Duration::from_secs(1);
 /// The LISTEN sockets are dumped again when older than this.
 const LISTENERS_REFRESH: Duration = Duration::from_secs(1);
 /// Keys of each hint map; past it the map starts again.

@@ -106,47 +106,46 @@ fn processes_on_each_side_are_named_exactly(mode: AttachMode) {
     processes.assert_all_answered(65);
 
     let me = (std::process::id(), comm_of(std::process::id()));
-    let mut rows = rows(&processes);
-    // A client side of a connection that ended before httptop looked is not known, and never
-    // someone else's: each such row is the client's own pid, or `?`. Its server side is named
-    // by the listening socket: nginx's master and worker share it, so no pid is guessed.
-    let mut short_lived = 0;
-    let mut nginx_unnamed_worker = 0;
-    rows.retain(|key, exchanges| {
-        let curl = curls
+    // What each side may be called: its own process (exact pid and command), nginx by its
+    // listening socket (master and worker share it: no pid), or `?` when httptop could not find
+    // it in time (a busy machine, a connection gone first) -- never another process's pid. A
+    // connection is named once, so a named process row holds all of that client's exchanges.
+    let servers = [
+        (format!("nginx[{worker}] (server)"), None),
+        ("nginx[?] (server)".to_owned(), None),
+        (
+            format!("python3[{}] (server)", python_server.pid()),
+            Some(5),
+        ),
+        ("? (server)".to_owned(), None),
+    ];
+    let mut clients = vec![
+        (format!("python3[{first_client}] (client)"), Some(30)),
+        (format!("python3[{second_client}] (client)"), Some(20)),
+        (format!("{}[{}] (client)", me.1, me.0), Some(10)),
+        ("? (client)".to_owned(), None),
+    ];
+    clients.extend(
+        curls
             .iter()
-            .any(|pid| key == &format!("curl[{pid}] (client)"));
-        let me_named = key == &format!("{}[{}] (client)", me.1, me.0);
-        if curl || me_named || key == "? (client)" {
-            short_lived += *exchanges;
-            false
-        } else if key == "nginx[?] (server)" {
-            nginx_unnamed_worker += *exchanges;
-            false
+            .map(|pid| (format!("curl[{pid}] (client)"), Some(1))),
+    );
+    let (mut server_sides, mut client_sides) = (0, 0);
+    for (key, exchanges) in rows(&processes) {
+        let (sides, allowed) = if key.ends_with("(server)") {
+            (&mut server_sides, &servers[..])
         } else {
-            true
+            (&mut client_sides, &clients[..])
+        };
+        let Some((_, whole)) = allowed.iter().find(|(name, _)| *name == key) else {
+            panic!("`{key}` names a process that was not on that side:\n{processes}");
+        };
+        if let Some(whole) = whole {
+            assert_eq!(exchanges, *whole, "{key}: {processes}");
         }
-    });
-    assert_eq!(short_lived, 15, "{processes}");
-    let worker_row = rows
-        .remove(&format!("nginx[{worker}] (server)"))
-        .unwrap_or(0);
-    assert_eq!(worker_row + nginx_unnamed_worker, 60, "{processes}");
-    assert!(
-        worker_row >= 50,
-        "the keep-alive connections' worker is named: {processes}"
-    );
-    assert_eq!(
-        rows,
-        BTreeMap::from([
-            (format!("python3[{first_client}] (client)"), 30),
-            (format!("python3[{second_client}] (client)"), 20),
-            // http.server is one process: when the connection is gone, its listening socket
-            // names it all the same.
-            (format!("python3[{}] (server)", python_server.pid()), 5),
-        ]),
-        "{processes}"
-    );
+        *sides += exchanges;
+    }
+    assert_eq!((server_sides, client_sides), (65, 65), "{processes}");
     let sides = &processes.0["process_sides"];
     assert_eq!(sides["remote"], 0, "{processes}");
     assert_eq!(
@@ -157,30 +156,48 @@ fn processes_on_each_side_are_named_exactly(mode: AttachMode) {
     // This process may read every process's descriptors: nothing to say.
     assert_eq!(processes.0["process_notice"], Value::Null, "{processes}");
 
-    // Each connection row names both sides: the keep-alive ones exactly.
+    // Each connection row names both sides as the process rows do: exactly, or not at all.
+    let unknown = serde_json::json!({"state": "unknown", "pid": null, "comm": null, "unit": null});
+    let nginx_by_listener =
+        serde_json::json!({"state": "found", "pid": null, "comm": "nginx", "unit": null});
     let mut keep_alive = Vec::new();
     for row in connections.0["top_rows"].as_array().unwrap() {
-        let server = row["server"].as_str().unwrap();
-        if server == NGINX.to_string() {
+        let server = &row["server_process"];
+        if row["server"].as_str().unwrap() == NGINX.to_string() {
+            assert!(
+                [
+                    found(worker, "nginx"),
+                    nginx_by_listener.clone(),
+                    unknown.clone()
+                ]
+                .contains(server),
+                "{row}"
+            );
             keep_alive.push((
                 row["exchanges"].as_u64().unwrap(),
                 row["client_process"].clone(),
-                row["server_process"].clone(),
             ));
         } else {
-            assert_eq!(row["server_process"], found(python_server.pid(), "python3"));
+            assert!(
+                [found(python_server.pid(), "python3"), unknown.clone()].contains(server),
+                "{row}"
+            );
         }
     }
-    keep_alive.sort_by_key(|(n, ..)| *n);
-    assert_eq!(keep_alive.len(), 3, "{connections}");
-    assert_eq!(
-        keep_alive[1..],
-        [
-            (20, found(second_client, "python3"), found(worker, "nginx")),
-            (30, found(first_client, "python3"), found(worker, "nginx")),
-        ]
-    );
-    assert_eq!(keep_alive[0].0, 10);
+    keep_alive.sort_by_key(|(n, _)| *n);
+    let counts: Vec<u64> = keep_alive.iter().map(|(n, _)| *n).collect();
+    assert_eq!(counts, [10, 20, 30], "{connections}");
+    for ((_, client), pid) in keep_alive.iter().zip([me.0, second_client, first_client]) {
+        let comm = if pid == me.0 {
+            me.1.as_str()
+        } else {
+            "python3"
+        };
+        assert!(
+            [found(pid, comm), unknown.clone()].contains(client),
+            "{client}"
+        );
+    }
 }
 
 /// Waits for a client that must finish within seconds.

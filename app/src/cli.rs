@@ -7,6 +7,7 @@ use clap::Parser;
 
 #[cfg(feature = "bench-controls")]
 use crate::kernel::EntryProgram;
+use crate::probes::NetnsConfig;
 use crate::{
     collector::CollectorOptions,
     export::DEFAULT_SERIES_LIMIT,
@@ -55,6 +56,12 @@ pub struct Cli {
     /// Interface to watch (repeatable); default: every interface of this network namespace.
     #[arg(short = 'i', long = "interface", value_name = "IFACE")]
     pub interfaces: Vec<String>,
+
+    /// Also watch inside another network namespace (repeatable): an `ip netns` name, a path
+    /// such as /proc/PID/ns/net, or `all` for every named namespace, new ones included. All of
+    /// its interfaces are watched; each row says which namespace it is in.
+    #[arg(long = "netns", value_name = "NAME|PATH|all", conflicts_with = "read")]
+    pub netns: Vec<String>,
 
     /// Watch only these server ports (repeatable).
     #[arg(short = 'p', long = "port", value_name = "PORT", value_parser = server_port)]
@@ -151,6 +158,10 @@ impl Cli {
             #[cfg(not(feature = "bench-controls"))]
             entry_program: Default::default(),
             attach: self.attach,
+            netns: NetnsConfig {
+                all: self.netns.iter().any(|n| n == "all"),
+                namespaces: self.netns.into_iter().filter(|n| n != "all").collect(),
+            },
         };
         Ok(RunConfig {
             mode,

@@ -13,8 +13,10 @@ use tokio::{sync::watch, time::MissedTickBehavior};
 use crate::{
     attribution::{Attributor, Owner, Side},
     export::Exports,
-    kernel::{Kernel, monotonic_ns},
-    model::{Event, ProcessId, ProcessInfo, Processes, SharedModel, Tuple},
+    kernel::monotonic_ns,
+    model::{Event, NetnsId, ProcessId, ProcessInfo, Processes, SharedModel, Tuple},
+    netns::SharedNetns,
+    probes::Probes,
 };
 
 #[derive(Clone, Debug)]
@@ -50,13 +52,14 @@ fn ticker(period: Duration) -> tokio::time::Interval {
 /// before the detach and reads the totals last, so the model ends with every exchange the
 /// kernel counted.
 pub async fn run(
-    mut probe: Kernel,
+    mut probe: Probes,
     model: SharedModel,
     exports: Exports,
     opts: CollectorOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let mut naming = Naming::new(&model);
+    naming.add_namespaces(probe.take_added());
     let mut to = Destinations {
         model: &model,
         exports: &exports,
@@ -81,9 +84,10 @@ pub async fn run(
                 if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
                     log::warn!("sweep: {e}");
                 }
-                if let Err(e) = probe.refresh_interfaces() {
-                    log::warn!("tapping new interfaces: {e}");
+                if let Err(e) = probe.refresh() {
+                    log::warn!("tapping new interfaces and namespaces: {e}");
                 }
+                to.naming.add_namespaces(probe.take_added());
             }
             // Fresh totals right before the point closes, so each interval's deltas (the
             // filter's cost, the counts) cover exactly that interval.
@@ -106,8 +110,10 @@ pub async fn run(
         log::warn!("sweep: {e}");
     }
     refresh_totals(&probe, &to);
-    if let Some(attributor) = &naming.attributor {
-        log::info!("process attribution: {:?}", attributor.stats());
+    for (netns, attributor) in &naming.attributors {
+        if let Some(attributor) = attributor {
+            log::info!("process attribution in {netns}: {:?}", attributor.stats());
+        }
     }
     Ok(())
 }
@@ -120,7 +126,7 @@ struct Destinations<'a> {
     naming: &'a mut Naming,
 }
 
-fn drain(probe: &mut Kernel, to: &mut Destinations<'_>, batch: &mut Vec<Event>) {
+fn drain(probe: &mut Probes, to: &mut Destinations<'_>, batch: &mut Vec<Event>) {
     probe.drain_events(|e| batch.push(e));
     to.naming.name(batch);
     to.exports.record_events(batch);
@@ -129,15 +135,19 @@ fn drain(probe: &mut Kernel, to: &mut Destinations<'_>, batch: &mut Vec<Event>) 
 
 /// Names the local process on each side of each exchange ([`Attributor`]), as ids into the
 /// model's table of processes; a run without the kernel's socket interface names none and says
-/// why once.
+/// why once. Each watched network namespace has its own attributor (its sockets are looked up
+/// in it).
 struct Naming {
-    attributor: Option<Attributor>,
+    /// By namespace, httptop's own first; `None` where attribution could not start.
+    attributors: Vec<(NetnsId, Option<Attributor>)>,
     /// Owners seen, with their ids (interning a known owner takes no lock).
     ids: HashMap<Owner, ProcessId, foldhash::fast::RandomState>,
     /// Connections named, until they end.
-    named: HashMap<Tuple, Named, foldhash::fast::RandomState>,
+    named: HashMap<(NetnsId, Tuple), Named, foldhash::fast::RandomState>,
     tuples: Vec<Tuple>,
     ended: Vec<Tuple>,
+    /// The namespaces of the batch being named.
+    spaces: Vec<NetnsId>,
     notice_given: bool,
     /// Whether this process may read other users' file descriptors.
     privileged: bool,
@@ -172,21 +182,51 @@ impl Naming {
             }
         };
         Naming {
-            attributor,
+            attributors: vec![(NetnsId::OWN, attributor)],
             ids: HashMap::default(),
             named: HashMap::default(),
             tuples: Vec::new(),
             ended: Vec::new(),
+            spaces: Vec::new(),
             notice_given: false,
             privileged: crate::kernel::can_read_other_processes(),
             model: model.clone(),
         }
     }
 
-    fn name(&mut self, batch: &mut [Event]) {
-        if batch.is_empty() {
-            return;
+    /// Attributors for namespaces watched since the last call.
+    fn add_namespaces(&mut self, added: Vec<(NetnsId, SharedNetns)>) {
+        for (netns, space) in added {
+            let attributor = match Attributor::in_netns(space.clone()) {
+                Ok(a) => Some(a),
+                Err(e) => {
+                    log::warn!("processes in network namespace {space} are not named: {e}");
+                    None
+                }
+            };
+            self.attributors.push((netns, attributor));
         }
+    }
+
+    fn name(&mut self, batch: &mut [Event]) {
+        self.spaces.clear();
+        for event in batch.iter() {
+            let netns = match event {
+                Event::Exchange(e) => e.netns,
+                Event::ConnectionEnded(end) => end.netns,
+            };
+            if !self.spaces.contains(&netns) {
+                self.spaces.push(netns);
+            }
+        }
+        for i in 0..self.spaces.len() {
+            let netns = self.spaces[i];
+            self.name_in(netns, batch);
+        }
+    }
+
+    /// Names the exchanges of `batch` seen in `netns`.
+    fn name_in(&mut self, netns: NetnsId, batch: &mut [Event]) {
         self.tuples.clear();
         self.ended.clear();
         let now = Instant::now();
@@ -195,25 +235,33 @@ impl Naming {
         // asks again once its retry time has come.
         for event in batch.iter_mut() {
             match event {
-                Event::Exchange(e) => match self.named.get(&e.tuple) {
+                Event::Exchange(e) if e.netns == netns => match self.named.get(&(netns, e.tuple)) {
                     Some(named) if named.retry_at.is_none_or(|at| now < at) => {
                         e.processes = named.processes;
                     }
                     _ => self.tuples.push(e.tuple),
                 },
-                Event::ConnectionEnded(end) => {
-                    self.named.remove(&end.tuple);
+                Event::ConnectionEnded(end) if end.netns == netns => {
+                    self.named.remove(&(netns, end.tuple));
                     self.ended.push(end.tuple);
                 }
+                _ => {}
             }
         }
         // The exchanges still to name, in the order their tuples were gathered (the kernel's
         // exchanges come with nothing looked up).
         let unnamed = batch.iter_mut().filter_map(|event| match event {
-            Event::Exchange(e) if e.processes == Processes::default() => Some(e),
+            Event::Exchange(e) if e.netns == netns && e.processes == Processes::default() => {
+                Some(e)
+            }
             _ => None,
         });
-        let Some(attributor) = &mut self.attributor else {
+        let attributor = self
+            .attributors
+            .iter_mut()
+            .find(|(n, _)| *n == netns)
+            .and_then(|(_, a)| a.as_mut());
+        let Some(attributor) = attributor else {
             for e in unnamed {
                 e.processes = Processes {
                     client: ProcessId::UNKNOWN,
@@ -242,7 +290,7 @@ impl Naming {
                     self.named.clear();
                 }
                 self.named.insert(
-                    e.tuple,
+                    (netns, e.tuple),
                     Named {
                         processes: e.processes,
                         retry_at: (!settled).then(|| now + UNSETTLED_RETRY),
@@ -286,7 +334,7 @@ fn id_of(
     id
 }
 
-fn refresh_totals(probe: &Kernel, to: &Destinations<'_>) {
+fn refresh_totals(probe: &Probes, to: &Destinations<'_>) {
     match probe.totals() {
         Ok(t) => {
             to.exports.set_kernel_totals(&t);

@@ -26,7 +26,8 @@ use probe_common::{
 };
 
 use crate::{
-    model::{ConnectionEnd, Event, KernelTotals},
+    model::{ConnectionEnd, Event, KernelTotals, NetnsId},
+    netns::SharedNetns,
     records::{connection_end, model_event, totals_from_counters},
 };
 
@@ -158,6 +159,8 @@ pub enum KernelError {
         #[source]
         source: ProgramError,
     },
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
     #[error("{context}: {source}")]
     Io {
         context: String,
@@ -204,6 +207,8 @@ pub struct KernelConfig {
     pub entry_program: EntryProgram,
     /// Socket filter or tc classifier.
     pub attach: AttachMode,
+    /// Other network namespaces to watch (`--netns`), besides httptop's own.
+    pub netns: crate::probes::NetnsConfig,
 }
 
 /// One interface's attachment.
@@ -242,6 +247,10 @@ pub struct Kernel {
     in_flight: u64,
     /// Connections the sweep removed, handed out with the next events.
     swept_ends: Vec<ConnectionEnd>,
+    /// The network namespace of the taps: `None` for httptop's own. Its events carry
+    /// `netns_id`.
+    space: Option<SharedNetns>,
+    netns_id: NetnsId,
 }
 
 /// Entries read per BPF_MAP_LOOKUP_BATCH call: more than any hash bucket holds (the kernel
@@ -401,7 +410,7 @@ fn check_capabilities(mode: AttachMode) -> Result<(), KernelError> {
 }
 
 /// This process's effective capabilities, from /proc/self/status (bit N: capability N).
-fn effective_capabilities() -> u64 {
+pub(crate) fn effective_capabilities() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
     status
         .lines()
@@ -549,12 +558,43 @@ impl Kernel {
         Ok(true)
     }
 
+    /// [`Kernel::attach`] inside another network namespace, every interface of it (new ones
+    /// included); its events say `netns_id`.
+    pub fn attach_in(
+        config: &KernelConfig,
+        space: SharedNetns,
+        netns_id: NetnsId,
+    ) -> Result<Kernel, KernelError> {
+        let config = KernelConfig {
+            interfaces: Vec::new(),
+            netns: Default::default(),
+            ..config.clone()
+        };
+        let mut kernel = space.within(|| Kernel::attach(&config))??;
+        kernel.space = Some(space);
+        kernel.netns_id = netns_id;
+        Ok(kernel)
+    }
+
+    /// The namespace whose traffic this watches (`None`: httptop's own).
+    pub fn netns(&self) -> Option<&SharedNetns> {
+        self.space.as_ref()
+    }
+
     /// With every interface watched: taps interfaces that appeared since the last call and
     /// closes the taps of interfaces that are gone. Returns how many were added.
     pub fn refresh_interfaces(&mut self) -> Result<usize, KernelError> {
         if !self.all_interfaces {
             return Ok(0);
         }
+        // Interfaces are listed, and sockets made, inside the namespace they belong to.
+        if let Some(space) = self.space.clone() {
+            return space.within(|| self.refresh_interfaces_here())?;
+        }
+        self.refresh_interfaces_here()
+    }
+
+    fn refresh_interfaces_here(&mut self) -> Result<usize, KernelError> {
         let present = interfaces();
         self.taps.retain(|t| {
             let here = present.iter().any(|(index, _)| *index == t.ifindex);
@@ -664,6 +704,8 @@ impl Kernel {
             swept_expired: 0,
             in_flight: 0,
             swept_ends: Vec::new(),
+            space: None,
+            netns_id: NetnsId::OWN,
         })
     }
 
@@ -671,14 +713,21 @@ impl Kernel {
     /// then for the connections the sweep removed since; returns how many.
     pub fn drain_events(&mut self, mut f: impl FnMut(Event)) -> usize {
         let mut n = 0;
+        let netns = self.netns_id;
         while let Some(item) = self.events.next() {
             if let Some(event) = WireEvent::parse(&item) {
-                f(model_event(&event));
+                let mut event = model_event(&event);
+                match &mut event {
+                    Event::Exchange(e) => e.netns = netns,
+                    Event::ConnectionEnded(end) => end.netns = netns,
+                }
+                f(event);
                 n += 1;
             }
         }
         n += self.swept_ends.len();
-        for end in self.swept_ends.drain(..) {
+        for mut end in self.swept_ends.drain(..) {
+            end.netns = netns;
             f(Event::ConnectionEnded(end));
         }
         n
@@ -815,7 +864,17 @@ impl Kernel {
         log::info!("detached from {} interface(s)", self.taps.len());
         // No new taps after this.
         self.all_interfaces = false;
-        self.taps.clear();
+        let taps = std::mem::take(&mut self.taps);
+        // A tc hook without TCX is removed through netlink, which speaks to the namespace of
+        // the thread that asks.
+        match &self.space {
+            Some(space) => {
+                if let Err(e) = space.within(move || drop(taps)) {
+                    log::warn!("detaching in {space}: {e}");
+                }
+            }
+            None => drop(taps),
+        }
     }
 }
 

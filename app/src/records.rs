@@ -7,7 +7,7 @@ use probe_common::wire::{
     InFlight, Method, PATH_LEN, request_target,
 };
 
-use crate::model::{ConnectionEnd, Event, Exchange, KernelTotals, PathPrefix, Tuple};
+use crate::model::{ConnectionEnd, Event, Exchange, KernelTotals, NetnsId, PathPrefix, Tuple};
 
 /// An address as the kernel stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
 pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
@@ -61,6 +61,7 @@ pub fn event_record(e: &ExchangeEvent) -> Exchange {
 /// A connection's end, from the kernel's event or the sweep.
 pub fn connection_end(key: &ConnKey, conn_start_ns: u64) -> ConnectionEnd {
     ConnectionEnd {
+        netns: NetnsId::OWN,
         tuple: tuple_from_key(key),
         conn_start_ns,
     }
@@ -96,6 +97,7 @@ fn record(
         status,
         path: PathPrefix::from_wire(request_target(path, path_len)),
         processes: Default::default(),
+        netns: NetnsId::OWN,
     }
 }
 

@@ -16,10 +16,11 @@ use crate::{
     },
     headless::{self, HeadlessOptions, SummaryOptions},
     kernel::monotonic_ns,
-    kernel::{Kernel, KernelConfig, KernelError},
+    kernel::{KernelConfig, KernelError},
     logging,
     model::{Clock, Filter, JsonLinesSummary, Model, ModelOptions, SharedModel, Source},
     offline,
+    probes::Probes,
     tui::{self, DashboardOptions},
 };
 
@@ -135,14 +136,14 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         .prometheus
         .map(|p| MetricsListener::bind(p.addr))
         .transpose()?;
-    let probe = Kernel::attach(&kernel).map_err(|error| AttachError {
+    let probe = Probes::attach(&kernel).map_err(|error| AttachError {
         error,
         log: log_path.clone(),
     })?;
     // Scripts wait for this line before sending traffic.
     eprintln!(
         "httptop: attached to {}; log: {}",
-        describe_scope(&kernel),
+        describe_scope(&kernel, probe.namespaces()),
         log_path.display()
     );
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -225,7 +226,7 @@ struct Live {
 }
 
 impl Live {
-    async fn run(mut self, probe: Kernel, front: FrontEnd) -> anyhow::Result<()> {
+    async fn run(mut self, probe: Probes, front: FrontEnd) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         if let (Some(listener), Some(metrics)) = (self.listener.take(), &self.exports.metrics) {
             tokio::spawn(listener.serve(metrics.clone(), stop_rx.clone()));
@@ -318,12 +319,21 @@ fn start_logging(path: &std::path::Path) {
     }
 }
 
-/// `all interfaces (all ports)`, `lo, eth0 (server ports [80])`.
-fn describe_scope(kernel: &KernelConfig) -> String {
+/// `all interfaces (all ports)`, `lo, eth0 (server ports [80])`, `all interfaces and 2 other
+/// network namespaces (all ports)`.
+fn describe_scope(kernel: &KernelConfig, namespaces: usize) -> String {
     let interfaces = if kernel.interfaces.is_empty() {
         "all interfaces".to_owned()
     } else {
         kernel.interfaces.join(", ")
+    };
+    let interfaces = match namespaces.saturating_sub(1) {
+        0 if kernel.netns.all => {
+            format!("{interfaces}, and named network namespaces as they appear")
+        }
+        0 => interfaces,
+        1 => format!("{interfaces} and 1 other network namespace"),
+        n => format!("{interfaces} and {n} other network namespaces"),
     };
     let ports = if kernel.ports.is_empty() {
         "all ports".to_owned()

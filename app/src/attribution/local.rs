@@ -7,6 +7,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::netns::SharedNetns;
+
 /// Interface addresses change rarely; a second is soon enough to see a new one.
 const REFRESH: Duration = Duration::from_secs(1);
 
@@ -15,6 +17,8 @@ pub(super) struct LocalAddrs {
     /// `getifaddrs` has answered at least once: until then every address may be local.
     known: bool,
     refreshed: Option<Instant>,
+    /// Another network namespace's addresses, read from inside it; `None`: this process's.
+    space: Option<SharedNetns>,
 }
 
 impl LocalAddrs {
@@ -23,6 +27,14 @@ impl LocalAddrs {
             addrs: HashSet::new(),
             known: false,
             refreshed: None,
+            space: None,
+        }
+    }
+
+    pub fn in_netns(space: SharedNetns) -> LocalAddrs {
+        LocalAddrs {
+            space: Some(space),
+            ..LocalAddrs::new()
         }
     }
 
@@ -35,17 +47,16 @@ impl LocalAddrs {
             return;
         }
         self.refreshed = Some(now);
-        match nix::ifaddrs::getifaddrs() {
-            Ok(ifaddrs) => {
-                self.addrs.clear();
-                for ifa in ifaddrs {
-                    let Some(addr) = ifa.address else { continue };
-                    if let Some(v4) = addr.as_sockaddr_in() {
-                        self.addrs.insert(IpAddr::V4(v4.ip()));
-                    } else if let Some(v6) = addr.as_sockaddr_in6() {
-                        self.addrs.insert(IpAddr::V6(v6.ip()).to_canonical());
-                    }
-                }
+        let read = match &self.space {
+            Some(space) => space.within(read_addrs).unwrap_or_else(|e| {
+                log::debug!("{e}");
+                Err(nix::Error::EPERM)
+            }),
+            None => read_addrs(),
+        };
+        match read {
+            Ok(addrs) => {
+                self.addrs = addrs;
                 self.known = true;
             }
             Err(e) => log::debug!("getifaddrs: {e}"),
@@ -56,4 +67,18 @@ impl LocalAddrs {
     pub fn contains(&self, ip: IpAddr) -> bool {
         !self.known || ip.is_loopback() || self.addrs.contains(&ip)
     }
+}
+
+/// The addresses of the calling thread's namespace.
+fn read_addrs() -> nix::Result<HashSet<IpAddr>> {
+    let mut addrs = HashSet::new();
+    for ifa in nix::ifaddrs::getifaddrs()? {
+        let Some(addr) = ifa.address else { continue };
+        if let Some(v4) = addr.as_sockaddr_in() {
+            addrs.insert(IpAddr::V4(v4.ip()));
+        } else if let Some(v6) = addr.as_sockaddr_in6() {
+            addrs.insert(IpAddr::V6(v6.ip()).to_canonical());
+        }
+    }
+    Ok(addrs)
 }

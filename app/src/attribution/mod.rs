@@ -122,6 +122,8 @@ pub struct AttributionStats {
 pub enum AttributionError {
     #[error("opening a NETLINK_SOCK_DIAG socket: {0}")]
     Netlink(#[source] std::io::Error),
+    #[error(transparent)]
+    Netns(#[from] crate::netns::NetnsError),
 }
 
 /// Tuples cached at most; the oldest is evicted first.
@@ -197,6 +199,14 @@ impl Attributor {
             queries: Vec::new(),
             replies: Vec::new(),
         })
+    }
+
+    /// In another network namespace: its sock_diag socket is opened there and its addresses
+    /// read there (socket inodes and `/proc` are the same from every namespace).
+    pub fn in_netns(space: crate::netns::SharedNetns) -> Result<Attributor, AttributionError> {
+        let mut attributor = space.within(Attributor::new)??;
+        attributor.local = LocalAddrs::in_netns(space);
+        Ok(attributor)
     }
 
     /// One answer per tuple, in order. Refreshes what it caches at most once per call.

@@ -39,6 +39,9 @@ pub struct ExchangeLine<'a> {
     /// `ip:port`, IPv6 as `[addr]:port`.
     pub client: String,
     pub server: String,
+    /// The network namespace it was seen in: `host`, or its `ip netns` name; `null` with
+    /// `--read`.
+    pub netns: Option<String>,
     /// `null` when the method is not one httptop names.
     pub method: Option<&'static str>,
     /// The request target, query string and path parameters hidden unless `--show-query`.
@@ -69,6 +72,7 @@ impl<'a> ExchangeLine<'a> {
             time: rfc3339(clock.wall_time(e.request_ns)),
             client: e.tuple.client.to_string(),
             server: e.tuple.server.to_string(),
+            netns: e.netns.known_name(),
             method: e.method.map(Method::as_str),
             path: e.path.display(show_query),
             path_template: Cow::Owned(crate::model::shown_target(template.as_str(), show_query)),
@@ -356,6 +360,7 @@ mod tests {
                 "time": "1970-01-01T00:00:05.000000123Z",
                 "client": "10.0.0.1:40000",
                 "server": "10.0.0.2:8080",
+                "netns": null,
                 "method": "GET",
                 "path": "/users/42/orders?…",
                 "path_template": "/users/{id}/orders",

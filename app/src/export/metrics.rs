@@ -352,19 +352,26 @@ fn series_labels(
     key: &SeriesKey,
     labels: &Labels,
     show_query: bool,
-) -> [(&'static str, String); 5] {
-    let (server, method, template) = match &key.endpoint {
+) -> [(&'static str, String); 6] {
+    let (netns, server, method, template) = match &key.endpoint {
         RowKey::Endpoint {
+            netns,
             server,
             method,
             template,
         } => (
+            netns.to_string(),
             server.to_string(),
             method.map_or(UNKNOWN_METHOD, Method::as_str),
             shown_target(template.as_str(), show_query),
         ),
         // Series are made with endpoint keys only.
-        other => (other.to_string(), UNKNOWN_METHOD, String::new()),
+        other => (
+            String::new(),
+            other.to_string(),
+            UNKNOWN_METHOD,
+            String::new(),
+        ),
     };
     [
         ("server", server),
@@ -377,18 +384,21 @@ fn series_labels(
             "server_process",
             labels.value(key.server_process).to_owned(),
         ),
+        // `host` or the `ip netns` name: one server address may be in several namespaces.
+        ("netns", netns),
     ]
 }
 
 /// The method label of an exchange whose method the kernel did not name.
 const UNKNOWN_METHOD: &str = "OTHER";
 
-const OTHER_LABELS: [(&str, &str); 5] = [
+const OTHER_LABELS: [(&str, &str); 6] = [
     ("server", OTHER),
     ("method", OTHER),
     ("status_class", OTHER),
     ("path_template", OTHER),
     ("server_process", OTHER),
+    ("netns", OTHER),
 ];
 
 impl Collector for Snapshot {
@@ -772,7 +782,11 @@ mod tests {
             .collect();
         let mut by_process = by_process;
         by_process.sort_by(|a, b| a.0.cmp(b.0));
-        assert_eq!(by_process, [("\"?\"}", 1.0), ("\"nginx\"}", 3.0)]);
+        // httptop's own namespace, unnamed in a unit test, ends the labels.
+        assert_eq!(
+            by_process,
+            [("\"?\",netns=\"\"}", 1.0), ("\"nginx\",netns=\"\"}", 3.0)]
+        );
     }
 
     #[test]

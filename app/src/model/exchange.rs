@@ -5,7 +5,7 @@
 
 use std::{borrow::Cow, fmt, ops::Deref};
 
-use super::{Method, ProcessId, Tuple};
+use super::{Method, NetnsId, ProcessId, Tuple};
 
 /// A finished exchange: fixed size and `Copy`, so keeping one never allocates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,6 +24,8 @@ pub struct Exchange {
     /// The local processes on the client's and the server's side, as far as the collector
     /// found them ([`ProcessId::NOT_LOOKED_UP`] offline).
     pub processes: Processes,
+    /// The network namespace it was seen in ([`NetnsId::OWN`] offline).
+    pub netns: NetnsId,
 }
 
 /// The process on each side of an exchange's connection.

@@ -14,6 +14,8 @@
 //!          | latency >DURATION | <DURATION  time to first byte, e.g. >10ms, < 1s
 //!          | process NAME | pid N          a local process on either side (its command name,
 //!                                          or its pid)
+//!          | netns NAME                     seen in this network namespace (`host`, or its
+//!                                          `ip netns` name)
 //! ```
 //!
 //! "src"/"sport" are the client side, "dst"/"dport" the server side (the client is the side
@@ -33,7 +35,8 @@ use super::{Exchange, ProcessId, RowKey, template::ID};
 pub const FILTER_GRAMMAR: &str = "\
 Terms: port N, sport N (client), dport N (server), ip ADDR, src ADDR (client), dst ADDR (server),
 net CIDR, status 404 | status 5xx, method TOKEN, path PREFIX, latency >10ms | latency <1s
-(TTFB), process NAME, pid N (a local process on either side). Combine with `and` (or nothing: terms side by side are ANDed), `or` (binds looser than
+(TTFB), process NAME, pid N (a local process on either side), netns NAME (`host` or an
+`ip netns` name). Combine with `and` (or nothing: terms side by side are ANDed), `or` (binds looser than
 and), `not`, and parentheses: \"dport 8080 and (status 5xx or latency >100ms)\".";
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -76,6 +79,8 @@ enum Test {
     Process(String),
     /// A local process on either side with this pid.
     Pid(u32),
+    /// Seen in the network namespace of this name.
+    Netns(String),
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -92,7 +97,7 @@ pub enum FilterError {
     #[error("`{0}` needs a term after it")]
     MissingTerm(String),
     #[error(
-        "unknown term `{0}` (try port, sport, dport, ip, src, dst, net, status, method, path, latency, process, pid)"
+        "unknown term `{0}` (try port, sport, dport, ip, src, dst, net, status, method, path, latency, process, pid, netns)"
     )]
     UnknownTerm(String),
     #[error("`{0}` is not a port (0-65535)")]
@@ -269,6 +274,7 @@ impl Parser {
             "method" => Test::Method(parse_method(value)?),
             "path" => Test::PathPrefix(value.to_owned()),
             "process" => Test::Process(value.to_owned()),
+            "netns" => Test::Netns(value.to_owned()),
             "pid" => Test::Pid(
                 value
                     .parse()
@@ -279,9 +285,9 @@ impl Parser {
     }
 }
 
-const TERMS: [&str; 13] = [
+const TERMS: [&str; 14] = [
     "port", "sport", "dport", "ip", "src", "dst", "net", "status", "method", "path", "latency",
-    "process", "pid",
+    "process", "pid", "netns",
 ];
 
 fn flatten(mut items: Vec<Expr>, join: fn(Vec<Expr>) -> Expr) -> Expr {
@@ -368,6 +374,7 @@ impl Test {
             Test::Process(_) | Test::Pid(_) => [e.processes.client, e.processes.server]
                 .into_iter()
                 .any(|id| self.matches_process(id)),
+            Test::Netns(name) => e.netns.is_called(name),
         }
     }
 
@@ -418,6 +425,8 @@ impl Test {
                 RowKey::Process { process, .. } if self.matches_process(*process) => Some(true),
                 _ => None,
             },
+            // A process row's exchanges may come from several namespaces.
+            Test::Netns(name) => key.netns().map(|n| n.is_called(name)),
         }
     }
 }
@@ -559,6 +568,7 @@ mod tests {
             status,
             path: PathPrefix::new("/"),
             processes: Default::default(),
+            netns: Default::default(),
         }
     }
 
@@ -575,6 +585,30 @@ mod tests {
 
     fn error(filter: &str) -> String {
         Filter::parse(filter).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn netns_selects_the_namespace_an_exchange_was_seen_in() {
+        let blue = crate::model::NetnsId::add("filter-test-blue").unwrap();
+        let own = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::Get);
+        let in_blue = Exchange { netns: blue, ..own };
+        assert!(matches("netns filter-test-blue", &in_blue));
+        assert!(!matches("netns filter-test-blue", &own));
+        assert!(matches("not netns filter-test-blue", &own));
+        // Rows of addresses are per namespace: the key decides; a process row cannot.
+        assert_eq!(
+            on_key("netns filter-test-blue", Group::Server, &in_blue),
+            Some(true)
+        );
+        assert_eq!(
+            on_key("netns filter-test-blue", Group::Client, &own),
+            Some(false)
+        );
+        assert_eq!(
+            on_key("netns filter-test-blue", Group::Process, &in_blue),
+            None
+        );
+        assert_eq!(error("netns"), "`netns` needs a value");
     }
 
     #[test]
@@ -723,7 +757,7 @@ mod tests {
             (
                 "host x",
                 "unknown term `host` (try port, sport, dport, ip, src, dst, net, status, \
-                 method, path, latency, process, pid)",
+                 method, path, latency, process, pid, netns)",
             ),
             ("port 80 not", "`not` needs a term after it"),
             ("pid nginx", "`nginx` is not a pid (a number)"),

@@ -15,7 +15,7 @@ use std::{
     str::FromStr,
 };
 
-use super::{Exchange, Method, PathTemplate, ProcessId, Tuple};
+use super::{Exchange, Method, NetnsId, PathTemplate, ProcessId, Tuple};
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Group {
@@ -76,16 +76,24 @@ impl Group {
     pub fn key(self, e: &Exchange) -> RowKey {
         match self {
             Group::Connection => RowKey::Connection {
+                netns: e.netns,
                 tuple: e.tuple,
                 conn_start_ns: e.conn_start_ns,
             },
-            Group::Server => RowKey::Server(e.tuple.server),
+            Group::Server => RowKey::Server {
+                netns: e.netns,
+                server: e.tuple.server,
+            },
             Group::Endpoint => RowKey::Endpoint {
+                netns: e.netns,
                 server: e.tuple.server,
                 method: e.method,
                 template: PathTemplate::of(e.path.as_str()),
             },
-            Group::Client => RowKey::Client(e.tuple.client.ip()),
+            Group::Client => RowKey::Client {
+                netns: e.netns,
+                ip: e.tuple.client.ip(),
+            },
             Group::Process => RowKey::Process {
                 side: Side::Server,
                 process: e.processes.server,
@@ -131,22 +139,31 @@ impl FromStr for Group {
     }
 }
 
-/// What one row of a [`Group`] stands for.
+/// What one row of a [`Group`] stands for. Rows of addresses are per network namespace (the
+/// same address in two namespaces is two servers); a process is one whatever it talks in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum RowKey {
     Connection {
+        netns: NetnsId,
         tuple: Tuple,
         /// CLOCK_MONOTONIC ns (capture time with `--read`) at which the connection was first
         /// seen: tells a reused tuple's connections apart.
         conn_start_ns: u64,
     },
-    Server(SocketAddr),
+    Server {
+        netns: NetnsId,
+        server: SocketAddr,
+    },
     Endpoint {
+        netns: NetnsId,
         server: SocketAddr,
         method: Option<Method>,
         template: PathTemplate,
     },
-    Client(IpAddr),
+    Client {
+        netns: NetnsId,
+        ip: IpAddr,
+    },
     Process {
         side: Side,
         process: ProcessId,
@@ -157,9 +174,9 @@ impl RowKey {
     pub fn group(&self) -> Group {
         match self {
             RowKey::Connection { .. } => Group::Connection,
-            RowKey::Server(_) => Group::Server,
+            RowKey::Server { .. } => Group::Server,
             RowKey::Endpoint { .. } => Group::Endpoint,
-            RowKey::Client(_) => Group::Client,
+            RowKey::Client { .. } => Group::Client,
             RowKey::Process { .. } => Group::Process,
         }
     }
@@ -176,8 +193,8 @@ impl RowKey {
     pub fn server(&self) -> Option<SocketAddr> {
         match self {
             RowKey::Connection { tuple, .. } => Some(tuple.server),
-            RowKey::Server(server) | RowKey::Endpoint { server, .. } => Some(*server),
-            RowKey::Client(_) | RowKey::Process { .. } => None,
+            RowKey::Server { server, .. } | RowKey::Endpoint { server, .. } => Some(*server),
+            RowKey::Client { .. } | RowKey::Process { .. } => None,
         }
     }
 
@@ -185,8 +202,19 @@ impl RowKey {
     pub fn client_ip(&self) -> Option<IpAddr> {
         match self {
             RowKey::Connection { tuple, .. } => Some(tuple.client.ip()),
-            RowKey::Client(ip) => Some(*ip),
+            RowKey::Client { ip, .. } => Some(*ip),
             _ => None,
+        }
+    }
+
+    /// The network namespace of a row of addresses (a process row has none).
+    pub fn netns(&self) -> Option<NetnsId> {
+        match self {
+            RowKey::Connection { netns, .. }
+            | RowKey::Server { netns, .. }
+            | RowKey::Endpoint { netns, .. }
+            | RowKey::Client { netns, .. } => Some(*netns),
+            RowKey::Process { .. } => None,
         }
     }
 
@@ -204,18 +232,21 @@ impl fmt::Display for RowKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             RowKey::Connection { tuple, .. } => write!(f, "{tuple}"),
-            RowKey::Server(server) => write!(f, "{server}"),
+            RowKey::Server { server, .. } => write!(f, "{server}"),
             RowKey::Endpoint {
                 server,
                 method,
                 template,
+                ..
             } => write!(
                 f,
                 "{server} {} {template}",
                 method.map_or("?", Method::as_str)
             ),
-            RowKey::Client(IpAddr::V6(ip)) => write!(f, "[{ip}]"),
-            RowKey::Client(ip) => write!(f, "{ip}"),
+            RowKey::Client {
+                ip: IpAddr::V6(ip), ..
+            } => write!(f, "[{ip}]"),
+            RowKey::Client { ip, .. } => write!(f, "{ip}"),
             RowKey::Process { side, process } => write!(f, "{process} ({})", side.name()),
         }
     }

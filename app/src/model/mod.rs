@@ -34,6 +34,7 @@ mod filter;
 mod group;
 mod history;
 mod latency;
+mod netns;
 mod process;
 mod redact;
 mod rows;
@@ -56,6 +57,7 @@ pub use latency::{
     ConnectionLatency, LOG2_BUCKETS, LatencyHistogram, Percentiles, log2_bucket, log2_bucket_floor,
     log2_percentile_bounds,
 };
+pub use netns::{MAX_NETNS, NetnsId};
 pub use probe_common::wire::Method;
 pub use process::{MAX_PROCESSES, ProcessId, ProcessInfo};
 pub use redact::shown_target;
@@ -127,6 +129,7 @@ impl ModelOptions {
 /// A connection the kernel (FIN, RST) or the sweep (silent past the timeout) saw end.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ConnectionEnd {
+    pub netns: NetnsId,
     pub tuple: Tuple,
     /// As in [`Exchange::conn_start_ns`].
     pub conn_start_ns: u64,
@@ -135,6 +138,7 @@ pub struct ConnectionEnd {
 impl ConnectionEnd {
     fn key(&self) -> RowKey {
         RowKey::Connection {
+            netns: self.netns,
             tuple: self.tuple,
             conn_start_ns: self.conn_start_ns,
         }
@@ -575,6 +579,7 @@ pub(crate) mod test_support {
             status,
             path: PathPrefix::new("/index.html?user=1"),
             processes: Default::default(),
+            netns: Default::default(),
         }
     }
 }
@@ -754,6 +759,7 @@ mod view_tests {
         let first = record(40000, 80, 1, 1_000, 200);
         m.record(first);
         m.end_connection(&ConnectionEnd {
+            netns: first.netns,
             tuple: first.tuple,
             conn_start_ns: first.conn_start_ns,
         });

@@ -52,6 +52,8 @@ pub struct Stats {
     pub statuses: StatusMix,
     /// What the attribution found for the two sides of these exchanges.
     pub process_sides: ProcessSides,
+    /// Some of these exchanges were seen in a namespace other than httptop's own.
+    pub other_namespaces: bool,
     pub latency: LatencyHistogram,
     /// log2 histogram of these exchanges' latencies (the kernel's own histogram is not
     /// filterable, so a filtered view uses this one).
@@ -80,6 +82,7 @@ impl Stats {
             exchanges: 0,
             statuses: StatusMix::default(),
             process_sides: ProcessSides::default(),
+            other_namespaces: false,
             latency: LatencyHistogram::new(),
             log2: [0; LOG2_BUCKETS],
             tables: Group::ALL.map(|g| Rows::new(g, opts.max_rows, opts.recent_per_row)),
@@ -96,6 +99,7 @@ impl Stats {
         for side in [e.processes.client, e.processes.server] {
             self.process_sides.record(side);
         }
+        self.other_namespaces |= e.netns != super::NetnsId::OWN;
         self.latency.record(e.latency_ns);
         self.log2[log2_bucket(e.latency_ns)] += 1;
         for table in &mut self.tables {

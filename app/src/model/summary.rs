@@ -108,6 +108,9 @@ pub struct ConnectionSummary {
 pub struct RowSummary {
     /// The row as the table shows it, e.g. `10.0.0.2:80 GET /users/{id}`.
     pub key: String,
+    /// The network namespace it was seen in (`host`, or its `ip netns` name); null for
+    /// process rows.
+    pub netns: Option<String>,
     pub client: Option<String>,
     pub server: Option<String>,
     pub method: Option<String>,
@@ -194,27 +197,28 @@ impl RowSummary {
                 None,
                 None,
             ),
-            RowKey::Server(server) => (None, Some(server.to_string()), None, None),
+            RowKey::Server { server, .. } => (None, Some(server.to_string()), None, None),
             RowKey::Endpoint {
                 server,
                 method,
                 template,
+                ..
             } => (
                 None,
                 Some(server.to_string()),
                 method.map(|m| m.as_str().to_owned()),
                 Some(template.to_string()),
             ),
-            RowKey::Client(_) => (Some(row.key.to_string()), None, None, None),
+            RowKey::Client { .. } => (Some(row.key.to_string()), None, None, None),
             RowKey::Process { .. } => (None, None, None, None),
         };
         let last = row.last.processes;
         let (client_process, server_process, side) = match row.key {
             RowKey::Connection { .. } => (last.client, last.server, None),
-            RowKey::Server(_) | RowKey::Endpoint { .. } => {
+            RowKey::Server { .. } | RowKey::Endpoint { .. } => {
                 (ProcessId::NOT_LOOKED_UP, last.server, None)
             }
-            RowKey::Client(_) => (last.client, ProcessId::NOT_LOOKED_UP, None),
+            RowKey::Client { .. } => (last.client, ProcessId::NOT_LOOKED_UP, None),
             RowKey::Process {
                 side: Side::Client,
                 process,
@@ -226,6 +230,7 @@ impl RowSummary {
         };
         RowSummary {
             key: row.key.to_string(),
+            netns: row.key.netns().and_then(|n| n.known_name()),
             client,
             server,
             method,

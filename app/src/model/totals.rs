@@ -103,6 +103,20 @@ impl IndexMut<Counter> for KernelTotals {
 }
 
 impl KernelTotals {
+    /// Adds `other`'s counts to these: the totals of several namespaces' programs (each has
+    /// its own maps) are their sums.
+    pub fn add(&mut self, other: &KernelTotals) {
+        for counter in Counter::ALL {
+            self[counter] += other[counter];
+        }
+        self.in_flight += other.in_flight;
+        for (sum, n) in self.histogram_log2.iter_mut().zip(other.histogram_log2) {
+            *sum += n;
+        }
+        self.filter_run_ns += other.filter_run_ns;
+        self.filter_run_cnt += other.filter_run_cnt;
+    }
+
     /// The value of one kernel counter.
     pub fn get(&self, counter: Counter) -> u64 {
         self[counter]

@@ -135,6 +135,8 @@ pub struct Figures {
     pub statuses: Vec<(u16, u64)>,
     /// The view's exchanges' sides by what the attribution found.
     pub process_sides: ProcessSides,
+    /// Some of the view's exchanges were seen in another network namespace than httptop's.
+    pub other_namespaces: bool,
     /// Of the view's events; `None` when there were none.
     pub latency: Option<Percentiles>,
     /// The kernel's exact histogram without a filter, else one from the filtered events.
@@ -176,6 +178,7 @@ impl Figures {
             status_5xx: stats.status_5xx(),
             statuses: stats.statuses.codes().to_vec(),
             process_sides: stats.process_sides,
+            other_namespaces: stats.other_namespaces,
             latency: (!stats.latency.is_empty()).then(|| stats.latency.percentiles()),
             log2,
             partial_since_ns: None,

@@ -40,6 +40,7 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
                 status: [200, 200, 200, 404, 503][((i + k) % 5) as usize],
                 path: PathPrefix::new(&format!("/api/items/{i}?token=abc{k}")),
                 processes: Default::default(),
+                netns: Default::default(),
             });
         }
         if i % (tuples / 60).max(1) == 0 {

@@ -62,8 +62,13 @@ pub struct Inspect<'a> {
 
 pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
     let d = i.detail;
+    // A row of another namespace than httptop's says which.
+    let netns = match d.key.netns() {
+        Some(n) if n != crate::model::NetnsId::OWN => format!(" (netns {n})"),
+        _ => String::new(),
+    };
     let block = Block::bordered().title(Span::styled(
-        format!(" {} (Esc: back) ", d.key),
+        format!(" {}{netns} (Esc: back) ", d.key),
         theme.title(),
     ));
     // The processes of the newest exchange's two sides, when they were looked up.

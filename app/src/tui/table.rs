@@ -132,6 +132,15 @@ const CLIENT: Column<Row> = key_column(
     |a, b| a.key.client_ip().cmp(&b.key.client_ip()),
 );
 
+/// The network namespace of a row of addresses: shown when more than one is watched.
+const NETNS: Column<Row> = key_column(
+    "netns",
+    Fit::Exact,
+    9,
+    |r, _| r.key.netns().map_or_else(String::new, |n| n.to_string()),
+    |a, b| a.key.cmp(&b.key),
+);
+
 /// The process of a process row, and its side.
 const PROCESS: Column<Row> = key_column(
     "process",
@@ -296,23 +305,31 @@ const FIGURES: [Column<Row>; 10] = [
 ];
 
 /// The columns drawn for rows of `group`: without the process columns of other groupings when
-/// no exchange's processes were looked up (`looked_up`: the view's figures say).
-fn shown_columns(group: Group, looked_up: bool) -> Vec<&'static Column<Row>> {
+/// no exchange's processes were looked up (`looked_up`: the view's figures say), without the
+/// namespace when one is watched.
+fn shown_columns(group: Group, looked_up: bool, namespaces: bool) -> Vec<&'static Column<Row>> {
     columns(group)
         .into_iter()
         .filter(|c| {
             looked_up || ![CLIENT_PROCESS.header, SERVER_PROCESS.header].contains(&c.header)
         })
+        .filter(|c| namespaces || c.header != NETNS.header)
         .collect()
 }
 
 /// The table's columns for rows of `group`: its key, then the figures every grouping has.
 pub fn columns(group: Group) -> Vec<&'static Column<Row>> {
     let key: &[&'static Column<Row>] = match group {
-        Group::Connection => &[&CLIENT_PROCESS, &CLIENT_SIDE, &SERVER, &SERVER_PROCESS],
-        Group::Server => &[&SERVER, &SERVER_PROCESS],
-        Group::Endpoint => &[&SERVER, &METHOD, &ENDPOINT, &SERVER_PROCESS],
-        Group::Client => &[&CLIENT],
+        Group::Connection => &[
+            &NETNS,
+            &CLIENT_PROCESS,
+            &CLIENT_SIDE,
+            &SERVER,
+            &SERVER_PROCESS,
+        ],
+        Group::Server => &[&NETNS, &SERVER, &SERVER_PROCESS],
+        Group::Endpoint => &[&NETNS, &SERVER, &METHOD, &ENDPOINT, &SERVER_PROCESS],
+        Group::Client => &[&NETNS, &CLIENT],
         Group::Process => &[&PROCESS, &SIDE, &UNIT],
     };
     key.iter().copied().chain(FIGURES.iter()).collect()
@@ -465,7 +482,11 @@ pub fn render(frame: &mut Frame, area: Rect, app: &App, theme: &Theme) {
             (area, inner),
             block,
             (
-                &shown_columns(group, app.view.figures.process_sides.any()),
+                &shown_columns(
+                    group,
+                    app.view.figures.process_sides.any(),
+                    app.view.figures.other_namespaces,
+                ),
                 &app.view.rows[start..end],
             ),
             place,

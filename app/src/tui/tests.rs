@@ -64,6 +64,7 @@ fn exchange(
                 }
             }),
         },
+        netns: Default::default(),
     }
 }
 
@@ -335,6 +336,7 @@ fn wide_model() -> Model {
                 status,
                 path: PathPrefix::new("/api/v1/customers/orders/history?page=2"),
                 processes: Default::default(),
+                netns: Default::default(),
             });
             totals[Counter::Exchanges] += 1;
             totals.histogram_log2[log2_bucket(latency)] += 1;
@@ -694,12 +696,41 @@ fn each_view_groups_the_same_exchanges_its_own_way() {
     assert!(s.render().contains(" connections (6) "));
 }
 
+/// Rows of other namespaces than httptop's say which; the same server address in two
+/// namespaces is two rows. With one namespace the column is not drawn.
+#[test]
+fn rows_of_another_namespace_say_which_and_stay_apart() {
+    let mut s = Screen::new(busy_model(), 200, 50);
+    s.act(Action::NextView);
+    assert!(!s.render().contains("netns"), "one namespace: no column");
+    let blue = crate::model::NetnsId::add("tui-test-blue").unwrap();
+    let mut model = busy_model();
+    let mut e = exchange(40100, (1, 80), 120 * SECOND, 1_000_000, 200, "/index.html");
+    e.netns = blue;
+    model.record(e);
+    let mut s = Screen::new(model, 200, 50);
+    s.act(Action::NextView);
+    let screen = s.render();
+    assert!(screen.contains("netns"), "{screen}");
+    let rows: Vec<&str> = screen
+        .lines()
+        .filter(|l| l.contains("10.0.0.1:80 "))
+        .collect();
+    assert_eq!(rows.len(), 2, "{screen}");
+    assert_eq!(
+        rows.iter().filter(|l| l.contains("tui-test-blue")).count(),
+        1,
+        "{screen}"
+    );
+}
+
 #[test]
 fn closed_connections_are_marked_and_can_be_hidden() {
     let mut model = busy_model();
     let first = *model.view().rows.iter().map(|r| &r.key).min().unwrap();
     let tuple = first.tuple().unwrap();
     model.apply(Event::ConnectionEnded(crate::model::ConnectionEnd {
+        netns: Default::default(),
         tuple,
         conn_start_ns: 0,
     }));

@@ -69,4 +69,20 @@ fn three_capabilities_on_the_binary_suffice_for_an_unprivileged_user() {
     }
     let notice = summary.0["process_notice"].as_str().unwrap_or_default();
     assert!(notice.contains("CAP_SYS_PTRACE"), "{summary}");
+
+    // Entering another network namespace takes CAP_SYS_ADMIN: one line says so, and nothing is
+    // attached.
+    let mut entering = copy.command(&ns);
+    entering.args(["--headless", "--netns", ns.name()]);
+    let output = run_to_exit(entering, TIMEOUT);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!output.status.success(), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(
+        stderr.starts_with(
+            "httptop: error: --netns needs CAP_SYS_ADMIN (entering a namespace), which this \
+             process lacks"
+        ),
+        "{stderr}"
+    );
 }

@@ -1,5 +1,5 @@
 //! Latency distributions: the global one (hdrhistogram, 3 significant digits), a compact
-//! per-tuple one, and the log2 buckets the kernel uses.
+//! per-row one ([`LogLinear`]), and the log2 buckets the kernel uses.
 
 use hdrhistogram::Histogram;
 use serde::Serialize;
@@ -138,16 +138,17 @@ impl LatencyHistogram {
     }
 }
 
-/// Samples kept exactly before a tuple gets a histogram: most tuples (one connection per
-/// request) see a handful of exchanges, and a 2-digit hdrhistogram costs ~13 KiB.
+/// Samples kept exactly before a row gets a histogram: most connections (one per request) see
+/// a handful of exchanges.
 const EXACT_SAMPLES: usize = 32;
 
-/// One tuple's latencies: exact while few, then an hdrhistogram with 2 significant digits and
-/// 1 µs resolution (u32 counts) to keep memory modest across many tuples.
+/// One row's latencies: exact while few, then a [`LogLinear`] histogram (under 0.8 % above the
+/// true value, exact maximum). Every exchange is recorded in a row of each grouping, so this is
+/// the model's most frequent write: it must stay a few instructions on a small, warm array.
 #[derive(Clone, Debug)]
 pub enum ConnectionLatency {
     Exact(Vec<u64>),
-    Histogram { hdr: Box<Histogram<u32>>, max: u64 },
+    Histogram(Box<LogLinear>),
 }
 
 impl Default for ConnectionLatency {
@@ -161,21 +162,13 @@ impl ConnectionLatency {
         match self {
             ConnectionLatency::Exact(samples) if samples.len() < EXACT_SAMPLES => samples.push(ns),
             ConnectionLatency::Exact(samples) => {
-                let mut hdr = Box::new(
-                    Histogram::new_with_bounds(1_000, HIGHEST_NS, 2)
-                        .expect("constant bounds are valid for hdrhistogram"),
-                );
-                let mut max = ns;
+                let mut histogram = Box::<LogLinear>::default();
                 for &s in samples.iter().chain([ns].iter()) {
-                    hdr.saturating_record(s);
-                    max = max.max(s);
+                    histogram.record(s);
                 }
-                *self = ConnectionLatency::Histogram { hdr, max };
+                *self = ConnectionLatency::Histogram(histogram);
             }
-            ConnectionLatency::Histogram { hdr, max } => {
-                hdr.saturating_record(ns);
-                *max = (*max).max(ns);
-            }
+            ConnectionLatency::Histogram(histogram) => histogram.record(ns),
         }
     }
 
@@ -194,12 +187,12 @@ impl ConnectionLatency {
                     max: sorted[sorted.len() - 1],
                 }
             }
-            ConnectionLatency::Histogram { hdr, max } => hdr_percentiles(hdr, *max),
+            ConnectionLatency::Histogram(histogram) => histogram.percentiles(),
         }
     }
 
-    /// The log2 histogram of this tuple's latencies (exact while samples are kept; from
-    /// hdrhistogram buckets afterwards, whose 1% width rarely straddles a power of two).
+    /// The log2 histogram of this row's latencies: exact, since every bucket of a [`LogLinear`]
+    /// lies inside one power of two.
     pub fn log2_histogram(&self) -> [u64; LOG2_BUCKETS] {
         let mut buckets = [0u64; LOG2_BUCKETS];
         match self {
@@ -208,14 +201,107 @@ impl ConnectionLatency {
                     buckets[log2_bucket(s)] += 1;
                 }
             }
-            ConnectionLatency::Histogram { hdr, .. } => {
-                for v in hdr.iter_recorded() {
-                    let value = hdr.median_equivalent(v.value_iterated_to());
-                    buckets[log2_bucket(value)] += v.count_at_value() as u64;
+            ConnectionLatency::Histogram(histogram) => {
+                for (octave, counts) in &histogram.octaves {
+                    for (sub, &n) in counts.iter().enumerate() {
+                        // Octave 0 holds the values below 128 one by one.
+                        let log2 = if *octave == 0 {
+                            log2_bucket(sub as u64)
+                        } else {
+                            *octave as usize
+                        };
+                        buckets[log2] += u64::from(n);
+                    }
                 }
             }
         }
         buckets
+    }
+}
+
+/// Sub-buckets per power of two: 2^7, so a value is reported at most 1/128 (0.78 %) above
+/// itself, as close as hdrhistogram's 2 significant digits.
+const SUB_BITS: u32 = 7;
+const SUBS: usize = 1 << SUB_BITS;
+
+/// A log-linear histogram kept by power of two: each octave `[2^k, 2^(k+1))` seen gets 128
+/// equal sub-buckets (values below 128 ns are exact in octave 0..=6's place, one per ns), and
+/// only the octaves seen take memory (512 bytes each, usually a handful per row), where a
+/// 2-digit hdrhistogram takes 13 KiB whatever was recorded.
+#[derive(Clone, Debug, Default)]
+pub struct LogLinear {
+    /// By octave, ascending; few, so a scan finds one faster than a map would.
+    octaves: Vec<(u8, Box<[u32; SUBS]>)>,
+    total: u64,
+    max: u64,
+}
+
+impl LogLinear {
+    /// Octave and sub-bucket of `ns`: below 128 every value is its own bucket, in octave 0.
+    fn slot(ns: u64) -> (u8, usize) {
+        if ns < SUBS as u64 {
+            return (0, ns as usize);
+        }
+        let octave = 63 - ns.leading_zeros();
+        let sub = (ns >> (octave - SUB_BITS)) as usize & (SUBS - 1);
+        (octave as u8, sub)
+    }
+
+    /// The highest value of a bucket (what hdrhistogram reports for a quantile).
+    fn highest(octave: u8, sub: usize) -> u64 {
+        if octave == 0 {
+            return sub as u64;
+        }
+        let shift = u32::from(octave) - SUB_BITS;
+        let low = (1u64 << octave) | ((sub as u64) << shift);
+        low + ((1u64 << shift) - 1)
+    }
+
+    pub fn record(&mut self, ns: u64) {
+        let (octave, sub) = Self::slot(ns);
+        let counts = match self.octaves.iter().position(|(o, _)| *o >= octave) {
+            Some(i) if self.octaves[i].0 == octave => &mut self.octaves[i].1,
+            at => {
+                let i = at.unwrap_or(self.octaves.len());
+                self.octaves.insert(i, (octave, Box::new([0; SUBS])));
+                &mut self.octaves[i].1
+            }
+        };
+        counts[sub] = counts[sub].saturating_add(1);
+        self.total += 1;
+        self.max = self.max.max(ns);
+    }
+
+    /// By hdrhistogram's rule: for each quantile the bucket holding the `ceil(q * n)`-th value,
+    /// reported as its highest value (never above the exact maximum).
+    pub fn percentiles(&self) -> Percentiles {
+        if self.total == 0 {
+            return Percentiles::default();
+        }
+        let ranks = QUANTILES.map(|q| ((q * self.total as f64).ceil() as u64).clamp(1, self.total));
+        let mut found = [self.max; 4];
+        let mut next = 0;
+        let mut seen = 0u64;
+        'walk: for (octave, counts) in &self.octaves {
+            for (sub, &n) in counts.iter().enumerate() {
+                seen += u64::from(n);
+                while next < ranks.len() && seen >= ranks[next] {
+                    found[next] = Self::highest(*octave, sub).min(self.max);
+                    next += 1;
+                }
+                if next == ranks.len() {
+                    break 'walk;
+                }
+            }
+        }
+        let [p50, p90, p99, p999] = found;
+        Percentiles {
+            p50,
+            p90,
+            p99,
+            p999,
+            max: self.max,
+        }
     }
 }
 
@@ -302,14 +388,63 @@ mod tests {
         for _ in 0..90 {
             t.record(50_000_000);
         }
-        assert!(matches!(t, ConnectionLatency::Histogram { .. }));
+        assert!(matches!(t, ConnectionLatency::Histogram(_)));
         let p = t.percentiles();
-        // 2 significant digits: within 1% above the true value.
-        assert!((50_000_000..50_500_000).contains(&p.p50), "{p:?}");
+        // Within 1/128 above the true value.
+        assert!((50_000_000..50_390_625).contains(&p.p50), "{p:?}");
+        assert_eq!(p.p90, p.p50);
         assert_eq!(p.max, 50_000_000);
         let log2 = t.log2_histogram();
         assert_eq!(log2.iter().sum::<u64>(), 100);
         assert_eq!(log2[log2_bucket(50_000_000)], 90);
         assert_eq!(log2[log2_bucket(1_000_000)], 1);
+    }
+
+    /// Every value lands in a bucket whose highest value is at most 1/128 above it, the
+    /// buckets of an octave tile it, and quantiles follow hdrhistogram's rank rule.
+    #[test]
+    fn log_linear_buckets_tile_each_octave_and_report_within_one_128th() {
+        for ns in (0..5_000u64).chain([1 << 20, (1 << 20) + 8191, 3_600_000_000_000, u64::MAX]) {
+            let (octave, sub) = LogLinear::slot(ns);
+            let top = LogLinear::highest(octave, sub);
+            assert!(top >= ns, "{ns}: {top}");
+            assert!(top - ns <= ns / 128, "{ns}: {top}");
+            if octave > 0 {
+                assert_eq!(log2_bucket(ns), octave as usize, "{ns}");
+                assert_eq!(log2_bucket(top), octave as usize, "{ns}");
+            }
+        }
+        // Neighbouring buckets leave no gap: the value after a bucket's highest is the next's.
+        for ns in [127u64, 128, 255, 256, 1_000_000, (1 << 33) - 1] {
+            let (o, s) = LogLinear::slot(ns);
+            let after = LogLinear::slot(LogLinear::highest(o, s) + 1);
+            assert_ne!(after, (o, s), "{ns}");
+        }
+        let mut h = LogLinear::default();
+        for ns in 1..=1000u64 {
+            h.record(ns * 1_000);
+        }
+        let p = h.percentiles();
+        assert_eq!(p.max, 1_000_000);
+        for (got, exact) in [
+            (p.p50, 500_000u64),
+            (p.p90, 900_000),
+            (p.p99, 990_000),
+            (p.p999, 999_000),
+        ] {
+            assert!(
+                got >= exact && got - exact <= exact / 128,
+                "{got} vs {exact}: {p:?}"
+            );
+        }
+        let mut small = ConnectionLatency::default();
+        for ns in (0..40u64).map(|i| 3 + i % 2 * 1_000) {
+            small.record(ns);
+        }
+        assert!(matches!(small, ConnectionLatency::Histogram(_)));
+        assert_eq!(small.percentiles().p50, 3);
+        assert_eq!(small.percentiles().max, 1_003);
+        let log2 = small.log2_histogram();
+        assert_eq!((log2[1], log2[9]), (20, 20));
     }
 }

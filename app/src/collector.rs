@@ -145,6 +145,8 @@ struct Naming {
     /// Connections named, until they end.
     named: HashMap<(NetnsId, Tuple), Named, foldhash::fast::RandomState>,
     tuples: Vec<Tuple>,
+    /// How often each of `tuples` was asked before.
+    asked: Vec<u8>,
     ended: Vec<Tuple>,
     /// The namespaces of the batch being named.
     spaces: Vec<NetnsId>,
@@ -159,15 +161,23 @@ const OWNER_IDS_KEPT: usize = 65_536;
 /// Connections remembered; past it the map starts again (and asks the attributor, which has
 /// its own cache).
 const NAMED_CONNECTIONS_KEPT: usize = 100_000;
-/// A connection with a side not found asks again after this (not every batch: a side that
-/// cannot be found would cost a search each time).
-const UNSETTLED_RETRY: Duration = Duration::from_secs(1);
+/// A connection with a side not found asks again after these, one after the other, then every
+/// second: soon at first (on a busy machine the first search may have run out of its budget
+/// while a keep-alive connection lives on), and not every batch (a side that cannot be found
+/// would cost a search each time).
+const UNSETTLED_RETRIES: [Duration; 3] = [
+    Duration::from_millis(50),
+    Duration::from_millis(250),
+    Duration::from_secs(1),
+];
 
 /// A connection's processes as named, and when to ask again if a side was not found.
 #[derive(Clone, Copy)]
 struct Named {
     processes: Processes,
     retry_at: Option<Instant>,
+    /// Times it was asked.
+    asked: u8,
 }
 
 impl Naming {
@@ -186,6 +196,7 @@ impl Naming {
             ids: HashMap::default(),
             named: HashMap::default(),
             tuples: Vec::new(),
+            asked: Vec::new(),
             ended: Vec::new(),
             spaces: Vec::new(),
             notice_given: false,
@@ -233,13 +244,17 @@ impl Naming {
         // A connection named already takes its ids from here: one hash per exchange of a
         // keep-alive connection, and nothing asked of the attributor; one with a side not found
         // asks again once its retry time has come.
+        self.asked.clear();
         for event in batch.iter_mut() {
             match event {
                 Event::Exchange(e) if e.netns == netns => match self.named.get(&(netns, e.tuple)) {
                     Some(named) if named.retry_at.is_none_or(|at| now < at) => {
                         e.processes = named.processes;
                     }
-                    _ => self.tuples.push(e.tuple),
+                    named => {
+                        self.tuples.push(e.tuple);
+                        self.asked.push(named.map_or(0, |n| n.asked));
+                    }
                 },
                 Event::ConnectionEnded(end) if end.netns == netns => {
                     self.named.remove(&(netns, end.tuple));
@@ -277,7 +292,7 @@ impl Naming {
         }
         if !self.tuples.is_empty() {
             let answers = attributor.attribute(&self.tuples);
-            for (e, answer) in unnamed.zip(answers) {
+            for ((e, answer), asked) in unnamed.zip(answers).zip(&self.asked) {
                 e.processes = Processes {
                     client: id_of(&mut self.ids, &answer.client),
                     server: id_of(&mut self.ids, &answer.server),
@@ -289,11 +304,15 @@ impl Naming {
                 if self.named.len() >= NAMED_CONNECTIONS_KEPT {
                     self.named.clear();
                 }
+                let asked = asked.saturating_add(1);
+                let wait =
+                    UNSETTLED_RETRIES[usize::from(asked - 1).min(UNSETTLED_RETRIES.len() - 1)];
                 self.named.insert(
                     (netns, e.tuple),
                     Named {
                         processes: e.processes,
-                        retry_at: (!settled).then(|| now + UNSETTLED_RETRY),
+                        retry_at: (!settled).then(|| now + wait),
+                        asked,
                     },
                 );
             }

@@ -454,15 +454,18 @@ fn histogram_series(template: &str, status_class: &str) -> String {
 
 /// The sum of the samples of `metric` whose labels start with `labels`, over the server
 /// processes they name: nginx (its worker, or its listening socket when the connection was
-/// gone) or `?` (neither found in time), never another's.
-fn over_server_processes(text: &str, metric: &str, labels: &str, rest: &str) -> f64 {
+/// gone) or `?` (neither found in time), never another's; each in the namespace `netns`.
+fn over_server_processes(text: &str, metric: &str, labels: &str, netns: &str, rest: &str) -> f64 {
     let prefix = format!("{metric}{labels}");
+    let netns = format!(",netns=\"{netns}\"");
     text.lines()
         .filter_map(|l| l.strip_prefix(&prefix))
         .filter_map(|l| {
             let (process, after) = l.strip_prefix("server_process=\"")?.split_once('"')?;
             assert!(["nginx", "?"].contains(&process), "{l}");
-            after
+            let after = after.strip_prefix(&netns);
+            assert!(after.is_some(), "{l}: not in {netns}");
+            after?
                 .strip_prefix(rest)?
                 .strip_prefix(' ')?
                 .parse::<f64>()
@@ -536,7 +539,13 @@ fn metrics_pass_promtool_and_count_exactly(mode: AttachMode) {
     ] {
         let series = histogram_series(template, class);
         let count_of = |metric: &str, rest: &str| {
-            over_server_processes(&text, &format!("{DURATION}{metric}"), &series, rest)
+            over_server_processes(
+                &text,
+                &format!("{DURATION}{metric}"),
+                &series,
+                ns.name(),
+                rest,
+            )
         };
         assert_eq!(count_of("_count", "}"), count, "{template}");
         assert_eq!(count_of("_bucket", ",le=\"+Inf\"}"), count, "{template}");
@@ -594,12 +603,13 @@ fn metrics_pass_promtool_and_count_exactly(mode: AttachMode) {
         &capped_text,
         &format!("{DURATION}_count"),
         &histogram_series("/", "2xx"),
+        ns.name(),
         "}",
     );
     let other = sample(
         &capped_text,
         &format!(
-            "{DURATION}_count{{server=\"other\",method=\"other\",status_class=\"other\",path_template=\"other\",server_process=\"other\"}}"
+            "{DURATION}_count{{server=\"other\",method=\"other\",status_class=\"other\",path_template=\"other\",server_process=\"other\",netns=\"other\"}}"
         ),
     );
     assert_eq!((kept, other), (50.0, 10.0));

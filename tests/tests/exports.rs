@@ -235,7 +235,7 @@ fn json_lines_hold_what_curl_sent(mode: AttachMode) {
 
     // Every field, read back by jq, in the order the requests were sent.
     let fields = jq(
-        r#"[.v, .client, .server, .method, .path, .path_template, .status]"#,
+        r#"[.v, .client, .server, .netns, .method, .path, .path_template, .status]"#,
         &lines,
     );
     let expected: Vec<String> = SENT
@@ -245,6 +245,8 @@ fn json_lines_hold_what_curl_sent(mode: AttachMode) {
                 1,
                 format!("127.0.0.1:{}", s.port),
                 NGINX.to_string(),
+                // The namespace httptop runs in, by its `ip netns` name.
+                ns.name(),
                 s.method,
                 s.path,
                 s.template,

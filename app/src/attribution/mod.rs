@@ -5,9 +5,10 @@
 //! an exact sock_diag lookup by socket id (`diag`, batched: one `send` per 64 lookups) gives
 //! the socket's inode, the fd index (`fds`) the processes holding it, and `owner` their comm
 //! and unit. A V4 end is looked up as AF_INET, then as a dual-stack AF_INET6 socket holding the
-//! V4-mapped connection. A connection already gone falls back, on the server side, to the owner
-//! of the LISTEN socket on its address (or on the wildcard address of its port), from a dump of
-//! the LISTEN sockets made at most once a second and only when a fallback needs it.
+//! V4-mapped connection. A connection already gone, or whose server socket no process is found
+//! holding (closed while the fds were read), falls back, on the server side, to the owner of the
+//! LISTEN socket on its address (or on the wildcard address of its port), from a dump of the
+//! LISTEN sockets made at most once a second and only when a fallback needs it.
 //!
 //! Several processes holding one socket (prefork workers sharing a listener) are one owner
 //! without a pid when they share a comm, and unknown when they do not: a pid is never guessed.
@@ -159,6 +160,9 @@ enum End {
     Socket(DiagSocket),
     /// No held socket: the connection is gone (or not accepted yet).
     Gone,
+    /// A held server socket that no process was found holding: closed between the lookup and
+    /// the search, or beyond the search's budget. Named, like a gone one, by its listener.
+    Unheld(DiagSocket),
     Failed,
 }
 
@@ -318,6 +322,21 @@ impl Attributor {
             self.listeners.refresh(&mut self.diag, now, &mut self.stats);
         }
         self.search(pending, &found, now);
+        // A short-lived connection's server often closes its socket within the search: the
+        // listener's owner names it then, as when the lookup found it gone already.
+        let mut unheld = false;
+        for f in &mut found {
+            if let End::Socket(s) = f[SERVER]
+                && !self.procs.knows(s.inode)
+            {
+                f[SERVER] = End::Unheld(s);
+                unheld = true;
+            }
+        }
+        if unheld {
+            self.listeners.refresh(&mut self.diag, now, &mut self.stats);
+            self.search(pending, &found, now);
+        }
         let mut answers = Vec::with_capacity(pending.len());
         let mut pids = Vec::new();
         for (t, f) in pending.iter().zip(&found) {
@@ -331,7 +350,7 @@ impl Attributor {
                         self.note_hint(t, end, &pids);
                         self.owner_of(&pids).map_or(Side::Unknown, Side::Process)
                     }
-                    End::Gone if end == SERVER => {
+                    End::Gone | End::Unheld(_) if end == SERVER => {
                         pids.clear();
                         for l in self.listeners.find(t.server) {
                             self.procs.holders(l.inode, &mut pids);
@@ -339,7 +358,7 @@ impl Attributor {
                         self.note_hint(t, end, &pids);
                         self.owner_of(&pids).map_or(Side::Unknown, Side::Listener)
                     }
-                    End::Gone | End::Failed => Side::Unknown,
+                    End::Gone | End::Unheld(_) | End::Failed => Side::Unknown,
                 };
                 match sides[end] {
                     Side::Process(_) => self.stats.by_socket += 1,
@@ -353,11 +372,17 @@ impl Attributor {
             // Cached only while the connection lives: every local end's socket was found.
             let live = f
                 .iter()
-                .all(|e| matches!(e, End::Socket(_) | End::NotLocal));
+                .all(|e| matches!(e, End::Socket(_) | End::Unheld(_) | End::NotLocal));
             if live {
-                let inode = |e: &End| if let End::Socket(s) = e { s.inode } else { 0 };
-                let retry = (answer.client == Side::Unknown || answer.server == Side::Unknown)
-                    .then(|| now + RETRY);
+                let inode = |e: &End| match e {
+                    End::Socket(s) | End::Unheld(s) => s.inode,
+                    _ => 0,
+                };
+                // A live socket named by its listener may yet be found held.
+                let retry = (answer.client == Side::Unknown
+                    || answer.server == Side::Unknown
+                    || matches!(f[SERVER], End::Unheld(_)))
+                .then(|| now + RETRY);
                 self.cache.insert(
                     *t,
                     answer.clone(),
@@ -424,7 +449,7 @@ impl Attributor {
                             self.server_pids.get(&t.server)
                         });
                     }
-                    End::Gone if end == SERVER => {
+                    End::Gone | End::Unheld(_) if end == SERVER => {
                         for l in self.listeners.find(t.server) {
                             if !self.procs.knows(l.inode) {
                                 wanted.insert(l.inode);

@@ -167,6 +167,22 @@ print("closed", flush=True)
 sys.stdin.readline()
 "#;
 
+/// Listens, prints its port, accepts one connection, then passes its socket to a unix socket
+/// nobody reads (SCM_RIGHTS) and closes its own fd: the connection lives, held by no process.
+const HANDED_OFF_SERVER: &str = r#"
+import socket, sys
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen(16)
+print(s.getsockname()[1], flush=True)
+c, _ = s.accept()
+a, b = socket.socketpair()
+socket.send_fds(a, [b"x"], [c.fileno()])
+c.close()
+print("in flight", flush=True)
+sys.stdin.readline()
+"#;
+
 /// Holds both ends of its connections to itself: `open N` makes N and prints their tuples,
 /// `close I` closes the I-th pair; each answer ends with `done`.
 const PAIRS: &str = r#"
@@ -288,6 +304,29 @@ fn a_closed_connection_falls_back_to_the_listening_process() {
         other => panic!("expected the listener's owner, got {other:?}"),
     }
     assert_eq!(a.stats().listener_dumps, 1);
+}
+
+#[test]
+fn a_live_server_socket_held_by_no_process_is_named_by_its_listener() {
+    let _serial = serial();
+    let (pid, comm) = me();
+    let mut py = Python::spawn(HANDED_OFF_SERVER);
+    let port: u16 = py.line().parse().unwrap();
+    let client = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    assert_eq!(py.line(), "in flight");
+    let t = tuple_of(&client);
+    let mut a = Attributor::new().unwrap();
+    let got = a.attribute(&[t]);
+    assert_process(&got[0].client, pid, &comm);
+    match &got[0].server {
+        Side::Listener(o) => {
+            assert_eq!(o.pid, Some(py.pid()));
+            assert_eq!(o.comm, "python3");
+        }
+        other => panic!("expected the listener's owner, got {other:?}"),
+    }
+    let stats = a.stats();
+    assert_eq!((stats.by_listener, stats.unknown), (1, 0), "{stats:?}");
 }
 
 #[test]

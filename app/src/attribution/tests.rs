@@ -44,6 +44,19 @@ fn assert_process(side: &Side, pid: u32, comm: &str) {
     }
 }
 
+/// The side is named by the owner of its listening socket: `pid` (`None` when several
+/// processes hold it) and `comm`.
+#[track_caller]
+fn assert_listener(side: &Side, pid: Option<u32>, comm: &str) {
+    match side {
+        Side::Listener(o) => {
+            assert_eq!(o.pid, pid, "{side:?}");
+            assert_eq!(o.comm, comm, "{side:?}");
+        }
+        other => panic!("expected the listener's owner ({pid:?}, {comm}), got {other:?}"),
+    }
+}
+
 /// Waits until no process holds either end's socket any more.
 fn wait_gone(t: &Tuple) {
     let mut diag = Diag::new().unwrap();
@@ -296,13 +309,7 @@ fn a_closed_connection_falls_back_to_the_listening_process() {
     a.closed(&[t]);
     let got = a.attribute(&[t]);
     assert_eq!(got[0].client, Side::Unknown);
-    match &got[0].server {
-        Side::Listener(o) => {
-            assert_eq!(o.pid, Some(py.pid()));
-            assert_eq!(o.comm, "python3");
-        }
-        other => panic!("expected the listener's owner, got {other:?}"),
-    }
+    assert_listener(&got[0].server, Some(py.pid()), "python3");
     assert_eq!(a.stats().listener_dumps, 1);
 }
 
@@ -318,13 +325,7 @@ fn a_live_server_socket_held_by_no_process_is_named_by_its_listener() {
     let mut a = Attributor::new().unwrap();
     let got = a.attribute(&[t]);
     assert_process(&got[0].client, pid, &comm);
-    match &got[0].server {
-        Side::Listener(o) => {
-            assert_eq!(o.pid, Some(py.pid()));
-            assert_eq!(o.comm, "python3");
-        }
-        other => panic!("expected the listener's owner, got {other:?}"),
-    }
+    assert_listener(&got[0].server, Some(py.pid()), "python3");
     let stats = a.stats();
     assert_eq!((stats.by_listener, stats.unknown), (1, 0), "{stats:?}");
 }
@@ -341,13 +342,8 @@ fn a_listener_shared_after_fork_has_no_pid() {
     wait_gone(&t);
     let mut a = Attributor::new().unwrap();
     let got = a.attribute(&[t]);
-    match &got[0].server {
-        Side::Listener(o) => {
-            assert_eq!(o.pid, None, "two processes hold it: no pid");
-            assert_eq!(o.comm, "python3");
-        }
-        other => panic!("expected the listener's owners, got {other:?}"),
-    }
+    // Two processes hold it: no pid.
+    assert_listener(&got[0].server, None, "python3");
 }
 
 #[test]

@@ -31,6 +31,7 @@ use crate::{
     records::{connection_end, model_event, totals_from_counters},
 };
 
+pub mod owners;
 mod tc;
 
 /// The kernel programs' object, built by build.rs from `probe-ebpf`.

@@ -67,6 +67,25 @@ pub const PORT_FILTER: &str = "PORT_FILTER";
 /// Every global the loader sets.
 pub const GLOBALS: [&str; 2] = [LOOPBACK_IFINDEX, PORT_FILTER];
 
+/// The owners probe (a second object, `httptop-owners`, loaded once for every namespace): a
+/// raw tracepoint program at [`OWNERS_TRACEPOINT`].
+pub const OWNERS_PROGRAM: &str = "httptop_owners";
+pub const OWNERS_TRACEPOINT: &str = "inet_sock_set_state";
+/// Ring buffer of [`OWNERS_BYTES`] carrying [`crate::wire::SocketMade`]s.
+pub const OWNERS: &str = "OWNERS";
+/// Per-CPU array of one counter: [`crate::wire::SocketMade`]s lost to a full [`OWNERS`].
+pub const OWNERS_LOST: &str = "OWNERS_LOST";
+/// LRU hash of [`CONNECTING_ENTRIES`]: socket address → the process connecting it.
+pub const CONNECTING: &str = "CONNECTING";
+/// The owners probe's maps.
+pub const OWNER_MAPS: [&str; 3] = [OWNERS, OWNERS_LOST, CONNECTING];
+/// Global set by the loader: the [`crate::wire::SockLayout`] of the running kernel.
+pub const SOCK_LAYOUT: &str = "SOCK_LAYOUT";
+/// Bytes of [`OWNERS`] (about 16,000 connections between two drains).
+pub const OWNERS_BYTES: u32 = 1 << 20;
+/// Connects in progress remembered at once.
+pub const CONNECTING_ENTRIES: u32 = 16384;
+
 /// Connections tracked at once: an entry per connection with a request outstanding or sequence
 /// numbers to keep. The offline reader bounds its table the same.
 pub const CONNS_ENTRIES: u32 = 65536;

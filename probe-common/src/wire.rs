@@ -275,6 +275,57 @@ pub const fn port_bit(port: u16) -> (u32, u64) {
     ((port / 64) as u32, 1u64 << (port % 64))
 }
 
+/// Why [`SocketMade`] was sent: the process connected the socket.
+pub const MADE_BY_CONNECT: u8 = 1;
+
+/// A TCP connection a process just made, as the owners probe sees it: the process is the one
+/// that called `connect()`, named in its own context, before it can exit.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SocketMade {
+    /// Inode of the socket's network namespace (`ns.inum`).
+    pub netns: u32,
+    /// The process (thread group) id.
+    pub tgid: u32,
+    /// Its comm (the group leader's), NUL-padded.
+    pub comm: [u8; 16],
+    /// `AF_INET` or `AF_INET6`; a V4 address is in the first 4 bytes of `local`/`remote`.
+    pub family: u16,
+    pub local_port: u16,
+    pub remote_port: u16,
+    /// [`MADE_BY_CONNECT`].
+    pub how: u8,
+    pub _pad: u8,
+    pub local: [u8; 16],
+    pub remote: [u8; 16],
+}
+
+/// Byte offsets of the fields the owners probe reads, found by the loader in the running
+/// kernel's BTF (their places move between kernel builds), so one object serves every kernel.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct SockLayout {
+    /// In `struct sock`: `skc_family` (u16), `sk_protocol` (u16), `skc_num` (local port, host
+    /// order), `skc_dport` (network order), `skc_rcv_saddr`, `skc_daddr`, `skc_v6_rcv_saddr`,
+    /// `skc_v6_daddr`, `skc_net` (a `struct net *`).
+    pub family: u32,
+    pub protocol: u32,
+    pub num: u32,
+    pub dport: u32,
+    pub rcv_saddr: u32,
+    pub daddr: u32,
+    pub v6_rcv_saddr: u32,
+    pub v6_daddr: u32,
+    pub net: u32,
+    /// In `struct net`: `ns.inum`.
+    pub net_inum: u32,
+    /// In `struct task_struct`: `group_leader` (a pointer) and `comm`.
+    pub group_leader: u32,
+    pub comm: u32,
+    /// Non-zero once the loader has filled the rest: a zero layout makes the probe send nothing.
+    pub valid: u32,
+}
+
 #[cfg(feature = "user")]
 mod pod {
     // SAFETY: all of these are #[repr(C)] with explicit padding and integer/array fields only.
@@ -282,6 +333,8 @@ mod pod {
     unsafe impl aya::Pod for super::ConnState {}
     unsafe impl aya::Pod for super::ExchangeEvent {}
     unsafe impl aya::Pod for super::ConnEndEvent {}
+    unsafe impl aya::Pod for super::SocketMade {}
+    unsafe impl aya::Pod for super::SockLayout {}
 }
 
 // No padding holes: sizes are the sums of the fields.
@@ -295,3 +348,5 @@ const _: () = assert!(core::mem::size_of::<ConnEndEvent>().is_multiple_of(8));
 const _: () =
     assert!(core::mem::size_of::<ConnEndEvent>() != core::mem::size_of::<ExchangeEvent>());
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>().is_multiple_of(8));
+const _: () = assert!(core::mem::size_of::<SocketMade>() == 8 + 16 + 8 + 32);
+const _: () = assert!(core::mem::size_of::<SockLayout>() == 13 * 4);

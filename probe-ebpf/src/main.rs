@@ -8,9 +8,11 @@
 
 #[cfg(target_arch = "bpf")]
 #[macro_use]
-mod programs;
+mod runtime;
 #[cfg(all(target_arch = "bpf", feature = "bench-controls"))]
 mod controls;
+#[cfg(target_arch = "bpf")]
+mod programs;
 #[cfg(target_arch = "bpf")]
 mod tc;
 
@@ -18,18 +20,3 @@ mod tc;
 fn main() {
     eprintln!("httptop-ebpf builds for the bpf target only; app/build.rs builds it");
 }
-
-#[cfg(target_arch = "bpf")]
-#[panic_handler]
-fn panic(_info: &core::panic::PanicInfo) -> ! {
-    // A plain loop, not `unreachable_unchecked`: that would let LLVM delete a bounds check
-    // together with the panic path it guards. The verifier rejects a program in which this
-    // loop is reachable, so a missed bounds check fails loudly at load.
-    #[allow(clippy::empty_loop)]
-    loop {}
-}
-
-#[cfg(target_arch = "bpf")]
-#[unsafe(link_section = "license")]
-#[unsafe(no_mangle)]
-static LICENSE: [u8; 4] = *b"GPL\0";

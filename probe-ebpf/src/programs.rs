@@ -19,18 +19,6 @@ use probe_common::{
     },
 };
 
-/// Checks at build time that each item's identifier is the name `probe_common::names` gives it
-/// (the map and program macros take the identifier as the object's name).
-macro_rules! named {
-    ($($item:ident = $name:expr;)*) => {
-        $(const _: () = {
-            // Names the item itself, so the check follows it if it is renamed.
-            let _ = $item;
-            assert!(names::same(stringify!($item), $name));
-        };)*
-    };
-}
-
 named! {
     LOOPBACK_IFINDEX = names::LOOPBACK_IFINDEX;
     PORT_FILTER = names::PORT_FILTER;

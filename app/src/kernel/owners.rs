@@ -1,0 +1,312 @@
+//! The owners probe (`probe-ebpf`'s `httptop-owners` object): a raw tracepoint program at
+//! `sock:inet_sock_set_state` that sends which process connected each TCP connection.
+//! Loaded once for every namespace; dropping [`OwnerProbe`] detaches it.
+//!
+//! The programs read socket and task fields at offsets found here in the running kernel's BTF
+//! ([`sock_layout`]), so the object needs no build per kernel.
+
+use aya::{
+    Ebpf, EbpfLoader,
+    maps::{MapData, PerCpuArray, RingBuf},
+    programs::RawTracePoint,
+};
+use probe_common::{
+    names,
+    wire::{SockLayout, SocketMade},
+};
+
+static OWNERS_OBJECT: &[u8] =
+    aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/httptop-owners"));
+
+const VMLINUX_BTF: &str = "/sys/kernel/btf/vmlinux";
+
+#[derive(Debug, thiserror::Error)]
+pub enum OwnerProbeError {
+    #[error("reading the kernel's BTF ({VMLINUX_BTF}): {0}")]
+    Btf(String),
+    #[error("the kernel's BTF has no {0}")]
+    Field(String),
+    #[error("loading the owners probe: {0}")]
+    Object(#[source] aya::EbpfError),
+    #[error("{action} {name}: {source}")]
+    Program {
+        action: &'static str,
+        name: &'static str,
+        #[source]
+        source: aya::programs::ProgramError,
+    },
+    #[error("the owners probe has no {0}")]
+    Missing(&'static str),
+    #[error("opening map {name}: {source}")]
+    Map {
+        name: &'static str,
+        #[source]
+        source: aya::maps::MapError,
+    },
+}
+
+pub struct OwnerProbe {
+    // Holds the programs and their links: dropping it detaches them.
+    _ebpf: Ebpf,
+    ring: RingBuf<MapData>,
+    lost: PerCpuArray<MapData, u64>,
+}
+
+impl OwnerProbe {
+    /// Loads the programs and attaches them at their kernel functions.
+    pub fn attach() -> Result<OwnerProbe, OwnerProbeError> {
+        let btf =
+            btf_rs::Btf::from_file(VMLINUX_BTF).map_err(|e| OwnerProbeError::Btf(e.to_string()))?;
+        let layout = sock_layout(&btf)?;
+        let mut ebpf = EbpfLoader::new()
+            .override_global(names::SOCK_LAYOUT, &layout, true)
+            .load(OWNERS_OBJECT)
+            .map_err(OwnerProbeError::Object)?;
+        let name = names::OWNERS_PROGRAM;
+        let program_err = |action| {
+            move |source| OwnerProbeError::Program {
+                action,
+                name,
+                source,
+            }
+        };
+        let program: &mut RawTracePoint = ebpf
+            .program_mut(name)
+            .ok_or(OwnerProbeError::Missing(name))?
+            .try_into()
+            .map_err(program_err("opening"))?;
+        program.load().map_err(program_err("loading"))?;
+        program
+            .attach(names::OWNERS_TRACEPOINT)
+            .map_err(program_err("attaching"))?;
+        let ring = ebpf
+            .take_map(names::OWNERS)
+            .ok_or(OwnerProbeError::Missing(names::OWNERS))?;
+        let ring = RingBuf::try_from(ring).map_err(|source| OwnerProbeError::Map {
+            name: names::OWNERS,
+            source,
+        })?;
+        let lost = ebpf
+            .take_map(names::OWNERS_LOST)
+            .ok_or(OwnerProbeError::Missing(names::OWNERS_LOST))?;
+        let lost = PerCpuArray::try_from(lost).map_err(|source| OwnerProbeError::Map {
+            name: names::OWNERS_LOST,
+            source,
+        })?;
+        Ok(OwnerProbe {
+            _ebpf: ebpf,
+            ring,
+            lost,
+        })
+    }
+
+    /// Calls `f` for every socket made since the last call; returns how many.
+    pub fn drain(&mut self, mut f: impl FnMut(&SocketMade)) -> usize {
+        let mut n = 0;
+        while let Some(item) = self.ring.next() {
+            if item.len() >= size_of::<SocketMade>() {
+                // SAFETY: the record holds a SocketMade (checked length; Pod, read unaligned).
+                let made = unsafe { std::ptr::read_unaligned(item.as_ptr().cast::<SocketMade>()) };
+                f(&made);
+                n += 1;
+            }
+        }
+        n
+    }
+
+    /// Sockets the kernel could not report (the ring buffer was full).
+    pub fn lost(&self) -> u64 {
+        self.lost
+            .get(&0, 0)
+            .map(|per_cpu| per_cpu.iter().sum())
+            .unwrap_or(0)
+    }
+}
+
+/// Byte offset of the member at `path` in struct `name` (anonymous structs and unions on the
+/// way are looked through, typedefs followed).
+fn offset_of(btf: &btf_rs::Btf, name: &str, path: &[&str]) -> Result<u32, OwnerProbeError> {
+    let missing = || OwnerProbeError::Field(format!("{name}.{}", path.join(".")));
+    let types = btf.resolve_types_by_name(name).map_err(|_| missing())?;
+    let root = types
+        .into_iter()
+        .find_map(|t| match t {
+            btf_rs::Type::Struct(s) => Some(s),
+            _ => None,
+        })
+        .ok_or_else(missing)?;
+    let mut current = root;
+    let mut bits = 0u32;
+    for (i, field) in path.iter().enumerate() {
+        let (offset, member) = find_member(btf, &current, field).ok_or_else(missing)?;
+        bits += offset;
+        if i + 1 < path.len() {
+            current = btf
+                .resolve_chained_type(&member)
+                .ok()
+                .and_then(|t| struct_of(btf, t))
+                .ok_or_else(missing)?;
+        }
+    }
+    if bits % 8 != 0 {
+        return Err(missing());
+    }
+    Ok(bits / 8)
+}
+
+/// `field` in `s`, or in an anonymous member of it: its bit offset and the member.
+fn find_member(
+    btf: &btf_rs::Btf,
+    s: &btf_rs::Struct,
+    field: &str,
+) -> Option<(u32, btf_rs::Member)> {
+    for m in &s.members {
+        let name = btf.resolve_name(m).unwrap_or_default();
+        if name == field {
+            return Some((m.bit_offset(), m.clone()));
+        }
+        if name.is_empty()
+            && let Some(inner) = btf
+                .resolve_chained_type(m)
+                .ok()
+                .and_then(|t| struct_of(btf, t))
+            && let Some((offset, found)) = find_member(btf, &inner, field)
+        {
+            return Some((m.bit_offset() + offset, found));
+        }
+    }
+    None
+}
+
+/// The struct or union a type is, through typedefs and qualifiers.
+fn struct_of(btf: &btf_rs::Btf, mut t: btf_rs::Type) -> Option<btf_rs::Struct> {
+    for _ in 0..16 {
+        match t {
+            btf_rs::Type::Struct(s) | btf_rs::Type::Union(s) => return Some(s),
+            btf_rs::Type::Typedef(_)
+            | btf_rs::Type::Const(_)
+            | btf_rs::Type::Volatile(_)
+            | btf_rs::Type::Restrict(_)
+            | btf_rs::Type::TypeTag(_) => {
+                let next = t.as_btf_type()?;
+                t = btf.resolve_chained_type(next).ok()?;
+            }
+            _ => return None,
+        }
+    }
+    None
+}
+
+/// The offsets the owners probe reads, in this kernel.
+pub fn sock_layout(btf: &btf_rs::Btf) -> Result<SockLayout, OwnerProbeError> {
+    let sock = |field: &str| offset_of(btf, "sock", &["__sk_common", field]);
+    Ok(SockLayout {
+        family: sock("skc_family")?,
+        protocol: offset_of(btf, "sock", &["sk_protocol"])?,
+        num: sock("skc_num")?,
+        dport: sock("skc_dport")?,
+        rcv_saddr: sock("skc_rcv_saddr")?,
+        daddr: sock("skc_daddr")?,
+        v6_rcv_saddr: sock("skc_v6_rcv_saddr")?,
+        v6_daddr: sock("skc_v6_daddr")?,
+        net: offset_of(btf, "sock", &["__sk_common", "skc_net", "net"])?,
+        net_inum: offset_of(btf, "net", &["ns", "inum"])?,
+        group_leader: offset_of(btf, "task_struct", &["group_leader"])?,
+        comm: offset_of(btf, "task_struct", &["comm"])?,
+        valid: 1,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The offsets that have not moved in decades, as a check that the BTF walk is right.
+    #[test]
+    fn the_layout_of_the_running_kernel_has_the_fixed_places_of_the_address_pair() {
+        let Ok(btf) = btf_rs::Btf::from_file(VMLINUX_BTF) else {
+            panic!("this test needs {VMLINUX_BTF}");
+        };
+        let l = sock_layout(&btf).expect("every field is in the kernel's BTF");
+        assert_eq!((l.daddr, l.rcv_saddr, l.dport, l.num), (0, 4, 12, 14));
+        assert_eq!(l.valid, 1);
+        assert!(l.family > l.num && l.v6_daddr > l.family && l.v6_rcv_saddr == l.v6_daddr + 16);
+    }
+
+    /// This thread's network namespace's inode.
+    fn netns_inode() -> u32 {
+        crate::netns::NetnsIdentity::current()
+            .expect("reading /proc/thread-self/ns/net")
+            .inode() as u32
+    }
+
+    /// In a network namespace of its own, a connection over loopback: the probe tells its
+    /// connect, by this process, with the namespace, the ends and the comm; nothing for the
+    /// accepted end.
+    #[test]
+    #[ignore = "needs root"]
+    fn the_probe_names_the_process_that_connected() {
+        let mut probe = OwnerProbe::attach().expect("attaching the owners probe");
+        std::thread::spawn(move || {
+            // SAFETY: plain syscall; it moves only this thread into a fresh network namespace.
+            assert_eq!(unsafe { libc::unshare(libc::CLONE_NEWNET) }, 0, "unshare");
+            let up = std::process::Command::new("ip")
+                .args(["link", "set", "lo", "up"])
+                .status()
+                .expect("running ip");
+            assert!(up.success());
+            let netns = netns_inode();
+            let mut seen = Vec::new();
+            let mut ends = Vec::new();
+            for bind in ["127.0.0.1:0", "[::1]:0"] {
+                let listener = std::net::TcpListener::bind(bind).expect("bind");
+                let server = listener.local_addr().unwrap();
+                let client = std::net::TcpStream::connect(server).expect("connect");
+                let (accepted, _) = listener.accept().expect("accept");
+                ends.push((client.local_addr().unwrap(), server));
+                drop((client, accepted));
+            }
+            // A refused connect goes SYN_SENT → CLOSE: forgotten, not sent.
+            let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let refused = closed.local_addr().unwrap();
+            drop(closed);
+            assert!(std::net::TcpStream::connect(refused).is_err());
+            probe.drain(|m| {
+                if m.netns == netns {
+                    seen.push(*m);
+                }
+            });
+            let pid = std::process::id();
+            let comm = std::fs::read_to_string("/proc/self/comm").unwrap();
+            let bytes = |ip: std::net::IpAddr| match ip {
+                std::net::IpAddr::V4(ip) => {
+                    let mut b = [0u8; 16];
+                    b[..4].copy_from_slice(&ip.octets());
+                    b
+                }
+                std::net::IpAddr::V6(ip) => ip.octets(),
+            };
+            assert_eq!(seen.len(), 2, "{seen:?}");
+            for (m, (local, remote)) in seen.iter().zip(ends) {
+                assert_eq!(m.how, probe_common::wire::MADE_BY_CONNECT);
+                assert_eq!(m.tgid, pid);
+                let family = if local.is_ipv4() {
+                    libc::AF_INET
+                } else {
+                    libc::AF_INET6
+                };
+                assert_eq!(m.family, family as u16);
+                assert_eq!((m.local_port, m.remote_port), (local.port(), remote.port()));
+                assert_eq!((m.local, m.remote), (bytes(local.ip()), bytes(remote.ip())));
+                let len = m.comm.iter().position(|&b| b == 0).unwrap_or(16);
+                assert_eq!(
+                    std::str::from_utf8(&m.comm[..len]).unwrap(),
+                    comm.trim_end()
+                );
+            }
+            assert_eq!(probe.lost(), 0);
+        })
+        .join()
+        .expect("the test thread");
+    }
+}

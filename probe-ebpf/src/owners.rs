@@ -129,11 +129,11 @@ mod probe {
                 // The group leader's comm, as /proc/PID/comm says it.
                 comm: read(leader, l.comm)?,
             };
-            return CONNECTING.insert(&sk, &who, 0).ok();
+            return CONNECTING.insert(sk, who, 0).ok();
         }
         // SAFETY: a value of this map, copied out before the entry is removed.
-        let who = unsafe { *CONNECTING.get(&sk)? };
-        let _ = CONNECTING.remove(&sk);
+        let who = unsafe { *CONNECTING.get(sk)? };
+        let _ = CONNECTING.remove(sk);
         if new == TCP_ESTABLISHED {
             send(base, &l, &who);
         }

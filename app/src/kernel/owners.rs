@@ -148,7 +148,7 @@ fn offset_of(btf: &btf_rs::Btf, name: &str, path: &[&str]) -> Result<u32, OwnerP
                 .ok_or_else(missing)?;
         }
     }
-    if bits % 8 != 0 {
+    if !bits.is_multiple_of(8) {
         return Err(missing());
     }
     Ok(bits / 8)

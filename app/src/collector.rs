@@ -11,11 +11,11 @@ use std::{
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
-    attribution::{Attributor, Owner, Side},
+    attribution::{Attributor, Connected, Owner, Side},
     export::Exports,
-    kernel::monotonic_ns,
+    kernel::{monotonic_ns, owners::OwnerProbe},
     model::{Event, NetnsId, ProcessId, ProcessInfo, Processes, SharedModel, Tuple},
-    netns::SharedNetns,
+    netns::{NetnsIdentity, SharedNetns},
     probes::Probes,
 };
 
@@ -53,12 +53,13 @@ fn ticker(period: Duration) -> tokio::time::Interval {
 /// kernel counted.
 pub async fn run(
     mut probe: Probes,
+    owners: Option<OwnerProbe>,
     model: SharedModel,
     exports: Exports,
     opts: CollectorOptions,
     mut shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
-    let mut naming = Naming::new(&model);
+    let mut naming = Naming::new(&model, owners);
     naming.add_namespaces(probe.take_added());
     let mut to = Destinations {
         model: &model,
@@ -110,6 +111,9 @@ pub async fn run(
         log::warn!("sweep: {e}");
     }
     refresh_totals(&probe, &to);
+    if let Some(owners) = &naming.owners {
+        log::info!("owners probe: {} connects lost", owners.lost());
+    }
     for (netns, attributor) in &naming.attributors {
         if let Some(attributor) = attributor {
             log::info!("process attribution in {netns}: {:?}", attributor.stats());
@@ -140,6 +144,11 @@ fn drain(probe: &mut Probes, to: &mut Destinations<'_>, batch: &mut Vec<Event>) 
 struct Naming {
     /// By namespace, httptop's own first; `None` where attribution could not start.
     attributors: Vec<(NetnsId, Option<Attributor>)>,
+    /// The kernel's word on who connected each connection, for every namespace; `None` where it
+    /// could not attach (the search of `/proc` names those ends then).
+    owners: Option<OwnerProbe>,
+    /// Each watched namespace's inode (how the owners probe names it), with its id.
+    inodes: Vec<(u32, NetnsId)>,
     /// Owners seen, with their ids (interning a known owner takes no lock).
     ids: HashMap<Owner, ProcessId, foldhash::fast::RandomState>,
     /// Connections named, until they end.
@@ -181,7 +190,7 @@ struct Named {
 }
 
 impl Naming {
-    fn new(model: &SharedModel) -> Self {
+    fn new(model: &SharedModel, owners: Option<OwnerProbe>) -> Self {
         let attributor = match Attributor::new() {
             Ok(a) => Some(a),
             Err(e) => {
@@ -191,8 +200,17 @@ impl Naming {
                 None
             }
         };
+        let inodes = match NetnsIdentity::current() {
+            Ok(own) => vec![(own.inode() as u32, NetnsId::OWN)],
+            Err(e) => {
+                log::warn!("reading httptop's own network namespace: {e}");
+                Vec::new()
+            }
+        };
         Naming {
             attributors: vec![(NetnsId::OWN, attributor)],
+            owners,
+            inodes,
             ids: HashMap::default(),
             named: HashMap::default(),
             tuples: Vec::new(),
@@ -216,10 +234,48 @@ impl Naming {
                 }
             };
             self.attributors.push((netns, attributor));
+            self.inodes.push((space.identity.inode() as u32, netns));
         }
     }
 
+    /// Hands each connection the kernel saw made to its namespace's attributor. Drained after
+    /// the batch's exchanges were: a connection is made before it carries a request, so every
+    /// exchange of the batch finds its connect told.
+    fn learn_connects(&mut self) {
+        let Some(owners) = &mut self.owners else {
+            return;
+        };
+        let (inodes, attributors) = (&self.inodes, &mut self.attributors);
+        owners.drain(|made| {
+            let Some(&(_, netns)) = inodes.iter().find(|(inode, _)| *inode == made.netns) else {
+                return;
+            };
+            let Some(attributor) = attributors
+                .iter_mut()
+                .find(|(n, _)| *n == netns)
+                .and_then(|(_, a)| a.as_mut())
+            else {
+                return;
+            };
+            let addr = |bytes: [u8; 16], port: u16| {
+                let ip = if made.family == libc::AF_INET as u16 {
+                    std::net::IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]])
+                } else {
+                    std::net::IpAddr::from(bytes)
+                };
+                std::net::SocketAddr::new(ip, port)
+            };
+            attributor.connected(Connected {
+                local: addr(made.local, made.local_port),
+                remote: addr(made.remote, made.remote_port),
+                pid: made.tgid,
+                comm: made.comm,
+            });
+        });
+    }
+
     fn name(&mut self, batch: &mut [Event]) {
+        self.learn_connects();
         self.spaces.clear();
         for event in batch.iter() {
             let netns = match event {

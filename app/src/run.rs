@@ -16,7 +16,7 @@ use crate::{
     },
     headless::{self, HeadlessOptions, SummaryOptions},
     kernel::monotonic_ns,
-    kernel::{KernelConfig, KernelError},
+    kernel::{KernelConfig, KernelError, owners::OwnerProbe},
     logging,
     model::{Clock, Filter, JsonLinesSummary, Model, ModelOptions, SharedModel, Source},
     offline,
@@ -140,6 +140,10 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         error,
         log: log_path.clone(),
     })?;
+    // Before the line below, so every connection made after it has its client named.
+    let owners = OwnerProbe::attach()
+        .inspect_err(|e| log::warn!("client processes are named from /proc only: {e}"))
+        .ok();
     // Scripts wait for this line before sending traffic.
     eprintln!(
         "httptop: attached to {}; log: {}",
@@ -187,7 +191,7 @@ pub fn run(config: RunConfig) -> anyhow::Result<()> {
         json_lines: lines,
         listener,
     };
-    runtime.block_on(live.run(probe, front))
+    runtime.block_on(live.run(probe, owners, front))
 }
 
 fn start_json_lines(
@@ -226,7 +230,12 @@ struct Live {
 }
 
 impl Live {
-    async fn run(mut self, probe: Probes, front: FrontEnd) -> anyhow::Result<()> {
+    async fn run(
+        mut self,
+        probe: Probes,
+        owners: Option<OwnerProbe>,
+        front: FrontEnd,
+    ) -> anyhow::Result<()> {
         let (stop_tx, stop_rx) = watch::channel(false);
         if let (Some(listener), Some(metrics)) = (self.listener.take(), &self.exports.metrics) {
             tokio::spawn(listener.serve(metrics.clone(), stop_rx.clone()));
@@ -235,6 +244,7 @@ impl Live {
         let mut lines_closed = self.json_lines.as_ref().map(JsonLines::closed);
         let collector = tokio::spawn(collector::run(
             probe,
+            owners,
             self.model.clone(),
             std::mem::take(&mut self.exports),
             self.collector.clone(),

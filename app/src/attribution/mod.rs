@@ -10,6 +10,10 @@
 //! LISTEN socket on its address (or on the wildcard address of its port), from a dump of the
 //! LISTEN sockets made at most once a second and only when a fallback needs it.
 //!
+//! A client end the kernel's owners probe saw connected ([`Attributor::connected`]) is named by
+//! the process that connected it, with no lookup at all, and even once that process has exited
+//! (then by the comm the kernel gave; its unit unknown).
+//!
 //! Several processes holding one socket (prefork workers sharing a listener) are one owner
 //! without a pid when they share a comm, and unknown when they do not: a pid is never guessed.
 //!
@@ -27,6 +31,7 @@
 //! which connections ended ([`Attributor::closed`]) lets it re-read just their fds when the
 //! kernel gives their numbers to new sockets; without it, such a socket is found by a resync.
 
+mod connectors;
 mod diag;
 mod fds;
 mod local;
@@ -42,9 +47,11 @@ use std::{
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
+pub use connectors::Connected;
 pub use owner::unit_from_cgroup;
 
 use self::{
+    connectors::Connectors,
     diag::{Diag, DiagSocket, Listening, Query, Reply},
     fds::{ProcIndex, Search},
     local::LocalAddrs,
@@ -94,7 +101,9 @@ pub struct AttributionStats {
     pub lookups: u64,
     /// Lookups that got no answer, or an error other than "no such socket".
     pub lookup_errors: u64,
-    /// Ends answered without the cache, by kind.
+    /// Ends answered without the cache, by kind: from the kernel's record of who connected it,
+    /// from the process holding its socket, from the owner of its listener, ...
+    pub by_kernel: u64,
     pub by_socket: u64,
     pub by_listener: u64,
     pub not_local: u64,
@@ -117,6 +126,8 @@ pub struct AttributionStats {
     pub pids: u64,
     pub indexed_inodes: u64,
     pub cached_tuples: u64,
+    /// Client ends the kernel told of, kept.
+    pub connected: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +148,8 @@ const RETRY: Duration = Duration::from_secs(1);
 const LISTENERS_REFRESH: Duration = Duration::from_secs(1);
 /// Keys of each hint map; past it the map starts again.
 const AFFINITY_CAP: usize = 4096;
+/// Client ends the kernel told of, kept per generation.
+const CONNECTED_CAP: usize = 65_536;
 
 pub struct Attributor {
     diag: Diag,
@@ -148,6 +161,11 @@ pub struct Attributor {
     /// and local client ends, by the server they talk to.
     server_pids: HashMap<SocketAddr, Vec<u32>>,
     client_pids: HashMap<SocketAddr, Vec<u32>>,
+    connectors: Connectors,
+    /// Client ends of connections ended, forgotten by the connectors after the next lookup.
+    ended_connectors: Vec<(SocketAddr, SocketAddr)>,
+    /// Owners of the processes the kernel named, as `/proc` gave them (with their unit), by pid.
+    connector_owners: HashMap<u32, Owner>,
     stats: AttributionStats,
     queries: Vec<Query>,
     replies: Vec<Reply>,
@@ -157,6 +175,8 @@ pub struct Attributor {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
     NotLocal,
+    /// A client end the kernel saw connected.
+    Connected(Connected),
     Socket(DiagSocket),
     /// No held socket: the connection is gone (or not accepted yet).
     Gone,
@@ -199,6 +219,9 @@ impl Attributor {
             cache: AnswerCache::new(CACHE_CAP),
             server_pids: HashMap::new(),
             client_pids: HashMap::new(),
+            connectors: Connectors::new(CONNECTED_CAP),
+            ended_connectors: Vec::new(),
+            connector_owners: HashMap::new(),
             stats: AttributionStats::default(),
             queries: Vec::new(),
             replies: Vec::new(),
@@ -260,17 +283,37 @@ impl Attributor {
                 out[i] = answer.expect("taken at its last use only");
             }
         }
+        self.forget_ended_connectors();
         out
     }
 
+    fn forget_ended_connectors(&mut self) {
+        for (local, remote) in self.ended_connectors.drain(..) {
+            self.connectors.remove(local, remote);
+        }
+    }
+
+    /// A client end the kernel saw connected: its tuple is named by this process from now on.
+    pub fn connected(&mut self, c: Connected) {
+        self.connectors.insert(Connected {
+            local: canonical(c.local),
+            remote: canonical(c.remote),
+            ..c
+        });
+    }
+
     /// The connections ended: their cached answers go, and the fds that held their sockets are
-    /// read again when their processes are next checked (the kernel reuses fd numbers).
+    /// read again when their processes are next checked (the kernel reuses fd numbers). Who
+    /// connected them is forgotten after the next [`Attributor::attribute`]: a connection's
+    /// last exchange is often named in the batch that tells of its end.
     pub fn closed(&mut self, tuples: &[Tuple]) {
+        self.forget_ended_connectors();
         for t in tuples {
             let t = Tuple {
                 client: canonical(t.client),
                 server: canonical(t.server),
             };
+            self.ended_connectors.push((t.client, t.server));
             if let Some(inodes) = self.cache.remove(&t) {
                 for inode in inodes.into_iter().filter(|&i| i != 0) {
                     self.procs.mark_closed(inode);
@@ -285,6 +328,7 @@ impl Attributor {
             pids: self.procs.pids() as u64,
             indexed_inodes: self.procs.indexed_inodes() as u64,
             cached_tuples: self.cache.len() as u64,
+            connected: self.connectors.len() as u64,
             ..self.stats
         }
     }
@@ -302,7 +346,11 @@ impl Attributor {
         for (p, t) in pending.iter().enumerate() {
             for end in [CLIENT, SERVER] {
                 let (local, remote) = ends(t, end);
-                if self.local.contains(local.ip()) {
+                if end == CLIENT
+                    && let Some(c) = self.connectors.get(local, remote)
+                {
+                    found[p][end] = End::Connected(*c);
+                } else if self.local.contains(local.ip()) {
                     self.queries.push(Query::new(local, remote));
                     asked.push((p, end));
                 } else {
@@ -344,6 +392,7 @@ impl Attributor {
             for end in [CLIENT, SERVER] {
                 sides[end] = match f[end] {
                     End::NotLocal => Side::NotLocal,
+                    End::Connected(c) => Side::Process(self.connector_owner(&c)),
                     End::Socket(s) => {
                         pids.clear();
                         self.procs.holders(s.inode, &mut pids);
@@ -361,6 +410,9 @@ impl Attributor {
                     End::Gone | End::Unheld(_) | End::Failed => Side::Unknown,
                 };
                 match sides[end] {
+                    Side::Process(_) if matches!(f[end], End::Connected(_)) => {
+                        self.stats.by_kernel += 1
+                    }
                     Side::Process(_) => self.stats.by_socket += 1,
                     Side::Listener(_) => self.stats.by_listener += 1,
                     Side::NotLocal => self.stats.not_local += 1,
@@ -370,9 +422,12 @@ impl Attributor {
             let [client, server] = sides;
             let answer = Attribution { client, server };
             // Cached only while the connection lives: every local end's socket was found.
-            let live = f
-                .iter()
-                .all(|e| matches!(e, End::Socket(_) | End::Unheld(_) | End::NotLocal));
+            let live = f.iter().all(|e| {
+                matches!(
+                    e,
+                    End::Connected(_) | End::Socket(_) | End::Unheld(_) | End::NotLocal
+                )
+            });
             if live {
                 let inode = |e: &End| match e {
                     End::Socket(s) | End::Unheld(s) => s.inode,
@@ -496,6 +551,27 @@ impl Attributor {
             map.clear();
         }
         map.insert(t.server, pids.to_vec());
+    }
+
+    /// The process the kernel named, with its unit while `/proc` has it (read once per pid, and
+    /// again when the comm the kernel gave differs: the pid was reused), else as the kernel
+    /// gave it.
+    fn connector_owner(&mut self, c: &Connected) -> Owner {
+        if let Some(o) = self.connector_owners.get(&c.pid)
+            && o.comm == c.comm()
+        {
+            return o.clone();
+        }
+        match owner::read_owner(c.pid).filter(|o| o.comm == c.comm()) {
+            Some(o) => {
+                if self.connector_owners.len() >= AFFINITY_CAP {
+                    self.connector_owners.clear();
+                }
+                self.connector_owners.insert(c.pid, o.clone());
+                o
+            }
+            None => c.owner(),
+        }
     }
 
     /// One holder's owner; several holders' when they share a comm (then without a pid).

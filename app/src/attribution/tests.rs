@@ -245,6 +245,61 @@ fn both_ends_in_this_process_are_this_process() {
     }
 }
 
+fn comm_bytes(comm: &str) -> [u8; 16] {
+    let mut bytes = [0u8; 16];
+    bytes[..comm.len()].copy_from_slice(comm.as_bytes());
+    bytes
+}
+
+#[test]
+fn a_client_end_the_kernel_saw_connected_needs_no_lookup_and_outlives_its_process() {
+    let _serial = serial();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_accepted, _) = listener.accept().unwrap();
+    let t = tuple_of(&client);
+    let (pid, comm) = me();
+    let mut a = Attributor::new().unwrap();
+    a.connected(Connected {
+        local: t.client,
+        remote: t.server,
+        pid,
+        comm: comm_bytes(&comm),
+    });
+    let answer = a.attribute(&[t]).remove(0);
+    assert_process(&answer.client, pid, &comm);
+    assert_process(&answer.server, pid, &comm);
+    let s = a.stats();
+    // Only the server end was looked up.
+    assert_eq!((s.by_kernel, s.by_socket, s.lookups), (1, 1, 1), "{s:?}");
+
+    // A client gone before anything read /proc: named as the kernel told it, its unit unknown.
+    let mut gone = Command::new("true").spawn().unwrap();
+    let gone_pid = gone.id();
+    gone.wait().unwrap();
+    let other = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+    let (_accepted, _) = listener.accept().unwrap();
+    let t = tuple_of(&other);
+    a.connected(Connected {
+        local: t.client,
+        remote: t.server,
+        pid: gone_pid,
+        comm: comm_bytes("true"),
+    });
+    // Told of its end before its last exchange is named (both in one batch, ends first).
+    a.closed(&[t]);
+    let answer = a.attribute(&[t]).remove(0);
+    let expected = Owner {
+        pid: Some(gone_pid),
+        comm: "true".to_owned(),
+        unit: None,
+    };
+    assert_eq!(answer.client, Side::Process(expected));
+    assert_eq!(a.stats().by_kernel, 2);
+    // After that lookup, the kernel's word on the ended tuple is forgotten.
+    assert_eq!(a.stats().connected, 1);
+}
+
 #[test]
 fn a_dual_stack_socket_holding_a_v4_connection_is_found() {
     let _serial = serial();

@@ -79,20 +79,8 @@ impl OwnerProbe {
         program
             .attach(names::OWNERS_TRACEPOINT)
             .map_err(program_err("attaching"))?;
-        let ring = ebpf
-            .take_map(names::OWNERS)
-            .ok_or(OwnerProbeError::Missing(names::OWNERS))?;
-        let ring = RingBuf::try_from(ring).map_err(|source| OwnerProbeError::Map {
-            name: names::OWNERS,
-            source,
-        })?;
-        let lost = ebpf
-            .take_map(names::OWNERS_LOST)
-            .ok_or(OwnerProbeError::Missing(names::OWNERS_LOST))?;
-        let lost = PerCpuArray::try_from(lost).map_err(|source| OwnerProbeError::Map {
-            name: names::OWNERS_LOST,
-            source,
-        })?;
+        let ring: RingBuf<_> = take_map(&mut ebpf, names::OWNERS)?;
+        let lost: PerCpuArray<_, _> = take_map(&mut ebpf, names::OWNERS_LOST)?;
         Ok(OwnerProbe {
             _ebpf: ebpf,
             ring,
@@ -121,6 +109,15 @@ impl OwnerProbe {
             .map(|per_cpu| per_cpu.iter().sum())
             .unwrap_or(0)
     }
+}
+
+/// A map of the owners object, as the kind `M` it is.
+fn take_map<M>(ebpf: &mut aya::Ebpf, name: &'static str) -> Result<M, OwnerProbeError>
+where
+    M: TryFrom<aya::maps::Map, Error = aya::maps::MapError>,
+{
+    let map = ebpf.take_map(name).ok_or(OwnerProbeError::Missing(name))?;
+    M::try_from(map).map_err(|source| OwnerProbeError::Map { name, source })
 }
 
 /// Byte offset of the member at `path` in struct `name` (anonymous structs and unions on the

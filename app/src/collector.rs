@@ -11,7 +11,7 @@ use std::{
 use tokio::{sync::watch, time::MissedTickBehavior};
 
 use crate::{
-    attribution::{Attributor, Connected, Owner, Side},
+    attribution::{Attributor, Owner, Side, Told},
     export::Exports,
     kernel::{monotonic_ns, owners::OwnerProbe},
     model::{Event, NetnsId, ProcessId, ProcessInfo, Processes, SharedModel, Tuple},
@@ -112,7 +112,7 @@ pub async fn run(
     }
     refresh_totals(&probe, &to);
     if let Some(owners) = &naming.owners {
-        log::info!("owners probe: {} connects lost", owners.lost());
+        log::info!("owners probe: {} records lost", owners.lost());
     }
     for (netns, attributor) in &naming.attributors {
         if let Some(attributor) = attributor {
@@ -144,7 +144,7 @@ fn drain(probe: &mut Probes, to: &mut Destinations<'_>, batch: &mut Vec<Event>) 
 struct Naming {
     /// By namespace, httptop's own first; `None` where attribution could not start.
     attributors: Vec<(NetnsId, Option<Attributor>)>,
-    /// The kernel's word on who connected each connection, for every namespace; `None` where it
+    /// The kernel's word on who holds each end of a connection, for every namespace; `None` where it
     /// could not attach (the search of `/proc` names those ends then).
     owners: Option<OwnerProbe>,
     /// Each watched namespace's inode (how the owners probe names it), with its id.
@@ -238,10 +238,10 @@ impl Naming {
         }
     }
 
-    /// Hands each connection the kernel saw made to its namespace's attributor. Drained after
-    /// the batch's exchanges were: a connection is made before it carries a request, so every
-    /// exchange of the batch finds its connect told.
-    fn learn_connects(&mut self) {
+    /// Hands each end the kernel told of to its namespace's attributor. Drained after the
+    /// batch's exchanges were: a connection is made, and its request read by the server, before
+    /// the answer ends an exchange, so every exchange of the batch finds its ends told.
+    fn learn_owners(&mut self) {
         let Some(owners) = &mut self.owners else {
             return;
         };
@@ -257,25 +257,12 @@ impl Naming {
             else {
                 return;
             };
-            let addr = |bytes: [u8; 16], port: u16| {
-                let ip = if made.family == libc::AF_INET as u16 {
-                    std::net::IpAddr::from([bytes[0], bytes[1], bytes[2], bytes[3]])
-                } else {
-                    std::net::IpAddr::from(bytes)
-                };
-                std::net::SocketAddr::new(ip, port)
-            };
-            attributor.connected(Connected {
-                local: addr(made.local, made.local_port),
-                remote: addr(made.remote, made.remote_port),
-                pid: made.tgid,
-                comm: made.comm,
-            });
+            attributor.told(Told::from(made));
         });
     }
 
     fn name(&mut self, batch: &mut [Event]) {
-        self.learn_connects();
+        self.learn_owners();
         self.spaces.clear();
         for event in batch.iter() {
             let netns = match event {

@@ -67,24 +67,39 @@ pub const PORT_FILTER: &str = "PORT_FILTER";
 /// Every global the loader sets.
 pub const GLOBALS: [&str; 2] = [LOOPBACK_IFINDEX, PORT_FILTER];
 
-/// The owners probe (a second object, `httptop-owners`, loaded once for every namespace): a
-/// raw tracepoint program at [`OWNERS_TRACEPOINT`].
+/// The owners probe (a second object, `httptop-owners`, loaded once for every namespace): raw
+/// tracepoint programs, each at its tracepoint: [`OWNERS_PROGRAM`] sees sockets change state
+/// (who connected each one), [`READERS_PROGRAM`] sees them read (who first read each one).
 pub const OWNERS_PROGRAM: &str = "httptop_owners";
 pub const OWNERS_TRACEPOINT: &str = "inet_sock_set_state";
+pub const READERS_PROGRAM: &str = "httptop_readers";
+pub const READERS_TRACEPOINT: &str = "sock_recv_length";
+/// Every program of the owners probe and its tracepoint.
+pub const OWNER_PROGRAMS: [(&str, &str); 2] = [
+    (OWNERS_PROGRAM, OWNERS_TRACEPOINT),
+    (READERS_PROGRAM, READERS_TRACEPOINT),
+];
 /// Ring buffer of [`OWNERS_BYTES`] carrying [`crate::wire::SocketMade`]s.
 pub const OWNERS: &str = "OWNERS";
 /// Per-CPU array of one counter: [`crate::wire::SocketMade`]s lost to a full [`OWNERS`].
 pub const OWNERS_LOST: &str = "OWNERS_LOST";
 /// LRU hash of [`CONNECTING_ENTRIES`]: socket address → the process connecting it.
 pub const CONNECTING: &str = "CONNECTING";
+/// LRU hash of [`TOLD_ENTRIES`]: addresses of the sockets whose owner was sent, so a socket is
+/// told once (its entry goes when it closes).
+pub const TOLD: &str = "TOLD";
 /// The owners probe's maps.
-pub const OWNER_MAPS: [&str; 3] = [OWNERS, OWNERS_LOST, CONNECTING];
+pub const OWNER_MAPS: [&str; 4] = [OWNERS, OWNERS_LOST, CONNECTING, TOLD];
 /// Global set by the loader: the [`crate::wire::SockLayout`] of the running kernel.
 pub const SOCK_LAYOUT: &str = "SOCK_LAYOUT";
-/// Bytes of [`OWNERS`] (about 16,000 connections between two drains).
-pub const OWNERS_BYTES: u32 = 1 << 20;
+/// Bytes of [`OWNERS`] (about 29,000 records, a connection with both ends local sends two,
+/// between two drains).
+pub const OWNERS_BYTES: u32 = 2 << 20;
 /// Connects in progress remembered at once.
 pub const CONNECTING_ENTRIES: u32 = 16384;
+/// Sockets told at once (two per connection with both ends local); past it the least recently
+/// read is forgotten and told again when next read.
+pub const TOLD_ENTRIES: u32 = 65536;
 
 /// Connections tracked at once: an entry per connection with a request outstanding or sequence
 /// numbers to keep. The offline reader bounds its table the same.

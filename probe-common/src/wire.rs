@@ -277,9 +277,13 @@ pub const fn port_bit(port: u16) -> (u32, u64) {
 
 /// Why [`SocketMade`] was sent: the process connected the socket.
 pub const MADE_BY_CONNECT: u8 = 1;
+/// Why [`SocketMade`] was sent: the process read the socket first (of those the probe saw), so
+/// it held it then: for an accepted socket, the server that accepted it (or a child it forked).
+pub const MADE_BY_READ: u8 = 2;
 
-/// A TCP connection a process just made, as the owners probe sees it: the process is the one
-/// that called `connect()`, named in its own context, before it can exit.
+/// One end of a TCP connection and the process that holds it, as the owners probe sees it: the
+/// process that called `connect()`, or that first read the socket, named in its own context,
+/// before it can exit.
 #[repr(C)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct SocketMade {
@@ -293,7 +297,7 @@ pub struct SocketMade {
     pub family: u16,
     pub local_port: u16,
     pub remote_port: u16,
-    /// [`MADE_BY_CONNECT`].
+    /// [`MADE_BY_CONNECT`] or [`MADE_BY_READ`].
     pub how: u8,
     pub _pad: u8,
     pub local: [u8; 16],
@@ -307,7 +311,7 @@ pub struct SocketMade {
 pub struct SockLayout {
     /// In `struct sock`: `skc_family` (u16), `sk_protocol` (u16), `skc_num` (local port, host
     /// order), `skc_dport` (network order), `skc_rcv_saddr`, `skc_daddr`, `skc_v6_rcv_saddr`,
-    /// `skc_v6_daddr`, `skc_net` (a `struct net *`).
+    /// `skc_v6_daddr`, `skc_net` (a `struct net *`), `skc_state` (u8).
     pub family: u32,
     pub protocol: u32,
     pub num: u32,
@@ -317,6 +321,7 @@ pub struct SockLayout {
     pub v6_rcv_saddr: u32,
     pub v6_daddr: u32,
     pub net: u32,
+    pub state: u32,
     /// In `struct net`: `ns.inum`.
     pub net_inum: u32,
     /// In `struct task_struct`: `group_leader` (a pointer) and `comm`.
@@ -349,4 +354,4 @@ const _: () =
     assert!(core::mem::size_of::<ConnEndEvent>() != core::mem::size_of::<ExchangeEvent>());
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>().is_multiple_of(8));
 const _: () = assert!(core::mem::size_of::<SocketMade>() == 8 + 16 + 8 + 32);
-const _: () = assert!(core::mem::size_of::<SockLayout>() == 13 * 4);
+const _: () = assert!(core::mem::size_of::<SockLayout>() == 14 * 4);

@@ -1,13 +1,16 @@
-//! httptop's owners probe: which process connected each TCP socket, told by the kernel in that
-//! process's own context, so user space names a connection's client end without searching
-//! `/proc`, and even after the process exits.
+//! httptop's owners probe: which process holds each end of a TCP connection, told by the kernel
+//! in that process's own context, so user space names both ends without searching `/proc`, and
+//! even after the process exits. Raw tracepoints attach where kprobes and fentry are not
+//! allowed.
 //!
-//! It runs at the `sock:inet_sock_set_state` raw tracepoint (raw tracepoints attach where
-//! kprobes and fentry are not allowed): `CLOSE → SYN_SENT` happens inside `connect()`, where the
-//! current process is the connecting one but the local port is not chosen yet, so it is kept by
-//! socket until `SYN_SENT → ESTABLISHED` (in any context) completes the tuple and sends it. An
-//! accepted socket changes state only in softirq context, with no process of its own to name:
-//! server ends stay with user space's search.
+//! - `sock:inet_sock_set_state`: `CLOSE → SYN_SENT` happens inside `connect()`, where the current
+//!   process is the connecting one but the local port is not chosen yet, so it is kept by socket
+//!   until `SYN_SENT → ESTABLISHED` (in any context) completes the tuple and sends it.
+//! - `sock:sock_recv_length`, at the end of every `recvmsg` on any socket: an accepted socket
+//!   changes state only in softirq context, with no process of its own, so its owner is the
+//!   process that first reads it (a server reads the request before it answers). A socket is
+//!   told once: `TOLD` holds the sockets sent, and loses each at its `→ CLOSE`, so the common
+//!   case, a read of a socket told already, costs one lookup.
 //!
 //! A separate object from the packet programs: loaded once for every watched namespace (the
 //! namespace travels in each record), with none of their maps. Field offsets come from the
@@ -34,7 +37,7 @@ mod probe {
     };
     use probe_common::{
         names,
-        wire::{MADE_BY_CONNECT, SockLayout, SocketMade},
+        wire::{MADE_BY_CONNECT, MADE_BY_READ, SockLayout, SocketMade},
     };
 
     named! {
@@ -42,7 +45,9 @@ mod probe {
         OWNERS = names::OWNERS;
         OWNERS_LOST = names::OWNERS_LOST;
         CONNECTING = names::CONNECTING;
+        TOLD = names::TOLD;
         httptop_owners = names::OWNERS_PROGRAM;
+        httptop_readers = names::READERS_PROGRAM;
     }
 
     /// Set by the loader.
@@ -57,6 +62,7 @@ mod probe {
         v6_rcv_saddr: 0,
         v6_daddr: 0,
         net: 0,
+        state: 0,
         net_inum: 0,
         group_leader: 0,
         comm: 0,
@@ -72,6 +78,9 @@ mod probe {
     #[map]
     static CONNECTING: LruHashMap<u64, Connector> =
         LruHashMap::with_max_entries(names::CONNECTING_ENTRIES, 0);
+    /// Sockets whose owner was sent, by address.
+    #[map]
+    static TOLD: LruHashMap<u64, u8> = LruHashMap::with_max_entries(names::TOLD_ENTRIES, 0);
 
     #[repr(C)]
     #[derive(Clone, Copy)]
@@ -84,14 +93,25 @@ mod probe {
     const AF_INET: u16 = 2;
     const AF_INET6: u16 = 10;
     const IPPROTO_TCP: u16 = 6;
-    const TCP_ESTABLISHED: u64 = 1;
-    const TCP_SYN_SENT: u64 = 2;
-    const TCP_CLOSE: u64 = 7;
+    /// The kernel's `tcp_states.h` (each fits the `u8` of `skc_state`).
+    const TCP_ESTABLISHED: u8 = 1;
+    const TCP_SYN_SENT: u8 = 2;
+    const TCP_FIN_WAIT1: u8 = 4;
+    const TCP_FIN_WAIT2: u8 = 5;
+    const TCP_CLOSE: u8 = 7;
+    const TCP_CLOSE_WAIT: u8 = 8;
 
     /// `inet_sock_set_state(const struct sock *sk, const int oldstate, const int newstate)`.
     #[raw_tracepoint(tracepoint = "inet_sock_set_state")]
     pub fn httptop_owners(ctx: RawTracePointContext) -> i32 {
         let _ = state_changed(&ctx);
+        0
+    }
+
+    /// `sock_recv_length(struct sock *sk, int ret, int flags)`, in the reading process.
+    #[raw_tracepoint(tracepoint = "sock_recv_length")]
+    pub fn httptop_readers(ctx: RawTracePointContext) -> i32 {
+        let _ = socket_read(&ctx);
         0
     }
 
@@ -105,8 +125,13 @@ mod probe {
     #[inline(always)]
     fn state_changed(ctx: &RawTracePointContext) -> Option<()> {
         let sk: u64 = ctx.arg(0);
-        let old = ctx.arg::<u64>(1) & 0xffff_ffff;
-        let new = ctx.arg::<u64>(2) & 0xffff_ffff;
+        // `int`s of at most 12.
+        let old = ctx.arg::<u64>(1) as u8;
+        let new = ctx.arg::<u64>(2) as u8;
+        if new == TCP_CLOSE {
+            // Its address may be a new socket's next: that one is told afresh.
+            let _ = TOLD.remove(sk);
+        }
         let wanted = (old == TCP_CLOSE && new == TCP_SYN_SENT)
             || (old == TCP_SYN_SENT && (new == TCP_ESTABLISHED || new == TCP_CLOSE));
         if !wanted {
@@ -120,28 +145,62 @@ mod probe {
         }
         if new == TCP_SYN_SENT {
             // Inside connect(): the current process is the connecting one.
-            // SAFETY: a helper without preconditions.
-            let task = unsafe { bpf_get_current_task() } as *const u8;
-            let leader: *const u8 = read(task, l.group_leader)?;
-            let who = Connector {
-                tgid: (bpf_get_current_pid_tgid() >> 32) as u32,
-                _pad: 0,
-                // The group leader's comm, as /proc/PID/comm says it.
-                comm: read(leader, l.comm)?,
-            };
-            return CONNECTING.insert(sk, who, 0).ok();
+            return CONNECTING.insert(sk, current(&l)?, 0).ok();
         }
         // SAFETY: a value of this map, copied out before the entry is removed.
         let who = unsafe { *CONNECTING.get(sk)? };
         let _ = CONNECTING.remove(sk);
         if new == TCP_ESTABLISHED {
-            send(base, &l, &who);
+            // Its reads are not told again.
+            let _ = TOLD.insert(sk, 1, 0);
+            send(base, &l, &who, MADE_BY_CONNECT);
         }
         Some(())
     }
 
     #[inline(always)]
-    fn send(sk: *const u8, l: &SockLayout, who: &Connector) -> Option<()> {
+    fn socket_read(ctx: &RawTracePointContext) -> Option<()> {
+        let sk: u64 = ctx.arg(0);
+        // SAFETY: the loader's write to the global happens before the program attaches.
+        let l = unsafe { core::ptr::read_volatile(&SOCK_LAYOUT) };
+        let base = sk as *const u8;
+        // Every socket's reads come here: the others leave before any map is touched.
+        if l.valid == 0 || base.is_null() || read::<u16>(base, l.protocol)? != IPPROTO_TCP {
+            return None;
+        }
+        if !matches!(read::<u16>(base, l.family)?, AF_INET | AF_INET6) || TOLD.get_ptr(sk).is_some()
+        {
+            return None;
+        }
+        // Only a connected socket has its whole tuple (and a listener is never read).
+        let state: u8 = read(base, l.state)?;
+        if !matches!(
+            state,
+            TCP_ESTABLISHED | TCP_FIN_WAIT1 | TCP_FIN_WAIT2 | TCP_CLOSE_WAIT
+        ) {
+            return None;
+        }
+        let who = current(&l)?;
+        TOLD.insert(sk, 1, 0).ok()?;
+        send(base, &l, &who, MADE_BY_READ)
+    }
+
+    /// The current process: its thread group and its group leader's comm (as /proc/PID/comm
+    /// says it).
+    #[inline(always)]
+    fn current(l: &SockLayout) -> Option<Connector> {
+        // SAFETY: a helper without preconditions.
+        let task = unsafe { bpf_get_current_task() } as *const u8;
+        let leader: *const u8 = read(task, l.group_leader)?;
+        Some(Connector {
+            tgid: (bpf_get_current_pid_tgid() >> 32) as u32,
+            _pad: 0,
+            comm: read(leader, l.comm)?,
+        })
+    }
+
+    #[inline(always)]
+    fn send(sk: *const u8, l: &SockLayout, who: &Connector, how: u8) -> Option<()> {
         let family: u16 = read(sk, l.family)?;
         if family != AF_INET && family != AF_INET6 {
             return None;
@@ -154,7 +213,7 @@ mod probe {
             family,
             local_port: read(sk, l.num)?,
             remote_port: u16::from_be(read(sk, l.dport)?),
-            how: MADE_BY_CONNECT,
+            how,
             _pad: 0,
             local: [0; 16],
             remote: [0; 16],

@@ -38,7 +38,7 @@ use foldhash::{HashMap, HashMapExt, HashSet};
 
 use super::{AttributionStats, Owner, owner::read_owner};
 
-pub(super) const DENIED: &str = "cannot read other users' /proc/PID/fd (needs CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH): their server ends shown as ?";
+pub(super) const DENIED: &str = "cannot read other users' /proc/PID/fd (needs CAP_SYS_PTRACE or CAP_DAC_READ_SEARCH): ends the owners probe did not report are shown as ?";
 
 /// Hinted pids whose `/proc/PID/fd` stays open: `fstat` of it counts their fds (and fails
 /// once the process is gone, even if its pid is reused) and `readlinkat` skips the path walk.

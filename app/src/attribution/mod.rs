@@ -10,9 +10,11 @@
 //! LISTEN socket on its address (or on the wildcard address of its port), from a dump of the
 //! LISTEN sockets made at most once a second and only when a fallback needs it.
 //!
-//! A client end the kernel's owners probe saw connected ([`Attributor::connected`]) is named by
-//! the process that connected it, with no lookup at all, and even once that process has exited
-//! (then by the comm the kernel gave; its unit unknown).
+//! An end the kernel's owners probe told of ([`Attributor::told`]: the process that connected
+//! it, or that first read it, as an accepted socket's server does) is named by that process,
+//! with no lookup at all, and even once that process has exited (then by the comm the kernel
+//! gave; its unit unknown). The search above is for the rest: connections made before httptop
+//! started, and records the probe lost.
 //!
 //! Several processes holding one socket (prefork workers sharing a listener) are one owner
 //! without a pid when they share a comm, and unknown when they do not: a pid is never guessed.
@@ -31,13 +33,13 @@
 //! which connections ended ([`Attributor::closed`]) lets it re-read just their fds when the
 //! kernel gives their numbers to new sockets; without it, such a socket is found by a resync.
 
-mod connectors;
 mod diag;
 mod fds;
 mod local;
 mod owner;
 #[cfg(test)]
 mod tests;
+mod told;
 
 use std::{
     collections::VecDeque,
@@ -47,14 +49,14 @@ use std::{
 
 use foldhash::{HashMap, HashMapExt, HashSet, HashSetExt};
 
-pub use connectors::Connected;
 pub use owner::unit_from_cgroup;
+pub use told::Told;
 
 use self::{
-    connectors::Connectors,
     diag::{Diag, DiagSocket, Listening, Query, Reply},
     fds::{ProcIndex, Search},
     local::LocalAddrs,
+    told::ToldEnds,
 };
 use crate::model::Tuple;
 
@@ -101,7 +103,7 @@ pub struct AttributionStats {
     pub lookups: u64,
     /// Lookups that got no answer, or an error other than "no such socket".
     pub lookup_errors: u64,
-    /// Ends answered without the cache, by kind: from the kernel's record of who connected it,
+    /// Ends answered without the cache, by kind: from the kernel's record of who held it,
     /// from the process holding its socket, from the owner of its listener, ...
     pub by_kernel: u64,
     pub by_socket: u64,
@@ -126,8 +128,8 @@ pub struct AttributionStats {
     pub pids: u64,
     pub indexed_inodes: u64,
     pub cached_tuples: u64,
-    /// Client ends the kernel told of, kept.
-    pub connected: u64,
+    /// Ends the kernel told of, kept.
+    pub told: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -148,8 +150,8 @@ const RETRY: Duration = Duration::from_secs(1);
 const LISTENERS_REFRESH: Duration = Duration::from_secs(1);
 /// Keys of each hint map; past it the map starts again.
 const AFFINITY_CAP: usize = 4096;
-/// Client ends the kernel told of, kept per generation.
-const CONNECTED_CAP: usize = 65_536;
+/// Ends the kernel told of, kept per generation.
+const TOLD_CAP: usize = 65_536;
 
 pub struct Attributor {
     diag: Diag,
@@ -161,11 +163,11 @@ pub struct Attributor {
     /// and local client ends, by the server they talk to.
     server_pids: HashMap<SocketAddr, Vec<u32>>,
     client_pids: HashMap<SocketAddr, Vec<u32>>,
-    connectors: Connectors,
-    /// Client ends of connections ended, forgotten by the connectors after the next lookup.
-    ended_connectors: Vec<(SocketAddr, SocketAddr)>,
+    told: ToldEnds,
+    /// Ends of connections ended, forgotten by `told` after the next lookup.
+    ended_told: Vec<(SocketAddr, SocketAddr)>,
     /// Owners of the processes the kernel named, as `/proc` gave them (with their unit), by pid.
-    connector_owners: HashMap<u32, Owner>,
+    told_owners: HashMap<u32, Owner>,
     stats: AttributionStats,
     queries: Vec<Query>,
     replies: Vec<Reply>,
@@ -175,8 +177,8 @@ pub struct Attributor {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum End {
     NotLocal,
-    /// A client end the kernel saw connected.
-    Connected(Connected),
+    /// An end the kernel told of.
+    Told(Told),
     Socket(DiagSocket),
     /// No held socket: the connection is gone (or not accepted yet).
     Gone,
@@ -219,9 +221,9 @@ impl Attributor {
             cache: AnswerCache::new(CACHE_CAP),
             server_pids: HashMap::new(),
             client_pids: HashMap::new(),
-            connectors: Connectors::new(CONNECTED_CAP),
-            ended_connectors: Vec::new(),
-            connector_owners: HashMap::new(),
+            told: ToldEnds::new(TOLD_CAP),
+            ended_told: Vec::new(),
+            told_owners: HashMap::new(),
             stats: AttributionStats::default(),
             queries: Vec::new(),
             replies: Vec::new(),
@@ -283,19 +285,19 @@ impl Attributor {
                 out[i] = answer.expect("taken at its last use only");
             }
         }
-        self.forget_ended_connectors();
+        self.forget_ended_told();
         out
     }
 
-    fn forget_ended_connectors(&mut self) {
-        for (local, remote) in self.ended_connectors.drain(..) {
-            self.connectors.remove(local, remote);
+    fn forget_ended_told(&mut self) {
+        for (local, remote) in self.ended_told.drain(..) {
+            self.told.remove(local, remote);
         }
     }
 
-    /// A client end the kernel saw connected: its tuple is named by this process from now on.
-    pub fn connected(&mut self, c: Connected) {
-        self.connectors.insert(Connected {
+    /// An end the kernel told of: it is named by this process from now on.
+    pub fn told(&mut self, c: Told) {
+        self.told.insert(Told {
             local: canonical(c.local),
             remote: canonical(c.remote),
             ..c
@@ -304,16 +306,17 @@ impl Attributor {
 
     /// The connections ended: their cached answers go, and the fds that held their sockets are
     /// read again when their processes are next checked (the kernel reuses fd numbers). Who
-    /// connected them is forgotten after the next [`Attributor::attribute`]: a connection's
+    /// held them is forgotten after the next [`Attributor::attribute`]: a connection's
     /// last exchange is often named in the batch that tells of its end.
     pub fn closed(&mut self, tuples: &[Tuple]) {
-        self.forget_ended_connectors();
+        self.forget_ended_told();
         for t in tuples {
             let t = Tuple {
                 client: canonical(t.client),
                 server: canonical(t.server),
             };
-            self.ended_connectors.push((t.client, t.server));
+            self.ended_told.push((t.client, t.server));
+            self.ended_told.push((t.server, t.client));
             if let Some(inodes) = self.cache.remove(&t) {
                 for inode in inodes.into_iter().filter(|&i| i != 0) {
                     self.procs.mark_closed(inode);
@@ -328,7 +331,7 @@ impl Attributor {
             pids: self.procs.pids() as u64,
             indexed_inodes: self.procs.indexed_inodes() as u64,
             cached_tuples: self.cache.len() as u64,
-            connected: self.connectors.len() as u64,
+            told: self.told.len() as u64,
             ..self.stats
         }
     }
@@ -346,10 +349,8 @@ impl Attributor {
         for (p, t) in pending.iter().enumerate() {
             for end in [CLIENT, SERVER] {
                 let (local, remote) = ends(t, end);
-                if end == CLIENT
-                    && let Some(c) = self.connectors.get(local, remote)
-                {
-                    found[p][end] = End::Connected(*c);
+                if let Some(c) = self.told.get(local, remote) {
+                    found[p][end] = End::Told(*c);
                 } else if self.local.contains(local.ip()) {
                     self.queries.push(Query::new(local, remote));
                     asked.push((p, end));
@@ -392,7 +393,7 @@ impl Attributor {
             for end in [CLIENT, SERVER] {
                 sides[end] = match f[end] {
                     End::NotLocal => Side::NotLocal,
-                    End::Connected(c) => Side::Process(self.connector_owner(&c)),
+                    End::Told(c) => Side::Process(self.told_owner(&c)),
                     End::Socket(s) => {
                         pids.clear();
                         self.procs.holders(s.inode, &mut pids);
@@ -410,9 +411,7 @@ impl Attributor {
                     End::Gone | End::Unheld(_) | End::Failed => Side::Unknown,
                 };
                 match sides[end] {
-                    Side::Process(_) if matches!(f[end], End::Connected(_)) => {
-                        self.stats.by_kernel += 1
-                    }
+                    Side::Process(_) if matches!(f[end], End::Told(_)) => self.stats.by_kernel += 1,
                     Side::Process(_) => self.stats.by_socket += 1,
                     Side::Listener(_) => self.stats.by_listener += 1,
                     Side::NotLocal => self.stats.not_local += 1,
@@ -425,7 +424,7 @@ impl Attributor {
             let live = f.iter().all(|e| {
                 matches!(
                     e,
-                    End::Connected(_) | End::Socket(_) | End::Unheld(_) | End::NotLocal
+                    End::Told(_) | End::Socket(_) | End::Unheld(_) | End::NotLocal
                 )
             });
             if live {
@@ -556,18 +555,18 @@ impl Attributor {
     /// The process the kernel named, with its unit while `/proc` has it (read once per pid, and
     /// again when the comm the kernel gave differs: the pid was reused), else as the kernel
     /// gave it.
-    fn connector_owner(&mut self, c: &Connected) -> Owner {
-        if let Some(o) = self.connector_owners.get(&c.pid)
+    fn told_owner(&mut self, c: &Told) -> Owner {
+        if let Some(o) = self.told_owners.get(&c.pid)
             && o.comm == c.comm()
         {
             return o.clone();
         }
         match owner::read_owner(c.pid).filter(|o| o.comm == c.comm()) {
             Some(o) => {
-                if self.connector_owners.len() >= AFFINITY_CAP {
-                    self.connector_owners.clear();
+                if self.told_owners.len() >= AFFINITY_CAP {
+                    self.told_owners.clear();
                 }
-                self.connector_owners.insert(c.pid, o.clone());
+                self.told_owners.insert(c.pid, o.clone());
                 o
             }
             None => c.owner(),

@@ -1,5 +1,6 @@
-//! The owners probe (`probe-ebpf`'s `httptop-owners` object): a raw tracepoint program at
-//! `sock:inet_sock_set_state` that sends which process connected each TCP connection.
+//! The owners probe (`probe-ebpf`'s `httptop-owners` object): raw tracepoint programs at
+//! `sock:inet_sock_set_state` and `sock:sock_recv_length` that send which process connected,
+//! or first read, each end of a TCP connection.
 //! Loaded once for every namespace; dropping [`OwnerProbe`] detaches it.
 //!
 //! The programs read socket and task fields at offsets found here in the running kernel's BTF
@@ -47,7 +48,7 @@ pub enum OwnerProbeError {
 
 pub struct OwnerProbe {
     // Holds the programs and their links: dropping it detaches them.
-    _ebpf: Ebpf,
+    ebpf: Ebpf,
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
 }
@@ -62,30 +63,27 @@ impl OwnerProbe {
             .override_global(names::SOCK_LAYOUT, &layout, true)
             .load(OWNERS_OBJECT)
             .map_err(OwnerProbeError::Object)?;
-        let name = names::OWNERS_PROGRAM;
-        let program_err = |action| {
-            move |source| OwnerProbeError::Program {
-                action,
-                name,
-                source,
-            }
-        };
-        let program: &mut RawTracePoint = ebpf
-            .program_mut(name)
-            .ok_or(OwnerProbeError::Missing(name))?
-            .try_into()
-            .map_err(program_err("opening"))?;
-        program.load().map_err(program_err("loading"))?;
-        program
-            .attach(names::OWNERS_TRACEPOINT)
-            .map_err(program_err("attaching"))?;
+        for (name, tracepoint) in names::OWNER_PROGRAMS {
+            let program_err = |action| {
+                move |source| OwnerProbeError::Program {
+                    action,
+                    name,
+                    source,
+                }
+            };
+            let program: &mut RawTracePoint = ebpf
+                .program_mut(name)
+                .ok_or(OwnerProbeError::Missing(name))?
+                .try_into()
+                .map_err(program_err("opening"))?;
+            program.load().map_err(program_err("loading"))?;
+            program
+                .attach(tracepoint)
+                .map_err(program_err("attaching"))?;
+        }
         let ring: RingBuf<_> = take_map(&mut ebpf, names::OWNERS)?;
         let lost: PerCpuArray<_, _> = take_map(&mut ebpf, names::OWNERS_LOST)?;
-        Ok(OwnerProbe {
-            _ebpf: ebpf,
-            ring,
-            lost,
-        })
+        Ok(OwnerProbe { ebpf, ring, lost })
     }
 
     /// Calls `f` for every socket made since the last call; returns how many.
@@ -100,6 +98,20 @@ impl OwnerProbe {
             }
         }
         n
+    }
+
+    /// Each program's name, cumulative run time (ns) and run count: zeros unless the kernel's
+    /// BPF run-time statistics are on (`aya::sys::enable_stats`).
+    pub fn run_stats(&self) -> Vec<(&'static str, u64, u64)> {
+        names::OWNER_PROGRAMS
+            .iter()
+            .map(|&(name, _)| {
+                let info = self.ebpf.program(name).and_then(|p| p.info().ok());
+                let (ns, runs) =
+                    info.map_or((0, 0), |i| (i.run_time().as_nanos() as u64, i.run_count()));
+                (name, ns, runs)
+            })
+            .collect()
     }
 
     /// Sockets the kernel could not report (the ring buffer was full).
@@ -207,6 +219,7 @@ pub fn sock_layout(btf: &btf_rs::Btf) -> Result<SockLayout, OwnerProbeError> {
         v6_rcv_saddr: sock("skc_v6_rcv_saddr")?,
         v6_daddr: sock("skc_v6_daddr")?,
         net: offset_of(btf, "sock", &["__sk_common", "skc_net", "net"])?,
+        state: sock("skc_state")?,
         net_inum: offset_of(btf, "net", &["ns", "inum"])?,
         group_leader: offset_of(btf, "task_struct", &["group_leader"])?,
         comm: offset_of(btf, "task_struct", &["comm"])?,
@@ -237,12 +250,15 @@ mod tests {
             .inode() as u32
     }
 
-    /// In a network namespace of its own, a connection over loopback: the probe tells its
-    /// connect, by this process, with the namespace, the ends and the comm; nothing for the
-    /// accepted end.
+    /// In a network namespace of its own, a connection over loopback per family, with a
+    /// request and an answer each read: the probe tells the client end at its connect and the
+    /// server end at its first read, both by this process, with the namespace, the ends and the
+    /// comm; nothing more for the later reads of either end.
     #[test]
     #[ignore = "needs root"]
-    fn the_probe_names_the_process_that_connected() {
+    fn the_probe_names_the_process_that_connected_and_the_one_that_read() {
+        use probe_common::wire::{MADE_BY_CONNECT, MADE_BY_READ};
+        use std::io::{Read, Write};
         let mut probe = OwnerProbe::attach().expect("attaching the owners probe");
         std::thread::spawn(move || {
             // SAFETY: plain syscall; it moves only this thread into a fresh network namespace.
@@ -258,9 +274,18 @@ mod tests {
             for bind in ["127.0.0.1:0", "[::1]:0"] {
                 let listener = std::net::TcpListener::bind(bind).expect("bind");
                 let server = listener.local_addr().unwrap();
-                let client = std::net::TcpStream::connect(server).expect("connect");
-                let (accepted, _) = listener.accept().expect("accept");
-                ends.push((client.local_addr().unwrap(), server));
+                let mut client = std::net::TcpStream::connect(server).expect("connect");
+                let (mut accepted, _) = listener.accept().expect("accept");
+                let mut byte = [0u8; 1];
+                for _ in 0..2 {
+                    client.write_all(b"q").unwrap();
+                    accepted.read_exact(&mut byte).unwrap();
+                    accepted.write_all(b"a").unwrap();
+                    client.read_exact(&mut byte).unwrap();
+                }
+                let client_end = client.local_addr().unwrap();
+                ends.push((MADE_BY_CONNECT, client_end, server));
+                ends.push((MADE_BY_READ, server, client_end));
                 drop((client, accepted));
             }
             // A refused connect goes SYN_SENT → CLOSE: forgotten, not sent.
@@ -283,9 +308,9 @@ mod tests {
                 }
                 std::net::IpAddr::V6(ip) => ip.octets(),
             };
-            assert_eq!(seen.len(), 2, "{seen:?}");
-            for (m, (local, remote)) in seen.iter().zip(ends) {
-                assert_eq!(m.how, probe_common::wire::MADE_BY_CONNECT);
+            assert_eq!(seen.len(), 4, "{seen:?}");
+            for (m, (how, local, remote)) in seen.iter().zip(ends) {
+                assert_eq!(m.how, how);
                 assert_eq!(m.tgid, pid);
                 let family = if local.is_ipv4() {
                     libc::AF_INET

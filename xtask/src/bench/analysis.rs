@@ -4,7 +4,9 @@
 use super::{
     figures::{
         attribution::{
-            CPU_AT_NEW_PER_SECOND, CPU_TARGET, FRESH, NEW_AS_CALLS_OF_TEN, READLINKS_PER_NEW,
+            CPU_AT_NEW_PER_SECOND, CPU_TARGET, FRESH, KERNEL_CPU_AT_NEW_PER_SECOND,
+            KERNEL_NS_PER_NEW, NEW_AS_CALLS_OF_TEN, READLINKS_PER_NEW,
+            SEARCH_CPU_AT_NEW_PER_SECOND, TOLD_AS_CALLS_OF_TEN, TOLD_LOOKUPS_PER_NEW,
         },
         filter_cost::{
             EXCHANGE_NS_TARGET, FILTER_NS_TARGET, HEADERS_NS_PER_PACKET, NULL_NS_PER_PACKET,
@@ -73,23 +75,36 @@ pub fn explain_misses(figures: &[Figure]) -> Vec<String> {
     paragraphs
 }
 
-/// The attribution of new connections against its CPU target: the time of a call of 10, the
-/// readlinks each new connection took, and the first call's (its index built from nothing).
+/// The attribution of new connections against its CPU target, told by the owners probe: the
+/// time of the calls of 10 and the lookups they still made, the probe's own kernel time; then
+/// the search's, the way for ends the probe did not tell.
 fn attribution_cost(median: &dyn Fn(&str) -> Option<f64>) -> Option<String> {
     let cpu = median(CPU_AT_NEW_PER_SECOND)?;
+    let told = median(TOLD_AS_CALLS_OF_TEN)?;
+    let lookups = median(TOLD_LOOKUPS_PER_NEW)?;
+    let kernel_ns = median(KERNEL_NS_PER_NEW)?;
+    let kernel_cpu = median(KERNEL_CPU_AT_NEW_PER_SECOND)?;
+    let search_cpu = median(SEARCH_CPU_AT_NEW_PER_SECOND)?;
     let calls_of_ten = median(NEW_AS_CALLS_OF_TEN)?;
     let readlinks = median(READLINKS_PER_NEW)?;
     let fresh = median(FRESH)?;
     Some(format!(
-        "Process attribution at 1,000 new connections per second: {} % of one core against the {} % target \
-         ({}×): 100 calls of 10 new connections took {} ms, {} ms a call, {} µs per new connection, with {} \
-         readlinks each (one per local end); the first call, 10,000 connections with the index empty, took {} \
+        "Process attribution at 1,000 new connections per second, both ends told by the owners probe: {} % of \
+         one core against the {} % target ({}×): 100 calls of 10 new connections, each draining the probe, \
+         took {} ms, {} µs per new connection, with {} sock_diag lookups each. The probe's programs spent {} ns \
+         in the kernel per new connection ({} % of a core at that rate). Ends found by the search instead \
+         (connections older than httptop, or records lost): {} % of one core, {} µs per new connection with {} \
+         readlinks each (one per local end); its first call, 10,000 connections with the index empty, took {} \
          ms ({} µs each).",
         number(cpu),
         number(CPU_TARGET),
         number(cpu / CPU_TARGET),
-        number(calls_of_ten),
-        number(calls_of_ten / 100.0),
+        number(told),
+        number(told),
+        number(lookups),
+        number(kernel_ns),
+        number(kernel_cpu),
+        number(search_cpu),
         number(calls_of_ten),
         number(readlinks),
         number(fresh),

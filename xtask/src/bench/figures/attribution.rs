@@ -1,8 +1,10 @@
-//! Figure 8, process attribution cost: httptop's own measurement of its `attribution` module
-//! (sock_diag lookups and the incremental `/proc/PID/fd` index), the ignored unit test
-//! `attribution::tests::cost_at_ten_thousand_connections`, run in release once per run inside
-//! the bench's namespace, its printed lines read back: 10,000 connected pairs attributed fresh
-//! and again cached, then 1,000 new ones in one call and as 100 calls of 10.
+//! Figure 8, process attribution cost: httptop's own measurement of its `attribution` module,
+//! the ignored unit test `attribution::tests::cost_at_ten_thousand_connections`, run in release
+//! once per run inside the bench's namespace, its printed lines read back. Two ways: every end
+//! found by the search (sock_diag lookups and the incremental `/proc/PID/fd` index: 10,000
+//! connected pairs attributed fresh and again cached, then 1,000 new ones in one call and as 100
+//! calls of 10), then every end told by the owners probe (1,000 new ones as 100 calls of 10, the
+//! probe drained inside each), with the probe's own run time in the kernel.
 
 use std::time::Duration;
 
@@ -20,36 +22,70 @@ const TEST: &str = "attribution::tests::cost_at_ten_thousand_connections";
 /// Connections the test sets up and attributes at first, then the new ones after them.
 const CONNECTIONS: u32 = 10_000;
 const NEW: u32 = 1_000;
-/// New connections per second the CPU row is for: the 1,000 new ones, as 100 calls of 10,
+/// Connections the told part starts from: the search's 10,000 and its 2,000 new ones.
+const TOLD_CONNECTIONS: u32 = 12_000;
+/// New connections per second the CPU rows are for: the 1,000 new ones, as 100 calls of 10,
 /// spread over a second.
 const NEW_PER_SECOND: u32 = 1_000;
-/// One run of the test, its build done before (22,000 sockets set up; about a second of it is
+/// One run of the test, its build done before (26,000 sockets set up; about a second of it is
 /// attribution).
 const TEST_TIMEOUT: Duration = Duration::from_secs(300);
 
-pub const CPU_AT_NEW_PER_SECOND: &str = "CPU at 1,000 new connections per second";
+pub const CPU_AT_NEW_PER_SECOND: &str =
+    "CPU at 1,000 new connections per second, ends told by the owners probe";
 pub const CPU_TARGET: f64 = 1.0;
-pub const NEW_AS_CALLS_OF_TEN: &str = "attribute 1,000 new connections as 100 calls of 10";
-pub const READLINKS_PER_NEW: &str = "readlinks per new connection (the 100 calls of 10)";
-pub const FRESH: &str = "attribute 10,000 new connections (first call, empty index)";
+pub const SEARCH_CPU_AT_NEW_PER_SECOND: &str =
+    "CPU at 1,000 new connections per second, ends found by the search";
+pub const KERNEL_CPU_AT_NEW_PER_SECOND: &str =
+    "the owners probe's programs in the kernel at 1,000 new connections per second";
+pub const TOLD_AS_CALLS_OF_TEN: &str =
+    "told: attribute 1,000 new connections as 100 calls of 10 (the probe drained in each)";
+pub const NEW_AS_CALLS_OF_TEN: &str = "search: attribute 1,000 new connections as 100 calls of 10";
+pub const READLINKS_PER_NEW: &str = "search: readlinks per new connection (the 100 calls of 10)";
+pub const FRESH: &str = "search: attribute 10,000 new connections (first call, empty index)";
+pub const TOLD_LOOKUPS_PER_NEW: &str = "told: sock_diag lookups per new connection";
+pub const KERNEL_NS_PER_NEW: &str = "the owners probe's programs in the kernel per new connection";
 
 /// The lines the test prints (`eprintln!`), by how they start, and how they read on, for the
 /// error when one is missing.
 const FRESH_LINE: Line = Line {
-    prefix: "first call, 10,000 new: ",
-    shape: "first call, 10,000 new: <ms> ms, <n> readlinks, <n> fd scans, <n> lookups, <n> unknown",
+    prefix: "search: first call, 10,000 new: ",
+    shape: "search: first call, 10,000 new: <ms> ms, <n> readlinks, <n> fd scans, <n> lookups, <n> unknown",
 };
 const CACHED_LINE: Line = Line {
-    prefix: "again, 10,000 cached: ",
-    shape: "again, 10,000 cached: <ms> ms",
+    prefix: "search: again, 10,000 cached: ",
+    shape: "search: again, 10,000 cached: <ms> ms",
 };
 const ONE_CALL_LINE: Line = Line {
-    prefix: "1,000 new in one call: ",
-    shape: "1,000 new in one call: <ms> ms, <n> readlinks, <n> fd scans, <n> lookups, <n> unknown",
+    prefix: "search: 1,000 new in one call: ",
+    shape: "search: 1,000 new in one call: <ms> ms, <n> readlinks, <n> fd scans, <n> lookups, <n> unknown",
 };
 const CALLS_OF_TEN_LINE: Line = Line {
-    prefix: "1,000 new as 100 calls of 10: ",
-    shape: "1,000 new as 100 calls of 10: <ms> ms in all (<ms> ms a call, worst <ms>), <n> readlinks, <n> fd scans",
+    prefix: "search: 1,000 new as 100 calls of 10: ",
+    shape: "search: 1,000 new as 100 calls of 10: <ms> ms in all (<ms> ms a call, worst <ms>), <n> readlinks, <n> fd scans",
+};
+const TOLD_FRESH_LINE: Line = Line {
+    prefix: "told: first call, 12,000 new: ",
+    shape: "told: first call, 12,000 new: <ms> ms, <n> readlinks, <n> lookups, <n> unknown",
+};
+const TOLD_CALLS_OF_TEN_LINE: Line = Line {
+    prefix: "told: 1,000 new as 100 calls of 10: ",
+    shape: "told: 1,000 new as 100 calls of 10: <ms> ms in all (<ms> ms a call, worst <ms>), <n> records, <n> lookups, <n> readlinks",
+};
+/// One per program of the probe.
+const KERNEL_LINES: [Line; 2] = [
+    Line {
+        prefix: "kernel: httptop_owners over the 100 calls of 10: ",
+        shape: "kernel: httptop_owners over the 100 calls of 10: <n> runs, <n> ns, <n> ns a run",
+    },
+    Line {
+        prefix: "kernel: httptop_readers over the 100 calls of 10: ",
+        shape: "kernel: httptop_readers over the 100 calls of 10: <n> runs, <n> ns, <n> ns a run",
+    },
+];
+const LOST_LINE: Line = Line {
+    prefix: "kernel: ",
+    shape: "kernel: <n> records lost",
 };
 
 /// One line of the test's output.
@@ -111,17 +147,27 @@ struct Run {
     one_call_ms: f64,
     calls_of_ten_ms: f64,
     calls_of_ten_readlinks: f64,
+    told_calls_of_ten_ms: f64,
+    told_lookups: f64,
+    /// The probe's programs' run time over the told calls of 10 (ns), all programs.
+    kernel_ns: f64,
 }
 
 impl Run {
     /// Reads the test's output (stderr, where `--nocapture` leaves its `eprintln!`s); fails
-    /// naming the first line it expected and did not find, or if any connection was left
-    /// unattributed.
+    /// naming the first line it expected and did not find, if any connection was left
+    /// unattributed, or if the probe lost records (its figures would be the search's).
     fn parse(output: &str) -> Result<Self> {
         let fresh = FRESH_LINE.find(output)?;
         let one_call = ONE_CALL_LINE.find(output)?;
         let calls_of_ten = CALLS_OF_TEN_LINE.find(output)?;
-        for (rest, of) in [(&fresh, CONNECTIONS), (&one_call, NEW)] {
+        let told_fresh = TOLD_FRESH_LINE.find(output)?;
+        let told_calls_of_ten = TOLD_CALLS_OF_TEN_LINE.find(output)?;
+        for (rest, of) in [
+            (&fresh, CONNECTIONS),
+            (&one_call, NEW),
+            (&told_fresh, TOLD_CONNECTIONS),
+        ] {
             let unknown = rest.number_before(" unknown")?;
             if unknown != 0.0 {
                 bail!(
@@ -132,19 +178,56 @@ impl Run {
                 );
             }
         }
+        let lost = output
+            .lines()
+            .filter_map(|line| line.trim_start().strip_prefix(LOST_LINE.prefix))
+            .find(|rest| rest.ends_with(" records lost"))
+            .map(|text| Rest {
+                line: LOST_LINE,
+                text,
+            })
+            .with_context(|| {
+                format!(
+                    "the attribution cost test printed no line `{}`: was it changed?",
+                    LOST_LINE.shape
+                )
+            })?
+            .number_before(" records")?;
+        if lost != 0.0 {
+            bail!("the owners probe lost {lost} records in the attribution cost test");
+        }
+        let mut kernel_ns = 0.0;
+        for line in KERNEL_LINES {
+            kernel_ns += line.find(output)?.number_before(" ns,")?;
+        }
         Ok(Self {
             fresh_ms: fresh.number_before(" ms")?,
             cached_ms: CACHED_LINE.find(output)?.number_before(" ms")?,
             one_call_ms: one_call.number_before(" ms")?,
             calls_of_ten_ms: calls_of_ten.number_before(" ms")?,
             calls_of_ten_readlinks: calls_of_ten.number_before(" readlinks")?,
+            told_calls_of_ten_ms: told_calls_of_ten.number_before(" ms")?,
+            told_lookups: told_calls_of_ten.number_before(" lookups")?,
+            kernel_ns,
         })
     }
 
-    /// The calls of 10's attribution time over a second of [`NEW_PER_SECOND`] new
-    /// connections: % of one core.
+    /// `ms` spent on [`NEW`] new connections, over a second of [`NEW_PER_SECOND`] of them:
+    /// % of one core.
+    fn percent(ms: f64) -> f64 {
+        ms * f64::from(NEW_PER_SECOND) / f64::from(NEW) / 1e3 * 100.0
+    }
+
     fn cpu_percent(&self) -> f64 {
-        self.calls_of_ten_ms * f64::from(NEW_PER_SECOND) / f64::from(NEW) / 1e3 * 100.0
+        Self::percent(self.told_calls_of_ten_ms)
+    }
+
+    fn search_cpu_percent(&self) -> f64 {
+        Self::percent(self.calls_of_ten_ms)
+    }
+
+    fn kernel_cpu_percent(&self) -> f64 {
+        Self::percent(self.kernel_ns / 1e6)
     }
 }
 
@@ -201,12 +284,12 @@ pub fn figure(bench: &Bench, project: &Project) -> Result<Figure> {
     let rows = vec![
         Row::new(FRESH, "ms", column(|run| run.fresh_ms)),
         Row::new(
-            "attribute the same 10,000 again (cached)",
+            "search: attribute the same 10,000 again (cached)",
             "ms",
             column(|run| run.cached_ms),
         ),
         Row::new(
-            "attribute 1,000 new connections in one call",
+            "search: attribute 1,000 new connections in one call",
             "ms",
             column(|run| run.one_call_ms),
         ),
@@ -217,26 +300,56 @@ pub fn figure(bench: &Bench, project: &Project) -> Result<Figure> {
             column(|run| run.calls_of_ten_readlinks / f64::from(NEW)),
         ),
         Row::new(
+            SEARCH_CPU_AT_NEW_PER_SECOND,
+            "% of one core",
+            column(Run::search_cpu_percent),
+        ),
+        Row::new(
+            TOLD_AS_CALLS_OF_TEN,
+            "ms",
+            column(|run| run.told_calls_of_ten_ms),
+        ),
+        Row::new(
+            TOLD_LOOKUPS_PER_NEW,
+            "lookups",
+            column(|run| run.told_lookups / f64::from(NEW)),
+        ),
+        Row::new(
             CPU_AT_NEW_PER_SECOND,
             "% of one core",
             column(Run::cpu_percent),
         )
         .target(Check::MedianAtMost(CPU_TARGET)),
+        Row::new(
+            KERNEL_NS_PER_NEW,
+            "ns",
+            column(|run| run.kernel_ns / f64::from(NEW)),
+        ),
+        Row::new(
+            KERNEL_CPU_AT_NEW_PER_SECOND,
+            "% of one core",
+            column(Run::kernel_cpu_percent),
+        ),
     ];
     Ok(Figure {
         title: "8. Process attribution cost",
         setup: format!(
-            "httptop's own measurement of its process attribution (sock_diag lookups of both ends of a \
-             connection, then an incremental index of `/proc/PID/fd` from socket inodes to processes): the ignored \
-             unit test `{TEST}`, built in release, run once per run inside the bench's namespace (`cargo test \
-             --release -p httptop --lib {TEST} -- --ignored --nocapture --exact`), its printed lines read back. \
-             It connects 10,000 pairs on 127.0.0.1 (clients in the test process, servers held by a python3 \
-             child), attributes them all with a new attributor (empty index), then the same ones again (cached), \
-             then 1,000 new ones in one call, then 1,000 more as 100 calls of 10; times are the wall time of the \
-             calls. Readlinks per new connection: those of the 100 calls of 10, over the 1,000 connections (one \
-             per end: both ends are local). CPU at 1,000 new connections per second: the 100 calls \
-             of 10's time over a second, taken as CPU (the calls do not sleep). The figure fails if any \
-             connection is left unattributed."
+            "httptop's own measurement of its process attribution: the ignored unit test `{TEST}`, built in \
+             release, run once per run inside the bench's namespace (`cargo test --release -p httptop --lib {TEST} \
+             -- --ignored --nocapture --exact`), its printed lines read back; times are the wall time of the calls \
+             (they do not sleep), taken as CPU. It connects 10,000 pairs on 127.0.0.1 (clients in the test process, \
+             servers held by a python3 child that reads a byte from each), with the owners probe attached. Search \
+             rows: every end found from user space (sock_diag lookups of both ends, then an incremental index of \
+             `/proc/PID/fd` from socket inodes to processes; the way for connections made before httptop \
+             started, or whose records the probe lost): the 10,000 with a new attributor (empty index), the same \
+             again (cached), 1,000 new ones in one call, 1,000 more as 100 calls of 10. Told rows: a new \
+             attributor told the probe's records of those 12,000, then 1,000 new connections as 100 calls of 10, \
+             each call draining the probe's ring buffer, handing its records over and attributing the 10, as \
+             httptop's collector does. CPU at 1,000 new connections per second: a way's 100 calls of 10 over a \
+             second. The kernel rows: the run time of the probe's two programs (BPF run-time statistics) over \
+             the told calls of 10, every state change and socket read of the host in that time included, per new \
+             connection and at 1,000 a second. The figure fails if any connection is left unattributed or the \
+             probe lost a record."
         ),
         rows,
         notes: Vec::new(),
@@ -259,13 +372,19 @@ mod tests {
 
     /// The lines as `cost_at_ten_thousand_connections` prints them, cargo's own around them.
     const OUTPUT: &str = "\
-     Running unittests src/lib.rs (target/release/deps/httptop-7aa8906742c08d91)
-RLIMIT_NOFILE 20000; 10,000 connections: clients here, servers in python3 27579
-first call, 10,000 new: 189.7 ms, 20015 readlinks, 3 fd scans, 20000 lookups, 0 unknown
-again, 10,000 cached: 3.83 ms
-1,000 new in one call: 19.24 ms, 2001 readlinks, 0 fd scans, 2000 lookups, 0 unknown
-1,000 new as 100 calls of 10: 14.81 ms in all (0.148 ms a call, worst 0.456), 2001 readlinks, 0 fd scans
+     Running unittests src/lib.rs (target/release/deps/httptop-999070ca8ff3aa85)
+RLIMIT_NOFILE 20000; 10,000 connections: clients here, servers in python3 31757
+search: first call, 10,000 new: 244.3 ms, 20044 readlinks, 4 fd scans, 20000 lookups, 0 unknown
+search: again, 10,000 cached: 2.66 ms
+search: 1,000 new in one call: 15.73 ms, 2001 readlinks, 0 fd scans, 2000 lookups, 0 unknown
+search: 1,000 new as 100 calls of 10: 22.06 ms in all (0.221 ms a call, worst 0.439), 2001 readlinks, 0 fd scans
 AttributionStats { calls: 103, tuples: 22000, cached: 10000 }
+told: first call, 12,000 new: 20.2 ms, 0 readlinks, 0 lookups, 0 unknown
+told: 1,000 new as 100 calls of 10: 1.95 ms in all (0.019 ms a call, worst 0.076), 2000 records, 0 lookups, 0 readlinks
+AttributionStats { calls: 101, tuples: 13000, cached: 0 }
+kernel: httptop_owners over the 100 calls of 10: 4000 runs, 2573462 ns, 643 ns a run
+kernel: httptop_readers over the 100 calls of 10: 1001 runs, 1162889 ns, 1162 ns a run
+kernel: 0 records lost
 ";
 
     #[test]
@@ -274,14 +393,19 @@ AttributionStats { calls: 103, tuples: 22000, cached: 10000 }
         assert_eq!(
             run,
             Run {
-                fresh_ms: 189.7,
-                cached_ms: 3.83,
-                one_call_ms: 19.24,
-                calls_of_ten_ms: 14.81,
+                fresh_ms: 244.3,
+                cached_ms: 2.66,
+                one_call_ms: 15.73,
+                calls_of_ten_ms: 22.06,
                 calls_of_ten_readlinks: 2001.0,
+                told_calls_of_ten_ms: 1.95,
+                told_lookups: 0.0,
+                kernel_ns: 2573462.0 + 1162889.0,
             }
         );
-        assert!((run.cpu_percent() - 1.481).abs() < 1e-9);
+        assert!((run.cpu_percent() - 0.195).abs() < 1e-9);
+        assert!((run.search_cpu_percent() - 2.206).abs() < 1e-9);
+        assert!((run.kernel_cpu_percent() - 0.3736351).abs() < 1e-9);
     }
 
     #[test]
@@ -293,9 +417,16 @@ AttributionStats { calls: 103, tuples: 22000, cached: 10000 }
             "{error}"
         );
         assert!(error.contains(CALLS_OF_TEN_LINE.shape), "{error}");
-        let changed = OUTPUT.replace("3.83 ms", "3.83ms");
+        let changed = OUTPUT.replace("2.66 ms", "2.66ms");
         let error = format!("{:#}", Run::parse(&changed).unwrap_err());
-        assert!(error.contains("again, 10,000 cached: 3.83ms"), "{error}");
+        assert!(error.contains("again, 10,000 cached: 2.66ms"), "{error}");
+    }
+
+    #[test]
+    fn lost_records_fail_the_figure() {
+        let lost = OUTPUT.replace("0 records lost", "3 records lost");
+        let error = format!("{:#}", Run::parse(&lost).unwrap_err());
+        assert!(error.contains("lost 3 records"), "{error}");
     }
 
     #[test]

@@ -81,15 +81,15 @@ pub const OWNER_PROGRAMS: [(&str, &str); 2] = [
 ];
 /// Ring buffer of [`OWNERS_BYTES`] carrying [`crate::wire::SocketMade`]s.
 pub const OWNERS: &str = "OWNERS";
-/// Per-CPU array of one counter: [`crate::wire::SocketMade`]s lost to a full [`OWNERS`].
+/// Per-CPU array of one counter: [`crate::wire::SocketMade`]s lost to a full [`OWNERS`] or
+/// [`ACCEPTED`].
 pub const OWNERS_LOST: &str = "OWNERS_LOST";
 /// LRU hash of [`CONNECTING_ENTRIES`]: socket address → the process connecting it.
 pub const CONNECTING: &str = "CONNECTING";
-/// LRU hash of [`TOLD_ENTRIES`]: addresses of the sockets whose owner was sent, so a socket is
-/// told once (its entry goes when it closes).
-pub const TOLD: &str = "TOLD";
+/// Hash of [`ACCEPTED_ENTRIES`]: addresses of the sockets accepted and not read yet.
+pub const ACCEPTED: &str = "ACCEPTED";
 /// The owners probe's maps.
-pub const OWNER_MAPS: [&str; 4] = [OWNERS, OWNERS_LOST, CONNECTING, TOLD];
+pub const OWNER_MAPS: [&str; 4] = [OWNERS, OWNERS_LOST, CONNECTING, ACCEPTED];
 /// Global set by the loader: the [`crate::wire::SockLayout`] of the running kernel.
 pub const SOCK_LAYOUT: &str = "SOCK_LAYOUT";
 /// Bytes of [`OWNERS`] (about 29,000 records, a connection with both ends local sends two,
@@ -97,9 +97,8 @@ pub const SOCK_LAYOUT: &str = "SOCK_LAYOUT";
 pub const OWNERS_BYTES: u32 = 2 << 20;
 /// Connects in progress remembered at once.
 pub const CONNECTING_ENTRIES: u32 = 16384;
-/// Sockets told at once (two per connection with both ends local); past it the least recently
-/// read is forgotten and told again when next read.
-pub const TOLD_ENTRIES: u32 = 65536;
+/// Sockets accepted and not read yet at once; past it a new one is not told.
+pub const ACCEPTED_ENTRIES: u32 = 16384;
 
 /// Connections tracked at once: an entry per connection with a request outstanding or sequence
 /// numbers to keep. The offline reader bounds its table the same.

@@ -311,7 +311,7 @@ pub struct SocketMade {
 pub struct SockLayout {
     /// In `struct sock`: `skc_family` (u16), `sk_protocol` (u16), `skc_num` (local port, host
     /// order), `skc_dport` (network order), `skc_rcv_saddr`, `skc_daddr`, `skc_v6_rcv_saddr`,
-    /// `skc_v6_daddr`, `skc_net` (a `struct net *`), `skc_state` (u8).
+    /// `skc_v6_daddr`, `skc_net` (a `struct net *`).
     pub family: u32,
     pub protocol: u32,
     pub num: u32,
@@ -321,7 +321,6 @@ pub struct SockLayout {
     pub v6_rcv_saddr: u32,
     pub v6_daddr: u32,
     pub net: u32,
-    pub state: u32,
     /// In `struct net`: `ns.inum`.
     pub net_inum: u32,
     /// In `struct task_struct`: `group_leader` (a pointer) and `comm`.
@@ -354,4 +353,4 @@ const _: () =
     assert!(core::mem::size_of::<ConnEndEvent>() != core::mem::size_of::<ExchangeEvent>());
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>().is_multiple_of(8));
 const _: () = assert!(core::mem::size_of::<SocketMade>() == 8 + 16 + 8 + 32);
-const _: () = assert!(core::mem::size_of::<SockLayout>() == 14 * 4);
+const _: () = assert!(core::mem::size_of::<SockLayout>() == 13 * 4);

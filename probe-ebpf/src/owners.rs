@@ -6,11 +6,12 @@
 //! - `sock:inet_sock_set_state`: `CLOSE → SYN_SENT` happens inside `connect()`, where the current
 //!   process is the connecting one but the local port is not chosen yet, so it is kept by socket
 //!   until `SYN_SENT → ESTABLISHED` (in any context) completes the tuple and sends it.
-//! - `sock:sock_recv_length`, at the end of every `recvmsg` on any socket: an accepted socket
-//!   changes state only in softirq context, with no process of its own, so its owner is the
-//!   process that first reads it (a server reads the request before it answers). A socket is
-//!   told once: `TOLD` holds the sockets sent, and loses each at its `→ CLOSE`, so the common
-//!   case, a read of a socket told already, costs one lookup.
+//! - An accepted socket changes state only in softirq context, with no process of its own:
+//!   `SYN_RECV → ESTABLISHED` puts it in `ACCEPTED`, and `sock:sock_recv_length`, at the end of
+//!   every `recvmsg` on the host, sends the process that first reads it (a server reads the
+//!   request before it answers) and takes it out. Every other read leaves after one load from
+//!   a table of tags by socket address (`PENDING_TAGS`), with no map lookup and no field of
+//!   the socket read.
 //!
 //! A separate object from the packet programs: loaded once for every watched namespace (the
 //! namespace travels in each record), with none of their maps. Field offsets come from the
@@ -32,7 +33,7 @@ mod probe {
     use aya_ebpf::{
         helpers::{bpf_get_current_pid_tgid, bpf_get_current_task, bpf_probe_read_kernel},
         macros::{map, raw_tracepoint},
-        maps::{LruHashMap, PerCpuArray, RingBuf},
+        maps::{HashMap, LruHashMap, PerCpuArray, RingBuf},
         programs::RawTracePointContext,
     };
     use probe_common::{
@@ -45,7 +46,7 @@ mod probe {
         OWNERS = names::OWNERS;
         OWNERS_LOST = names::OWNERS_LOST;
         CONNECTING = names::CONNECTING;
-        TOLD = names::TOLD;
+        ACCEPTED = names::ACCEPTED;
         httptop_owners = names::OWNERS_PROGRAM;
         httptop_readers = names::READERS_PROGRAM;
     }
@@ -62,7 +63,6 @@ mod probe {
         v6_rcv_saddr: 0,
         v6_daddr: 0,
         net: 0,
-        state: 0,
         net_inum: 0,
         group_leader: 0,
         comm: 0,
@@ -78,9 +78,39 @@ mod probe {
     #[map]
     static CONNECTING: LruHashMap<u64, Connector> =
         LruHashMap::with_max_entries(names::CONNECTING_ENTRIES, 0);
-    /// Sockets whose owner was sent, by address.
+    /// Sockets accepted and not read yet, by address. Not LRU: a lookup that finds nothing,
+    /// every read's, stays cheap; when it is full, a socket is not told (counted as lost).
     #[map]
-    static TOLD: LruHashMap<u64, u8> = LruHashMap::with_max_entries(names::TOLD_ENTRIES, 0);
+    static ACCEPTED: HashMap<u64, u8> = HashMap::with_max_entries(names::ACCEPTED_ENTRIES, 0);
+    /// A tag per slot of socket addresses, set when a socket of that slot is accepted and
+    /// cleared when it is read: a read whose slot does not hold its tag leaves without the
+    /// lookup (plain stores and loads: the BPF target has no atomic read-modify-write in Rust).
+    /// Two accepted sockets unread at once in one slot may leave one untagged: it is not told,
+    /// and user space searches for it; a wrong match costs one lookup.
+    static mut PENDING_TAGS: [u8; PENDING_SLOTS] = [0; PENDING_SLOTS];
+    const PENDING_SLOTS: usize = 1 << 16;
+
+    /// Slot and non-zero tag of a socket's address (socks are slab objects of over a kilobyte:
+    /// the bits above the low 10 differ between neighbours).
+    #[inline(always)]
+    fn pending_slot(sk: u64) -> (usize, u8) {
+        let slot = (sk >> 10) as usize & (PENDING_SLOTS - 1);
+        (slot, (sk >> 26) as u8 | 1)
+    }
+
+    #[inline(always)]
+    fn set_pending(sk: u64, tag: u8) {
+        let (slot, _) = pending_slot(sk);
+        // SAFETY: an index masked into the array; a racing store only costs a lookup or a tell.
+        unsafe { core::ptr::write_volatile((&raw mut PENDING_TAGS).cast::<u8>().add(slot), tag) };
+    }
+
+    #[inline(always)]
+    fn is_pending(sk: u64) -> bool {
+        let (slot, tag) = pending_slot(sk);
+        // SAFETY: an index masked into the array.
+        unsafe { core::ptr::read_volatile((&raw const PENDING_TAGS).cast::<u8>().add(slot)) == tag }
+    }
 
     #[repr(C)]
     #[derive(Clone, Copy)]
@@ -96,10 +126,8 @@ mod probe {
     /// The kernel's `tcp_states.h` (each fits the `u8` of `skc_state`).
     const TCP_ESTABLISHED: u8 = 1;
     const TCP_SYN_SENT: u8 = 2;
-    const TCP_FIN_WAIT1: u8 = 4;
-    const TCP_FIN_WAIT2: u8 = 5;
+    const TCP_SYN_RECV: u8 = 3;
     const TCP_CLOSE: u8 = 7;
-    const TCP_CLOSE_WAIT: u8 = 8;
 
     /// `inet_sock_set_state(const struct sock *sk, const int oldstate, const int newstate)`.
     #[raw_tracepoint(tracepoint = "inet_sock_set_state")]
@@ -128,12 +156,13 @@ mod probe {
         // `int`s of at most 12.
         let old = ctx.arg::<u64>(1) as u8;
         let new = ctx.arg::<u64>(2) as u8;
-        if new == TCP_CLOSE {
-            // Its address may be a new socket's next: that one is told afresh.
-            let _ = TOLD.remove(sk);
-        }
         let wanted = (old == TCP_CLOSE && new == TCP_SYN_SENT)
-            || (old == TCP_SYN_SENT && (new == TCP_ESTABLISHED || new == TCP_CLOSE));
+            || (old == TCP_SYN_SENT && (new == TCP_ESTABLISHED || new == TCP_CLOSE))
+            || (old == TCP_SYN_RECV && new == TCP_ESTABLISHED);
+        if new == TCP_CLOSE && old != TCP_SYN_SENT {
+            // Closed before any read: its address may be a new socket's next.
+            unaccept(sk);
+        }
         if !wanted {
             return None;
         }
@@ -143,6 +172,18 @@ mod probe {
         if l.valid == 0 || base.is_null() || read::<u16>(base, l.protocol)? != IPPROTO_TCP {
             return None;
         }
+        if old == TCP_SYN_RECV {
+            // Accepted, in softirq: its owner is whoever reads it first.
+            if !matches!(read::<u16>(base, l.family)?, AF_INET | AF_INET6) {
+                return None;
+            }
+            if ACCEPTED.insert(sk, 1, 0).is_err() {
+                count_lost();
+            } else {
+                set_pending(sk, pending_slot(sk).1);
+            }
+            return Some(());
+        }
         if new == TCP_SYN_SENT {
             // Inside connect(): the current process is the connecting one.
             return CONNECTING.insert(sk, current(&l)?, 0).ok();
@@ -151,8 +192,6 @@ mod probe {
         let who = unsafe { *CONNECTING.get(sk)? };
         let _ = CONNECTING.remove(sk);
         if new == TCP_ESTABLISHED {
-            // Its reads are not told again.
-            let _ = TOLD.insert(sk, 1, 0);
             send(base, &l, &who, MADE_BY_CONNECT);
         }
         Some(())
@@ -161,28 +200,30 @@ mod probe {
     #[inline(always)]
     fn socket_read(ctx: &RawTracePointContext) -> Option<()> {
         let sk: u64 = ctx.arg(0);
+        // Every socket's reads come here: all but an accepted socket's first leave at once.
+        if !is_pending(sk) {
+            return None;
+        }
+        ACCEPTED.get_ptr(sk)?;
+        unaccept(sk);
         // SAFETY: the loader's write to the global happens before the program attaches.
         let l = unsafe { core::ptr::read_volatile(&SOCK_LAYOUT) };
-        let base = sk as *const u8;
-        // Every socket's reads come here: the others leave before any map is touched.
-        if l.valid == 0 || base.is_null() || read::<u16>(base, l.protocol)? != IPPROTO_TCP {
-            return None;
+        send(sk as *const u8, &l, &current(&l)?, MADE_BY_READ)
+    }
+
+    #[inline(always)]
+    fn unaccept(sk: u64) {
+        if ACCEPTED.remove(sk).is_ok() {
+            set_pending(sk, 0);
         }
-        if !matches!(read::<u16>(base, l.family)?, AF_INET | AF_INET6) || TOLD.get_ptr(sk).is_some()
-        {
-            return None;
+    }
+
+    #[inline(always)]
+    fn count_lost() {
+        if let Some(lost) = OWNERS_LOST.get_ptr_mut(0) {
+            // SAFETY: this CPU's own slot.
+            unsafe { *lost += 1 };
         }
-        // Only a connected socket has its whole tuple (and a listener is never read).
-        let state: u8 = read(base, l.state)?;
-        if !matches!(
-            state,
-            TCP_ESTABLISHED | TCP_FIN_WAIT1 | TCP_FIN_WAIT2 | TCP_CLOSE_WAIT
-        ) {
-            return None;
-        }
-        let who = current(&l)?;
-        TOLD.insert(sk, 1, 0).ok()?;
-        send(base, &l, &who, MADE_BY_READ)
     }
 
     /// The current process: its thread group and its group leader's comm (as /proc/PID/comm
@@ -227,11 +268,8 @@ mod probe {
             e.local = read(sk, l.v6_rcv_saddr)?;
             e.remote = read(sk, l.v6_daddr)?;
         }
-        if OWNERS.output::<SocketMade>(&e, 0).is_err()
-            && let Some(lost) = OWNERS_LOST.get_ptr_mut(0)
-        {
-            // SAFETY: this CPU's own slot.
-            unsafe { *lost += 1 };
+        if OWNERS.output::<SocketMade>(&e, 0).is_err() {
+            count_lost();
         }
         Some(())
     }

@@ -219,7 +219,6 @@ pub fn sock_layout(btf: &btf_rs::Btf) -> Result<SockLayout, OwnerProbeError> {
         v6_rcv_saddr: sock("skc_v6_rcv_saddr")?,
         v6_daddr: sock("skc_v6_daddr")?,
         net: offset_of(btf, "sock", &["__sk_common", "skc_net", "net"])?,
-        state: sock("skc_state")?,
         net_inum: offset_of(btf, "net", &["ns", "inum"])?,
         group_leader: offset_of(btf, "task_struct", &["group_leader"])?,
         comm: offset_of(btf, "task_struct", &["comm"])?,
@@ -253,7 +252,8 @@ mod tests {
     /// In a network namespace of its own, a connection over loopback per family, with a
     /// request and an answer each read: the probe tells the client end at its connect and the
     /// server end at its first read, both by this process, with the namespace, the ends and the
-    /// comm; nothing more for the later reads of either end.
+    /// comm; nothing more for the later reads of either end, nor for an accepted socket closed
+    /// unread.
     #[test]
     #[ignore = "needs root"]
     fn the_probe_names_the_process_that_connected_and_the_one_that_read() {
@@ -288,6 +288,13 @@ mod tests {
                 ends.push((MADE_BY_READ, server, client_end));
                 drop((client, accepted));
             }
+            // Accepted and closed unread: its connect told, nothing for the server end.
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+            let server = listener.local_addr().unwrap();
+            let client = std::net::TcpStream::connect(server).expect("connect");
+            let (accepted, _) = listener.accept().expect("accept");
+            ends.push((MADE_BY_CONNECT, client.local_addr().unwrap(), server));
+            drop((client, accepted));
             // A refused connect goes SYN_SENT → CLOSE: forgotten, not sent.
             let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
             let refused = closed.local_addr().unwrap();
@@ -308,7 +315,7 @@ mod tests {
                 }
                 std::net::IpAddr::V6(ip) => ip.octets(),
             };
-            assert_eq!(seen.len(), 4, "{seen:?}");
+            assert_eq!(seen.len(), 5, "{seen:?}");
             for (m, (how, local, remote)) in seen.iter().zip(ends) {
                 assert_eq!(m.how, how);
                 assert_eq!(m.tgid, pid);

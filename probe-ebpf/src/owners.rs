@@ -10,8 +10,8 @@
 //!   `SYN_RECV → ESTABLISHED` puts it in `ACCEPTED`, and `sock:sock_recv_length`, at the end of
 //!   every `recvmsg` on the host, sends the process that first reads it (a server reads the
 //!   request before it answers) and takes it out. Every other read leaves after one load from
-//!   a table of tags by socket address (`PENDING_TAGS`), with no map lookup and no field of
-//!   the socket read.
+//!   a table counting the sockets in `ACCEPTED` by a hash of their address (`PENDING`), with no
+//!   map lookup and no field of the socket read.
 //!
 //! A separate object from the packet programs: loaded once for every watched namespace (the
 //! namespace travels in each record), with none of their maps. Field offsets come from the
@@ -82,34 +82,32 @@ mod probe {
     /// every read's, stays cheap; when it is full, a socket is not told (counted as lost).
     #[map]
     static ACCEPTED: HashMap<u64, u8> = HashMap::with_max_entries(names::ACCEPTED_ENTRIES, 0);
-    /// A tag per slot of socket addresses, set when a socket of that slot is accepted and
-    /// cleared when it is read: a read whose slot does not hold its tag leaves without the
-    /// lookup (plain stores and loads: the BPF target has no atomic read-modify-write in Rust).
-    /// Two accepted sockets unread at once in one slot may leave one untagged: it is not told,
-    /// and user space searches for it; a wrong match costs one lookup.
-    static mut PENDING_TAGS: [u8; PENDING_SLOTS] = [0; PENDING_SLOTS];
+    /// How many sockets of each slot of socket addresses are in `ACCEPTED`: a read whose slot
+    /// counts none leaves without the lookup. Plain loads and stores (the BPF target has no
+    /// atomic read-modify-write in Rust): two CPUs changing one slot at once can lose a change,
+    /// which leaves a slot counting too many (a read looks up for nothing) or too few (an
+    /// accepted socket is not told, and user space searches for it): never a wrong owner.
+    static mut PENDING: [u8; PENDING_SLOTS] = [0; PENDING_SLOTS];
     const PENDING_SLOTS: usize = 1 << 16;
 
-    /// Slot and non-zero tag of a socket's address (socks are slab objects of over a kilobyte:
-    /// the bits above the low 10 differ between neighbours).
+    /// The slot of a socket's address: its bits mixed (Fibonacci hashing), the top 16 kept.
     #[inline(always)]
-    fn pending_slot(sk: u64) -> (usize, u8) {
-        let slot = (sk >> 10) as usize & (PENDING_SLOTS - 1);
-        (slot, (sk >> 26) as u8 | 1)
-    }
-
-    #[inline(always)]
-    fn set_pending(sk: u64, tag: u8) {
-        let (slot, _) = pending_slot(sk);
-        // SAFETY: an index masked into the array; a racing store only costs a lookup or a tell.
-        unsafe { core::ptr::write_volatile((&raw mut PENDING_TAGS).cast::<u8>().add(slot), tag) };
-    }
-
-    #[inline(always)]
-    fn is_pending(sk: u64) -> bool {
-        let (slot, tag) = pending_slot(sk);
+    fn pending_slot(sk: u64) -> *mut u8 {
+        let slot = (sk.wrapping_mul(0x9e37_79b9_7f4a_7c15) >> 48) as usize & (PENDING_SLOTS - 1);
         // SAFETY: an index masked into the array.
-        unsafe { core::ptr::read_volatile((&raw const PENDING_TAGS).cast::<u8>().add(slot)) == tag }
+        unsafe { (&raw mut PENDING).cast::<u8>().add(slot) }
+    }
+
+    #[inline(always)]
+    fn pending_count(sk: u64) -> u8 {
+        // SAFETY: a place in the array (`pending_slot`).
+        unsafe { core::ptr::read_volatile(pending_slot(sk)) }
+    }
+
+    #[inline(always)]
+    fn set_pending_count(sk: u64, count: u8) {
+        // SAFETY: a place in the array (`pending_slot`).
+        unsafe { core::ptr::write_volatile(pending_slot(sk), count) }
     }
 
     #[repr(C)]
@@ -180,7 +178,7 @@ mod probe {
             if ACCEPTED.insert(sk, 1, 0).is_err() {
                 count_lost();
             } else {
-                set_pending(sk, pending_slot(sk).1);
+                set_pending_count(sk, pending_count(sk).saturating_add(1));
             }
             return Some(());
         }
@@ -201,7 +199,7 @@ mod probe {
     fn socket_read(ctx: &RawTracePointContext) -> Option<()> {
         let sk: u64 = ctx.arg(0);
         // Every socket's reads come here: all but an accepted socket's first leave at once.
-        if !is_pending(sk) {
+        if pending_count(sk) == 0 {
             return None;
         }
         ACCEPTED.get_ptr(sk)?;
@@ -214,7 +212,7 @@ mod probe {
     #[inline(always)]
     fn unaccept(sk: u64) {
         if ACCEPTED.remove(sk).is_ok() {
-            set_pending(sk, 0);
+            set_pending_count(sk, pending_count(sk).saturating_sub(1));
         }
     }
 

@@ -579,14 +579,26 @@ for line in sys.stdin:
     print(len(held), flush=True)
 "#;
 
-/// What one timed batch of attribution cost and found.
+/// What one timed batch of attribution cost and found (or several, summed, with the worst).
 #[derive(Default)]
 struct Spent {
     ms: f64,
+    worst_ms: f64,
     readlinks: u64,
     scans: u64,
     lookups: u64,
     unknown: usize,
+}
+
+impl Spent {
+    fn add(&mut self, s: Spent) {
+        self.ms += s.ms;
+        self.worst_ms = self.worst_ms.max(s.ms);
+        self.readlinks += s.readlinks;
+        self.scans += s.scans;
+        self.lookups += s.lookups;
+        self.unknown += s.unknown;
+    }
 }
 
 /// Times `work` (which attributes) and counts what the attributor did in it.
@@ -598,6 +610,7 @@ fn spend(a: &mut Attributor, work: impl FnOnce(&mut Attributor) -> Vec<Attributi
     let after = a.stats();
     Spent {
         ms,
+        worst_ms: ms,
         readlinks: after.readlinks - before.readlinks,
         scans: after.fd_scans - before.fd_scans,
         lookups: after.lookups - before.lookups,
@@ -683,24 +696,18 @@ fn cost_at_ten_thousand_connections() {
     );
     base.extend(more);
     let mut all = Spent::default();
-    let mut worst = 0.0f64;
     for _ in 0..100 {
         let ten = connect(&mut py, &mut clients, 10);
         drain(&mut probe, &mut told);
-        let s = spend(&mut a, |a| a.attribute(&ten));
-        assert_eq!(s.unknown, 0);
-        (all.ms, all.readlinks, all.scans) = (
-            all.ms + s.ms,
-            all.readlinks + s.readlinks,
-            all.scans + s.scans,
-        );
-        worst = worst.max(s.ms);
+        all.add(spend(&mut a, |a| a.attribute(&ten)));
         base.extend(ten);
     }
+    assert_eq!(all.unknown, 0);
     eprintln!(
-        "search: 1,000 new as 100 calls of 10: {:.2} ms in all ({:.3} ms a call, worst {worst:.3}), {} readlinks, {} fd scans",
+        "search: 1,000 new as 100 calls of 10: {:.2} ms in all ({:.3} ms a call, worst {:.3}), {} readlinks, {} fd scans",
         all.ms,
         all.ms / 100.0,
+        all.worst_ms,
         all.readlinks,
         all.scans
     );
@@ -720,29 +727,24 @@ fn cost_at_ten_thousand_connections() {
         s.ms, s.readlinks, s.lookups, s.unknown
     );
     let before = probe.run_stats();
-    let (mut all, mut worst, mut records) = (Spent::default(), 0.0f64, 0);
+    let (mut all, mut records) = (Spent::default(), 0);
     for _ in 0..100 {
         let ten = connect(&mut py, &mut clients, 10);
-        let s = spend(&mut k, |k| {
+        all.add(spend(&mut k, |k| {
             drain(&mut probe, &mut told);
             records += told.len();
             for t in told.drain(..) {
                 k.told(t);
             }
             k.attribute(&ten)
-        });
-        assert_eq!(s.unknown, 0);
-        (all.ms, all.readlinks, all.lookups) = (
-            all.ms + s.ms,
-            all.readlinks + s.readlinks,
-            all.lookups + s.lookups,
-        );
-        worst = worst.max(s.ms);
+        }));
     }
+    assert_eq!(all.unknown, 0);
     eprintln!(
-        "told: 1,000 new as 100 calls of 10: {:.2} ms in all ({:.3} ms a call, worst {worst:.3}), {records} records, {} lookups, {} readlinks",
+        "told: 1,000 new as 100 calls of 10: {:.2} ms in all ({:.3} ms a call, worst {:.3}), {records} records, {} lookups, {} readlinks",
         all.ms,
         all.ms / 100.0,
+        all.worst_ms,
         all.lookups,
         all.readlinks
     );

@@ -5,12 +5,12 @@
 //! and where counts and finished exchanges go ([`Sink`]). Everything else is here, once.
 
 use crate::{
-    http::{self, Start, WINDOW, Window},
+    http::{self, SWITCHING_PROTOCOLS, Start, WINDOW, Window},
     names::CONNS_ENTRIES,
     packet::{Segment, TCP_FIN, TCP_RST},
     wire::{
-        ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, FLAG_SERVER_SEQ, InFlight, MAX_IN_FLIGHT,
-        Method, PATH_LEN,
+        ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight,
+        MAX_IN_FLIGHT, Method, PATH_LEN,
     },
 };
 
@@ -178,6 +178,10 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     } else {
         (FLAG_SERVER_SEQ, &mut state.server_next_seq)
     };
+    if state.flags & FLAG_UPGRADED != 0 {
+        // Another protocol's bytes that happen to look like a message start.
+        return None;
+    }
     if state.flags & flag != 0 && seq_before(seg.seq, *next) {
         sink.count(Counter::DuplicateSegments, 1);
         return None;
@@ -280,6 +284,9 @@ pub fn message_step<P: Payload, S: Sink>(
         }
         Start::Response { status } => on_response(state, run.sink, key, status, run.now_ns),
     };
+    if state.flags & FLAG_UPGRADED != 0 {
+        return Step::Done;
+    }
     let head = run.payload.scan_head(&w);
     let Some(head_len) = head.head_len else {
         // Head longer than the window with more bytes after it: later messages are lost.
@@ -336,7 +343,10 @@ pub fn on_response<S: Sink>(
     now_ns: u64,
 ) -> Option<Method> {
     sink.count(Counter::Responses, 1);
-    if status < 200 {
+    if status == SWITCHING_PROTOCOLS {
+        // Final (RFC 9110 §15.2.2): it answers the request, and what follows is not HTTP.
+        state.flags |= FLAG_UPGRADED;
+    } else if status < 200 {
         // Interim: the request stays outstanding.
         sink.count(Counter::InterimResponses, 1);
         return None;

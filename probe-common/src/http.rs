@@ -98,6 +98,9 @@ pub enum Start {
     Response { status: u16 },
 }
 
+/// The one 1xx status that is final: the connection switches to another protocol.
+pub const SWITCHING_PROTOCOLS: u16 = 101;
+
 /// Bytes needed to classify any start: `HTTP/1.1 200` is 12.
 pub const START_LEN: usize = 12;
 

@@ -128,6 +128,9 @@ pub struct ConnState {
 
 pub const FLAG_CLIENT_SEQ: u32 = 1;
 pub const FLAG_SERVER_SEQ: u32 = 2;
+/// The server answered `101 Switching Protocols`: the connection carries another protocol
+/// (WebSocket, HTTP/2) from the end of that answer's head on, and is no longer parsed.
+pub const FLAG_UPGRADED: u32 = 4;
 
 impl ConnState {
     pub const fn outstanding(&self) -> u32 {

@@ -290,6 +290,33 @@ fn interim_responses_do_not_end_the_exchange() {
 }
 
 #[test]
+fn switching_protocols_ends_the_exchange_and_http_parsing() {
+    let mut c = Conn::new();
+    c.client(
+        b"GET /chat HTTP/1.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+        0,
+    );
+    // The server's first frame right after the head, in the same segment, looks like a status
+    // line; so do later frames both ways.
+    c.server(
+        b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\nHTTP/1.1 200 OK\r\n\r\n",
+        4,
+    );
+    c.client(b"GET /not-http HTTP/1.1\r\n\r\n", 5);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 6);
+    assert_eq!(c.c(Counter::Requests), 1);
+    assert_eq!(c.c(Counter::Responses), 1);
+    assert_eq!(c.c(Counter::Exchanges), 1);
+    assert_eq!(c.c(Counter::InterimResponses), 0);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 0);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+    assert_eq!(c.sink.exchanges[0].latency_ns, 4);
+    assert_eq!(c.sink.exchanges[0].status, 101);
+    let st = c.table.conns.values().next().unwrap();
+    assert_eq!(st.outstanding(), 0);
+}
+
+#[test]
 fn response_without_request_is_unmatched() {
     let mut c = Conn::new();
     c.server(OK5, 0);

@@ -1,6 +1,6 @@
 //! tshark's figures for a capture, computed the way `tests/captures/README.md` says: every
 //! request method and response code tshark dissects (per message, not per frame), final
-//! responses (status ≥ 200) paired first-in-first-out with requests per TCP stream.
+//! responses (status ≥ 200, or 101) paired first-in-first-out with requests per TCP stream.
 
 use std::{collections::HashMap, path::Path, process::Command};
 
@@ -53,7 +53,8 @@ fn pair_fields(fields: &str) -> Truth {
             let code: u16 = code
                 .parse()
                 .unwrap_or_else(|_| panic!("tshark gave a non-numeric status code in {line:?}"));
-            if code >= 200 && *waiting > 0 {
+            // 101 Switching Protocols is final too (RFC 9110 §15.2.2).
+            if (code >= 200 || code == 101) && *waiting > 0 {
                 *waiting -= 1;
                 truth.exchanges += 1;
             }
@@ -74,13 +75,15 @@ mod tests {
                       1\t\t100\n\
                       0\t\t404\n\
                       1\t\t200\n\
-                      2\t\t200\n";
+                      2\t\t200\n\
+                      3\tGET\t\n\
+                      3\t\t101\n";
         assert_eq!(
             pair_fields(fields),
             Truth {
-                requests: 4,
-                responses: 6,
-                exchanges: 4,
+                requests: 5,
+                responses: 7,
+                exchanges: 5,
             }
         );
     }

@@ -43,6 +43,8 @@ impl Purpose {
 
 /// A program some task runs, and the Debian package that ships it.
 struct Program {
+    /// Looked up on the PATH; a name that starts with `/` is a file that must exist instead (a
+    /// library a program of the tests imports).
     name: &'static str,
     package: &'static str,
     used_by: &'static [Purpose],
@@ -93,6 +95,12 @@ const PROGRAMS: &[Program] = &[
         name: "tcpdump",
         package: "tcpdump",
         used_by: BENCH,
+    },
+    // The WebSocket root test runs a server and a client of the `websockets` library.
+    Program {
+        name: "/usr/lib/python3/dist-packages/websockets/__init__.py",
+        package: "python3-websockets",
+        used_by: TEST,
     },
     // The root tests look for what a killed httptop left loaded, and the bench reads map sizes.
     Program {
@@ -162,7 +170,7 @@ pub fn ensure(project: &Project, purpose: Purpose) -> Result<()> {
     let still_missing = missing_packages(purpose, lookup);
     if !still_missing.is_empty() {
         bail!(
-            "apt-get installed {} but {} still cannot be found on the PATH",
+            "apt-get installed {} but {} still cannot be found (on the PATH, or where named)",
             missing.join(" "),
             still_missing.join(" ")
         );
@@ -217,6 +225,9 @@ fn cannot_install(purpose: Purpose, packages: &[&str], blocker: Blocker) -> Stri
 /// Like the shell's `command -v`, on the children's PATH and, because a user's PATH often lacks
 /// them, in the system directories where nginx and bpftool live.
 fn installed(project: &Project, program: &str) -> bool {
+    if program.starts_with('/') {
+        return Path::new(program).is_file();
+    }
     find_system_program(project, program).is_some()
 }
 

@@ -58,6 +58,13 @@ fn check_window<const N: usize>(w: &Window<N>, valid: &[u8]) {
         }
     }
     let head = scan_head(w);
+    // The first line ends at the first `\n` of the valid bytes (the engine checks a request
+    // line's version there).
+    assert_eq!(
+        head.first_line_end,
+        valid.iter().position(|&b| b == b'\n'),
+        "first line end"
+    );
     let expected = reference_head(valid);
     assert_eq!(head.head_len, expected.0, "head length");
     if let Some(head_len) = head.head_len {

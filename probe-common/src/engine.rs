@@ -277,6 +277,17 @@ pub fn message_step<P: Payload, S: Sink>(
         buf: &*run.window,
         len: n,
     };
+    let head = run.payload.scan_head(&w);
+    if let Start::Request { target_off, .. } = start
+        && let Some(end) = head.first_line_end
+        && !http::ends_with_http1(&w, target_off - 1, end)
+    {
+        // A request line's start without HTTP's version at its end: another protocol.
+        if off != 0 {
+            run.sink.count(Counter::ScanIncomplete, 1);
+        }
+        return Step::Done;
+    }
     let request_method = match start {
         Start::Request { method, target_off } => {
             on_request(state, run.sink, &w, method, target_off, run.now_ns);
@@ -287,7 +298,6 @@ pub fn message_step<P: Payload, S: Sink>(
     if state.flags & FLAG_UPGRADED != 0 {
         return Step::Done;
     }
-    let head = run.payload.scan_head(&w);
     let Some(head_len) = head.head_len else {
         // Head longer than the window with more bytes after it: later messages are lost.
         if off + n < run.seg.payload_len {

@@ -158,6 +158,22 @@ pub fn classify<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
     })
 }
 
+/// Whether a request line whose method ends at `method_end` (its space) and whose `\n` is at
+/// `end` ends with ` HTTP/1.x` (a `\r` before the `\n` allowed), past a target (RFC 9112 §3):
+/// RTSP's `OPTIONS rtsp://… RTSP/1.0`, SIP, NATS' and IRC's `CONNECT …` and HTTP/0.9 do not.
+#[inline(always)]
+pub fn ends_with_http1<const N: usize>(w: &Window<N>, method_end: usize, end: usize) -> bool {
+    let end = if w.at(end.wrapping_sub(1)) == b'\r' {
+        end - 1
+    } else {
+        end
+    };
+    end >= method_end + 11
+        && w.at(end - 9) == b' '
+        && w.starts_with_at(end - 8, STATUS_LINE_PREFIX)
+        && w.at(end - 1).is_ascii_digit()
+}
+
 #[inline(always)]
 fn classify_status<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
     if !w.starts_with_at(at, STATUS_LINE_PREFIX) {
@@ -196,6 +212,9 @@ pub enum Framing {
 /// The head of a message that starts at window offset 0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Head {
+    /// Where the first line (request or status line) ends: its `\n`, or `None` when the window
+    /// ends first.
+    pub first_line_end: Option<usize>,
     /// Bytes from the message start to the end of the blank line after the headers,
     /// or `None` when the window ends first.
     pub head_len: Option<usize>,
@@ -236,6 +255,7 @@ pub struct HeadScan {
     pos: usize,
     line_start: usize,
     framing: Framing,
+    first_line_end: Option<usize>,
     head_len: Option<usize>,
 }
 
@@ -251,6 +271,7 @@ impl HeadScan {
             pos: 0,
             line_start: 0,
             framing: Framing::None,
+            first_line_end: None,
             head_len: None,
         }
     }
@@ -295,6 +316,9 @@ impl HeadScan {
     #[inline(always)]
     fn newline<const N: usize>(&mut self, w: &Window<N>, i: usize) -> bool {
         let line_start = self.line_start;
+        if line_start == 0 {
+            self.first_line_end = Some(i);
+        }
         let line_len = i.wrapping_sub(line_start);
         // A blank line ("\r\n" or a bare "\n") ends the head.
         if line_len == 0 || (line_len == 1 && w.peek(line_start) == b'\r') {
@@ -316,6 +340,7 @@ impl HeadScan {
 
     pub const fn head(&self) -> Head {
         Head {
+            first_line_end: self.first_line_end,
             head_len: self.head_len,
             framing: self.framing,
         }

@@ -317,6 +317,47 @@ fn switching_protocols_ends_the_exchange_and_http_parsing() {
 }
 
 #[test]
+fn a_request_line_without_the_http_version_is_no_request() {
+    for other in [
+        &b"OPTIONS rtsp://cam/stream RTSP/1.0\r\nCSeq: 1\r\n\r\n"[..],
+        b"OPTIONS sip:bob@example.com SIP/2.0\r\nVia: x\r\n\r\n",
+        b"CONNECT {\"verbose\":false}\r\n",
+        b"CONNECT irc.example.net\r\n",
+        b"GET /index.html\r\n",
+        b"GET / HTTP/2.0\r\n\r\n",
+        b"GET / HTTP/1.1 \r\n\r\n",
+        b"GET  HTTP/1.1\r\n\r\n",
+        b"GET / HTTP/1.x\r\n\r\n",
+    ] {
+        let mut c = Conn::new();
+        c.client(other, 0);
+        assert_eq!(c.c(Counter::Requests), 0, "{other:?}");
+        assert_eq!(c.c(Counter::ScanIncomplete), 0, "{other:?}");
+    }
+    for request in [
+        &b"GET / HTTP/1.1\r\n\r\n"[..],
+        b"GET / HTTP/1.0\n\n",
+        b"GET /a?b=c HTTP/1.9\r\nHost: x\r\n\r\n",
+        // A line not ended in the window is taken on its start: its end cannot be seen.
+        b"GET /still-arriving",
+    ] {
+        let mut c = Conn::new();
+        c.client(request, 0);
+        assert_eq!(c.c(Counter::Requests), 1, "{request:?}");
+    }
+    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(WINDOW));
+    let mut c = Conn::new();
+    c.client(long.as_bytes(), 0);
+    assert_eq!(c.c(Counter::Requests), 1);
+    // After a delimited request, an RTSP line where the next message should start is no request
+    // and says the scan is incomplete.
+    let mut c = Conn::new();
+    c.client(b"GET / HTTP/1.1\r\n\r\nOPTIONS * RTSP/1.0\r\n\r\n", 0);
+    assert_eq!(c.c(Counter::Requests), 1);
+    assert_eq!(c.c(Counter::ScanIncomplete), 1);
+}
+
+#[test]
 fn response_without_request_is_unmatched() {
     let mut c = Conn::new();
     c.server(OK5, 0);

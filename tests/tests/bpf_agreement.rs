@@ -38,6 +38,8 @@ const MESSAGES: &[&[u8]] = &[
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     b"HTTP/1.1 100 Continue\r\n\r\n",
     b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n",
+    b"OPTIONS rtsp://cam/s RTSP/1.0\r\nCSeq: 1\r\n\r\n",
+    b"CONNECT {\"verbose\":false}\r\n",
     b"HTTP/1.1 204 No Content\r\n\r\n",
     b"HTTP/1.0 404 Not Found\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",

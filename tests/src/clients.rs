@@ -52,14 +52,27 @@ pub fn curl_status(ns: &NetNs, url: &str, times: usize, status: u16) {
 /// `Connection: keep-alive`, each response read in full before the next request; panics unless
 /// every response is 200.
 pub fn keep_alive_client(ns: &NetNs, addr: SocketAddr, requests: usize) {
-    ns.run(|| {
-        let mut connection = Connection::open(addr);
-        let request = get_request(addr);
+    KeepAlive::open(ns, addr).get(requests);
+}
+
+/// A keep-alive connection opened from inside a namespace and used later, from anywhere (a
+/// connection that predates what a test starts next).
+pub struct KeepAlive(Connection);
+
+impl KeepAlive {
+    pub fn open(ns: &NetNs, addr: SocketAddr) -> Self {
+        Self(ns.run(|| Connection::open(addr)))
+    }
+
+    /// `requests` GETs one after the other, each response read in full; panics unless every
+    /// one is 200.
+    pub fn get(&mut self, requests: usize) {
+        let request = get_request(self.0.addr);
         for _ in 0..requests {
-            connection.send(request.as_bytes());
-            connection.expect_ok();
+            self.0.send(request.as_bytes());
+            self.0.expect_ok();
         }
-    });
+    }
 }
 
 /// One connection to `addr` from inside `ns`; `rounds` times, `per_write` GETs written with ONE

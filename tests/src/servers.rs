@@ -85,3 +85,24 @@ impl PythonServer {
         }
     }
 }
+
+/// A server written as a python script, run by `python` inside `ns` with the address to listen
+/// on as its two arguments (host, port); started once it says `ready` on stderr, stopped on drop.
+#[track_caller]
+pub fn python_script_server(
+    ns: &NetNs,
+    python: &str,
+    script: &str,
+    addr: SocketAddr,
+    what: &str,
+) -> httptop_lab::ChildGuard {
+    let mut command = ns.command(python);
+    command
+        .args(["-c", script, &addr.ip().to_string()])
+        .arg(addr.port().to_string())
+        .stdout(std::process::Stdio::null());
+    expect_lab(
+        httptop_lab::ChildGuard::spawn_ready(command, what, "ready", Duration::from_secs(10)),
+        format_args!("starting {what} on {addr}"),
+    )
+}

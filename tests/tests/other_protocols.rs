@@ -6,12 +6,12 @@
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    process::Stdio,
     time::Duration,
 };
 
-use httptop_lab::ChildGuard;
-use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, curl_get, run_to_exit};
+use httptop_tests::{
+    AttachMode, Httptop, NetNs, Nginx, curl_get, python_script_server, run_to_exit,
+};
 
 const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const OTHER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8554);
@@ -48,13 +48,7 @@ for line in [b"OPTIONS rtsp://127.0.0.1:8554/stream RTSP/1.0\r\nCSeq: 1\r\n\r\n"
 fn request_lines_of_other_protocols_count_nothing(mode: AttachMode) {
     let ns = NetNs::new();
     let _nginx = Nginx::start(&ns, &[NGINX]);
-    let mut server = ns.command("python3");
-    server
-        .args(["-c", LINE_SERVER, &OTHER.ip().to_string()])
-        .arg(OTHER.port().to_string())
-        .stdout(Stdio::null());
-    let _server = ChildGuard::spawn_ready(server, "the line server", "ready", TIMEOUT)
-        .expect("the line server starts");
+    let _server = python_script_server(&ns, "python3", LINE_SERVER, OTHER, "the line server");
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     let mut client = ns.command("python3");
     client.args(["-c", LINE_CLIENT, &OTHER.ip().to_string()]);

@@ -7,12 +7,10 @@
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
-    process::Stdio,
     time::Duration,
 };
 
-use httptop_lab::ChildGuard;
-use httptop_tests::{AttachMode, Httptop, NetNs, run_to_exit};
+use httptop_tests::{AttachMode, Httptop, NetNs, python_script_server, run_to_exit};
 
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8765);
 /// The interpreter the Debian package installs its modules for (a PATH python3 may be another).
@@ -51,13 +49,13 @@ asyncio.run(main())
 
 fn websocket_upgrades_are_exchanges_and_their_frames_never_count(mode: AttachMode) {
     let ns = NetNs::new();
-    let mut server = ns.command(PYTHON);
-    server
-        .args(["-c", ECHO_SERVER, &SERVER.ip().to_string()])
-        .arg(SERVER.port().to_string())
-        .stdout(Stdio::null());
-    let _server = ChildGuard::spawn_ready(server, "the websockets echo server", "ready", TIMEOUT)
-        .expect("the websockets echo server starts");
+    let _server = python_script_server(
+        &ns,
+        PYTHON,
+        ECHO_SERVER,
+        SERVER,
+        "the websockets echo server",
+    );
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     let mut client = ns.command(PYTHON);
     client.args(["-c", CLIENT, &format!("ws://{SERVER}/chat")]);

@@ -12,6 +12,16 @@ pub const ETH_P_IPV6: u16 = 0x86DD;
 pub const ETH_P_8021Q: u16 = 0x8100;
 pub const ETH_P_8021AD: u16 = 0x88A8;
 const IPPROTO_TCP: u8 = 6;
+/// IPv6 extension headers looked through in front of TCP (RFC 8200 §4): hop-by-hop options,
+/// routing, fragment, destination options. Others (ESP, AH, no next header) are not TCP as
+/// far as httptop can tell.
+const IPV6_HOP_BY_HOP: u8 = 0;
+const IPV6_ROUTING: u8 = 43;
+const IPV6_FRAGMENT: u8 = 44;
+const IPV6_DESTINATION: u8 = 60;
+/// Extension headers looked through at most; a longer chain is not looked at, by the kernel
+/// and by the offline reader alike.
+pub const MAX_IPV6_EXTENSIONS: usize = 4;
 
 /// VLAN tags (802.1Q, 802.1ad) looked through in front of the network header: two, for QinQ.
 /// A frame with more is not looked at, by the kernel and by the offline reader alike.
@@ -75,7 +85,8 @@ pub const fn v4_mapped(a: [u8; 4]) -> [u8; 16] {
 
 /// Parses IPv4 or IPv6 (by `ethertype`) and TCP from the start of `w`; `wire_len` is the
 /// packet's length from the network header (the window may hold fewer bytes).
-/// Non-TCP, fragments (other than the first) and IPv6 extension headers yield `None`.
+/// Non-TCP and fragments other than the first yield `None`; IPv6 extension headers are looked
+/// through, up to [`MAX_IPV6_EXTENSIONS`] of them within the window.
 pub fn parse<const N: usize>(w: &Window<N>, ethertype: u16, wire_len: usize) -> Option<Segment> {
     let mut seg = Segment {
         src_addr: [0; 16],
@@ -128,16 +139,19 @@ pub fn parse_into<const N: usize>(
         if w.len < 40 {
             return false;
         }
-        if w.at(0) >> 4 != 6 || w.at(6) != IPPROTO_TCP {
+        if w.at(0) >> 4 != 6 {
             return false;
         }
+        let Some(l4_off) = skip_ipv6_extensions(w) else {
+            return false;
+        };
         let mut k = 0;
         while k < 16 {
             seg.src_addr[k] = w.at(8 + k);
             seg.dst_addr[k] = w.at(24 + k);
             k += 1;
         }
-        (40, 40 + w.be16(4) as usize)
+        (l4_off, 40 + w.be16(4) as usize)
     } else {
         return false;
     };
@@ -162,4 +176,37 @@ pub fn parse_into<const N: usize>(
     seg.payload_off = payload_off;
     seg.payload_len = end.saturating_sub(payload_off);
     true
+}
+
+/// The offset of the TCP header behind the IPv6 header and its extension headers; `None` when
+/// the chain leads elsewhere, is longer than [`MAX_IPV6_EXTENSIONS`], or holds a fragment
+/// other than the first. Bytes past the window read as 0 (a hop-by-hop header that never ends
+/// the chain), so a chain cut short is not TCP either.
+#[inline(always)]
+fn skip_ipv6_extensions<const N: usize>(w: &Window<N>) -> Option<usize> {
+    let mut next = w.at(6);
+    let mut off = 40;
+    let mut k = 0;
+    while k < MAX_IPV6_EXTENSIONS && next != IPPROTO_TCP {
+        match next {
+            IPV6_HOP_BY_HOP | IPV6_ROUTING | IPV6_DESTINATION => {
+                // Its length in 8-byte units, past the first 8.
+                let len = (w.at(off + 1) as usize + 1) * 8;
+                next = w.at(off);
+                off += len;
+            }
+            IPV6_FRAGMENT => {
+                // The fragment offset (13 bits above the flags): a later fragment has no TCP
+                // header.
+                if w.be16(off + 2) >> 3 != 0 {
+                    return None;
+                }
+                next = w.at(off);
+                off += 8;
+            }
+            _ => return None,
+        }
+        k += 1;
+    }
+    (next == IPPROTO_TCP).then_some(off)
 }

@@ -91,9 +91,60 @@ fn ipv6_tcp() {
     assert_eq!(s.src_addr, one);
     assert_eq!((s.src_port, s.dst_port, s.seq), (50000, 80, 99));
     assert_eq!((s.payload_off, s.payload_len), (60, payload.len()));
-    // An extension header in front of TCP is not followed.
-    p[6] = 0;
-    assert!(parse_bytes(&p, ETH_P_IPV6).is_none());
+}
+
+/// IPv6 with the extension headers `chain` (next-header values, each header 8 bytes long but
+/// the routing one, 24; `fragment_offset` in the fragment header) in front of TCP and payload.
+fn ipv6_with(chain: &[u8], fragment_offset: u16, payload: &[u8]) -> Vec<u8> {
+    let l4 = tcp(50000, 80, 7, 5, 0);
+    let mut extensions = Vec::new();
+    for (i, &kind) in chain.iter().enumerate() {
+        let next = chain.get(i + 1).copied().unwrap_or(6);
+        let mut header = vec![next, 0, 0, 0, 0, 0, 0, 0];
+        match kind {
+            43 => {
+                header[1] = 2;
+                header.resize(24, 0);
+            }
+            44 => header[2..4].copy_from_slice(&(fragment_offset << 3).to_be_bytes()),
+            _ => {}
+        }
+        extensions.extend_from_slice(&header);
+    }
+    let mut p = vec![0u8; 40];
+    p[0] = 0x60;
+    let len = extensions.len() + l4.len() + payload.len();
+    p[4..6].copy_from_slice(&(len as u16).to_be_bytes());
+    p[6] = chain.first().copied().unwrap_or(6);
+    p.extend_from_slice(&extensions);
+    p.extend_from_slice(&l4);
+    p.extend_from_slice(payload);
+    p
+}
+
+#[test]
+fn ipv6_extension_headers_are_looked_through_up_to_the_bound() {
+    let payload = b"GET / HTTP/1.1\r\n\r\n";
+    // Hop-by-hop, routing (24 bytes), a first fragment, destination options.
+    let p = ipv6_with(&[0, 43, 44, 60], 0, payload);
+    let s = parse_bytes(&p, ETH_P_IPV6).expect("four extension headers are looked through");
+    assert_eq!((s.src_port, s.dst_port, s.seq), (50000, 80, 7));
+    assert_eq!(
+        (s.payload_off, s.payload_len),
+        (40 + 48 + 20, payload.len())
+    );
+    // One more is past the bound; a later fragment has no TCP header; ESP, AH and "no next
+    // header" are not looked into.
+    assert!(parse_bytes(&ipv6_with(&[0, 60, 60, 60, 60], 0, payload), ETH_P_IPV6).is_none());
+    assert!(parse_bytes(&ipv6_with(&[44], 185, payload), ETH_P_IPV6).is_none());
+    for other in [50, 51, 59] {
+        let mut p = ipv6_with(&[], 0, payload);
+        p[6] = other;
+        assert!(parse_bytes(&p, ETH_P_IPV6).is_none(), "next header {other}");
+    }
+    // A chain cut short by the end of the packet is not TCP.
+    let p = ipv6_with(&[0, 60], 0, b"");
+    assert!(parse_bytes(&p[..44], ETH_P_IPV6).is_none());
 }
 
 /// `count` VLAN tags (802.1ad outside, 802.1Q inside) in front of an IPv4 ethertype, as the

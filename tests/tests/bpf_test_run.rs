@@ -46,6 +46,12 @@ fn v4(from_client: bool, seq: u32, flags: u8, payload: &[u8]) -> Vec<u8> {
 }
 
 fn v6(from_client: bool, seq: u32, payload: &[u8]) -> Vec<u8> {
+    v6_behind(&[], from_client, seq, payload)
+}
+
+/// An IPv6 frame whose TCP header comes after the extension headers `chain` (next-header
+/// values: 0 hop-by-hop, 60 destination options, 44 a first fragment; 8 bytes each).
+fn v6_behind(chain: &[u8], from_client: bool, seq: u32, payload: &[u8]) -> Vec<u8> {
     let (src, dst, sp, dp) = if from_client {
         (1u8, 2u8, 40000, 8080)
     } else {
@@ -53,13 +59,18 @@ fn v6(from_client: bool, seq: u32, payload: &[u8]) -> Vec<u8> {
     };
     let mut ip = vec![0u8; 40];
     ip[0] = 0x60;
-    ip[4..6].copy_from_slice(&((20 + payload.len()) as u16).to_be_bytes());
-    ip[6] = 6;
+    let extensions = 8 * chain.len();
+    ip[4..6].copy_from_slice(&((extensions + 20 + payload.len()) as u16).to_be_bytes());
+    ip[6] = chain.first().copied().unwrap_or(6);
     ip[7] = 64;
     ip[8] = 0xfd;
     ip[23] = src;
     ip[24] = 0xfd;
     ip[39] = dst;
+    for (i, _) in chain.iter().enumerate() {
+        let next = chain.get(i + 1).copied().unwrap_or(6);
+        ip.extend_from_slice(&[next, 0, 0, 0, 0, 0, 0, 0]);
+    }
     // The TCP header takes only the ports of its ends.
     let end = |port| End { addr: [0; 4], port };
     ip.extend_from_slice(&tcp_header(end(sp), end(dp), seq, ACK));
@@ -141,6 +152,17 @@ fn ipv6_exchange(mode: AttachMode) {
     let events = exchanges(&mut kernel);
     assert_eq!(events[0].tuple.client.to_string(), "[fd00::1]:40000");
     assert_eq!(events[0].tuple.server.to_string(), "[fd00::2]:8080");
+}
+
+fn ipv6_behind_extension_headers(mode: AttachMode) {
+    let mut kernel = fresh(mode);
+    run(&kernel, &v6_behind(&[0, 60], true, 9, GET));
+    run(&kernel, &v6_behind(&[44], false, 77, OK));
+    let c = counts(&kernel);
+    assert_eq!((c.requests, c.responses, c.exchanges), (1, 1, 1));
+    let events = exchanges(&mut kernel);
+    assert_eq!(events[0].tuple.client.to_string(), "[fd00::1]:40000");
+    assert_eq!(events[0].path.as_str(), "/index.html?x=1");
 }
 
 fn vlan_tagged_frames(mode: AttachMode) {
@@ -300,6 +322,7 @@ fn pairing_control_pairs_by_port_without_reading_the_payload() {
 httptop_tests::in_each_attach_mode!(
     ipv4_exchange_counts_once_with_event_and_histogram,
     ipv6_exchange,
+    ipv6_behind_extension_headers,
     vlan_tagged_frames,
     qinq_tagged_frames,
     pipelined_messages_in_one_frame_each_count,

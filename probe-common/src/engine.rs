@@ -172,16 +172,16 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
         }
         return None;
     };
+    if state.flags & FLAG_UPGRADED != 0 {
+        // Another protocol's bytes that happen to look like a message start.
+        return None;
+    }
     // Each sequence range is looked at once: retransmits and second copies are skipped.
     let (flag, next) = if from_client {
         (FLAG_CLIENT_SEQ, &mut state.client_next_seq)
     } else {
         (FLAG_SERVER_SEQ, &mut state.server_next_seq)
     };
-    if state.flags & FLAG_UPGRADED != 0 {
-        // Another protocol's bytes that happen to look like a message start.
-        return None;
-    }
     if state.flags & flag != 0 && seq_before(seg.seq, *next) {
         sink.count(Counter::DuplicateSegments, 1);
         return None;

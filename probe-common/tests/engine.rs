@@ -316,6 +316,13 @@ fn switching_protocols_ends_the_exchange_and_http_parsing() {
     assert_eq!(st.outstanding(), 0);
 }
 
+/// Requests and incomplete scans counted for one client segment on a fresh connection.
+fn requests_in(segment: &[u8]) -> (u64, u64) {
+    let mut c = Conn::new();
+    c.client(segment, 0);
+    (c.c(Counter::Requests), c.c(Counter::ScanIncomplete))
+}
+
 #[test]
 fn a_request_line_without_the_http_version_is_no_request() {
     for other in [
@@ -329,32 +336,25 @@ fn a_request_line_without_the_http_version_is_no_request() {
         b"GET  HTTP/1.1\r\n\r\n",
         b"GET / HTTP/1.x\r\n\r\n",
     ] {
-        let mut c = Conn::new();
-        c.client(other, 0);
-        assert_eq!(c.c(Counter::Requests), 0, "{other:?}");
-        assert_eq!(c.c(Counter::ScanIncomplete), 0, "{other:?}");
+        assert_eq!(requests_in(other), (0, 0), "{other:?}");
     }
+    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(WINDOW));
     for request in [
         &b"GET / HTTP/1.1\r\n\r\n"[..],
         b"GET / HTTP/1.0\n\n",
         b"GET /a?b=c HTTP/1.9\r\nHost: x\r\n\r\n",
         // A line not ended in the window is taken on its start: its end cannot be seen.
         b"GET /still-arriving",
+        long.as_bytes(),
     ] {
-        let mut c = Conn::new();
-        c.client(request, 0);
-        assert_eq!(c.c(Counter::Requests), 1, "{request:?}");
+        assert_eq!(requests_in(request).0, 1, "{request:?}");
     }
-    let long = format!("GET /{} HTTP/1.1\r\n\r\n", "a".repeat(WINDOW));
-    let mut c = Conn::new();
-    c.client(long.as_bytes(), 0);
-    assert_eq!(c.c(Counter::Requests), 1);
     // After a delimited request, an RTSP line where the next message should start is no request
     // and says the scan is incomplete.
-    let mut c = Conn::new();
-    c.client(b"GET / HTTP/1.1\r\n\r\nOPTIONS * RTSP/1.0\r\n\r\n", 0);
-    assert_eq!(c.c(Counter::Requests), 1);
-    assert_eq!(c.c(Counter::ScanIncomplete), 1);
+    assert_eq!(
+        requests_in(b"GET / HTTP/1.1\r\n\r\nOPTIONS * RTSP/1.0\r\n\r\n"),
+        (1, 1)
+    );
 }
 
 #[test]

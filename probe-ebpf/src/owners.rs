@@ -76,7 +76,7 @@ mod probe {
     /// Sockets in `SYN_SENT`, by address: who connected them. LRU, so a connect whose end was
     /// never seen cannot fill it.
     #[map]
-    static CONNECTING: LruHashMap<u64, Connector> =
+    static CONNECTING: LruHashMap<u64, Holder> =
         LruHashMap::with_max_entries(names::CONNECTING_ENTRIES, 0);
     /// Sockets accepted and not read yet, by address. Not LRU: a lookup that finds nothing,
     /// every read's, stays cheap; when it is full, a socket is not told (counted as lost).
@@ -110,9 +110,10 @@ mod probe {
         unsafe { core::ptr::write_volatile(pending_slot(sk), count) }
     }
 
+    /// A process holding a socket: its thread group and its group leader's comm.
     #[repr(C)]
     #[derive(Clone, Copy)]
-    pub struct Connector {
+    pub struct Holder {
         tgid: u32,
         _pad: u32,
         comm: [u8; 16],
@@ -159,7 +160,7 @@ mod probe {
             || (old == TCP_SYN_RECV && new == TCP_ESTABLISHED);
         if new == TCP_CLOSE && old != TCP_SYN_SENT {
             // Closed before any read: its address may be a new socket's next.
-            unaccept(sk);
+            let _ = unaccept(sk);
         }
         if !wanted {
             return None;
@@ -171,10 +172,8 @@ mod probe {
             return None;
         }
         if old == TCP_SYN_RECV {
-            // Accepted, in softirq: its owner is whoever reads it first.
-            if !matches!(read::<u16>(base, l.family)?, AF_INET | AF_INET6) {
-                return None;
-            }
+            // Accepted, in softirq: its owner is whoever reads it first (this tracepoint is
+            // for inet sockets only; `send` checks the family).
             if ACCEPTED.insert(sk, 1, 0).is_err() {
                 count_lost();
             } else {
@@ -199,21 +198,24 @@ mod probe {
     fn socket_read(ctx: &RawTracePointContext) -> Option<()> {
         let sk: u64 = ctx.arg(0);
         // Every socket's reads come here: all but an accepted socket's first leave at once.
-        if pending_count(sk) == 0 {
+        if !unaccept(sk) {
             return None;
         }
-        ACCEPTED.get_ptr(sk)?;
-        unaccept(sk);
         // SAFETY: the loader's write to the global happens before the program attaches.
         let l = unsafe { core::ptr::read_volatile(&SOCK_LAYOUT) };
         send(sk as *const u8, &l, &current(&l)?, MADE_BY_READ)
     }
 
+    /// Takes the socket out of `ACCEPTED`; whether it was there. A socket whose slot counts
+    /// none (every read but an accepted socket's first, every close) costs one load.
     #[inline(always)]
-    fn unaccept(sk: u64) {
-        if ACCEPTED.remove(sk).is_ok() {
-            set_pending_count(sk, pending_count(sk).saturating_sub(1));
+    fn unaccept(sk: u64) -> bool {
+        let count = pending_count(sk);
+        if count == 0 || ACCEPTED.remove(sk).is_err() {
+            return false;
         }
+        set_pending_count(sk, count.saturating_sub(1));
+        true
     }
 
     #[inline(always)]
@@ -227,11 +229,11 @@ mod probe {
     /// The current process: its thread group and its group leader's comm (as /proc/PID/comm
     /// says it).
     #[inline(always)]
-    fn current(l: &SockLayout) -> Option<Connector> {
+    fn current(l: &SockLayout) -> Option<Holder> {
         // SAFETY: a helper without preconditions.
         let task = unsafe { bpf_get_current_task() } as *const u8;
         let leader: *const u8 = read(task, l.group_leader)?;
-        Some(Connector {
+        Some(Holder {
             tgid: (bpf_get_current_pid_tgid() >> 32) as u32,
             _pad: 0,
             comm: read(leader, l.comm)?,
@@ -239,7 +241,7 @@ mod probe {
     }
 
     #[inline(always)]
-    fn send(sk: *const u8, l: &SockLayout, who: &Connector, how: u8) -> Option<()> {
+    fn send(sk: *const u8, l: &SockLayout, who: &Holder, how: u8) -> Option<()> {
         let family: u16 = read(sk, l.family)?;
         if family != AF_INET && family != AF_INET6 {
             return None;

@@ -13,6 +13,7 @@ use super::{
     diag::{Diag, Query, Reply},
     *,
 };
+use crate::kernel::owners::OwnerProbe;
 
 /// The tests count readlinks and fd scans of this process: one at a time.
 static SERIAL: Mutex<()> = Mutex::new(());
@@ -634,12 +635,11 @@ fn cost_at_ten_thousand_connections() {
     let limit = raise_nofile(50_000);
     // The probe's programs' run time, while this holds the statistics on.
     let _run_stats = aya::sys::enable_stats(aya::sys::Stats::RunTime).ok();
-    let mut probe =
-        crate::kernel::owners::OwnerProbe::attach().expect("attaching the owners probe");
+    let mut probe = OwnerProbe::attach().expect("attaching the owners probe");
     let netns = crate::netns::NetnsIdentity::current()
         .expect("reading /proc/thread-self/ns/net")
         .inode() as u32;
-    let drain = |probe: &mut crate::kernel::owners::OwnerProbe, into: &mut Vec<Told>| {
+    let drain = |probe: &mut OwnerProbe, into: &mut Vec<Told>| {
         probe.drain(|m| {
             if m.netns == netns {
                 into.push(Told::from(m));
@@ -757,5 +757,5 @@ fn cost_at_ten_thousand_connections() {
             ns as f64 / runs.max(1) as f64
         );
     }
-    eprintln!("kernel: {} records lost", probe.lost());
+    eprintln!("owners probe: {} records lost", probe.lost());
 }

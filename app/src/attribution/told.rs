@@ -1,7 +1,7 @@
 //! Who holds each end of a connection, as the kernel's owners probe told it (the process that
-//! connected it, or that first read it): `(local, remote)` of an end → its process. Bounded in two generations: when the newer fills, the older goes,
-//! so a connection that never carried HTTP costs memory for a while only, and a live one is
-//! found in either.
+//! connected it, or that first read it): `(local, remote)` of an end → its process. Bounded in
+//! two generations: when the newer fills, the older goes, so a connection that never carried
+//! HTTP costs memory for a while only, and a live one is found in either.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -73,7 +73,7 @@ impl ToldEnds {
         }
     }
 
-    /// A later connect on the same tuple replaces an earlier one.
+    /// A later record of the same end replaces an earlier one.
     pub fn insert(&mut self, c: Told) {
         let key = (c.local, c.remote);
         self.older.remove(&key);

@@ -101,7 +101,9 @@ impl OwnerProbe {
     }
 
     /// Each program's name, cumulative run time (ns) and run count: zeros unless the kernel's
-    /// BPF run-time statistics are on (`aya::sys::enable_stats`).
+    /// BPF run-time statistics are on (`aya::sys::enable_stats`). For the attribution cost
+    /// measurement only.
+    #[cfg(test)]
     pub fn run_stats(&self) -> Vec<(&'static str, u64, u64)> {
         names::OWNER_PROGRAMS
             .iter()

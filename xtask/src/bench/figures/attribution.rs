@@ -84,8 +84,8 @@ const KERNEL_LINES: [Line; 2] = [
     },
 ];
 const LOST_LINE: Line = Line {
-    prefix: "kernel: ",
-    shape: "kernel: <n> records lost",
+    prefix: "owners probe: ",
+    shape: "owners probe: <n> records lost",
 };
 
 /// One line of the test's output.
@@ -180,21 +180,7 @@ impl Run {
                 );
             }
         }
-        let lost = output
-            .lines()
-            .filter_map(|line| line.trim_start().strip_prefix(LOST_LINE.prefix))
-            .find(|rest| rest.ends_with(" records lost"))
-            .map(|text| Rest {
-                line: LOST_LINE,
-                text,
-            })
-            .with_context(|| {
-                format!(
-                    "the attribution cost test printed no line `{}`: was it changed?",
-                    LOST_LINE.shape
-                )
-            })?
-            .number_before(" records")?;
+        let lost = LOST_LINE.find(output)?.number_before(" records")?;
         if lost != 0.0 {
             bail!("the owners probe lost {lost} records in the attribution cost test");
         }
@@ -392,7 +378,7 @@ told: 1,000 new as 100 calls of 10: 1.95 ms in all (0.019 ms a call, worst 0.076
 AttributionStats { calls: 101, tuples: 13000, cached: 0 }
 kernel: httptop_owners over the 100 calls of 10: 4000 runs, 2573462 ns, 643 ns a run
 kernel: httptop_readers over the 100 calls of 10: 1001 runs, 1162889 ns, 1162 ns a run
-kernel: 0 records lost
+owners probe: 0 records lost
 ";
 
     #[test]

@@ -48,7 +48,7 @@ pub enum OwnerProbeError {
 
 pub struct OwnerProbe {
     // Holds the programs and their links: dropping it detaches them.
-    ebpf: Ebpf,
+    _ebpf: Ebpf,
     ring: RingBuf<MapData>,
     lost: PerCpuArray<MapData, u64>,
 }
@@ -83,7 +83,11 @@ impl OwnerProbe {
         }
         let ring: RingBuf<_> = take_map(&mut ebpf, names::OWNERS)?;
         let lost: PerCpuArray<_, _> = take_map(&mut ebpf, names::OWNERS_LOST)?;
-        Ok(OwnerProbe { ebpf, ring, lost })
+        Ok(OwnerProbe {
+            _ebpf: ebpf,
+            ring,
+            lost,
+        })
     }
 
     /// Calls `f` for every socket made since the last call; returns how many.
@@ -108,7 +112,7 @@ impl OwnerProbe {
         names::OWNER_PROGRAMS
             .iter()
             .map(|&(name, _)| {
-                let info = self.ebpf.program(name).and_then(|p| p.info().ok());
+                let info = self._ebpf.program(name).and_then(|p| p.info().ok());
                 let (ns, runs) =
                     info.map_or((0, 0), |i| (i.run_time().as_nanos() as u64, i.run_count()));
                 (name, ns, runs)

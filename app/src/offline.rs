@@ -2,33 +2,30 @@
 //! with connection state in a HashMap instead of a BPF map. Packet timestamps stand for
 //! `bpf_ktime_get_ns()`.
 
+mod capture;
+mod layers;
+
 use std::{
     collections::{HashMap, hash_map::Entry},
-    fs::File,
-    io::BufReader,
     path::Path,
     time::Duration,
 };
 
-use anyhow::{Context as _, anyhow, bail};
-use pcap_file::{
-    DataLink,
-    pcap::PcapReader,
-    pcapng::{
-        Block, PcapNgReader,
-        blocks::interface_description::{InterfaceDescriptionBlock, InterfaceDescriptionOption},
-    },
-};
+use anyhow::anyhow;
 use probe_common::{
     engine::{self, ConnTable, PortFilter, Sink, SlicePayload},
     http::{WINDOW, Window},
     names::CONNS_ENTRIES,
-    packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, skip_vlan_tags},
+    packet::{self, HEAD_LEN},
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, histogram_bucket,
     },
 };
 
+use self::{
+    capture::CaptureReader,
+    layers::{Decoded, Fragments, network_layer},
+};
 use crate::{
     export::Exports,
     model::Model,
@@ -165,6 +162,7 @@ pub fn read_capture(
     let (mut first_ns, mut last_ns) = (None, 0u64);
     let mut window = [0u8; WINDOW];
     let mut head = [0u8; HEAD_LEN];
+    let mut fragments = Fragments::default();
     loop {
         let frame = match reader.next_frame() {
             Ok(Some(frame)) => frame,
@@ -188,9 +186,17 @@ pub fn read_capture(
             );
         }
         last_ns = now_ns;
-        let network = network_layer(frame.link, &frame.data)
+        let decoded = network_layer(frame.link, &frame.data)
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
-        if let Some((ethertype, net)) = network {
+        let whole;
+        let decoded = match decoded {
+            Decoded::TunnelFragment(fragment) => {
+                whole = fragments.add(fragment, now_ns);
+                whole.as_ref().map_or(Decoded::Nothing, layers::reassembled)
+            }
+            decoded => decoded,
+        };
+        if let Decoded::Ip(ethertype, net) = decoded {
             let n = net.len().min(HEAD_LEN);
             head[..n].copy_from_slice(&net[..n]);
             if let Some(seg) = packet::parse(&Window { buf: &head, len: n }, ethertype, net.len()) {
@@ -213,6 +219,7 @@ pub fn read_capture(
         // The sweeper's rule, on capture time, once a second of it.
         if now_ns.saturating_sub(last_sweep_ns) >= 1_000_000_000 {
             last_sweep_ns = now_ns;
+            fragments.expire(now_ns);
             let model = &mut *sink.model;
             swept_expired += sweep_table(&mut conns.0, now_ns, timeout_ns, |key, state| {
                 model.end_connection(&connection_end(key, state.start_ns));
@@ -224,230 +231,4 @@ pub fn read_capture(
     sink.model.set_kernel_totals(totals);
     sink.model.set_end(last_ns);
     Ok(())
-}
-
-/// A link type `--read` cannot decode: the run stops rather than report zeros.
-#[derive(Debug, thiserror::Error)]
-#[error(
-    "link type {name} ({number}) is not supported (supported: Ethernet, BSD loopback, raw IP, \
-     Linux cooked v1/v2)"
-)]
-struct UnsupportedLink {
-    name: String,
-    number: u32,
-}
-
-/// A frame's ethertype and network-layer bytes, when it carries IP.
-type Network<'a> = Option<(u16, &'a [u8])>;
-
-/// The ethertype and network-layer bytes of a captured frame, by link type; `Ok(None)` for a
-/// frame of a supported link type that carries no IP.
-fn network_layer(link: DataLink, data: &[u8]) -> Result<Network<'_>, UnsupportedLink> {
-    let decode: fn(&[u8]) -> Network<'_> = match link {
-        DataLink::ETHERNET => ethernet,
-        DataLink::NULL | DataLink::LOOP => bsd_loopback,
-        DataLink::RAW | DataLink::IPV4 | DataLink::IPV6 => raw_ip,
-        DataLink::LINUX_SLL => |data| Some((be16(data, 14)?, data.get(16..)?)),
-        DataLink::LINUX_SLL2 => |data| Some((be16(data, 0)?, data.get(20..)?)),
-        _ => {
-            return Err(UnsupportedLink {
-                name: format!("{link:?}"),
-                number: u32::from(link),
-            });
-        }
-    };
-    Ok(decode(data))
-}
-
-fn be16(b: &[u8], i: usize) -> Option<u16> {
-    Some(u16::from_be_bytes([*b.get(i)?, *b.get(i + 1)?]))
-}
-
-fn ethernet(data: &[u8]) -> Network<'_> {
-    // 802.1Q / 802.1ad tags, as the kernel looks through them.
-    const TAGS: usize = 14;
-    let (ethertype, off) = skip_vlan_tags(be16(data, 12)?, |off| be16(data, TAGS + off))?;
-    Some((ethertype, data.get(TAGS + off..)?))
-}
-
-/// BSD loopback: a 4-byte address family in the capturing host's byte order.
-fn bsd_loopback(data: &[u8]) -> Network<'_> {
-    let family: [u8; 4] = data.get(..4)?.try_into().ok()?;
-    let (le, be) = (u32::from_le_bytes(family), u32::from_be_bytes(family));
-    let ethertype = match (le, be) {
-        (2, _) | (_, 2) => ETH_P_IP,
-        (24 | 28 | 30, _) | (_, 24 | 28 | 30) => ETH_P_IPV6,
-        _ => return None,
-    };
-    Some((ethertype, data.get(4..)?))
-}
-
-fn raw_ip(data: &[u8]) -> Network<'_> {
-    let ethertype = match data.first()? >> 4 {
-        4 => ETH_P_IP,
-        6 => ETH_P_IPV6,
-        _ => return None,
-    };
-    Some((ethertype, data))
-}
-
-struct Frame {
-    link: DataLink,
-    ts_ns: u64,
-    data: Vec<u8>,
-}
-
-enum CaptureReader {
-    Pcap(PcapReader<BufReader<File>>),
-    PcapNg {
-        reader: PcapNgReader<BufReader<File>>,
-        /// The current section's interfaces: link type and timestamp unit.
-        interfaces: Vec<(DataLink, TsResolution)>,
-    },
-}
-
-impl CaptureReader {
-    fn open(path: &Path) -> anyhow::Result<CaptureReader> {
-        let mut magic = [0u8; 4];
-        {
-            use std::io::Read as _;
-            File::open(path)
-                .with_context(|| format!("opening {}", path.display()))?
-                .read_exact(&mut magic)
-                .with_context(|| format!("{}: too short for a capture", path.display()))?;
-        }
-        let file = BufReader::new(File::open(path)?);
-        if magic == [0x0a, 0x0d, 0x0d, 0x0a] {
-            let reader = PcapNgReader::new(file)
-                .with_context(|| format!("{}: not a valid pcapng file", path.display()))?;
-            Ok(CaptureReader::PcapNg {
-                reader,
-                interfaces: Vec::new(),
-            })
-        } else {
-            let reader = PcapReader::new(file)
-                .with_context(|| format!("{}: neither pcap nor pcapng", path.display()))?;
-            Ok(CaptureReader::Pcap(reader))
-        }
-    }
-
-    fn next_frame(&mut self) -> anyhow::Result<Option<Frame>> {
-        match self {
-            CaptureReader::Pcap(reader) => {
-                let link = reader.header().datalink;
-                match reader.next_packet() {
-                    None => Ok(None),
-                    Some(packet) => {
-                        let packet = packet.context("reading a pcap packet")?;
-                        Ok(Some(Frame {
-                            link,
-                            ts_ns: packet.timestamp.as_nanos() as u64,
-                            data: packet.data.into_owned(),
-                        }))
-                    }
-                }
-            }
-            CaptureReader::PcapNg { reader, interfaces } => loop {
-                let Some(block) = reader.next_block() else {
-                    return Ok(None);
-                };
-                match block.context("reading a pcapng block")? {
-                    // Interface ids are per section: a new section declares its own.
-                    Block::SectionHeader(_) => interfaces.clear(),
-                    Block::InterfaceDescription(idb) => interfaces.push(interface(&idb)),
-                    Block::EnhancedPacket(epb) => {
-                        let Some(&(link, resolution)) = interfaces.get(epb.interface_id as usize)
-                        else {
-                            bail!("packet on undeclared interface {}", epb.interface_id);
-                        };
-                        // pcap-file hands the raw timestamp units over as nanoseconds.
-                        let units = epb.timestamp.as_nanos();
-                        return Ok(Some(Frame {
-                            link,
-                            ts_ns: resolution.to_ns(units),
-                            data: epb.data.into_owned(),
-                        }));
-                    }
-                    Block::SimplePacket(spb) => {
-                        let link = interfaces.first().map_or(DataLink::ETHERNET, |i| i.0);
-                        return Ok(Some(Frame {
-                            link,
-                            ts_ns: 0,
-                            data: spb.data.into_owned(),
-                        }));
-                    }
-                    _ => {}
-                }
-            },
-        }
-    }
-}
-
-/// A pcapng interface's timestamp unit (`if_tsresol`): 10^-n s, or 2^-n s when the high bit
-/// is set; microseconds when absent.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum TsResolution {
-    Decimal(u8),
-    Binary(u8),
-}
-
-impl TsResolution {
-    fn from_option(tsresol: Option<u8>) -> Self {
-        match tsresol {
-            None => TsResolution::Decimal(6),
-            Some(r) if r & 0x80 != 0 => TsResolution::Binary(r & 0x7f),
-            Some(r) => TsResolution::Decimal(r),
-        }
-    }
-
-    /// Nanoseconds of `units` timestamp units, in integers: a double's 53 bits would lose up to
-    /// 256 ns of today's epoch nanoseconds. Rounded down; saturates past u64.
-    fn to_ns(self, units: u128) -> u64 {
-        const NS_PER_S: u128 = 1_000_000_000;
-        let ns = match self {
-            TsResolution::Decimal(n) if n <= 9 => units * 10u128.pow(u32::from(9 - n)),
-            TsResolution::Decimal(n) => units
-                .checked_div(10u128.checked_pow(u32::from(n - 9)).unwrap_or(u128::MAX))
-                .unwrap_or(0),
-            // units < 2^64 (a pcapng timestamp is 64 bits), so units * 10^9 < 2^94.
-            TsResolution::Binary(n) => (units * NS_PER_S).checked_shr(u32::from(n)).unwrap_or(0),
-        };
-        u64::try_from(ns).unwrap_or(u64::MAX)
-    }
-}
-
-/// An interface's link type and timestamp unit.
-fn interface(idb: &InterfaceDescriptionBlock) -> (DataLink, TsResolution) {
-    let tsresol = idb.options.iter().find_map(|o| match o {
-        InterfaceDescriptionOption::IfTsResol(r) => Some(*r),
-        _ => None,
-    });
-    (idb.linktype, TsResolution::from_option(tsresol))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::TsResolution;
-
-    #[test]
-    fn timestamps_convert_exactly_at_every_resolution() {
-        // Today's epoch in ns needs 61 bits: every one of them must survive.
-        let ns = 1_764_000_000_123_456_789u128;
-        assert_eq!(TsResolution::from_option(Some(9)).to_ns(ns), ns as u64);
-        assert_eq!(
-            TsResolution::from_option(None).to_ns(ns / 1000),
-            (ns / 1000 * 1000) as u64
-        );
-        assert_eq!(
-            TsResolution::from_option(Some(12)).to_ns(ns * 1000 + 999),
-            ns as u64
-        );
-        // 2^-30 s units: 2^30 of them are one second.
-        assert_eq!(
-            TsResolution::from_option(Some(0x80 | 30)).to_ns(3 << 30),
-            3_000_000_000
-        );
-        assert_eq!(TsResolution::from_option(Some(0x80 | 30)).to_ns(1), 0);
-        assert_eq!(TsResolution::from_option(Some(0x7f)).to_ns(ns), 0);
-    }
 }

@@ -53,6 +53,7 @@ fn check_window<const N: usize>(w: &Window<N>, valid: &[u8]) {
             for method in [None, Some(Method::Get), Some(Method::Head)] {
                 let _ = body_len(start, Framing::None, method);
                 let _ = body_len(start, Framing::Chunked, method);
+                let _ = body_len(start, Framing::Unreadable, method);
                 let _ = body_len(start, Framing::ContentLength(u64::MAX), method);
             }
         }
@@ -119,10 +120,9 @@ fn reference_head(valid: &[u8]) -> (Option<usize>, Framing) {
         }
         line_start = i + 1;
         let next = &valid[line_start..];
-        if folded_prefix(next, b"content-length:") {
-            if let Some(n) = decimal(&next[15..]) {
-                framing = Framing::ContentLength(n);
-            }
+        // Transfer-Encoding wins over Content-Length, whichever comes first.
+        if framing != Framing::Chunked && folded_prefix(next, b"content-length:") {
+            framing = decimal(&next[15..]).map_or(Framing::Unreadable, Framing::ContentLength);
         } else if folded_prefix(next, b"transfer-encoding:") {
             framing = Framing::Chunked;
         }
@@ -134,7 +134,8 @@ fn folded_prefix(bytes: &[u8], lower: &[u8]) -> bool {
     bytes.len() >= lower.len() && bytes.iter().zip(lower).all(|(b, l)| b | 0x20 == *l)
 }
 
-/// Up to 8 spaces or tabs, then up to 19 digits.
+/// Up to 8 spaces or tabs, then at most 19 digits, leading zeros among them (more: `None`,
+/// as no number at all).
 fn decimal(bytes: &[u8]) -> Option<u64> {
     let blanks = bytes
         .iter()
@@ -143,12 +144,13 @@ fn decimal(bytes: &[u8]) -> Option<u64> {
         .count();
     let digits: Vec<u8> = bytes[blanks..]
         .iter()
-        .take(19)
         .take_while(|b| b.is_ascii_digit())
         .copied()
         .collect();
-    if digits.is_empty() {
+    if digits.is_empty() || digits.len() > 19 {
         return None;
     }
-    Some(digits.iter().fold(0, |n, d| n * 10 + u64::from(d - b'0')))
+    digits
+        .iter()
+        .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }

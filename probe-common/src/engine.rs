@@ -238,6 +238,16 @@ fn classify_loaded(window: &[u8; WINDOW], n: usize) -> Option<Start> {
     )
 }
 
+/// The length of the empty line (`\r\n` or a bare `\n`) the window starts with, else 0.
+#[inline(always)]
+fn blank_line_len(window: &[u8; WINDOW], n: usize) -> usize {
+    match (window[0], window[1]) {
+        (b'\n', _) if n >= 1 => 1,
+        (b'\r', b'\n') if n >= 2 => 2,
+        _ => 0,
+    }
+}
+
 /// What one message step needs, bundled: BPF functions take at most 5 arguments.
 pub struct MessageRun<'a, P, S> {
     pub seg: &'a Segment,
@@ -263,6 +273,17 @@ pub fn message_step<P: Payload, S: Sink>(
         run.payload.load(off, run.window)
     };
     let Some(start) = classify_loaded(run.window, n) else {
+        // Empty lines between messages are ignored (RFC 9112 §2.2); one per step, so a run of
+        // them is bounded by the per-segment message limit.
+        let blank = blank_line_len(run.window, n);
+        if off != 0 && blank != 0 {
+            let next = off + blank;
+            return if next < run.seg.payload_len {
+                Step::Next(next)
+            } else {
+                Step::Done
+            };
+        }
         // Where the previous message said the next one starts, there is none.
         run.sink.count(Counter::ScanIncomplete, 1);
         return Step::Done;

@@ -205,8 +205,11 @@ pub enum Framing {
     /// No length header: no body for a request, read-until-close for a response.
     None,
     ContentLength(u64),
-    /// Transfer-Encoding present (chunked): the end is not known from the head.
+    /// Transfer-Encoding present (chunked): the end is not known from the head. It wins over
+    /// a Content-Length in either order (RFC 9112 §6.3).
     Chunked,
+    /// A Content-Length with no digits or more than a u64 holds: the end is not known.
+    Unreadable,
 }
 
 /// The head of a message that starts at window offset 0.
@@ -328,10 +331,14 @@ impl HeadScan {
         let next = i + 1;
         self.line_start = next;
         let c = w.peek(next) | 0x20;
-        if c == b'c' && w.peek_starts_with_ci(next, b"content-length:") {
-            if let Some(n) = parse_decimal(w, next + 15) {
-                self.framing = Framing::ContentLength(n);
-            }
+        if c == b'c'
+            && self.framing != Framing::Chunked
+            && w.peek_starts_with_ci(next, b"content-length:")
+        {
+            self.framing = match parse_decimal(w, next + 15) {
+                Some(n) => Framing::ContentLength(n),
+                None => Framing::Unreadable,
+            };
         } else if c == b't' && w.peek_starts_with_ci(next, b"transfer-encoding:") {
             self.framing = Framing::Chunked;
         }
@@ -347,7 +354,13 @@ impl HeadScan {
     }
 }
 
-/// A decimal after optional spaces/tabs; `None` when there is no digit.
+/// Digits of the largest decimal a u64 always holds (10^19 - 1). Leading zeros count among
+/// them: a longer run of digits is unreadable rather than read wrong (a loop to skip zeros
+/// first puts the message program past the verifier's limit).
+const MAX_DIGITS: usize = 19;
+
+/// A decimal after optional spaces/tabs; `None` when there is no digit, or when more digits
+/// follow than a u64 holds (never a wrapped or truncated number).
 #[inline(always)]
 fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Option<u64> {
     let mut k = 0;
@@ -357,7 +370,7 @@ fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Option<u64> {
     }
     let mut n: u64 = 0;
     let mut digits = 0;
-    while digits < 19 {
+    while digits < MAX_DIGITS {
         let c = w.peek(i);
         if !c.is_ascii_digit() {
             break;
@@ -366,7 +379,11 @@ fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Option<u64> {
         i += 1;
         digits += 1;
     }
-    if digits == 0 { None } else { Some(n) }
+    if digits == 0 || w.peek(i).is_ascii_digit() {
+        None
+    } else {
+        Some(n)
+    }
 }
 
 /// Body length of a message when it is known from its head.
@@ -378,7 +395,7 @@ pub fn body_len(start: Start, framing: Framing, request_method: Option<Method>) 
         Start::Request { .. } => match framing {
             Framing::None => Some(0),
             Framing::ContentLength(n) => Some(n),
-            Framing::Chunked => None,
+            Framing::Chunked | Framing::Unreadable => None,
         },
         Start::Response { status } => {
             if status < 200 || status == 204 || status == 304 {
@@ -389,8 +406,8 @@ pub fn body_len(start: Start, framing: Framing, request_method: Option<Method>) 
             }
             match framing {
                 Framing::ContentLength(n) => Some(n),
-                // Read-until-close or chunked: the end is unknown.
-                Framing::None | Framing::Chunked => None,
+                // Read-until-close, chunked or unreadable: the end is unknown.
+                Framing::None | Framing::Chunked | Framing::Unreadable => None,
             }
         }
     }

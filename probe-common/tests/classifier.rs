@@ -119,6 +119,46 @@ fn head_with_content_length() {
 }
 
 #[test]
+fn content_length_framing_rules() {
+    let framing = |headers: &str| {
+        let msg = format!("HTTP/1.1 200 OK\r\n{headers}\r\n");
+        let (buf, len) = window(msg.as_bytes());
+        scan_head(&Window { buf: &buf, len }).framing
+    };
+    assert_eq!(
+        framing("Content-Length: 007\r\n"),
+        Framing::ContentLength(7)
+    );
+    assert_eq!(framing("Content-Length: 0\r\n"), Framing::ContentLength(0));
+    assert_eq!(
+        framing("Content-Length: 9999999999999999999\r\n"),
+        Framing::ContentLength(9_999_999_999_999_999_999)
+    );
+    assert_eq!(
+        framing("Content-Length: 0000000000000000042\r\n"),
+        Framing::ContentLength(42)
+    );
+    // Zeros past 19 digits: unreadable, never the 19 zeros read as 0.
+    assert_eq!(
+        framing("Content-Length: 000000000000000000042\r\n"),
+        Framing::Unreadable
+    );
+    assert_eq!(
+        framing("Content-Length: 18446744073709551616\r\n"),
+        Framing::Unreadable
+    );
+    assert_eq!(framing("Content-Length: \r\n"), Framing::Unreadable);
+    assert_eq!(
+        framing("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n"),
+        Framing::Chunked
+    );
+    assert_eq!(
+        framing("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"),
+        Framing::Chunked
+    );
+}
+
+#[test]
 fn head_chunked_and_bare_lf() {
     let msg = b"HTTP/1.1 200 OK\nTransfer-Encoding: chunked\n\n5\r\nhello";
     let (buf, len) = window(msg);

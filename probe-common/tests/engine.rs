@@ -234,6 +234,73 @@ fn post_bodies_are_skipped_by_content_length() {
 }
 
 #[test]
+fn transfer_encoding_wins_over_content_length_in_either_order() {
+    // Taking the Content-Length would end the body at "5\r\nhe" and look for a message at
+    // "llo": a scan counted incomplete where nothing is wrong.
+    let body = "5\r\nhello\r\n0\r\n\r\n";
+    let mut c = Conn::new();
+    c.client(
+        format!(
+            "POST /a HTTP/1.1\r\nTransfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n{body}"
+        )
+        .as_bytes(),
+        0,
+    );
+    c.client(
+        format!(
+            "POST /b HTTP/1.1\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n{body}"
+        )
+        .as_bytes(),
+        0,
+    );
+    assert_eq!(c.c(Counter::Requests), 2);
+    // A chunked body's end is not known from the head: the segment's rest is body, not an
+    // incomplete scan.
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+#[test]
+fn content_lengths_with_leading_zeros_or_too_many_digits() {
+    // Leading zeros, then 11: the next request starts right after "hello world".
+    let zeros = "0".repeat(17);
+    let mut c = Conn::new();
+    let two = format!(
+        "POST /a HTTP/1.1\r\nContent-Length: {zeros}11\r\n\r\nhello worldGET /b HTTP/1.1\r\n\r\n"
+    );
+    c.client(two.as_bytes(), 0);
+    assert_eq!(c.c(Counter::Requests), 2);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+    // Twenty digits do not fit a u64: no length at all (the rest of the segment is the
+    // body), never a wrapped or truncated one that would find a message mid-body.
+    let mut c = Conn::new();
+    c.client(
+        b"POST /a HTTP/1.1\r\nContent-Length: 18446744073709551616\r\n\r\nGET /fake HTTP/1.1\r\n\r\n",
+        0,
+    );
+    assert_eq!(c.c(Counter::Requests), 1);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+#[test]
+fn empty_lines_between_pipelined_messages_are_ignored() {
+    let mut c = Conn::new();
+    c.client(
+        b"GET /a HTTP/1.1\r\n\r\n\r\nGET /b HTTP/1.1\r\n\r\n\n\r\nGET /c HTTP/1.1\r\n\r\n\r\n",
+        0,
+    );
+    assert_eq!(c.c(Counter::Requests), 3);
+    c.server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        1,
+    );
+    assert_eq!(c.c(Counter::Exchanges), 3);
+    let paths: Vec<&str> = c.sink.exchanges.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["/a", "/b", "/c"]);
+    // The trailing empty line ends the segment: nothing was left unscanned.
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+#[test]
 fn head_response_has_no_body_even_with_content_length() {
     let mut c = Conn::new();
     c.client(b"HEAD / HTTP/1.1\r\n\r\nGET / HTTP/1.1\r\n\r\n", 0);

@@ -122,7 +122,11 @@ fn reference_head(valid: &[u8]) -> (Option<usize>, Framing) {
         let next = &valid[line_start..];
         // Transfer-Encoding wins over Content-Length, whichever comes first.
         if framing != Framing::Chunked && folded_prefix(next, b"content-length:") {
-            framing = decimal(&next[15..]).map_or(Framing::Unreadable, Framing::ContentLength);
+            match decimal(&next[15..]) {
+                Decimal::Value(n) => framing = Framing::ContentLength(n),
+                Decimal::TooLong => framing = Framing::Unreadable,
+                Decimal::Missing => {}
+            }
         } else if folded_prefix(next, b"transfer-encoding:") {
             framing = Framing::Chunked;
         }
@@ -134,9 +138,14 @@ fn folded_prefix(bytes: &[u8], lower: &[u8]) -> bool {
     bytes.len() >= lower.len() && bytes.iter().zip(lower).all(|(b, l)| b | 0x20 == *l)
 }
 
-/// Up to 8 spaces or tabs, then at most 19 digits, leading zeros among them (more: `None`,
-/// as no number at all).
-fn decimal(bytes: &[u8]) -> Option<u64> {
+enum Decimal {
+    Value(u64),
+    Missing,
+    TooLong,
+}
+
+/// Up to 8 spaces or tabs, then digits: none, at most 19 (leading zeros among them), or more.
+fn decimal(bytes: &[u8]) -> Decimal {
     let blanks = bytes
         .iter()
         .take(8)
@@ -147,10 +156,13 @@ fn decimal(bytes: &[u8]) -> Option<u64> {
         .take_while(|b| b.is_ascii_digit())
         .copied()
         .collect();
-    if digits.is_empty() || digits.len() > 19 {
-        return None;
+    match digits.len() {
+        0 => Decimal::Missing,
+        1..=19 => Decimal::Value(
+            digits
+                .iter()
+                .fold(0u64, |n, d| n * 10 + u64::from(d - b'0')),
+        ),
+        _ => Decimal::TooLong,
     }
-    digits
-        .iter()
-        .try_fold(0u64, |n, d| n.checked_mul(10)?.checked_add(u64::from(d - b'0')))
 }

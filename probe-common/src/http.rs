@@ -208,7 +208,7 @@ pub enum Framing {
     /// Transfer-Encoding present (chunked): the end is not known from the head. It wins over
     /// a Content-Length in either order (RFC 9112 §6.3).
     Chunked,
-    /// A Content-Length with no digits or more than a u64 holds: the end is not known.
+    /// A Content-Length with more digits than a u64 holds: the end is not known.
     Unreadable,
 }
 
@@ -335,10 +335,12 @@ impl HeadScan {
             && self.framing != Framing::Chunked
             && w.peek_starts_with_ci(next, b"content-length:")
         {
-            self.framing = match parse_decimal(w, next + 15) {
-                Some(n) => Framing::ContentLength(n),
-                None => Framing::Unreadable,
-            };
+            match parse_decimal(w, next + 15) {
+                Decimal::Value(n) => self.framing = Framing::ContentLength(n),
+                Decimal::TooLong => self.framing = Framing::Unreadable,
+                // No number at all (empty, negative): the header is ignored.
+                Decimal::Missing => {}
+            }
         } else if c == b't' && w.peek_starts_with_ci(next, b"transfer-encoding:") {
             self.framing = Framing::Chunked;
         }
@@ -359,10 +361,18 @@ impl HeadScan {
 /// first puts the message program past the verifier's limit).
 const MAX_DIGITS: usize = 19;
 
-/// A decimal after optional spaces/tabs; `None` when there is no digit, or when more digits
-/// follow than a u64 holds (never a wrapped or truncated number).
+/// What a header's decimal value reads as.
+enum Decimal {
+    Value(u64),
+    /// No digit after the blanks.
+    Missing,
+    /// More digits than [`MAX_DIGITS`]: never a wrapped or truncated number.
+    TooLong,
+}
+
+/// A decimal after optional spaces/tabs.
 #[inline(always)]
-fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Option<u64> {
+fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Decimal {
     let mut k = 0;
     while k < 8 && (w.peek(i) == b' ' || w.peek(i) == b'\t') {
         i += 1;
@@ -379,10 +389,12 @@ fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Option<u64> {
         i += 1;
         digits += 1;
     }
-    if digits == 0 || w.peek(i).is_ascii_digit() {
-        None
+    if digits == 0 {
+        Decimal::Missing
+    } else if w.peek(i).is_ascii_digit() {
+        Decimal::TooLong
     } else {
-        Some(n)
+        Decimal::Value(n)
     }
 }
 

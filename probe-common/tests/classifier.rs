@@ -147,7 +147,9 @@ fn content_length_framing_rules() {
         framing("Content-Length: 18446744073709551616\r\n"),
         Framing::Unreadable
     );
-    assert_eq!(framing("Content-Length: \r\n"), Framing::Unreadable);
+    // No number: the header is ignored.
+    assert_eq!(framing("Content-Length: \r\n"), Framing::None);
+    assert_eq!(framing("Content-Length: -5\r\n"), Framing::None);
     assert_eq!(
         framing("Content-Length: 3\r\nTransfer-Encoding: chunked\r\n"),
         Framing::Chunked

@@ -186,7 +186,7 @@ pub fn read_capture(
             );
         }
         last_ns = now_ns;
-        let decoded = network_layer(frame.link, &frame.data)
+        let decoded = network_layer(frame.link, frame.data)
             .map_err(|e| anyhow!("{}: {e}", path.display()))?;
         let whole;
         let decoded = match decoded {

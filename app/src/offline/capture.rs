@@ -14,10 +14,10 @@ use pcap_parser::{
 /// default, and TSO/GRO frames reach 64 KiB).
 const BUFFER: usize = 1 << 20;
 
-pub struct Frame {
+pub struct Frame<'a> {
     pub link: Linktype,
     pub ts_ns: u64,
-    pub data: Vec<u8>,
+    pub data: &'a [u8],
 }
 
 /// A legacy pcap file's link type and whether its sub-second field counts nanoseconds.
@@ -40,6 +40,9 @@ pub struct CaptureReader {
     legacy: Option<LegacyFormat>,
     /// The current section's interfaces (pcapng): ids are per section.
     interfaces: Vec<Interface>,
+    /// The last packet's bytes, copied out of the reader's buffer (which the next read
+    /// refills) into one allocation kept for the whole file.
+    data: Vec<u8>,
 }
 
 impl CaptureReader {
@@ -55,18 +58,24 @@ impl CaptureReader {
             reader,
             legacy: None,
             interfaces: Vec::new(),
+            data: Vec::new(),
         })
     }
 
     /// The next packet, `None` at the end of the file; an error for a file that ends inside
     /// a record or holds one that cannot be parsed (what came before it stands).
-    pub fn next_frame(&mut self) -> anyhow::Result<Option<Frame>> {
+    pub fn next_frame(&mut self) -> anyhow::Result<Option<Frame<'_>>> {
         loop {
-            let (consumed, frame) = match self.reader.next() {
-                Ok((consumed, block)) => (
-                    consumed,
-                    frame_of(&mut self.legacy, &mut self.interfaces, block)?,
-                ),
+            let (consumed, packet) = match self.reader.next() {
+                Ok((consumed, block)) => {
+                    let packet = packet_of(&mut self.legacy, &mut self.interfaces, &block)?;
+                    let packet = packet.map(|(link, ts_ns, data)| {
+                        self.data.clear();
+                        self.data.extend_from_slice(data);
+                        (link, ts_ns)
+                    });
+                    (consumed, packet)
+                }
                 Err(PcapError::Eof) => return Ok(None),
                 Err(PcapError::Incomplete(_)) => {
                     self.reader
@@ -81,20 +90,24 @@ impl CaptureReader {
                 Err(e) => bail!("a record that cannot be read: {e}"),
             };
             self.reader.consume(consumed);
-            if frame.is_some() {
-                return Ok(frame);
+            if let Some((link, ts_ns)) = packet {
+                return Ok(Some(Frame {
+                    link,
+                    ts_ns,
+                    data: &self.data,
+                }));
             }
         }
     }
 }
 
-/// The packet a block holds, if it holds one; headers and interface blocks update the
-/// reader's state.
-fn frame_of(
+/// The packet a block holds (link type, timestamp, bytes), if it holds one; headers and
+/// interface blocks update the reader's state.
+fn packet_of<'b>(
     legacy: &mut Option<LegacyFormat>,
     interfaces: &mut Vec<Interface>,
-    block: PcapBlockOwned<'_>,
-) -> anyhow::Result<Option<Frame>> {
+    block: &'b PcapBlockOwned<'_>,
+) -> anyhow::Result<Option<(Linktype, u64, &'b [u8])>> {
     const NS_PER_S: u64 = 1_000_000_000;
     Ok(match block {
         PcapBlockOwned::LegacyHeader(header) => {
@@ -113,11 +126,11 @@ fn frame_of(
                 fraction * 1000
             };
             let caplen = (packet.caplen as usize).min(packet.data.len());
-            Some(Frame {
-                link: format.link,
-                ts_ns: u64::from(packet.ts_sec) * NS_PER_S + fraction_ns,
-                data: packet.data[..caplen].to_vec(),
-            })
+            Some((
+                format.link,
+                u64::from(packet.ts_sec) * NS_PER_S + fraction_ns,
+                &packet.data[..caplen],
+            ))
         }
         PcapBlockOwned::NG(Block::SectionHeader(_)) => {
             interfaces.clear();
@@ -140,20 +153,12 @@ fn frame_of(
                 .resolution
                 .to_ns(units)
                 .saturating_add_signed(interface.offset_s.saturating_mul(NS_PER_S as i64));
-            Some(Frame {
-                link: interface.link,
-                ts_ns,
-                data: epb.packet_data().to_vec(),
-            })
+            Some((interface.link, ts_ns, epb.packet_data()))
         }
         PcapBlockOwned::NG(Block::SimplePacket(spb)) => {
             // No timestamp; the first interface's link type (RFC's rule for SPBs).
             let link = interfaces.first().map_or(Linktype::ETHERNET, |i| i.link);
-            Some(Frame {
-                link,
-                ts_ns: 0,
-                data: spb.packet_data().to_vec(),
-            })
+            Some((link, 0, spb.packet_data()))
         }
         PcapBlockOwned::NG(_) => None,
     })

@@ -300,6 +300,17 @@ enum Tunnel<'a> {
 }
 
 fn tunnelled(net: &[u8]) -> Tunnel<'_> {
+    // TCP, nearly every packet read, is known from its protocol byte without parsing the
+    // header (which the kernel's rules parse next).
+    const IPPROTO_TCP: u8 = 6;
+    let protocol = match net.first().map(|b| b >> 4) {
+        Some(4) => net.get(9),
+        Some(6) => net.get(6),
+        _ => None,
+    };
+    if protocol == Some(&IPPROTO_TCP) {
+        return Tunnel::No;
+    }
     let Ok((ip, _)) = LaxIpSlice::from_slice(net) else {
         return Tunnel::No;
     };

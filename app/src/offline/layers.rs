@@ -33,14 +33,6 @@ pub enum Decoded<'a> {
     Nothing,
 }
 
-impl<'a> From<Network<'a>> for Decoded<'a> {
-    fn from(network: Network<'a>) -> Self {
-        network.map_or(Decoded::Nothing, |(ethertype, net)| {
-            Decoded::Ip(ethertype, net)
-        })
-    }
-}
-
 /// A link type `--read` cannot decode: the run stops rather than report zeros.
 #[derive(Debug, thiserror::Error)]
 #[error("link type {0} is not supported (supported: {SUPPORTED_LINKS})")]

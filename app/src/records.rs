@@ -4,10 +4,12 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
 use probe_common::wire::{
     COUNTER_SLOTS, ConnKey, Counter, Event as WireEvent, ExchangeEvent, HISTOGRAM_BUCKETS,
-    InFlight, Method, PATH_LEN, request_target,
+    InFlight, PATH_LEN, request_line,
 };
 
-use crate::model::{ConnectionEnd, Event, Exchange, KernelTotals, NetnsId, PathPrefix, Tuple};
+use crate::model::{
+    ConnectionEnd, Event, Exchange, KernelTotals, Method, NetnsId, PathPrefix, Tuple,
+};
 
 /// An address as the kernel stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
 pub fn ip_from_wire(addr: [u8; 16]) -> IpAddr {
@@ -88,14 +90,15 @@ fn record(
     path: &[u8; PATH_LEN],
     path_len: u8,
 ) -> Exchange {
+    let (name, target) = request_line(method, path, path_len);
     Exchange {
         tuple: tuple_from_key(key),
         conn_start_ns,
         request_ns,
         latency_ns,
-        method: Method::from_u8(method),
+        method: Method::from_token(name),
         status,
-        path: PathPrefix::from_wire(request_target(path, path_len)),
+        path: PathPrefix::from_wire(target),
         processes: Default::default(),
         netns: NetnsId::OWN,
     }

@@ -7,7 +7,7 @@
 
 use libfuzzer_sys::fuzz_target;
 use probe_common::{
-    http::{Framing, Start, WINDOW, Window, body_len, classify, scan_head},
+    http::{Framing, MAX_METHOD_LEN, Start, WINDOW, Window, body_len, classify, scan_head},
     wire::Method,
 };
 
@@ -88,7 +88,10 @@ fn reference_classify(valid: &[u8], at: usize) -> Option<Start> {
             });
         }
     }
-    if rest.len() < 12 || !rest.starts_with(b"HTTP/1.") || rest[8] != b' ' {
+    if !rest.starts_with(b"HTTP/1.") {
+        return reference_extension(rest, at);
+    }
+    if rest.len() < 12 || rest[8] != b' ' {
         return None;
     }
     let digits = [rest[7], rest[9], rest[10], rest[11]];
@@ -102,6 +105,31 @@ fn reference_classify(valid: &[u8], at: usize) -> Option<Start> {
         .iter()
         .fold(0u16, |n, d| n * 10 + u16::from(d - b'0'));
     (status >= 100).then_some(Start::Response { status })
+}
+
+/// Any other token (an uppercase letter, then tchar, at most `MAX_METHOD_LEN` bytes) before a
+/// space and a target starting `/`, `*` or `http`, with at least 4 bytes from the target on.
+fn reference_extension(rest: &[u8], at: usize) -> Option<Start> {
+    let space = rest.iter().position(|&b| b == b' ')?;
+    let token = &rest[..space];
+    let tchar = |b: &u8| b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(b);
+    if token.is_empty()
+        || token.len() > MAX_METHOD_LEN
+        || !token[0].is_ascii_uppercase()
+        || !token.iter().all(tchar)
+    {
+        return None;
+    }
+    let target = &rest[space + 1..];
+    if target.len() < 4
+        || !(target.starts_with(b"/") || target.starts_with(b"*") || target.starts_with(b"http"))
+    {
+        return None;
+    }
+    Some(Start::Request {
+        method: Method::Extension,
+        target_off: at + space + 1,
+    })
 }
 
 /// Where the head ends (after its blank line) and the framing its header lines give, line by

@@ -299,9 +299,13 @@ pub fn message_step<P: Payload, S: Sink>(
         len: n,
     };
     let head = run.payload.scan_head(&w);
-    if let Start::Request { target_off, .. } = start
-        && let Some(end) = head.first_line_end
-        && !http::ends_with_http1(&w, target_off - 1, end)
+    if let Start::Request { method, target_off } = start
+        && !match head.first_line_end {
+            Some(end) => http::ends_with_http1(&w, target_off - 1, end),
+            // A line longer than the window: a named method is taken on its start, an
+            // extension token is too weak a sign without the version.
+            None => method != Method::Extension,
+        }
     {
         // A request line's start without HTTP's version at its end: another protocol.
         if off != 0 {
@@ -356,9 +360,14 @@ fn on_request<S: Sink, const N: usize>(
     let slot = &mut state.slots[state.requests as usize % MAX_IN_FLIGHT];
     slot.request_ns = now_ns;
     slot.method = method as u8;
-    // The raw bytes from the target's start, copied whole; user space cuts them at the end of
-    // the target (`wire::request_target`): no per-byte work in the kernel.
-    let start = target_off & 15; // a method and its space are at most 8 bytes
+    // The raw bytes from the target's start (an extension method's from its name, which is
+    // nowhere else), copied whole; user space cuts them at the end of the target
+    // (`wire::request_line`): no per-byte work in the kernel.
+    let start = if method == Method::Extension {
+        0
+    } else {
+        target_off & 15 // a named method and its space are at most 8 bytes
+    };
     slot.path.copy_from_slice(&w.buf[start..start + PATH_LEN]);
     slot.path_len = w.len.saturating_sub(start).min(PATH_LEN) as u8;
     state.requests = state.requests.wrapping_add(1);

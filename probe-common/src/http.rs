@@ -107,42 +107,65 @@ pub const START_LEN: usize = 12;
 /// What every status line starts with, before the minor version digit.
 const STATUS_LINE_PREFIX: &[u8] = b"HTTP/1.";
 
-/// The bytes a message can start with, as bits above `A`: the first byte of each name in
-/// [`Method::ALL`] and of [`STATUS_LINE_PREFIX`].
-const MESSAGE_FIRST_BYTES: u64 = {
-    let mut bits = 0u64;
+/// Longest extension method classified: the longest name in IANA's method registry,
+/// `UPDATEREDIRECTREF`, has 17 bytes.
+pub const MAX_METHOD_LEN: usize = 20;
+
+// Every message starts with an uppercase letter: the named methods, "HTTP" and, by the
+// classifier's rule, extension methods.
+const _: () = {
     let mut i = 0;
-    while i <= Method::ALL.len() {
-        let first = if i < Method::ALL.len() {
-            Method::ALL[i].as_str().as_bytes()[0]
-        } else {
-            STATUS_LINE_PREFIX[0]
-        };
-        assert!(first >= b'A' && first - b'A' < 64);
-        bits |= 1 << (first - b'A');
+    while i < Method::ALL.len() {
+        assert!(Method::ALL[i].as_str().as_bytes()[0].is_ascii_uppercase());
         i += 1;
     }
-    bits
+    assert!(STATUS_LINE_PREFIX[0].is_ascii_uppercase());
 };
 
 /// Whether a message can start with byte `b` ([`classify`] can only say yes to these): lets
 /// the kernel drop a segment on its first payload byte.
 #[inline(always)]
 pub const fn can_start_message(b: u8) -> bool {
-    let i = b.wrapping_sub(b'A');
-    i < 64 && (MESSAGE_FIRST_BYTES >> i) & 1 != 0
+    b.is_ascii_uppercase()
+}
+
+/// RFC 9110's `tchar`: the bytes of a token.
+#[inline(always)]
+pub const fn is_tchar(b: u8) -> bool {
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// Classifies the bytes at offset `at` of the window: request line, status line, or nothing.
-/// Methods are case-sensitive (RFC 9110 §9.1) and must be followed by a space.
+/// Methods are case-sensitive (RFC 9110 §9.1) and must be followed by a space. A token that
+/// is not one of the nine named methods is a request's method ([`Method::Extension`]) when it
+/// starts with an uppercase letter (every registered method does), has at most
+/// [`MAX_METHOD_LEN`] bytes and is followed by an origin-form (`/…`), asterisk-form (`*`) or
+/// absolute-form (`http…`) target: SMTP's `EHLO host` or FTP's `USER name` are not requests.
 #[inline(always)]
 pub fn classify<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
     let b0 = w.at(at);
-    // Cheap rejection on the first byte: every method and "HTTP" start with one of these.
+    // Cheap dispatch on the first byte: every named method and "HTTP" start with one of these.
     let method = match b0 {
         b'G' if w.starts_with_at(at, b"GET ") => Method::Get,
         b'H' if w.starts_with_at(at, b"HEAD ") => Method::Head,
-        b'H' => return classify_status(w, at),
+        b'H' if w.starts_with_at(at, STATUS_LINE_PREFIX) => return classify_status(w, at),
         b'P' if w.starts_with_at(at, b"POST ") => Method::Post,
         b'P' if w.starts_with_at(at, b"PUT ") => Method::Put,
         b'P' if w.starts_with_at(at, b"PATCH ") => Method::Patch,
@@ -150,11 +173,70 @@ pub fn classify<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
         b'C' if w.starts_with_at(at, b"CONNECT ") => Method::Connect,
         b'O' if w.starts_with_at(at, b"OPTIONS ") => Method::Options,
         b'T' if w.starts_with_at(at, b"TRACE ") => Method::Trace,
-        _ => return None,
+        _ => return classify_extension(w, at),
     };
     Some(Start::Request {
         method,
         target_off: at + method.as_str().len() + 1,
+    })
+}
+
+/// RFC 9110's `tchar` as a 256-bit set, for [`tchar_bit`].
+const TCHAR_BITS: [u64; 4] = {
+    let mut bits = [0u64; 4];
+    let mut b = 0;
+    while b < 256 {
+        if is_tchar(b as u8) {
+            bits[b / 64] |= 1 << (b % 64);
+        }
+        b += 1;
+    }
+    bits
+};
+
+/// 1 when `b` is a tchar, else 0, without a branch.
+#[inline(always)]
+fn tchar_bit(b: u8) -> u64 {
+    (TCHAR_BITS[(b >> 6) as usize] >> (b & 63)) & 1
+}
+
+/// An extension method's request line at `at` ([`classify`]'s rule).
+#[inline(always)]
+fn classify_extension<const N: usize>(w: &Window<N>, at: usize) -> Option<Start> {
+    if !w.at(at).is_ascii_uppercase() {
+        return None;
+    }
+    // The kernel's verifier follows one path per way through here, each with its own bounds on
+    // the window's length; so the token's length is counted without a branch (a loop that
+    // stops at the token's end gives a path per length), its bytes are read without the
+    // length check, and one check at the end says they were all valid (a path per check
+    // put the message program past its limit).
+    let mut run = 1u64;
+    let mut len = 1usize;
+    let mut k = 1;
+    while k <= MAX_METHOD_LEN {
+        run &= tchar_bit(w.peek(at + k));
+        len += run as usize;
+        k += 1;
+    }
+    let target_off = at + len + 1;
+    let t0 = w.peek(target_off);
+    // `&` and `|`, not `&&` and `||`: one path through all the checks.
+    let absolute = (t0 == b'h')
+        & (w.peek(target_off + 1) == b't')
+        & (w.peek(target_off + 2) == b't')
+        & (w.peek(target_off + 3) == b'p');
+    let form = (t0 == b'/') | (t0 == b'*') | absolute;
+    // Every target form is followed by at least ` HTTP/1.x`: asking for its first 4 bytes
+    // to be valid loses no request line that ends in the window.
+    let valid =
+        (len <= MAX_METHOD_LEN) & (w.peek(at + len) == b' ') & form & (target_off + 4 <= w.len);
+    if !valid {
+        return None;
+    }
+    Some(Start::Request {
+        method: Method::Extension,
+        target_off,
     })
 }
 

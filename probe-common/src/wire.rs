@@ -10,7 +10,9 @@ pub const MAX_IN_FLIGHT: usize = 16;
 /// (bucket 0 also holds 0).
 pub const HISTOGRAM_BUCKETS: usize = 64;
 
-/// HTTP request methods (RFC 9110), as stored in maps and events.
+/// HTTP request methods, as stored in maps and events: the nine RFC 9110 names, and
+/// [`Method::Extension`] for any other token (WebDAV's `PROPFIND`, UPnP's `NOTIFY`, …), whose
+/// name travels in the path bytes ([`request_line`]).
 #[repr(u8)]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Method {
@@ -23,9 +25,12 @@ pub enum Method {
     Options = 7,
     Trace = 8,
     Patch = 9,
+    /// A method token not among the nine: the path bytes start at the method's name.
+    Extension = 10,
 }
 
 impl Method {
+    /// The methods RFC 9110 names (every method but [`Method::Extension`]).
     pub const ALL: [Method; 9] = [
         Method::Get,
         Method::Head,
@@ -49,6 +54,8 @@ impl Method {
             Method::Options => "OPTIONS",
             Method::Trace => "TRACE",
             Method::Patch => "PATCH",
+            // Its name is on the wire, in the path bytes.
+            Method::Extension => "",
         }
     }
 
@@ -63,6 +70,7 @@ impl Method {
             7 => Some(Method::Options),
             8 => Some(Method::Trace),
             9 => Some(Method::Patch),
+            10 => Some(Method::Extension),
             _ => None,
         }
     }
@@ -80,15 +88,26 @@ pub struct ConnKey {
     pub server_port: u16,
 }
 
-/// The request target within the `path_len` valid bytes of an in-flight entry or event: up to
-/// the first space, CR or LF (the kernel copies the bytes after the method whole).
-pub fn request_target(path: &[u8; PATH_LEN], path_len: u8) -> &[u8] {
+/// The method's name and the request target in the `path_len` valid bytes of an in-flight
+/// entry or event. The kernel copies the bytes after a named method whole, and for
+/// [`Method::Extension`] the bytes from the method's start (its name is nowhere else); the
+/// target runs up to the first space, CR or LF. The name is empty for a method byte that is
+/// none of ours.
+pub fn request_line(method: u8, path: &[u8; PATH_LEN], path_len: u8) -> (&[u8], &[u8]) {
     let valid = &path[..usize::from(path_len).min(PATH_LEN)];
-    let end = valid
+    let (name, target) = match Method::from_u8(method) {
+        Some(Method::Extension) => match valid.iter().position(|&b| b == b' ') {
+            Some(space) => (&valid[..space], &valid[space + 1..]),
+            None => (valid, &valid[valid.len()..]),
+        },
+        Some(named) => (named.as_str().as_bytes(), valid),
+        None => (&valid[..0], valid),
+    };
+    let end = target
         .iter()
         .position(|b| matches!(b, b' ' | b'\r' | b'\n'))
-        .unwrap_or(valid.len());
-    &valid[..end]
+        .unwrap_or(target.len());
+    (name, &target[..end])
 }
 
 /// One request waiting for its response.

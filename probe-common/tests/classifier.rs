@@ -35,20 +35,58 @@ fn every_rfc9110_method_is_a_request() {
 #[test]
 fn near_misses_are_not_requests() {
     for bad in [
-        &b"GETX / HTTP/1.1\r\n"[..],
-        b"get / HTTP/1.1\r\n",
+        &b"get / HTTP/1.1\r\n"[..],
         b"GET",
         b"GE",
-        b"POSTS / HTTP/1.1",
-        b"PUTT /",
+        b"POSTS",
+        b"PUTT",
         b"HEADER",
         b"OPTIONS",
         b"",
         b"\x16\x03\x01\x02\x00\x01",
         b"SSH-2.0-OpenSSH_9.2",
         b"DELETE\t/ HTTP/1.1",
+        // Tokens before something that is no request target: other text protocols.
+        b"EHLO mail.example.com\r\n",
+        b"USER anonymous\r\n",
+        b"MAIL FROM:<a@example.com>\r\n",
+        b"INVITE sip:bob@example.com SIP/2.0\r\n",
+        b"DESCRIBE rtsp://example.com/a RTSP/1.0\r\n",
+        // Lowercase first letter, a byte outside tchar, a token too long.
+        b"propfind / HTTP/1.1\r\n",
+        b"PROP(FIND / HTTP/1.1\r\n",
+        b"ABCDEFGHIJKLMNOPQRSTU / HTTP/1.1\r\n",
+        b"PROPFIND  / HTTP/1.1\r\n",
     ] {
         assert_eq!(classify_bytes(bad), None, "{bad:?}");
+    }
+}
+
+#[test]
+fn extension_methods_are_requests() {
+    for line in [
+        &b"PROPFIND /dav/ HTTP/1.1\r\n"[..],
+        b"MKCOL /dav/new HTTP/1.1\r\n",
+        b"RPC_IN_DATA /rpc/rpcproxy.dll?host:6001 HTTP/1.1\r\n",
+        b"CCM_POST /ccmhttp HTTP/1.1\r\n",
+        b"M-SEARCH * HTTP/1.1\r\n",
+        b"NOTIFY * HTTP/1.1\r\n",
+        b"SUBSCRIBE /upnp/event HTTP/1.1\r\n",
+        b"GETX / HTTP/1.1\r\n",
+        b"POSTS http://example.com/ HTTP/1.1\r\n",
+        b"UPDATEREDIRECTREF /x HTTP/1.1\r\n",
+        b"ABCDEFGHIJKLMNOPQRST / HTTP/1.1\r\n",
+    ] {
+        let space = line.iter().position(|&b| b == b' ').unwrap();
+        assert_eq!(
+            classify_bytes(line),
+            Some(Start::Request {
+                method: Method::Extension,
+                target_off: space + 1
+            }),
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
     }
 }
 
@@ -255,14 +293,17 @@ fn the_first_byte_prefilter_passes_exactly_the_bytes_a_message_can_start_with() 
         );
     }
     assert!(can_start_message(b'H'));
-    // Whatever byte classify accepts at the start, the prefilter passes too.
+    // Whatever byte classify accepts at the start, the prefilter passes too, and no other.
     for b in 0..=u8::MAX {
         let mut buf = [0u8; 512];
         buf[0] = b;
         let starts = Method::ALL
             .iter()
             .map(|m| m.as_str().as_bytes())
-            .chain([b"HTTP/1.1 200 OK".as_slice()])
+            .chain([
+                b"HTTP/1.1 200 OK".as_slice(),
+                b"XMETHOD / HTTP/1.1".as_slice(),
+            ])
             .any(|text| {
                 let mut buf = buf;
                 buf[1..text.len()].copy_from_slice(&text[1..]);

@@ -6,7 +6,9 @@ use probe_common::{
     engine::{self, AllPorts, ConnTable, PortFilter, Sink, SlicePayload},
     http::WINDOW,
     packet::{Segment, TCP_FIN, TCP_RST, v4_mapped},
-    wire::{COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight, request_target},
+    wire::{
+        COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight, Method, request_line,
+    },
 };
 
 struct MemTable {
@@ -44,6 +46,8 @@ impl ConnTable for MemTable {
 struct Exchange {
     status: u16,
     method: u8,
+    /// The method's name as user space reads it back.
+    method_name: String,
     path: String,
     latency_ns: u64,
 }
@@ -71,10 +75,12 @@ impl Sink for MemSink {
         latency_ns: u64,
     ) {
         self.exchange_starts.push(conn_start_ns);
+        let (name, target) = request_line(request.method, &request.path, request.path_len);
         self.exchanges.push(Exchange {
             status,
             method: request.method,
-            path: String::from_utf8_lossy(request_target(&request.path, request.path_len)).into(),
+            method_name: String::from_utf8_lossy(name).into(),
+            path: String::from_utf8_lossy(target).into(),
             latency_ns,
         });
     }
@@ -422,6 +428,71 @@ fn a_request_line_without_the_http_version_is_no_request() {
         requests_in(b"GET / HTTP/1.1\r\n\r\nOPTIONS * RTSP/1.0\r\n\r\n"),
         (1, 1)
     );
+}
+
+#[test]
+fn extension_methods_pair_and_keep_their_names() {
+    let mut c = Conn::new();
+    // A WebDAV session: each request answered, one pipelined after a body.
+    c.client(
+        b"PROPFIND /dav/ HTTP/1.1\r\nDepth: 1\r\nContent-Length: 4\r\n\r\n<a/>",
+        0,
+    );
+    c.server(
+        b"HTTP/1.1 207 Multi-Status\r\nContent-Length: 0\r\n\r\n",
+        10,
+    );
+    c.client(
+        b"MKCOL /dav/new HTTP/1.1\r\n\r\nLOCK /dav/new HTTP/1.1\r\n\r\n",
+        20,
+    );
+    c.server(
+        b"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        30,
+    );
+    // UPnP's asterisk-form target.
+    c.client(b"M-SEARCH * HTTP/1.1\r\nMAN: \"ssdp:discover\"\r\n\r\n", 40);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 45);
+    assert_eq!(c.c(Counter::Requests), 4);
+    assert_eq!(c.c(Counter::Exchanges), 4);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 0);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+    let seen: Vec<(u8, &str, &str, u16)> = c
+        .sink
+        .exchanges
+        .iter()
+        .map(|e| (e.method, e.method_name.as_str(), e.path.as_str(), e.status))
+        .collect();
+    let ext = Method::Extension as u8;
+    assert_eq!(
+        seen,
+        [
+            (ext, "PROPFIND", "/dav/", 207),
+            (ext, "MKCOL", "/dav/new", 201),
+            (ext, "LOCK", "/dav/new", 200),
+            (ext, "M-SEARCH", "*", 200),
+        ]
+    );
+    // A named method still travels as its code, its target without the name.
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.server(OK5, 1);
+    assert_eq!(c.sink.exchanges[0].method_name, "GET");
+    assert_eq!(c.sink.exchanges[0].path, "/a");
+}
+
+#[test]
+fn an_extension_token_needs_the_http_version_in_the_window() {
+    // A named method's line is taken on its start; an extension token's is not.
+    let long = format!("PROPFIND /{} HTTP/1.1\r\n\r\n", "a".repeat(WINDOW));
+    for other in [
+        long.as_bytes(),
+        b"PROPFIND /still-arriving",
+        b"RETR /pub/file.txt\r\n",
+        b"SETUP /stream RTSP/1.0\r\n\r\n",
+    ] {
+        assert_eq!(requests_in(other), (0, 0), "{other:?}");
+    }
 }
 
 #[test]

@@ -245,6 +245,9 @@ pub fn httptop_message(ctx: SkBuffContext) -> i64 {
     0
 }
 
+// Inlined: a tail call is only allowed in a BPF function that returns an int, which a
+// `Result<(), ()>` is not.
+#[inline(always)]
 pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
     let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: a per-CPU map value, only used by this program run.

@@ -143,6 +143,36 @@ fn ipv4_exchange_counts_once_with_event_and_histogram(mode: AttachMode) {
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");
 }
 
+fn extension_methods_pair_with_their_names(mode: AttachMode) {
+    let mut kernel = fresh(mode);
+    run(
+        &kernel,
+        &v4(true, 1, ACK, b"PROPFIND /dav/ HTTP/1.1\r\nDepth: 1\r\n\r\n"),
+    );
+    run(
+        &kernel,
+        &v4(
+            false,
+            500,
+            ACK,
+            b"HTTP/1.1 207 Multi-Status\r\nContent-Length: 0\r\n\r\n",
+        ),
+    );
+    let c = counts(&kernel);
+    assert_eq!(
+        (c.requests, c.responses, c.exchanges, c.unmatched),
+        (1, 1, 1, 0)
+    );
+    let events = exchanges(&mut kernel);
+    assert_eq!(events.len(), 1);
+    assert_eq!(
+        events[0].method.as_ref().map(|m| m.as_str()),
+        Some("PROPFIND")
+    );
+    assert_eq!(events[0].path.as_str(), "/dav/");
+    assert_eq!(events[0].status, 207);
+}
+
 fn ipv6_exchange(mode: AttachMode) {
     let mut kernel = fresh(mode);
     run(&kernel, &v6(true, 9, GET));
@@ -268,9 +298,11 @@ fn non_http_truncated_and_malformed_frames_count_nothing(mode: AttachMode) {
     // ARP.
     let arp = ethernet(0x0806, &[0u8; 28]);
     run(&kernel, &arp);
-    // Lowercase method, near miss.
+    // Near misses: a lowercase method, no space after the method, SMTP's greeting (a token
+    // and a space, but no target).
     run(&kernel, &v4(true, 400, ACK, b"get / HTTP/1.1\r\n\r\n"));
-    run(&kernel, &v4(true, 500, ACK, b"GETX / HTTP/1.1\r\n\r\n"));
+    run(&kernel, &v4(true, 500, ACK, b"GET/ HTTP/1.1\r\n\r\n"));
+    run(&kernel, &v4(true, 600, ACK, b"EHLO mail.example.org\r\n"));
     let t = kernel.totals().unwrap();
     assert_eq!(
         (
@@ -323,6 +355,7 @@ httptop_tests::in_each_attach_mode!(
     ipv4_exchange_counts_once_with_event_and_histogram,
     ipv6_exchange,
     ipv6_behind_extension_headers,
+    extension_methods_pair_with_their_names,
     vlan_tagged_frames,
     qinq_tagged_frames,
     pipelined_messages_in_one_frame_each_count,

@@ -43,7 +43,7 @@ pub struct ExchangeLine<'a> {
     /// `--read`.
     pub netns: Option<String>,
     /// `null` when the method is not one httptop names.
-    pub method: Option<&'static str>,
+    pub method: Option<&'a str>,
     /// The request target, query string and path parameters hidden unless `--show-query`.
     pub path: Cow<'a, str>,
     /// The endpoint's path template, as `--group endpoint` shows it.
@@ -73,7 +73,7 @@ impl<'a> ExchangeLine<'a> {
             client: e.tuple.client.to_string(),
             server: e.tuple.server.to_string(),
             netns: e.netns.known_name(),
-            method: e.method.map(Method::as_str),
+            method: e.method.as_ref().map(Method::as_str),
             path: e.path.display(show_query),
             path_template: Cow::Owned(crate::model::shown_target(template.as_str(), show_query)),
             status: e.status,

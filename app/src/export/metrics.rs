@@ -362,7 +362,7 @@ fn series_labels(
         } => (
             netns.to_string(),
             server.to_string(),
-            method.map_or(UNKNOWN_METHOD, Method::as_str),
+            method.as_ref().map_or(UNKNOWN_METHOD, Method::as_str),
             shown_target(template.as_str(), show_query),
         ),
         // Series are made with endpoint keys only.

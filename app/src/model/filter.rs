@@ -367,7 +367,7 @@ impl Test {
             Test::Net(side, net, prefix) => on_side(*side, &|a| in_net(a.ip(), *net, *prefix)),
             Test::Status(StatusPattern::Exact(s)) => e.status == *s,
             Test::Status(StatusPattern::Class(c)) => e.status / 100 == *c,
-            Test::Method(m) => e.method.is_some_and(|x| x.as_str() == m),
+            Test::Method(m) => e.method.is_some_and(|x| x.as_str().eq_ignore_ascii_case(m)),
             Test::PathPrefix(p) => e.path.as_str().starts_with(p.as_str()),
             Test::Latency { above: true, ns } => e.latency_ns > *ns,
             Test::Latency { above: false, ns } => e.latency_ns < *ns,
@@ -411,7 +411,9 @@ impl Test {
                 |a| in_net(a.ip(), *net, *prefix),
             ),
             Test::Method(m) => match key {
-                RowKey::Endpoint { method, .. } => Some(method.is_some_and(|x| x.as_str() == m)),
+                RowKey::Endpoint { method, .. } => {
+                    Some(method.is_some_and(|x| x.as_str().eq_ignore_ascii_case(m)))
+                }
                 _ => None,
             },
             Test::PathPrefix(p) => match key {
@@ -590,7 +592,7 @@ mod tests {
     #[test]
     fn netns_selects_the_namespace_an_exchange_was_seen_in() {
         let blue = crate::model::NetnsId::add("filter-test-blue").unwrap();
-        let own = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::Get);
+        let own = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::GET);
         let in_blue = Exchange { netns: blue, ..own };
         assert!(matches("netns filter-test-blue", &in_blue));
         assert!(!matches("netns filter-test-blue", &own));
@@ -613,7 +615,7 @@ mod tests {
 
     #[test]
     fn ports_distinguish_client_and_server_sides() {
-        let e = ex("10.0.0.1:40000", "10.0.0.2:8080", 200, Method::Get);
+        let e = ex("10.0.0.1:40000", "10.0.0.2:8080", 200, Method::GET);
         assert!(matches("port 8080", &e));
         assert!(matches("port 40000", &e));
         assert!(matches("dport 8080", &e));
@@ -624,7 +626,7 @@ mod tests {
 
     #[test]
     fn addresses_and_networks_in_both_families() {
-        let v4 = ex("10.0.0.1:40000", "192.168.1.7:80", 200, Method::Get);
+        let v4 = ex("10.0.0.1:40000", "192.168.1.7:80", 200, Method::GET);
         assert!(matches("ip 10.0.0.1", &v4));
         assert!(matches("src 10.0.0.1", &v4));
         assert!(!matches("dst 10.0.0.1", &v4));
@@ -638,12 +640,12 @@ mod tests {
             "[::ffff:10.0.0.1]:40000",
             "[::ffff:192.168.1.7]:80",
             200,
-            Method::Get,
+            Method::GET,
         );
         assert!(matches("src 10.0.0.1", &mapped));
         assert!(matches("net ::ffff:192.168.0.0/112", &v4));
 
-        let v6 = ex("[fd00::1]:40000", "[2001:db8::5]:443", 200, Method::Get);
+        let v6 = ex("[fd00::1]:40000", "[2001:db8::5]:443", 200, Method::GET);
         assert!(matches("ip fd00::1", &v6));
         assert!(matches("src [fd00::1]", &v6));
         assert!(matches("net 2001:db8::/32", &v6));
@@ -653,7 +655,7 @@ mod tests {
 
     #[test]
     fn status_method_and_negation() {
-        let e = ex("10.0.0.1:40000", "10.0.0.2:80", 503, Method::Post);
+        let e = ex("10.0.0.1:40000", "10.0.0.2:80", 503, Method::POST);
         assert!(matches("status 5xx", &e));
         assert!(matches("status 503", &e));
         assert!(!matches("status 4xx", &e));
@@ -667,13 +669,21 @@ mod tests {
         assert!(matches("dport 80 status 5xx method POST", &e));
         assert!(matches("dport 80 and status 5xx and method POST", &e));
         assert!(!matches("dport 80 not status 5xx", &e));
-        // Any token is a method; one the kernel does not classify matches nothing.
+        // Any token is a method, extension methods too (named case-insensitively, as the
+        // others).
         assert!(!matches("method PROPFIND", &e));
+        let mut dav = e;
+        dav.method = Method::from_token(b"PROPFIND");
+        assert!(matches("method PROPFIND", &dav));
+        assert!(matches("method propfind", &dav));
+        assert!(!matches("method POST", &dav));
+        dav.method = Method::from_token(b"Mkcol");
+        assert!(matches("method MKCOL", &dav));
     }
 
     #[test]
     fn or_binds_looser_than_and_and_parentheses_group() {
-        let e = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::Get);
+        let e = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::GET);
         // (dport 81 and status 200) or method GET
         assert!(matches("dport 81 and status 200 or method GET", &e));
         // dport 81 and (status 200 or method GET)
@@ -686,7 +696,7 @@ mod tests {
 
     #[test]
     fn path_prefix_and_latency_bounds() {
-        let mut e = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::Get);
+        let mut e = ex("10.0.0.1:40000", "10.0.0.2:80", 200, Method::GET);
         e.path = PathPrefix::new("/api/users/7?x=1");
         e.latency_ns = 15_000_000;
         assert!(matches("path /api", &e));
@@ -701,7 +711,7 @@ mod tests {
 
     #[test]
     fn keys_decide_what_they_can_and_leave_the_rest_to_exchanges() {
-        let mut e = ex("10.0.0.1:40000", "10.0.0.2:9090", 500, Method::Get);
+        let mut e = ex("10.0.0.1:40000", "10.0.0.2:9090", 500, Method::GET);
         e.path = PathPrefix::new("/users/42");
         use Group::*;
         assert_eq!(on_key("dport 9090", Server, &e), Some(true));

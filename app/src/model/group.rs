@@ -241,7 +241,7 @@ impl fmt::Display for RowKey {
             } => write!(
                 f,
                 "{server} {} {template}",
-                method.map_or("?", Method::as_str)
+                method.as_ref().map_or("?", Method::as_str)
             ),
             RowKey::Client {
                 ip: IpAddr::V6(ip), ..

@@ -34,6 +34,7 @@ mod filter;
 mod group;
 mod history;
 mod latency;
+mod method;
 mod netns;
 mod process;
 mod redact;
@@ -57,8 +58,8 @@ pub use latency::{
     ConnectionLatency, LOG2_BUCKETS, LatencyHistogram, Percentiles, log2_bucket, log2_bucket_floor,
     log2_percentile_bounds,
 };
+pub use method::Method;
 pub use netns::{MAX_NETNS, NetnsId};
-pub use probe_common::wire::Method;
 pub use process::{MAX_PROCESSES, ProcessId, ProcessInfo};
 pub use redact::shown_target;
 pub use rows::{RowStats, Rows, StatusMix};
@@ -575,7 +576,7 @@ pub(crate) mod test_support {
             conn_start_ns: 0,
             request_ns,
             latency_ns,
-            method: Some(Method::Get),
+            method: Some(Method::GET),
             status,
             path: PathPrefix::new("/index.html?user=1"),
             processes: Default::default(),

@@ -33,9 +33,9 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
                 request_ns: now_ns,
                 latency_ns: 50_000 + u64::from(i % 97) * 10_000 + u64::from(k) * 1_000,
                 method: Some(if k % 3 == 0 {
-                    Method::Post
+                    Method::POST
                 } else {
-                    Method::Get
+                    Method::GET
                 }),
                 status: [200, 200, 200, 404, 503][((i + k) % 5) as usize],
                 path: PathPrefix::new(&format!("/api/items/{i}?token=abc{k}")),

@@ -11,7 +11,7 @@ use ratatui::{
 };
 
 use super::{latency, table::count, theme::Theme};
-use crate::model::{Clock, RowDetail, format_ns};
+use crate::model::{Clock, Method, RowDetail, format_ns};
 
 /// `12:34:56.789`: the UTC time of day, to the millisecond.
 pub fn clock_time(t: SystemTime) -> String {
@@ -177,7 +177,7 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
         Row::new([
             Cell::from(clock_time(i.clock.wall_time(e.request_ns))),
             Cell::from(format_ns(ago_ns(i.clock, e.request_ns))),
-            Cell::from(e.method.map_or("?", |m| m.as_str())),
+            Cell::from(e.method.as_ref().map_or("?", Method::as_str)),
             Cell::from(e.path.display(i.show_query).into_owned()),
             Cell::from(Span::styled(e.status.to_string(), theme.status(e.status))),
             Cell::from(Line::from(format_ns(e.latency_ns)).right_aligned()),

@@ -16,8 +16,8 @@ use super::{
     theme::Theme,
 };
 use crate::model::{
-    Group, NumberedExchange, Percentiles, Row, RowKey, format_count, format_ns, format_percent,
-    format_rate,
+    Group, Method, NumberedExchange, Percentiles, Row, RowKey, format_count, format_ns,
+    format_percent, format_rate,
 };
 
 /// A latency figure, `–` while there is none.
@@ -45,7 +45,7 @@ pub fn count(n: u64, exact: bool) -> String {
 pub fn request(e: &NumberedExchange, show_query: bool) -> String {
     format!(
         "{} {}",
-        e.method.map_or("?", |m| m.as_str()),
+        e.method.as_ref().map_or("?", Method::as_str),
         e.path.display(show_query)
     )
 }
@@ -104,7 +104,7 @@ const METHOD: Column<Row> = key_column(
     Fit::Exact,
     11,
     |r, _| match r.key {
-        RowKey::Endpoint { method, .. } => method.map_or("?", |m| m.as_str()).to_string(),
+        RowKey::Endpoint { method, .. } => method.as_ref().map_or("?", Method::as_str).to_string(),
         _ => String::new(),
     },
     |a, b| a.key.cmp(&b.key),

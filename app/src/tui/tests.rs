@@ -41,9 +41,9 @@ fn exchange(
         request_ns,
         latency_ns,
         method: Some(if status == 201 {
-            Method::Post
+            Method::POST
         } else {
-            Method::Get
+            Method::GET
         }),
         status,
         path: PathPrefix::new(path),
@@ -332,7 +332,7 @@ fn wide_model() -> Model {
                 conn_start_ns: 0,
                 request_ns: 100 * SECOND + i * 10_000,
                 latency_ns: latency,
-                method: Some(Method::Get),
+                method: Some(Method::GET),
                 status,
                 path: PathPrefix::new("/api/v1/customers/orders/history?page=2"),
                 processes: Default::default(),

@@ -31,6 +31,10 @@ use proptest::{collection::vec, prelude::*, test_runner::TestCaseError};
 const MESSAGES: &[&[u8]] = &[
     b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     b"HEAD /h HTTP/1.1\r\n\r\n",
+    b"PROPFIND /d/ HTTP/1.1\r\nDepth: 1\r\n\r\n",
+    b"M-SEARCH * HTTP/1.1\r\nMAN: \"ssdp:discover\"\r\n\r\n",
+    b"EHLO mail.example.org\r\n",
+    b"MKCOL /x",
     b"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
     b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     b"PUT /n HTTP/1.1\r\nContent-Length: -3\r\n\r\n",

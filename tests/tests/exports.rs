@@ -154,7 +154,7 @@ struct Sent {
     status: u16,
 }
 
-const SENT: [Sent; 5] = [
+const SENT: [Sent; 7] = [
     Sent {
         port: 41001,
         extra: &[],
@@ -199,6 +199,25 @@ const SENT: [Sent; 5] = [
         path: "/users/5",
         template: "/users/{id}",
         status: 200,
+    },
+    // Methods beyond RFC 9110's nine are requests too: WebDAV's, and any other token.
+    Sent {
+        port: 41007,
+        extra: &["-X", "PROPFIND", "-H", "Depth: 1"],
+        target: "/users/7",
+        method: "PROPFIND",
+        path: "/users/7",
+        template: "/users/{id}",
+        status: 200,
+    },
+    Sent {
+        port: 41008,
+        extra: &["-X", "M-SEARCH"],
+        target: "/missing",
+        method: "M-SEARCH",
+        path: "/missing",
+        template: "/missing",
+        status: 404,
     },
 ];
 
@@ -286,7 +305,7 @@ fn json_lines_hold_what_curl_sent(mode: AttachMode) {
     summary.assert_all_answered(SENT.len() as u64);
     assert_eq!(
         summary.0["json_lines"],
-        serde_json::json!({"written": 5, "dropped": 0})
+        serde_json::json!({"written": SENT.len(), "dropped": 0})
     );
     // Each line names the server's process: nginx's worker, or (the connection gone before
     // httptop looked) nginx by its listening socket, which its master shares: no pid then; or
@@ -307,11 +326,15 @@ fn json_lines_hold_what_curl_sent(mode: AttachMode) {
     // The filter and --show-query apply to the lines.
     assert_eq!(
         jq(r#"[.path, .status]"#, &error_lines),
-        [r#"["/missing",404]"#, r#"["/fail",500]"#]
+        [
+            r#"["/missing",404]"#,
+            r#"["/fail",500]"#,
+            r#"["/missing",404]"#
+        ]
     );
     assert_eq!(
         error_summary.0["json_lines"],
-        serde_json::json!({"written": 2, "dropped": 0})
+        serde_json::json!({"written": 3, "dropped": 0})
     );
     let shown = httptop(&ns, mode, &["-p", "8080", "--json-lines", "--show-query"]);
     curl_from(

@@ -9,10 +9,16 @@ use crate::{
     names::CONNS_ENTRIES,
     packet::{Segment, TCP_FIN, TCP_RST},
     wire::{
-        ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight,
-        MAX_IN_FLIGHT, Method, PATH_LEN,
+        ConnKey, ConnState, Counter, FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ, FLAG_SERVER_FOLLOWED,
+        FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN,
     },
 };
+
+/// How far a followed stream may run past the place where its next message starts, unseen,
+/// before that place is given up for lost and the stream is followed from a message found at
+/// a later segment's start: more than a TCP receive window holds (Linux's largest by default
+/// is 6 MiB), so a segment late because it was reordered or sent again is still read.
+pub const LATE_BYTES: u32 = 8 << 20;
 
 /// Messages delimited within one segment before giving up (more is counted as
 /// `ScanIncomplete`). Twice the in-flight FIFO, so requests pipelined past the FIFO in one write
@@ -84,7 +90,9 @@ impl PortFilter for AllPorts {
 #[derive(Clone, Copy, Debug)]
 pub struct Plan {
     pub key: ConnKey,
-    /// Bytes of the window already loaded from payload offset 0.
+    /// Payload offset of the first message.
+    pub off: usize,
+    /// Bytes of the window already loaded from `off` (0: none).
     pub loaded: usize,
 }
 
@@ -109,7 +117,7 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     now_ns: u64,
 ) {
     if let Some((plan, state)) = begin_segment(seg, payload, window, table, sink, ports, now_ns) {
-        let mut off = 0;
+        let mut off = plan.off;
         let mut loaded = plan.loaded;
         let mut messages = 0;
         let mut run = MessageRun {
@@ -137,9 +145,11 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     end_segment(seg, table, sink);
 }
 
-/// Classifies the segment's first bytes, applies the port filter, finds or creates the
-/// connection state and skips sequence ranges already seen. `None`: no message to walk; else
-/// the plan and the connection's state, for [`message_step`].
+/// Finds the connection a segment belongs to (created when the segment starts with a
+/// message), applies the port filter, skips sequence ranges already seen and says where in the
+/// segment the first message starts: at its start, or where a followed stream's current
+/// message ends. `None`: no message to walk; else the plan and the connection's state, for
+/// [`message_step`].
 #[inline(always)]
 pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     seg: &Segment,
@@ -154,8 +164,20 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
         return None;
     }
     let n = payload.load(0, window);
-    let first = classify_loaded(window, n)?;
-    let from_client = matches!(first, Start::Request { .. });
+    let first = classify_loaded(window, n);
+    // A connection already tracked, either way round, is the segment's whatever its first
+    // bytes look like (a body may start like a message); a new one starts with a message,
+    // whose kind says which side is the client.
+    let guess = !matches!(first, Some(Start::Response { .. }));
+    let from_client = if table.get(&conn_key(seg, guess)).is_some() {
+        guess
+    } else if table.get(&conn_key(seg, !guess)).is_some() {
+        !guess
+    } else if first.is_some() {
+        guess
+    } else {
+        return None;
+    };
     let key = conn_key(seg, from_client);
     if !ports.watches(key.server_port) {
         return None;
@@ -176,25 +198,62 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
         // Another protocol's bytes that happen to look like a message start.
         return None;
     }
-    // Each sequence range is looked at once: retransmits and second copies are skipped.
-    let (flag, next) = if from_client {
-        (FLAG_CLIENT_SEQ, &mut state.client_next_seq)
-    } else {
-        (FLAG_SERVER_SEQ, &mut state.server_next_seq)
-    };
-    if state.flags & flag != 0 && seq_before(seg.seq, *next) {
+    let side = side(from_client);
+    let followed = state.flags & followed_flag(from_client) != 0;
+    let msg_seq = state.msg_seq[side];
+    let ahead = msg_seq.wrapping_sub(seg.seq) as i32;
+    // The place where a followed stream's next message starts lies in this segment.
+    let holds_next = followed && ahead >= 0 && (ahead as usize) < seg.payload_len;
+    // Each sequence range is looked at once: retransmits and second copies are skipped. A
+    // segment that arrives after later ones (reordered on its way to the capture point) is
+    // looked at when it holds the next message's start, which nothing looked at yet.
+    let flag = FLAG_CLIENT_SEQ << side;
+    let next = &mut state.next_seq[side];
+    let end = seg.seq.wrapping_add(seg.payload_len as u32);
+    let seen = state.flags & flag != 0;
+    if seen && seq_before(seg.seq, *next) && !holds_next {
         sink.count(Counter::DuplicateSegments, 1);
         return None;
     }
-    *next = seg.seq.wrapping_add(seg.payload_len as u32);
+    if !seen || seq_before(*next, end) {
+        *next = end;
+    }
     if state.flags == 0 {
         // Fresh state: no direction seen yet. This is the connection's start.
         state.start_ns = now_ns;
     }
     state.flags |= flag;
     state.last_seen_ns = now_ns;
-    Some((Plan { key, loaded: n }, state))
+    let off = if holds_next {
+        ahead as usize
+    } else if followed && ahead >= 0 {
+        // All of it is the current message's body.
+        return None;
+    } else {
+        // Not followed, or the place where the next message starts went by unseen (lost, or
+        // late): look at this segment's start, as on a new stream.
+        first?;
+        0
+    };
+    let loaded = if off == 0 { n } else { 0 };
+    Some((Plan { key, off, loaded }, state))
 }
+
+/// The index of one side in `ConnState::msg_seq`.
+#[inline(always)]
+const fn side(from_client: bool) -> usize {
+    !from_client as usize
+}
+
+/// The flag of `ConnState` saying one side's stream is followed.
+#[inline(always)]
+const fn followed_flag(from_client: bool) -> u32 {
+    // Shifted, not chosen: no branch for the kernel's verifier to walk both ways.
+    FLAG_CLIENT_FOLLOWED << (!from_client as u32)
+}
+const _: () = assert!(
+    FLAG_CLIENT_FOLLOWED << 1 == FLAG_SERVER_FOLLOWED && FLAG_CLIENT_SEQ << 1 == FLAG_SERVER_SEQ
+);
 
 /// After the messages: a FIN or RST ends the connection.
 #[inline(always)]
@@ -267,6 +326,14 @@ pub fn message_step<P: Payload, S: Sink>(
     off: usize,
     loaded: usize,
 ) -> Step {
+    // A segment flows one way: the key's orientation says which.
+    let from_client = run.seg.src_port == key.client_port && run.seg.src_addr == key.client_addr;
+    let followed = followed_flag(from_client);
+    // Whether a message must start at `off`, because the one before it ended there; else this
+    // is a segment's start on a stream not followed (or followed from a place not seen),
+    // where anything may be.
+    let at_next = run.seg.seq.wrapping_add(off as u32) == state.msg_seq[side(from_client)];
+    let boundary = (off != 0) | ((state.flags & followed != 0) & at_next);
     let n = if loaded != 0 {
         loaded
     } else {
@@ -276,23 +343,14 @@ pub fn message_step<P: Payload, S: Sink>(
         // Empty lines between messages are ignored (RFC 9112 §2.2); one per step, so a run of
         // them is bounded by the per-segment message limit.
         let blank = blank_line_len(run.window, n);
-        if off != 0 && blank != 0 {
-            let next = off + blank;
-            return if next < run.seg.payload_len {
-                Step::Next(next)
-            } else {
-                Step::Done
-            };
+        if boundary && blank != 0 {
+            return next_message(state, run.seg, from_client, (off + blank) as u64);
         }
         // Where the previous message said the next one starts, there is none.
-        run.sink.count(Counter::ScanIncomplete, 1);
-        return Step::Done;
+        return lose_track(state, run.sink, followed, boundary);
     };
-    // A segment flows one way: the first message fixed the direction (the key's orientation).
-    let from_client = run.seg.src_port == key.client_port && run.seg.src_addr == key.client_addr;
     if matches!(start, Start::Request { .. }) != from_client {
-        run.sink.count(Counter::ScanIncomplete, 1);
-        return Step::Done;
+        return lose_track(state, run.sink, followed, boundary);
     }
     let w = Window {
         buf: &*run.window,
@@ -308,10 +366,7 @@ pub fn message_step<P: Payload, S: Sink>(
         }
     {
         // A request line's start without HTTP's version at its end: another protocol.
-        if off != 0 {
-            run.sink.count(Counter::ScanIncomplete, 1);
-        }
-        return Step::Done;
+        return lose_track(state, run.sink, followed, boundary);
     }
     let request_method = match start {
         Start::Request { method, target_off } => {
@@ -324,22 +379,76 @@ pub fn message_step<P: Payload, S: Sink>(
         return Step::Done;
     }
     let Some(head_len) = head.head_len else {
-        // Head longer than the window with more bytes after it: later messages are lost.
-        if off + n < run.seg.payload_len {
-            run.sink.count(Counter::ScanIncomplete, 1);
-        }
-        return Step::Done;
+        // Head longer than the window: where it ends is unknown. With more bytes after it in
+        // the segment, later messages there are lost.
+        let more = off + n < run.seg.payload_len;
+        return lose_track(state, run.sink, followed, more);
     };
     let Some(body) = http::body_len(start, head.framing, request_method) else {
         // Chunked or read-until-close: as far as the head tells, the body runs to the
-        // segment's end.
+        // segment's end, and the stream is followed again from the next message that starts
+        // a segment.
+        state.flags &= !followed;
         return Step::Done;
     };
-    let next = (off + head_len) as u64 + body;
-    if next >= run.seg.payload_len as u64 {
-        return Step::Done;
+    next_message(
+        state,
+        run.seg,
+        from_client,
+        ((off + head_len) as u64).saturating_add(body),
+    )
+}
+
+/// The current message ends at payload offset `next`: the next one starts there, in this
+/// segment or a later one, where the stream is followed from.
+#[inline(always)]
+fn next_message(state: &mut ConnState, seg: &Segment, from_client: bool, next: u64) -> Step {
+    let followed = followed_flag(from_client);
+    let len = seg.payload_len as u64;
+    let side = side(from_client);
+    let pending = state.msg_seq[side];
+    if state.flags & followed != 0
+        && seq_before(pending, seg.seq)
+        && seg.seq.wrapping_sub(pending) < LATE_BYTES
+    {
+        // The place where the next message starts went by unseen, not long ago: its segment
+        // is probably late (reordered, or lost and sent again), and it stays the place to
+        // read from when it comes. This segment was read from its start meanwhile.
+        return if next < len {
+            Step::Next(next as usize)
+        } else {
+            Step::Done
+        };
     }
-    Step::Next(next as usize)
+    if next < len {
+        // Followed again once the segment's last message is read: should the walk stop short,
+        // the segment is not followed from a message already counted.
+        state.flags &= !followed;
+        return Step::Next(next as usize);
+    }
+    let msg_seq = seg.seq.wrapping_add(next as u32);
+    // Sequence numbers compare within half their space: a body running further than that
+    // past this segment is not followed. Nor is a place already looked at (this segment came
+    // late, after later ones): what starts there was counted or missed already.
+    if next - len >= i32::MAX as u64 || seq_before(msg_seq, state.next_seq[side]) {
+        state.flags &= !followed;
+    } else {
+        state.msg_seq[side] = msg_seq;
+        state.flags |= followed;
+    }
+    Step::Done
+}
+
+/// Where a message should start, none can be read (or where its end should be found, none
+/// can): the stream is no longer followed, and when `counted` the lost place counts as
+/// `ScanIncomplete`.
+#[inline(always)]
+fn lose_track<S: Sink>(state: &mut ConnState, sink: &mut S, followed: u32, counted: bool) -> Step {
+    if counted {
+        sink.count(Counter::ScanIncomplete, 1);
+    }
+    state.flags &= !followed;
+    Step::Done
 }
 
 #[inline(always)]

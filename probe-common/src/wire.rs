@@ -134,13 +134,16 @@ pub struct ConnState {
     /// When this connection's state was created (its first HTTP segment seen): with the key,
     /// it tells a reused tuple's connections apart.
     pub start_ns: u64,
-    /// Next client→server sequence number not yet looked at (valid when `FLAG_CLIENT_SEQ`).
-    pub client_next_seq: u32,
-    /// Next server→client sequence number not yet looked at (valid when `FLAG_SERVER_SEQ`).
-    pub server_next_seq: u32,
+    /// Next sequence number not yet looked at, client→server then server→client (valid when
+    /// `FLAG_CLIENT_SEQ`, `FLAG_SERVER_SEQ`).
+    pub next_seq: [u32; 2],
     pub requests: u32,
     pub responses: u32,
     pub flags: u32,
+    /// Sequence numbers where each side's next message starts, the client's then the
+    /// server's (valid when `FLAG_CLIENT_FOLLOWED`, `FLAG_SERVER_FOLLOWED`): where the last
+    /// message whose length was known ends.
+    pub msg_seq: [u32; 2],
     pub _pad: u32,
     pub slots: [InFlight; MAX_IN_FLIGHT],
 }
@@ -150,6 +153,12 @@ pub const FLAG_SERVER_SEQ: u32 = 2;
 /// The server answered `101 Switching Protocols`: the connection carries another protocol
 /// (WebSocket, HTTP/2) from the end of that answer's head on, and is no longer parsed.
 pub const FLAG_UPGRADED: u32 = 4;
+/// `msg_seq[0]` holds where the client's next message starts: its stream is followed
+/// across segments (a body spanning segments is skipped, a message starting inside a later
+/// segment is found).
+pub const FLAG_CLIENT_FOLLOWED: u32 = 8;
+/// `msg_seq[1]` holds where the server's next message starts.
+pub const FLAG_SERVER_FOLLOWED: u32 = 16;
 
 impl ConnState {
     pub const fn outstanding(&self) -> u32 {
@@ -366,7 +375,7 @@ mod pod {
 // No padding holes: sizes are the sums of the fields.
 const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
 const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
-const _: () = assert!(core::mem::size_of::<ConnState>() == 40 + MAX_IN_FLIGHT * (16 + PATH_LEN));
+const _: () = assert!(core::mem::size_of::<ConnState>() == 48 + MAX_IN_FLIGHT * (16 + PATH_LEN));
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 24 + 36 + 4 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>() == 8 + 36 + 4);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>().is_multiple_of(8));

@@ -239,6 +239,159 @@ fn post_bodies_are_skipped_by_content_length() {
     assert_eq!(c.sink.exchanges[1].path, "/b");
 }
 
+/// A request head with a `len`-byte body announced, and the body's first `sent` bytes.
+fn post_head(path: &str, len: usize, sent: &[u8]) -> Vec<u8> {
+    let mut m = format!("POST {path} HTTP/1.1\r\nContent-Length: {len}\r\n\r\n").into_bytes();
+    m.extend_from_slice(sent);
+    m
+}
+
+#[test]
+fn a_body_spanning_segments_is_skipped_even_where_it_looks_like_a_message() {
+    let mut c = Conn::new();
+    // A body in three segments; the second one starts like a request, the third
+    // like a response.
+    let middle = b"POST /fake HTTP/1.1\r\n";
+    let last = b"HTTP/1.1 200 OK\r\n\r\n";
+    let first = [b'x'; 20];
+    let len = first.len() + middle.len() + last.len();
+    c.client(&post_head("/up", len, &first), 0);
+    c.client(middle, 1);
+    c.client(last, 2);
+    c.client(b"GET /next HTTP/1.1\r\n\r\n", 3);
+    assert_eq!(c.c(Counter::Requests), 2);
+    // The server's body segments start like a request: still the server's body, and no
+    // connection the other way round appears.
+    let body = [&b"GET /x HTTP/1.1\r\n\r\n"[..], b"abcd"];
+    let head = format!(
+        "HTTP/1.1 200 OK\r\nContent-Length: {}\r\n\r\n",
+        body.concat().len()
+    );
+    c.server(head.as_bytes(), 4);
+    c.server(body[0], 5);
+    c.server(body[1], 6);
+    c.server(OK5, 7);
+    assert_eq!(c.table.conns.len(), 1);
+    assert_eq!(
+        (
+            c.c(Counter::Requests),
+            c.c(Counter::Responses),
+            c.c(Counter::Exchanges),
+            c.c(Counter::ScanIncomplete)
+        ),
+        (2, 2, 2, 0)
+    );
+    let paths: Vec<&str> = c.sink.exchanges.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["/up", "/next"]);
+}
+
+#[test]
+fn a_message_starting_inside_a_later_segment_is_found() {
+    let mut c = Conn::new();
+    // Pipelined POSTs, each body split across segments, the next request right after it.
+    let mut second = vec![b'a'; 30];
+    second.extend(post_head("/b", 50, &[b'b'; 10]));
+    let mut third = vec![b'b'; 40];
+    third.extend_from_slice(b"GET /c HTTP/1.1\r\n\r\n");
+    c.client(&post_head("/a", 40, &[b'a'; 10]), 0);
+    c.client(&second, 1);
+    c.client(&third, 2);
+    assert_eq!(c.c(Counter::Requests), 3);
+    // The responses likewise: a body across two segments, the next status line inside the
+    // second one.
+    let mut rest = vec![b'z'; 70];
+    rest.extend_from_slice(OK5);
+    rest.extend_from_slice(b"HTTP/1.1 204 No Content\r\n\r\n");
+    c.server(
+        b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n012345678901234567890123456789",
+        10,
+    );
+    c.server(&rest, 11);
+    let statuses: Vec<(u16, &str)> = c
+        .sink
+        .exchanges
+        .iter()
+        .map(|e| (e.status, e.path.as_str()))
+        .collect();
+    assert_eq!(statuses, [(200, "/a"), (200, "/b"), (204, "/c")]);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 0);
+}
+
+#[test]
+fn a_lost_segment_inside_a_body_resynchronises_at_the_next_message_start() {
+    let mut c = Conn::new();
+    c.client(&post_head("/a", 100, &[b'a'; 10]), 0);
+    // Lost before the capture point: the rest of the body and a request after it.
+    let lost = [&[b'a'; 90][..], b"GET /lost HTTP/1.1\r\n\r\n"].concat();
+    c.client_seq = c.client_seq.wrapping_add(lost.len() as u32);
+    c.client(b"GET /next HTTP/1.1\r\n\r\n", 1);
+    c.server(OK5, 2);
+    c.server(OK5, 3);
+    c.server(OK5, 4);
+    let paths: Vec<&str> = c.sink.exchanges.iter().map(|e| e.path.as_str()).collect();
+    // The lost request's answer pairs with the next one: pairing is by order.
+    assert_eq!(paths, ["/a", "/next"]);
+    assert_eq!(c.c(Counter::Requests), 2);
+    assert_eq!(c.c(Counter::UnmatchedResponses), 1);
+    // Far enough past the lost place that it is given up: followed again from a message
+    // found at a segment's start, so the request inside the next segment counts.
+    c.client_seq = c.client_seq.wrapping_add(engine::LATE_BYTES);
+    c.client(&post_head("/far", 20, &[b'f'; 5]), 5);
+    c.client(
+        &[&[b'f'; 15][..], b"GET /after HTTP/1.1\r\n\r\n"].concat(),
+        6,
+    );
+    assert_eq!(c.c(Counter::Requests), 4);
+}
+
+#[test]
+fn a_late_segment_holding_the_next_message_is_read_once() {
+    let mut c = Conn::new();
+    c.client(&post_head("/a", 30, &[b'a'; 10]), 0);
+    // The rest of the body and a request, then another request: the two segments reach the
+    // capture point in the wrong order (sent from two CPUs).
+    let second = [&[b'a'; 20][..], b"GET /b HTTP/1.1\r\n\r\n"].concat();
+    let third = b"GET /c HTTP/1.1\r\n\r\n";
+    let (seq2, seq3) = (c.client_seq, c.client_seq + second.len() as u32);
+    c.send_seq(true, seq3, third, 0, 1, &AllPorts);
+    c.send_seq(true, seq2, &second, 0, 2, &AllPorts);
+    assert_eq!(c.c(Counter::Requests), 3);
+    assert_eq!(c.c(Counter::DuplicateSegments), 0);
+    // Sent again, neither counts twice.
+    c.send_seq(true, seq2, &second, 0, 3, &AllPorts);
+    c.send_seq(true, seq3, third, 0, 4, &AllPorts);
+    assert_eq!(c.c(Counter::Requests), 3);
+    assert_eq!(c.c(Counter::DuplicateSegments), 2);
+}
+
+#[test]
+fn a_retransmitted_body_segment_is_looked_at_once() {
+    let mut c = Conn::new();
+    c.client(&post_head("/a", 20, &[b'a'; 5]), 0);
+    let seq = c.client_seq;
+    let rest = [&[b'a'; 15][..], b"GET /b HTTP/1.1\r\n\r\n"].concat();
+    c.client(&rest, 1);
+    c.send_seq(true, seq, &rest, 0, 2, &AllPorts);
+    assert_eq!(c.c(Counter::Requests), 2);
+    assert_eq!(c.c(Counter::DuplicateSegments), 1);
+}
+
+#[test]
+fn a_chunked_body_across_segments_leaves_the_next_message_to_a_segment_start() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.client(b"GET /b HTTP/1.1\r\n\r\n", 0);
+    c.server(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n",
+        1,
+    );
+    c.server(b"0\r\n\r\n", 2);
+    c.server(OK5, 3);
+    assert_eq!(c.c(Counter::Exchanges), 2);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
 #[test]
 fn transfer_encoding_wins_over_content_length_in_either_order() {
     // Taking the Content-Length would end the body at "5\r\nhe" and look for a message at

@@ -71,9 +71,8 @@ pub(crate) struct Carry {
     key: ConnKey,
     /// Payload offset from the start of the packet data.
     payload_base: usize,
-    /// Next message's payload offset, and bytes of it already in `window` (0: load them).
+    /// Next message's payload offset.
     off: usize,
-    loaded: usize,
     messages: usize,
     now_ns: u64,
 }
@@ -207,38 +206,79 @@ pub(crate) fn try_httptop<C: Packet>(ctx: &C) -> Result<(), ()> {
         return Ok(());
     }
     // Early exit on the first payload byte when the headers' load already holds it: only a few
-    // bytes can start a request line or a status line (the engine classifies for real).
-    if !closing && seg.payload_off < n && !can_start_message(head.at(seg.payload_off)) {
+    // bytes can start a request line or a status line (the engine classifies for real), and
+    // a segment starting otherwise matters only on a connection already tracked (a body, or a
+    // followed stream's next message inside it).
+    if !closing
+        && seg.payload_off < n
+        && !can_start_message(head.at(seg.payload_off))
+        && !tracked(seg)
+    {
         return Ok(());
     }
-    let carry = &mut scratch.carry;
+    let Scratch {
+        window,
+        fresh_conn,
+        carry,
+        head_scan,
+        ..
+    } = scratch;
     carry.payload_base = net_off + carry.seg.payload_off;
-    // Volatile: LLVM would merge these three stores into a call of a byte-at-a-time memset.
+    // Volatile: LLVM would merge these stores into a call of a byte-at-a-time memset.
     // SAFETY: plain stores to fields of a live reference.
     unsafe {
         core::ptr::write_volatile(&mut carry.off, 0);
-        core::ptr::write_volatile(&mut carry.loaded, 0);
         core::ptr::write_volatile(&mut carry.messages, 0);
     }
     // SAFETY: helper without preconditions.
     carry.now_ns = unsafe { bpf_ktime_get_ns() };
+    let mut conns = KernelConns { fresh: fresh_conn };
     if carry.seg.payload_len != 0 {
-        // The connection lookup, dedupe and each message happen in the message program: one
-        // hash lookup per segment, and nothing more here for the verifier to walk.
-        // SAFETY: each program type's jump array holds programs of that type only.
-        unsafe { C::jump().tail_call(ctx, names::MESSAGE_SLOT) };
-        // Only reached when the tail call failed (program missing): say so.
-        KernelSink.count(Counter::ScanIncomplete, 1);
+        let mut payload = SkbPayload {
+            ctx,
+            base: carry.payload_base,
+            len: carry.seg.payload_len,
+            head_scan,
+        };
+        // The connection's lookup and dedupe here, each message in the message program: the
+        // verifier checks each part once.
+        let begun = engine::begin_segment(
+            &carry.seg,
+            &mut payload,
+            window,
+            &mut conns,
+            &mut KernelSink,
+            &KernelPorts,
+            carry.now_ns,
+        );
+        if let Some((plan, _)) = begun {
+            carry.key = plan.key;
+            carry.off = plan.off;
+            // SAFETY: each program type's jump array holds programs of that type only.
+            unsafe { C::jump().tail_call(ctx, names::MESSAGE_SLOT) };
+            // Only reached when the tail call failed (program missing): say so.
+            KernelSink.count(Counter::ScanIncomplete, 1);
+        }
     }
-    let mut conns = KernelConns {
-        fresh: &mut scratch.fresh_conn,
-    };
-    engine::end_segment(&scratch.carry.seg, &mut conns, &mut KernelSink);
+    engine::end_segment(&carry.seg, &mut conns, &mut KernelSink);
     Ok(())
 }
 
-/// One message of a segment (the first one also looks the connection up and skips repeats),
-/// then a tail call to itself for the next one.
+/// Whether the connection of `seg` is in the table, either way round.
+#[inline(always)]
+fn tracked(seg: &Segment) -> bool {
+    // Map keys on the stack, not in map memory.
+    let key = engine::conn_key(seg, true);
+    // SAFETY: the value is not read.
+    if unsafe { CONNS.get(key) }.is_some() {
+        return true;
+    }
+    let key = engine::conn_key(seg, false);
+    // SAFETY: the value is not read.
+    unsafe { CONNS.get(key) }.is_some()
+}
+
+/// One message of a segment, then a tail call to itself for the next one.
 #[socket_filter]
 pub fn httptop_message(ctx: SkBuffContext) -> i64 {
     let _ = try_message(&ctx);
@@ -265,27 +305,9 @@ pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
         len: carry.seg.payload_len,
         head_scan,
     };
-    let found = if carry.messages == 0 {
-        let begun = engine::begin_segment(
-            &carry.seg,
-            &mut payload,
-            window,
-            &mut conns,
-            &mut KernelSink,
-            &KernelPorts,
-            carry.now_ns,
-        );
-        begun.map(|(plan, state)| {
-            carry.key = plan.key;
-            carry.loaded = plan.loaded;
-            (plan.key, state)
-        })
-    } else {
-        // A map key must live on the stack, not in a map value.
-        let key = carry.key;
-        conns.get(&key).map(|state| (key, state))
-    };
-    if let Some((key, state)) = found {
+    // A map key must live on the stack, not in a map value.
+    let key = carry.key;
+    if let Some(state) = conns.get(&key) {
         let mut run = MessageRun {
             seg: &carry.seg,
             payload: &mut payload,
@@ -293,11 +315,12 @@ pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
             sink: &mut KernelSink,
             now_ns: carry.now_ns,
         };
-        let step = engine::message_step(&mut run, &key, state, carry.off, carry.loaded);
+        // The window is loaded again: the lookup's length carried over would be one more
+        // state for the verifier to walk through the step.
+        let step = engine::message_step(&mut run, &key, state, carry.off, 0);
         if let Step::Next(next) = step {
             if carry.messages + 1 < MAX_MESSAGES_PER_SEGMENT {
                 carry.off = next;
-                carry.loaded = 0;
                 carry.messages += 1;
                 // SAFETY: each program type's jump array holds programs of that type only.
                 unsafe { C::jump().tail_call(ctx, names::MESSAGE_SLOT) };
@@ -418,11 +441,11 @@ impl ConnTable for KernelConns<'_> {
         let f = &mut *self.fresh;
         f.last_seen_ns = now_ns;
         f.start_ns = now_ns;
-        f.client_next_seq = 0;
-        f.server_next_seq = 0;
+        f.next_seq = [0; 2];
         f.requests = 0;
         f.responses = 0;
         f.flags = 0;
+        f.msg_seq = [0; 2];
         f._pad = 0;
         // By reference: a ConnState copied by value would not fit on the BPF stack.
         #[allow(clippy::needless_borrows_for_generic_args)]

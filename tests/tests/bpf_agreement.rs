@@ -27,7 +27,7 @@ use httptop_tests::{
 };
 use proptest::{collection::vec, prelude::*, test_runner::TestCaseError};
 
-/// Messages a segment may carry: each is a whole message, most of them valid.
+/// Messages a segment may carry: most of them whole and valid.
 const MESSAGES: &[&[u8]] = &[
     b"GET / HTTP/1.1\r\nHost: a\r\n\r\n",
     b"HEAD /h HTTP/1.1\r\n\r\n",
@@ -50,6 +50,11 @@ const MESSAGES: &[&[u8]] = &[
     b"HTTP/1.1 500 E\r\nContent-Length: 99999999999999999999\r\n\r\n",
     b"HTTP/1.1 20",
     b"GET",
+    // Bodies announced longer than sent, and the rest of such a body with a message after it:
+    // streams followed across segments, the next message mid-segment.
+    b"POST /big HTTP/1.1\r\nContent-Length: 40\r\n\r\n0123456789",
+    b"HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nabc",
+    b"012345678901234567890123456789GET /mid HTTP/1.1\r\n\r\n",
 ];
 
 /// What a segment's payload is made of.

@@ -33,6 +33,8 @@ pub struct NginxConfig {
     pub keepalive_requests: u64,
     pub keepalive_timeout: Option<Duration>,
     pub locations: Vec<Location>,
+    /// `location PATH { alias DIR/; }`: files served from a directory.
+    pub files: Option<(&'static str, PathBuf)>,
 }
 
 /// `location PATH { return STATUS "BODY"; }`
@@ -60,6 +62,7 @@ impl NginxConfig {
                 status: 200,
                 body: NGINX_BODY,
             }],
+            files: None,
         }
     }
 
@@ -106,6 +109,13 @@ impl NginxConfig {
             let _ = writeln!(
                 out,
                 "        location {path} {{ return {status} \"{body}\"; }}"
+            );
+        }
+        if let Some((path, dir)) = &self.files {
+            let _ = writeln!(
+                out,
+                "        location {path} {{ alias {}/; }}",
+                dir.display()
             );
         }
         let _ = writeln!(out, "    }}");

@@ -1,0 +1,134 @@
+//! Messages that start inside a segment, after a body that spans segments: pipelined POSTs
+//! with bodies of a few hundred KB to nginx, and pipelined GETs of files nginx serves, each
+//! batch written at once so that on `lo` (64 KB segments) most messages begin mid-segment and
+//! most segments are nothing but body. Bodies are chosen to look like messages at their
+//! segment starts as often as they can (they repeat a request line and a status line). Every
+//! count is exact.
+//!
+//! Root only: run through `cargo xtask test`.
+
+use std::{
+    net::{IpAddr, Ipv4Addr, SocketAddr},
+    time::Duration,
+};
+
+use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, NginxConfig, TempDir, run_to_exit};
+
+const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
+const TIMEOUT: Duration = Duration::from_secs(60);
+/// Messages per batch, and batches (one connection each).
+const PIPELINED: usize = 6;
+const BATCHES: usize = 3;
+
+/// Filler that starts like a message wherever a segment happens to begin in it.
+const LOOKALIKE: &[u8] = b"POST /fake HTTP/1.1\r\n\r\nHTTP/1.1 200 OK\r\n\r\n";
+
+/// The body size of message `i`: a few hundred KB, never a multiple of the segment size.
+fn body_len(i: usize) -> usize {
+    200_000 + 7919 * i
+}
+
+fn body(i: usize) -> Vec<u8> {
+    LOOKALIKE
+        .iter()
+        .copied()
+        .cycle()
+        .take(body_len(i))
+        .collect()
+}
+
+/// argv: host, port, path (`{i}`: the message's index), method, the request bodies' sizes and
+/// the response bodies' expected lengths (-1: any), comma-separated. Writes every request with
+/// one `sendall`, then reads every response (framed by Content-Length, as nginx sends them);
+/// fails unless each is a 200 of the expected length.
+const CLIENT: &str = r#"
+import socket, sys
+host, port, path, method = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+sizes = [int(x) for x in sys.argv[5].split(",")]
+expect = [int(x) for x in sys.argv[6].split(",")]
+filler = b"POST /fake HTTP/1.1\r\n\r\nHTTP/1.1 200 OK\r\n\r\n"
+batch = b""
+for i, size in enumerate(sizes):
+    body = (filler * (size // len(filler) + 1))[:size]
+    head = "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Length: %d\r\n\r\n" % (method, path.replace("{i}", str(i)), host, size)
+    batch += head.encode() + body
+c = socket.create_connection((host, port), timeout=30)
+c.sendall(batch)
+f = c.makefile("rb")
+for i, want in enumerate(expect):
+    status = f.readline()
+    assert status.startswith(b"HTTP/1.1 200"), status
+    length = None
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    assert length is not None and (want < 0 or length == want), (i, length, want)
+    got = f.read(length)
+    assert len(got) == length
+c.close()
+"#;
+
+fn run_client(ns: &NetNs, path: &str, method: &str, sizes: &[usize], expect: &[i64]) {
+    let join = |v: Vec<String>| v.join(",");
+    let mut client = ns.command("python3");
+    client.args(["-c", CLIENT, &NGINX.ip().to_string()]);
+    client.arg(NGINX.port().to_string());
+    client.args([path, method]);
+    client.arg(join(sizes.iter().map(|s| s.to_string()).collect()));
+    client.arg(join(expect.iter().map(|s| s.to_string()).collect()));
+    let output = run_to_exit(client, TIMEOUT);
+    assert!(
+        output.status.success(),
+        "the pipelining client: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+fn pipelined_posts_with_bodies_across_segments(mode: AttachMode) {
+    let ns = NetNs::new();
+    let nginx = Nginx::start(&ns, &[NGINX]);
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    let sizes: Vec<usize> = (0..PIPELINED).map(body_len).collect();
+    for _ in 0..BATCHES {
+        // nginx's `return 200` answers with its fixed body: any length.
+        run_client(&ns, "/up/{i}", "POST", &sizes, &[-1; PIPELINED]);
+    }
+    let summary = httptop.stop();
+    let sent = (PIPELINED * BATCHES) as u64;
+    assert_eq!(nginx.access_log_requests() as u64, sent);
+    summary.assert_all_answered(sent);
+    assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+}
+
+fn pipelined_responses_with_bodies_across_segments(mode: AttachMode) {
+    let ns = NetNs::new();
+    let files = TempDir::new();
+    for i in 0..PIPELINED {
+        std::fs::write(files.path().join(format!("f{i}")), body(i)).expect("writing a file");
+    }
+    let config = NginxConfig {
+        files: Some(("/files/", files.path().to_path_buf())),
+        ..NginxConfig::new(&[NGINX])
+    };
+    let nginx = Nginx::start_config(&ns, &config);
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    let expect: Vec<i64> = (0..PIPELINED).map(|i| body_len(i) as i64).collect();
+    for _ in 0..BATCHES {
+        // GETs with empty bodies (`Content-Length: 0`), answered with the files.
+        run_client(&ns, "/files/f{i}", "GET", &[0; PIPELINED], &expect);
+    }
+    let summary = httptop.stop();
+    let sent = (PIPELINED * BATCHES) as u64;
+    assert_eq!(nginx.access_log_requests() as u64, sent);
+    summary.assert_all_answered(sent);
+    assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+}
+
+httptop_tests::in_each_attach_mode!(
+    pipelined_posts_with_bodies_across_segments,
+    pipelined_responses_with_bodies_across_segments,
+);

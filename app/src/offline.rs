@@ -6,7 +6,7 @@ mod capture;
 mod layers;
 
 use std::{
-    collections::{HashMap, hash_map::Entry},
+    collections::{HashMap, VecDeque, hash_map::Entry},
     path::Path,
     time::Duration,
 };
@@ -15,10 +15,11 @@ use anyhow::anyhow;
 use probe_common::{
     engine::{self, ConnTable, PortFilter, Sink, SlicePayload},
     http::{WINDOW, Window},
-    names::CONNS_ENTRIES,
+    names::{CONNS_ENTRIES, TOMBSTONES_ENTRIES},
     packet::{self, HEAD_LEN},
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, histogram_bucket,
+        COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, Tombstone,
+        histogram_bucket,
     },
 };
 
@@ -35,7 +36,17 @@ use crate::{
 /// Connection table bound, as the kernel's map.
 const MAX_CONNECTIONS: usize = CONNS_ENTRIES as usize;
 
-struct MemConns(HashMap<ConnKey, ConnState>);
+/// The connection table, and the tombstones of connections that ended, oldest forgotten
+/// first past the kernel's bound.
+struct MemConns(HashMap<ConnKey, ConnState>, Tombstones);
+
+#[derive(Default)]
+struct Tombstones {
+    by_key: HashMap<ConnKey, Tombstone>,
+    /// Keys in the order they were buried, at most the bound: a key forgotten or buried again
+    /// since takes a place until it comes up.
+    order: VecDeque<(ConnKey, Tombstone)>,
+}
 
 impl ConnTable for MemConns {
     fn get(&mut self, key: &ConnKey) -> Option<&mut ConnState> {
@@ -58,6 +69,28 @@ impl ConnTable for MemConns {
 
     fn remove(&mut self, key: &ConnKey) {
         self.0.remove(key);
+    }
+
+    fn tombstone(&mut self, key: &ConnKey) -> Option<Tombstone> {
+        self.1.by_key.get(key).copied()
+    }
+
+    fn bury(&mut self, key: &ConnKey, tombstone: &Tombstone) {
+        let graves = &mut self.1;
+        while graves.order.len() >= TOMBSTONES_ENTRIES as usize {
+            let Some((old, buried)) = graves.order.pop_front() else {
+                break;
+            };
+            if graves.by_key.get(&old) == Some(&buried) {
+                graves.by_key.remove(&old);
+            }
+        }
+        graves.by_key.insert(*key, *tombstone);
+        graves.order.push_back((*key, *tombstone));
+    }
+
+    fn forget(&mut self, key: &ConnKey) {
+        self.1.by_key.remove(key);
     }
 }
 
@@ -148,7 +181,7 @@ pub fn read_capture(
     exports: &Exports,
 ) -> anyhow::Result<()> {
     let mut reader = CaptureReader::open(path)?;
-    let mut conns = MemConns(HashMap::new());
+    let mut conns = MemConns(HashMap::new(), Tombstones::default());
     let mut sink = ModelSink {
         model,
         exports,

@@ -21,7 +21,8 @@ use probe_common::{
     http::{WINDOW, Window},
     packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, TCP_FIN, TCP_RST},
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, histogram_bucket,
+        COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, Tombstone,
+        histogram_bucket,
     },
 };
 
@@ -187,6 +188,7 @@ fn tcp_packet(
 /// written shows up in the latencies compared with the reader's.
 struct Table {
     conns: HashMap<ConnKey, ConnState>,
+    tombstones: HashMap<ConnKey, Tombstone>,
     capacity: usize,
 }
 
@@ -214,6 +216,16 @@ impl ConnTable for Table {
 
     fn remove(&mut self, key: &ConnKey) {
         self.conns.remove(key);
+    }
+
+    fn tombstone(&mut self, key: &ConnKey) -> Option<Tombstone> {
+        self.tombstones.get(key).copied()
+    }
+    fn bury(&mut self, key: &ConnKey, tombstone: &Tombstone) {
+        self.tombstones.insert(*key, *tombstone);
+    }
+    fn forget(&mut self, key: &ConnKey) {
+        self.tombstones.remove(key);
     }
 }
 
@@ -255,6 +267,7 @@ struct Totals {
 fn run(frames: &[Frame], capacity: usize) -> Totals {
     let mut table = Table {
         conns: HashMap::new(),
+        tombstones: HashMap::new(),
         capacity,
     };
     let mut sink = Counts {

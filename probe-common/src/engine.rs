@@ -7,10 +7,10 @@
 use crate::{
     http::{self, SWITCHING_PROTOCOLS, Start, WINDOW, Window},
     names::CONNS_ENTRIES,
-    packet::{Segment, TCP_FIN, TCP_RST},
+    packet::{Segment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
     wire::{
         ConnKey, ConnState, Counter, FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ, FLAG_SERVER_FOLLOWED,
-        FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN,
+        FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN, Tombstone,
     },
 };
 
@@ -47,6 +47,12 @@ pub trait ConnTable {
     /// `now_ns`) when missing; `None` when the table is full.
     fn get_or_create(&mut self, key: &ConnKey, now_ns: u64) -> Option<&mut ConnState>;
     fn remove(&mut self, key: &ConnKey);
+    /// The tombstone `key` left when it ended, while the table keeps it.
+    fn tombstone(&mut self, key: &ConnKey) -> Option<Tombstone>;
+    /// Keeps the tombstone of `key`, which ended; the table may forget the oldest ones.
+    fn bury(&mut self, key: &ConnKey, tombstone: &Tombstone);
+    /// Forgets the tombstone of `key`: a new connection on the same tuple.
+    fn forget(&mut self, key: &ConnKey);
 }
 
 /// Where results go.
@@ -174,6 +180,10 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     } else if table.get(&conn_key(seg, !guess)).is_some() {
         !guess
     } else if first.is_some() {
+        if late_copy(seg, guess, table) {
+            sink.count(Counter::DuplicateSegments, 1);
+            return None;
+        }
         guess
     } else {
         return None;
@@ -255,11 +265,41 @@ const _: () = assert!(
     FLAG_CLIENT_FOLLOWED << 1 == FLAG_SERVER_FOLLOWED && FLAG_CLIENT_SEQ << 1 == FLAG_SERVER_SEQ
 );
 
-/// After the messages: a FIN or RST ends the connection.
+/// Whether a segment that would start a connection is a late copy of one that ended: its
+/// sequence range was looked at before the end (within [`LATE_BYTES`] of where it stopped).
+/// Newer bytes start a new connection on the tuple, and its tombstone goes.
+#[inline(always)]
+fn late_copy<T: ConnTable>(seg: &Segment, from_client: bool, table: &mut T) -> bool {
+    let key = conn_key(seg, from_client);
+    let Some(tombstone) = table.tombstone(&key) else {
+        return false;
+    };
+    let side = side(from_client);
+    let next = tombstone.next_seq[side];
+    if tombstone.flags & (FLAG_CLIENT_SEQ << side) != 0
+        && seq_before(seg.seq, next)
+        && next.wrapping_sub(seg.seq) <= LATE_BYTES
+    {
+        return true;
+    }
+    table.forget(&key);
+    false
+}
+
+/// Whether a segment is a client's first (SYN without ACK): a new connection on its tuple.
+#[inline(always)]
+pub const fn opens(seg: &Segment) -> bool {
+    seg.flags & (TCP_SYN | TCP_ACK) == TCP_SYN
+}
+
+/// After the messages: a FIN or RST ends the connection; a SYN starts a new one, and the
+/// tombstone of the tuple's last one goes.
 #[inline(always)]
 pub fn end_segment<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
     if seg.flags & (TCP_FIN | TCP_RST) != 0 {
         on_close(seg, table, sink);
+    } else if opens(seg) {
+        table.forget(&conn_key(seg, true));
     }
 }
 
@@ -528,7 +568,9 @@ fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
             sink.count(Counter::ExpiredRequests, outstanding as u64);
         }
         sink.connection_ended(&sent_by_client, state.start_ns);
+        let tombstone = state.tombstone();
         table.remove(&sent_by_client);
+        table.bury(&sent_by_client, &tombstone);
         return;
     }
     let sent_by_server = conn_key(seg, false);
@@ -538,7 +580,9 @@ fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
             sink.count(Counter::ExpiredRequests, outstanding as u64);
         }
         sink.connection_ended(&sent_by_server, state.start_ns);
+        let tombstone = state.tombstone();
         table.remove(&sent_by_server);
+        table.bury(&sent_by_server, &tombstone);
     }
 }
 

@@ -39,6 +39,9 @@ pub const CONNS: &str = "CONNS";
 pub const EVENTS: &str = "EVENTS";
 /// Array of [`crate::wire::PORT_BITMAP_WORDS`]: the server-port bitmap of `-p`.
 pub const PORTS: &str = "PORTS";
+/// LRU hash of [`TOMBSTONES_ENTRIES`]: connection tuple → [`crate::wire::Tombstone`] of the
+/// connections that ended lately.
+pub const TOMBSTONES: &str = "TOMBSTONES";
 /// Program array of [`JUMP_SLOTS`]: slot [`MESSAGE_SLOT`] holds [`MESSAGE_PROGRAM`].
 pub const JUMP: &str = "JUMP";
 /// Program array of [`JUMP_SLOTS`] for the tc classifiers (a program array serves one program
@@ -48,10 +51,11 @@ pub const JUMP_TC: &str = "JUMP_TC";
 pub const SCRATCH: &str = "SCRATCH";
 
 /// Every map of the object.
-pub const MAPS: [&str; 8] = [
+pub const MAPS: [&str; 9] = [
     COUNTERS,
     LATENCY_LOG2,
     CONNS,
+    TOMBSTONES,
     EVENTS,
     PORTS,
     JUMP,
@@ -103,6 +107,10 @@ pub const ACCEPTED_ENTRIES: u32 = 16384;
 /// Connections tracked at once: an entry per connection with a request outstanding or sequence
 /// numbers to keep. The offline reader bounds its table the same.
 pub const CONNS_ENTRIES: u32 = 65536;
+/// Connections that ended remembered at once ([`TOMBSTONES`]): the least recently used are
+/// forgotten first, so tombstones never keep a live connection out of [`CONNS`]. Enough for
+/// the connections a busy host closes in the second or two in which late copies arrive.
+pub const TOMBSTONES_ENTRIES: u32 = 32768;
 /// Bytes of the event ring buffer (about 75,000 events).
 pub const EVENTS_BYTES: u32 = 8 << 20;
 /// Slots of [`JUMP`].

@@ -60,6 +60,7 @@ pub fn skip_vlan_tags(
 pub const TCP_FIN: u8 = 0x01;
 pub const TCP_SYN: u8 = 0x02;
 pub const TCP_RST: u8 = 0x04;
+pub const TCP_ACK: u8 = 0x10;
 
 /// A TCP segment's addressing and where its payload lies.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -160,7 +160,29 @@ pub const FLAG_CLIENT_FOLLOWED: u32 = 8;
 /// `msg_seq[1]` holds where the server's next message starts.
 pub const FLAG_SERVER_FOLLOWED: u32 = 16;
 
+/// What a connection that ended (FIN or RST) leaves behind for a while: its sequence numbers,
+/// so that a late copy of its last segments (sent again, or the same packet seen on a second
+/// interface) is known for one and not taken for a new connection's first message.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tombstone {
+    /// [`ConnState::next_seq`] at the end.
+    pub next_seq: [u32; 2],
+    /// Which of them are valid: `FLAG_CLIENT_SEQ`, `FLAG_SERVER_SEQ`.
+    pub flags: u32,
+    pub _pad: u32,
+}
+
 impl ConnState {
+    /// The tombstone this connection leaves when it ends.
+    pub const fn tombstone(&self) -> Tombstone {
+        Tombstone {
+            next_seq: self.next_seq,
+            flags: self.flags & (FLAG_CLIENT_SEQ | FLAG_SERVER_SEQ),
+            _pad: 0,
+        }
+    }
+
     pub const fn outstanding(&self) -> u32 {
         self.requests.wrapping_sub(self.responses)
     }
@@ -366,6 +388,7 @@ mod pod {
     // SAFETY: all of these are #[repr(C)] with explicit padding and integer/array fields only.
     unsafe impl aya::Pod for super::ConnKey {}
     unsafe impl aya::Pod for super::ConnState {}
+    unsafe impl aya::Pod for super::Tombstone {}
     unsafe impl aya::Pod for super::ExchangeEvent {}
     unsafe impl aya::Pod for super::ConnEndEvent {}
     unsafe impl aya::Pod for super::SocketMade {}
@@ -376,6 +399,7 @@ mod pod {
 const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
 const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ConnState>() == 48 + MAX_IN_FLIGHT * (16 + PATH_LEN));
+const _: () = assert!(core::mem::size_of::<Tombstone>() == 16);
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 24 + 36 + 4 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>() == 8 + 36 + 4);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>().is_multiple_of(8));

@@ -5,14 +5,16 @@ use std::collections::HashMap;
 use probe_common::{
     engine::{self, AllPorts, ConnTable, PortFilter, Sink, SlicePayload},
     http::WINDOW,
-    packet::{Segment, TCP_FIN, TCP_RST, v4_mapped},
+    packet::{Segment, TCP_FIN, TCP_RST, TCP_SYN, v4_mapped},
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight, Method, request_line,
+        COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight, Method, Tombstone,
+        request_line,
     },
 };
 
 struct MemTable {
     conns: HashMap<ConnKey, ConnState>,
+    tombstones: HashMap<ConnKey, Tombstone>,
     capacity: usize,
 }
 
@@ -39,6 +41,16 @@ impl ConnTable for MemTable {
     }
     fn remove(&mut self, key: &ConnKey) {
         self.conns.remove(key);
+    }
+
+    fn tombstone(&mut self, key: &ConnKey) -> Option<Tombstone> {
+        self.tombstones.get(key).copied()
+    }
+    fn bury(&mut self, key: &ConnKey, tombstone: &Tombstone) {
+        self.tombstones.insert(*key, *tombstone);
+    }
+    fn forget(&mut self, key: &ConnKey) {
+        self.tombstones.remove(key);
     }
 }
 
@@ -104,6 +116,7 @@ impl Conn {
         Conn {
             table: MemTable {
                 conns: HashMap::new(),
+                tombstones: HashMap::new(),
                 capacity: 16,
             },
             sink: MemSink::default(),
@@ -677,6 +690,74 @@ fn client_fin_keeps_outstanding_server_fin_expires_them() {
     c.send_at(false, b"", TCP_FIN, 4, &AllPorts);
     assert_eq!(c.c(Counter::ExpiredRequests), 1);
     assert!(c.table.conns.is_empty());
+}
+
+#[test]
+fn a_late_copy_after_the_close_is_a_duplicate_not_a_new_connection() {
+    let mut c = Conn::new();
+    let (client_seq, server_seq) = (c.client_seq, c.server_seq);
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    // The response carries the FIN: the connection ends with it.
+    c.send_at(false, OK5, TCP_FIN, 1, &AllPorts);
+    assert_eq!(c.sink.ended.len(), 1);
+    assert!(c.table.conns.is_empty());
+    // The same packets again (a second interface, or sent again): seen, not new.
+    c.send_seq(false, server_seq, OK5, TCP_FIN, 2, &AllPorts);
+    c.send_seq(
+        true,
+        client_seq,
+        b"GET /a HTTP/1.1\r\n\r\n",
+        0,
+        3,
+        &AllPorts,
+    );
+    assert_eq!(
+        (
+            c.c(Counter::Requests),
+            c.c(Counter::Responses),
+            c.c(Counter::Exchanges),
+            c.c(Counter::UnmatchedResponses),
+            c.c(Counter::ExpiredRequests),
+            c.c(Counter::DuplicateSegments)
+        ),
+        (1, 1, 1, 0, 0, 2)
+    );
+    assert!(c.table.conns.is_empty());
+    assert_eq!(c.sink.ended.len(), 1);
+}
+
+#[test]
+fn a_new_connection_on_the_tuple_of_one_that_ended_counts() {
+    let mut c = Conn::new();
+    let client_seq = c.client_seq;
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.send_at(false, OK5, TCP_FIN, 1, &AllPorts);
+    // Its SYN forgets the old one, whatever its sequence numbers.
+    c.send_seq(
+        true,
+        client_seq.wrapping_sub(100),
+        b"",
+        TCP_SYN,
+        2,
+        &AllPorts,
+    );
+    c.send_seq(
+        true,
+        client_seq.wrapping_sub(99),
+        b"GET /b HTTP/1.1\r\n\r\n",
+        0,
+        3,
+        &AllPorts,
+    );
+    assert_eq!(c.c(Counter::Requests), 2);
+    // Without a SYN seen, bytes past where the old one stopped start the new one.
+    c.send_at(false, OK5, TCP_FIN, 4, &AllPorts);
+    c.client_seq = c.client_seq.wrapping_add(1000);
+    c.client(b"GET /c HTTP/1.1\r\n\r\n", 5);
+    c.server(OK5, 6);
+    let paths: Vec<&str> = c.sink.exchanges.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["/a", "/b", "/c"]);
+    assert_eq!(c.c(Counter::DuplicateSegments), 0);
 }
 
 #[test]

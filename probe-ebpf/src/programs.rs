@@ -3,7 +3,7 @@ use aya_ebpf::{
     bindings::{BPF_NOEXIST, BPF_RB_NO_WAKEUP},
     helpers::{bpf_ktime_get_ns, bpf_loop, bpf_skb_load_bytes},
     macros::{map, socket_filter},
-    maps::{Array, HashMap, PerCpuArray, ProgramArray, RingBuf},
+    maps::{Array, HashMap, LruHashMap, PerCpuArray, ProgramArray, RingBuf},
     programs::{SkBuffContext, sk_buff::SkBuff},
 };
 use probe_common::{
@@ -15,7 +15,7 @@ use probe_common::{
     packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST, skip_vlan_tags},
     wire::{
         COUNTER_SLOTS, ConnEndEvent, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS,
-        InFlight, PATH_LEN, PORT_BITMAP_WORDS, histogram_bucket, port_bit,
+        InFlight, PATH_LEN, PORT_BITMAP_WORDS, Tombstone, histogram_bucket, port_bit,
     },
 };
 
@@ -25,6 +25,7 @@ named! {
     COUNTERS = names::COUNTERS;
     LATENCY_LOG2 = names::LATENCY_LOG2;
     CONNS = names::CONNS;
+    TOMBSTONES = names::TOMBSTONES;
     EVENTS = names::EVENTS;
     PORTS = names::PORTS;
     JUMP = names::JUMP;
@@ -53,6 +54,9 @@ static LATENCY_LOG2: PerCpuArray<u64> = PerCpuArray::with_max_entries(HISTOGRAM_
 #[map]
 static CONNS: HashMap<ConnKey, ConnState> =
     HashMap::with_max_entries(names::CONNS_ENTRIES, BPF_F_NO_PREALLOC);
+#[map]
+static TOMBSTONES: LruHashMap<ConnKey, Tombstone> =
+    LruHashMap::with_max_entries(names::TOMBSTONES_ENTRIES, 0);
 #[map]
 static EVENTS: RingBuf = RingBuf::with_byte_size(names::EVENTS_BYTES, 0);
 /// Server-port bitmap (`wire::port_bit`).
@@ -201,15 +205,16 @@ pub(crate) fn try_httptop<C: Packet>(ctx: &C) -> Result<(), ()> {
         len: n,
     };
     let seg = &scratch.carry.seg;
-    let closing = seg.flags & (TCP_FIN | TCP_RST) != 0;
-    if seg.payload_len == 0 && !closing {
+    // A FIN or RST ends a connection, a SYN starts one: both matter without payload.
+    let opens_or_closes = seg.flags & (TCP_FIN | TCP_RST) != 0 || engine::opens(seg);
+    if seg.payload_len == 0 && !opens_or_closes {
         return Ok(());
     }
     // Early exit on the first payload byte when the headers' load already holds it: only a few
     // bytes can start a request line or a status line (the engine classifies for real), and
     // a segment starting otherwise matters only on a connection already tracked (a body, or a
     // followed stream's next message inside it).
-    if !closing
+    if !opens_or_closes
         && seg.payload_off < n
         && !can_start_message(head.at(seg.payload_off))
         && !tracked(seg)
@@ -456,6 +461,22 @@ impl ConnTable for KernelConns<'_> {
     #[inline(always)]
     fn remove(&mut self, key: &ConnKey) {
         let _ = CONNS.remove(key);
+    }
+
+    #[inline(always)]
+    fn tombstone(&mut self, key: &ConnKey) -> Option<Tombstone> {
+        // SAFETY: the value is copied out at once.
+        unsafe { TOMBSTONES.get(key) }.copied()
+    }
+
+    #[inline(always)]
+    fn bury(&mut self, key: &ConnKey, tombstone: &Tombstone) {
+        let _ = TOMBSTONES.insert(key, tombstone, 0);
+    }
+
+    #[inline(always)]
+    fn forget(&mut self, key: &ConnKey) {
+        let _ = TOMBSTONES.remove(key);
     }
 }
 

@@ -9,8 +9,8 @@ use httptop::{
 };
 use httptop_tests::{
     frames::{
-        ACK, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, End, RST, ethernet, ipv4_tcp,
-        tcp_header,
+        ACK, ETH_P_8021AD, ETH_P_8021Q, ETH_P_IP, ETH_P_IPV6, End, FIN, RST, SYN, ethernet,
+        ipv4_tcp, tcp_header,
     },
     test_run::test_run as run,
 };
@@ -260,6 +260,46 @@ fn retransmits_count_once(mode: AttachMode) {
     );
 }
 
+fn late_copies_after_the_close_count_once(mode: AttachMode) {
+    let kernel = fresh(mode);
+    run(&kernel, &v4(true, 1, ACK, GET));
+    // The response carries the FIN; then both packets again (a second interface, or sent
+    // again): the ended connection's tombstone knows them.
+    let last = v4(false, 500, FIN, OK);
+    run(&kernel, &last);
+    run(&kernel, &last);
+    run(&kernel, &v4(true, 1, ACK, GET));
+    let c = counts(&kernel);
+    assert_eq!(
+        (
+            c.requests,
+            c.responses,
+            c.exchanges,
+            c.unmatched,
+            c.duplicates
+        ),
+        (1, 1, 1, 0, 2)
+    );
+    // A new connection on the tuple: its SYN forgets the tombstone, its request counts.
+    run(
+        &kernel,
+        &ethernet(ETH_P_IP, &ipv4_tcp(CLIENT, SERVER, 0, SYN, b"")),
+    );
+    run(&kernel, &v4(true, 1, ACK, GET));
+    run(&kernel, &v4(false, 500, ACK, OK));
+    let c = counts(&kernel);
+    assert_eq!(
+        (
+            c.requests,
+            c.responses,
+            c.exchanges,
+            c.unmatched,
+            c.duplicates
+        ),
+        (2, 2, 2, 0, 2)
+    );
+}
+
 fn rst_expires_the_outstanding_request(mode: AttachMode) {
     let kernel = fresh(mode);
     run(&kernel, &v4(true, 1, ACK, GET));
@@ -356,6 +396,7 @@ httptop_tests::in_each_attach_mode!(
     ipv6_exchange,
     ipv6_behind_extension_headers,
     extension_methods_pair_with_their_names,
+    late_copies_after_the_close_count_once,
     vlan_tagged_frames,
     qinq_tagged_frames,
     pipelined_messages_in_one_frame_each_count,

@@ -9,8 +9,9 @@ use crate::{
     names::CONNS_ENTRIES,
     packet::{Segment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
     wire::{
-        ConnKey, ConnState, Counter, FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ, FLAG_SERVER_FOLLOWED,
-        FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN, Tombstone,
+        ConnKey, ConnState, Counter, FLAG_CLIENT_CHUNKED, FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ,
+        FLAG_SERVER_FOLLOWED, FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method,
+        PATH_LEN, Tombstone,
     },
 };
 
@@ -261,8 +262,15 @@ const fn followed_flag(from_client: bool) -> u32 {
     // Shifted, not chosen: no branch for the kernel's verifier to walk both ways.
     FLAG_CLIENT_FOLLOWED << (!from_client as u32)
 }
+/// The flag of `ConnState` saying one side's followed place is a chunk-size line.
+#[inline(always)]
+const fn chunked_flag(from_client: bool) -> u32 {
+    FLAG_CLIENT_CHUNKED << (!from_client as u32)
+}
 const _: () = assert!(
-    FLAG_CLIENT_FOLLOWED << 1 == FLAG_SERVER_FOLLOWED && FLAG_CLIENT_SEQ << 1 == FLAG_SERVER_SEQ
+    FLAG_CLIENT_FOLLOWED << 1 == FLAG_SERVER_FOLLOWED
+        && FLAG_CLIENT_SEQ << 1 == FLAG_SERVER_SEQ
+        && FLAG_CLIENT_CHUNKED << 1 == crate::wire::FLAG_SERVER_CHUNKED
 );
 
 /// Whether a segment that would start a connection is a late copy of one that ended: its
@@ -379,12 +387,15 @@ pub fn message_step<P: Payload, S: Sink>(
     } else {
         run.payload.load(off, run.window)
     };
+    if (state.flags & chunked_flag(from_client) != 0) & at_next & boundary {
+        return chunk_step(run, state, from_client, off, n);
+    }
     let Some(start) = classify_loaded(run.window, n) else {
         // Empty lines between messages are ignored (RFC 9112 §2.2); one per step, so a run of
         // them is bounded by the per-segment message limit.
         let blank = blank_line_len(run.window, n);
         if boundary && blank != 0 {
-            return next_message(state, run.seg, from_client, (off + blank) as u64);
+            return next_message(state, run.seg, from_client, (off + blank) as u64, false);
         }
         // Where the previous message said the next one starts, there is none.
         return lose_track(state, run.sink, followed, boundary);
@@ -425,10 +436,14 @@ pub fn message_step<P: Payload, S: Sink>(
         return lose_track(state, run.sink, followed, more);
     };
     let Some(body) = http::body_len(start, head.framing, request_method) else {
-        // Chunked or read-until-close: as far as the head tells, the body runs to the
+        if head.framing == http::Framing::Chunked {
+            // Its chunks are walked: the first chunk-size line follows the head.
+            return next_message(state, run.seg, from_client, (off + head_len) as u64, true);
+        }
+        // Read-until-close or unreadable: as far as the head tells, the body runs to the
         // segment's end, and the stream is followed again from the next message that starts
         // a segment.
-        state.flags &= !followed;
+        state.flags &= !(followed | chunked_flag(from_client));
         return Step::Done;
     };
     next_message(
@@ -436,14 +451,68 @@ pub fn message_step<P: Payload, S: Sink>(
         run.seg,
         from_client,
         ((off + head_len) as u64).saturating_add(body),
+        false,
+    )
+}
+
+/// One chunk of a chunked body, whose chunk-size line starts at payload offset `off` (the
+/// window holds `n` bytes from there): the next chunk-size line starts after its data and
+/// CRLF; after the last chunk (size 0) and its empty line, the next message. A line the
+/// window does not hold whole (split across segments, or longer than
+/// `http::CHUNK_LINE_MAX`), or trailer fields, lose the stream, counted.
+#[inline(always)]
+fn chunk_step<P: Payload, S: Sink>(
+    run: &mut MessageRun<'_, P, S>,
+    state: &mut ConnState,
+    from_client: bool,
+    off: usize,
+    n: usize,
+) -> Step {
+    let w = Window {
+        buf: &*run.window,
+        len: n,
+    };
+    let followed = followed_flag(from_client);
+    let Some((line_len, size)) = http::chunk_line(&w) else {
+        return lose_track(state, run.sink, followed, true);
+    };
+    if size != 0 {
+        let next = ((off + line_len) as u64)
+            .saturating_add(size)
+            .saturating_add(2);
+        return next_message(state, run.seg, from_client, next, true);
+    }
+    // The last chunk: the message ends at the empty line after it. Trailer fields before
+    // that line are not read (a second head scan here is more than the verifier allows).
+    let blank = match (w.at(line_len), w.at(line_len + 1)) {
+        (b'\n', _) => 1,
+        (b'\r', b'\n') => 2,
+        _ => return lose_track(state, run.sink, followed, true),
+    };
+    next_message(
+        state,
+        run.seg,
+        from_client,
+        (off + line_len + blank) as u64,
+        false,
     )
 }
 
 /// The current message ends at payload offset `next`: the next one starts there, in this
-/// segment or a later one, where the stream is followed from.
+/// segment or a later one, where the stream is followed from. With `chunked`, what starts
+/// there is the current message's next chunk-size line.
 #[inline(always)]
-fn next_message(state: &mut ConnState, seg: &Segment, from_client: bool, next: u64) -> Step {
+fn next_message(
+    state: &mut ConnState,
+    seg: &Segment,
+    from_client: bool,
+    next: u64,
+    chunked: bool,
+) -> Step {
     let followed = followed_flag(from_client);
+    let chunk = chunked_flag(from_client);
+    // The flag that says what `msg_seq` points at, once it is set.
+    let kind = if chunked { chunk } else { 0 };
     let len = seg.payload_len as u64;
     let side = side(from_client);
     let pending = state.msg_seq[side];
@@ -453,8 +522,9 @@ fn next_message(state: &mut ConnState, seg: &Segment, from_client: bool, next: u
     {
         // The place where the next message starts went by unseen, not long ago: its segment
         // is probably late (reordered, or lost and sent again), and it stays the place to
-        // read from when it comes. This segment was read from its start meanwhile.
-        return if next < len {
+        // read from when it comes. This segment was read from its start meanwhile; a chunked
+        // body in it cannot be walked, as that needs the place.
+        return if next < len && !chunked {
             Step::Next(next as usize)
         } else {
             Step::Done
@@ -462,8 +532,12 @@ fn next_message(state: &mut ConnState, seg: &Segment, from_client: bool, next: u
     }
     if next < len {
         // Followed again once the segment's last message is read: should the walk stop short,
-        // the segment is not followed from a message already counted.
-        state.flags &= !followed;
+        // the segment is not followed from a message already counted. A chunk-size line's
+        // place is kept all the same, for the next step to know it for one.
+        state.flags = (state.flags & !(followed | chunk)) | kind;
+        if chunked {
+            state.msg_seq[side] = seg.seq.wrapping_add(next as u32);
+        }
         return Step::Next(next as usize);
     }
     let msg_seq = seg.seq.wrapping_add(next as u32);
@@ -471,10 +545,10 @@ fn next_message(state: &mut ConnState, seg: &Segment, from_client: bool, next: u
     // past this segment is not followed. Nor is a place already looked at (this segment came
     // late, after later ones): what starts there was counted or missed already.
     if next - len >= i32::MAX as u64 || seq_before(msg_seq, state.next_seq[side]) {
-        state.flags &= !followed;
+        state.flags &= !(followed | chunk);
     } else {
         state.msg_seq[side] = msg_seq;
-        state.flags |= followed;
+        state.flags = (state.flags & !chunk) | followed | kind;
     }
     Step::Done
 }
@@ -487,9 +561,11 @@ fn lose_track<S: Sink>(state: &mut ConnState, sink: &mut S, followed: u32, count
     if counted {
         sink.count(Counter::ScanIncomplete, 1);
     }
-    state.flags &= !followed;
+    // The chunked flag sits two places above the followed one, on either side.
+    state.flags &= !(followed | (followed << 2));
     Step::Done
 }
+const _: () = assert!(FLAG_CLIENT_FOLLOWED << 2 == FLAG_CLIENT_CHUNKED);
 
 #[inline(always)]
 fn on_request<S: Sink, const N: usize>(

@@ -480,6 +480,60 @@ fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Decimal {
     }
 }
 
+/// The longest chunk-size line read (RFC 9112 §7.1: the size in hex, optional extensions,
+/// CRLF), leading zeros and extensions included: a longer one is not read.
+pub const CHUNK_LINE_MAX: usize = 32;
+
+/// The value of a hex digit, or 16 for any other byte.
+#[inline(always)]
+const fn hex_digit(c: u8) -> u64 {
+    match c {
+        b'0'..=b'9' => (c - b'0') as u64,
+        b'a'..=b'f' => (c - b'a' + 10) as u64,
+        b'A'..=b'F' => (c - b'A' + 10) as u64,
+        _ => 16,
+    }
+}
+
+/// The chunk-size line at window offset 0: the chunk's size and the line's length (its data
+/// starts there). `None` when it is not one, or when the window does not hold all of it: a
+/// size past a u64, a line longer than [`CHUNK_LINE_MAX`], or the window ends before its
+/// `\n` (a bare `\n` ends it too, as for header lines).
+#[inline(always)]
+pub fn chunk_line<const N: usize>(w: &Window<N>) -> Option<(usize, u64)> {
+    // One pass and two flags, no counters: the kernel's verifier walks each byte's few
+    // states once.
+    let mut size = 0u64;
+    let mut digits = false;
+    let mut extensions = false;
+    let mut i = 0;
+    while i < CHUNK_LINE_MAX {
+        let c = w.at(i);
+        if c == b'\n' {
+            return if digits { Some((i + 1, size)) } else { None };
+        }
+        // 0: past the window, or a byte no chunk line holds.
+        if c == 0 {
+            return None;
+        }
+        let d = hex_digit(c);
+        if !extensions && d <= 15 {
+            if size >> 60 != 0 {
+                return None;
+            }
+            size = (size << 4) | d;
+            digits = true;
+        } else if digits {
+            // Extensions (`;name=value`), whitespace and the `\r`, up to the line's end.
+            extensions = true;
+        } else {
+            return None;
+        }
+        i += 1;
+    }
+    None
+}
+
 /// Body length of a message when it is known from its head.
 /// `request_method` is the method of the request a response answers (HEAD responses have no
 /// body whatever their headers say).

@@ -142,7 +142,8 @@ pub struct ConnState {
     pub flags: u32,
     /// Sequence numbers where each side's next message starts, the client's then the
     /// server's (valid when `FLAG_CLIENT_FOLLOWED`, `FLAG_SERVER_FOLLOWED`): where the last
-    /// message whose length was known ends.
+    /// message whose length was known ends, or, in a chunked body (`FLAG_CLIENT_CHUNKED`,
+    /// `FLAG_SERVER_CHUNKED`), where its next chunk-size line starts.
     pub msg_seq: [u32; 2],
     pub _pad: u32,
     pub slots: [InFlight; MAX_IN_FLIGHT],
@@ -159,6 +160,11 @@ pub const FLAG_UPGRADED: u32 = 4;
 pub const FLAG_CLIENT_FOLLOWED: u32 = 8;
 /// `msg_seq[1]` holds where the server's next message starts.
 pub const FLAG_SERVER_FOLLOWED: u32 = 16;
+/// The client's current message has a chunked body and `msg_seq[0]` holds where its next
+/// chunk-size line starts, not a message.
+pub const FLAG_CLIENT_CHUNKED: u32 = 32;
+/// The server's current message has a chunked body: `msg_seq[1]` is its next chunk-size line.
+pub const FLAG_SERVER_CHUNKED: u32 = 64;
 
 /// What a connection that ended (FIN or RST) leaves behind for a while: its sequence numbers,
 /// so that a late copy of its last segments (sent again, or the same packet seen on a second

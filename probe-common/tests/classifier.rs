@@ -1,7 +1,9 @@
 //! The byte-level classifier and head scanner, as pure code.
 
 use probe_common::{
-    http::{Framing, Start, WINDOW, Window, body_len, classify, scan_head},
+    http::{
+        CHUNK_LINE_MAX, Framing, Start, WINDOW, Window, body_len, chunk_line, classify, scan_head,
+    },
     wire::Method,
 };
 
@@ -319,4 +321,45 @@ fn the_first_byte_prefilter_passes_exactly_the_bytes_a_message_can_start_with() 
             });
         assert_eq!(can_start_message(b), starts, "byte {b:#04x}");
     }
+}
+
+fn chunk_line_of(bytes: &[u8]) -> Option<(usize, u64)> {
+    let (buf, len) = window(bytes);
+    chunk_line(&Window { buf: &buf, len })
+}
+
+#[test]
+fn chunk_size_lines_give_the_size_and_where_the_data_starts() {
+    for (line, want) in [
+        (&b"5\r\nhello"[..], Some((3, 5))),
+        (b"1a\r\n", Some((4, 26))),
+        (b"FF\n", Some((3, 255))),
+        (b"0\r\n\r\n", Some((3, 0))),
+        (b"000010\r\n", Some((8, 16))),
+        (b"4;name=\"v\" ; x\r\n", Some((16, 4))),
+        (b"4 \r\n", Some((4, 4))),
+        (b"ffffffffffffffff\r\n", Some((18, u64::MAX))),
+        // Leading zeros do not count toward a u64's 16 digits.
+        (b"00000000000000000001\r\n", Some((22, 1))),
+        // Seventeen significant digits: past a u64.
+        (b"10000000000000000\r\n", None),
+        (b"\r\n", None),
+        (b";ext\r\n", None),
+        (b"g\r\n", None),
+        (b"-1\r\n", None),
+        // The window ends before the line does (the rest is in a later segment).
+        (b"1", None),
+        (b"1\r", None),
+    ] {
+        assert_eq!(
+            chunk_line_of(line),
+            want,
+            "{:?}",
+            String::from_utf8_lossy(line)
+        );
+    }
+    let long = format!("1;{}\r\n", "x".repeat(CHUNK_LINE_MAX));
+    assert_eq!(chunk_line_of(long.as_bytes()), None);
+    let fits = format!("1;{}\r\n", "x".repeat(CHUNK_LINE_MAX - 4));
+    assert_eq!(chunk_line_of(fits.as_bytes()), Some((CHUNK_LINE_MAX, 1)));
 }

@@ -9,9 +9,9 @@ use crate::{
     names::CONNS_ENTRIES,
     packet::{Segment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
     wire::{
-        ConnKey, ConnState, Counter, FLAG_CLIENT_CHUNKED, FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ,
-        FLAG_SERVER_FOLLOWED, FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method,
-        PATH_LEN, Tombstone,
+        CHUNK_AFTER_LAST, ChunkScan, ConnKey, ConnState, Counter, FLAG_CLIENT_CHUNKED,
+        FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ, FLAG_SERVER_FOLLOWED, FLAG_SERVER_SEQ,
+        FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN, Tombstone,
     },
 };
 
@@ -438,6 +438,7 @@ pub fn message_step<P: Payload, S: Sink>(
     let Some(body) = http::body_len(start, head.framing, request_method) else {
         if head.framing == http::Framing::Chunked {
             // Its chunks are walked: the first chunk-size line follows the head.
+            state.chunks[side(from_client)] = ChunkScan::default();
             return next_message(state, run.seg, from_client, (off + head_len) as u64, true);
         }
         // Read-until-close or unreadable: as far as the head tells, the body runs to the
@@ -455,11 +456,11 @@ pub fn message_step<P: Payload, S: Sink>(
     )
 }
 
-/// One chunk of a chunked body, whose chunk-size line starts at payload offset `off` (the
-/// window holds `n` bytes from there): the next chunk-size line starts after its data and
-/// CRLF; after the last chunk (size 0) and its empty line, the next message. A line the
-/// window does not hold whole (split across segments, or longer than
-/// `http::CHUNK_LINE_MAX`), or trailer fields, lose the stream, counted.
+/// One step of the walk through a chunked body, at payload offset `off` (the window holds
+/// `n` bytes from there): a chunk-size line, and the next one starts after its data and CRLF;
+/// or the empty line after the last chunk, and the next message starts after it. A line split
+/// across segments goes on in the next one. A line that is none, longer than
+/// `http::CHUNK_LINE_MAX`, or trailer fields lose the stream, counted.
 #[inline(always)]
 fn chunk_step<P: Payload, S: Sink>(
     run: &mut MessageRun<'_, P, S>,
@@ -472,30 +473,26 @@ fn chunk_step<P: Payload, S: Sink>(
         buf: &*run.window,
         len: n,
     };
-    let followed = followed_flag(from_client);
-    let Some((line_len, size)) = http::chunk_line(&w) else {
-        return lose_track(state, run.sink, followed, true);
+    let scan = &mut state.chunks[side(from_client)];
+    let (next, chunked) = match http::chunk_scan(scan, &w) {
+        http::ChunkStep::Line { len, size } => {
+            let line_end = (off + len) as u64;
+            *scan = ChunkScan::default();
+            if size == 0 {
+                scan.phase = CHUNK_AFTER_LAST;
+                (line_end, true)
+            } else {
+                (line_end.saturating_add(size).saturating_add(2), true)
+            }
+        }
+        http::ChunkStep::End { len } => ((off + len) as u64, false),
+        // The segment ends inside the line.
+        http::ChunkStep::More if off + n == run.seg.payload_len => ((off + n) as u64, true),
+        http::ChunkStep::More | http::ChunkStep::Bad => {
+            return lose_track(state, run.sink, followed_flag(from_client), true);
+        }
     };
-    if size != 0 {
-        let next = ((off + line_len) as u64)
-            .saturating_add(size)
-            .saturating_add(2);
-        return next_message(state, run.seg, from_client, next, true);
-    }
-    // The last chunk: the message ends at the empty line after it. Trailer fields before
-    // that line are not read (a second head scan here is more than the verifier allows).
-    let blank = match (w.at(line_len), w.at(line_len + 1)) {
-        (b'\n', _) => 1,
-        (b'\r', b'\n') => 2,
-        _ => return lose_track(state, run.sink, followed, true),
-    };
-    next_message(
-        state,
-        run.seg,
-        from_client,
-        (off + line_len + blank) as u64,
-        false,
-    )
+    next_message(state, run.seg, from_client, next, chunked)
 }
 
 /// The current message ends at payload offset `next`: the next one starts there, in this

@@ -4,7 +4,10 @@
 //! which masks the index to the window's power-of-two size, so each access is provably in
 //! bounds, and every loop has a constant bound.
 
-use crate::wire::Method;
+use crate::wire::{
+    CHUNK_AFTER_LAST, CHUNK_AFTER_LAST_CR, CHUNK_AT_START, CHUNK_IN_EXTENSIONS, CHUNK_IN_SIZE,
+    ChunkScan, Method,
+};
 
 /// Bytes of a message looked at from its start: request/status line, headers, path prefix.
 pub const WINDOW: usize = 512;
@@ -495,43 +498,73 @@ const fn hex_digit(c: u8) -> u64 {
     }
 }
 
-/// The chunk-size line at window offset 0: the chunk's size and the line's length (its data
-/// starts there). `None` when it is not one, or when the window does not hold all of it: a
-/// size past a u64, a line longer than [`CHUNK_LINE_MAX`], or the window ends before its
-/// `\n` (a bare `\n` ends it too, as for header lines).
+/// What a chunked body holds where its walk goes on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ChunkStep {
+    /// A chunk-size line ends this many bytes into the window; its chunk holds `size` bytes
+    /// (0: the last chunk, whose empty line comes next).
+    Line { len: usize, size: u64 },
+    /// The empty line after the last chunk ends this many bytes in: so does the message.
+    End { len: usize },
+    /// The window ended inside the line: the scan goes on from where it stopped.
+    More,
+    /// Not a chunk-size line (or not the empty line): a size past a u64, a line longer than
+    /// [`CHUNK_LINE_MAX`], a byte no such line holds, or trailer fields (not read).
+    Bad,
+}
+
+/// Walks a chunk-size line (RFC 9112 §7.1: the size in hex, extensions, CRLF or a bare LF),
+/// or the empty line after the last chunk, from window offset 0 and from where `scan` stands
+/// (a line split across segments goes on in the next one).
 #[inline(always)]
-pub fn chunk_line<const N: usize>(w: &Window<N>) -> Option<(usize, u64)> {
-    // One pass and two flags, no counters: the kernel's verifier walks each byte's few
-    // states once.
-    let mut size = 0u64;
-    let mut digits = false;
-    let mut extensions = false;
+pub fn chunk_scan<const N: usize>(scan: &mut ChunkScan, w: &Window<N>) -> ChunkStep {
+    // One pass, the phase a plain value: the kernel's verifier walks each byte's few states
+    // once.
     let mut i = 0;
     while i < CHUNK_LINE_MAX {
+        if i >= w.len {
+            scan.read = scan.read.wrapping_add(i as u32);
+            return ChunkStep::More;
+        }
+        if scan.read as usize + i >= CHUNK_LINE_MAX {
+            return ChunkStep::Bad;
+        }
         let c = w.at(i);
-        if c == b'\n' {
-            return if digits { Some((i + 1, size)) } else { None };
-        }
-        // 0: past the window, or a byte no chunk line holds.
-        if c == 0 {
-            return None;
-        }
-        let d = hex_digit(c);
-        if !extensions && d <= 15 {
-            if size >> 60 != 0 {
-                return None;
+        match scan.phase {
+            CHUNK_AFTER_LAST | CHUNK_AFTER_LAST_CR => {
+                if c == b'\n' {
+                    return ChunkStep::End { len: i + 1 };
+                }
+                if c != b'\r' || scan.phase == CHUNK_AFTER_LAST_CR {
+                    return ChunkStep::Bad;
+                }
+                scan.phase = CHUNK_AFTER_LAST_CR;
             }
-            size = (size << 4) | d;
-            digits = true;
-        } else if digits {
-            // Extensions (`;name=value`), whitespace and the `\r`, up to the line's end.
-            extensions = true;
-        } else {
-            return None;
+            CHUNK_AT_START | CHUNK_IN_SIZE if hex_digit(c) <= 15 => {
+                if scan.size >> 60 != 0 {
+                    return ChunkStep::Bad;
+                }
+                scan.size = (scan.size << 4) | hex_digit(c);
+                scan.phase = CHUNK_IN_SIZE;
+            }
+            CHUNK_AT_START => return ChunkStep::Bad,
+            _ => {
+                if c == b'\n' {
+                    return ChunkStep::Line {
+                        len: i + 1,
+                        size: scan.size,
+                    };
+                }
+                // 0: a byte no chunk line holds.
+                if c == 0 {
+                    return ChunkStep::Bad;
+                }
+                scan.phase = CHUNK_IN_EXTENSIONS;
+            }
         }
         i += 1;
     }
-    None
+    ChunkStep::Bad
 }
 
 /// Body length of a message when it is known from its head.

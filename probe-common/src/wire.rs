@@ -146,8 +146,37 @@ pub struct ConnState {
     /// `FLAG_SERVER_CHUNKED`), where its next chunk-size line starts.
     pub msg_seq: [u32; 2],
     pub _pad: u32,
+    /// Each side's walk through a chunked body, where a chunk-size line (or the empty line
+    /// after the last chunk) is split across segments.
+    pub chunks: [ChunkScan; 2],
     pub slots: [InFlight; MAX_IN_FLIGHT],
 }
+
+/// Where a walk through a chunked body stands inside a chunk-size line, or after the last
+/// chunk's line, when a segment ends there: the next segment goes on from it. All zero: at a
+/// line's start.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkScan {
+    /// The size's hex digits read so far.
+    pub size: u64,
+    /// `CHUNK_AT_START`, `CHUNK_IN_SIZE`, `CHUNK_IN_EXTENSIONS`, `CHUNK_AFTER_LAST`,
+    /// `CHUNK_AFTER_LAST_CR`.
+    pub phase: u32,
+    /// Bytes of the line read in earlier segments (a line is at most `http::CHUNK_LINE_MAX`).
+    pub read: u32,
+}
+
+/// At a chunk-size line's start.
+pub const CHUNK_AT_START: u32 = 0;
+/// Inside the size's hex digits.
+pub const CHUNK_IN_SIZE: u32 = 1;
+/// Past the size: extensions, whitespace, the `\r`.
+pub const CHUNK_IN_EXTENSIONS: u32 = 2;
+/// After the last chunk's line (size 0): the empty line that ends the body is next.
+pub const CHUNK_AFTER_LAST: u32 = 3;
+/// After the `\r` of that empty line.
+pub const CHUNK_AFTER_LAST_CR: u32 = 4;
 
 pub const FLAG_CLIENT_SEQ: u32 = 1;
 pub const FLAG_SERVER_SEQ: u32 = 2;
@@ -394,6 +423,7 @@ mod pod {
     // SAFETY: all of these are #[repr(C)] with explicit padding and integer/array fields only.
     unsafe impl aya::Pod for super::ConnKey {}
     unsafe impl aya::Pod for super::ConnState {}
+    unsafe impl aya::Pod for super::ChunkScan {}
     unsafe impl aya::Pod for super::Tombstone {}
     unsafe impl aya::Pod for super::ExchangeEvent {}
     unsafe impl aya::Pod for super::ConnEndEvent {}
@@ -404,7 +434,9 @@ mod pod {
 // No padding holes: sizes are the sums of the fields.
 const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
 const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
-const _: () = assert!(core::mem::size_of::<ConnState>() == 48 + MAX_IN_FLIGHT * (16 + PATH_LEN));
+const _: () = assert!(core::mem::size_of::<ChunkScan>() == 16);
+const _: () =
+    assert!(core::mem::size_of::<ConnState>() == 48 + 2 * 16 + MAX_IN_FLIGHT * (16 + PATH_LEN));
 const _: () = assert!(core::mem::size_of::<Tombstone>() == 16);
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 24 + 36 + 4 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>() == 8 + 36 + 4);

@@ -2,9 +2,10 @@
 
 use probe_common::{
     http::{
-        CHUNK_LINE_MAX, Framing, Start, WINDOW, Window, body_len, chunk_line, classify, scan_head,
+        CHUNK_LINE_MAX, ChunkStep, Framing, Start, WINDOW, Window, body_len, chunk_scan, classify,
+        scan_head,
     },
-    wire::Method,
+    wire::{CHUNK_AFTER_LAST, ChunkScan, Method},
 };
 
 fn window(bytes: &[u8]) -> ([u8; WINDOW], usize) {
@@ -323,43 +324,99 @@ fn the_first_byte_prefilter_passes_exactly_the_bytes_a_message_can_start_with() 
     }
 }
 
-fn chunk_line_of(bytes: &[u8]) -> Option<(usize, u64)> {
-    let (buf, len) = window(bytes);
-    chunk_line(&Window { buf: &buf, len })
+/// Walks `parts` one after the other, as segments: the steps the walk gave, each part's.
+fn chunk_steps(parts: &[&[u8]]) -> Vec<ChunkStep> {
+    let mut scan = ChunkScan::default();
+    let mut steps = Vec::new();
+    for part in parts {
+        let (buf, len) = window(part);
+        steps.push(chunk_scan(&mut scan, &Window { buf: &buf, len }));
+    }
+    steps
+}
+
+fn chunk_line_of(bytes: &[u8]) -> ChunkStep {
+    chunk_steps(&[bytes])[0]
 }
 
 #[test]
 fn chunk_size_lines_give_the_size_and_where_the_data_starts() {
-    for (line, want) in [
-        (&b"5\r\nhello"[..], Some((3, 5))),
-        (b"1a\r\n", Some((4, 26))),
-        (b"FF\n", Some((3, 255))),
-        (b"0\r\n\r\n", Some((3, 0))),
-        (b"000010\r\n", Some((8, 16))),
-        (b"4;name=\"v\" ; x\r\n", Some((16, 4))),
-        (b"4 \r\n", Some((4, 4))),
-        (b"ffffffffffffffff\r\n", Some((18, u64::MAX))),
+    let line = |len, size| ChunkStep::Line { len, size };
+    for (bytes, want) in [
+        (&b"5\r\nhello"[..], line(3, 5)),
+        (b"1a\r\n", line(4, 26)),
+        (b"FF\n", line(3, 255)),
+        (b"0\r\n\r\n", line(3, 0)),
+        (b"000010\r\n", line(8, 16)),
+        (b"4;name=\"v\" ; x\r\n", line(16, 4)),
+        (b"4 \r\n", line(4, 4)),
+        (b"ffffffffffffffff\r\n", line(18, u64::MAX)),
         // Leading zeros do not count toward a u64's 16 digits.
-        (b"00000000000000000001\r\n", Some((22, 1))),
+        (b"00000000000000000001\r\n", line(22, 1)),
         // Seventeen significant digits: past a u64.
-        (b"10000000000000000\r\n", None),
-        (b"\r\n", None),
-        (b";ext\r\n", None),
-        (b"g\r\n", None),
-        (b"-1\r\n", None),
+        (b"10000000000000000\r\n", ChunkStep::Bad),
+        (b"\r\n", ChunkStep::Bad),
+        (b";ext\r\n", ChunkStep::Bad),
+        (b"g\r\n", ChunkStep::Bad),
+        (b"-1\r\n", ChunkStep::Bad),
         // The window ends before the line does (the rest is in a later segment).
-        (b"1", None),
-        (b"1\r", None),
+        (b"1", ChunkStep::More),
+        (b"1\r", ChunkStep::More),
     ] {
         assert_eq!(
-            chunk_line_of(line),
+            chunk_line_of(bytes),
             want,
             "{:?}",
-            String::from_utf8_lossy(line)
+            String::from_utf8_lossy(bytes)
         );
     }
     let long = format!("1;{}\r\n", "x".repeat(CHUNK_LINE_MAX));
-    assert_eq!(chunk_line_of(long.as_bytes()), None);
+    assert_eq!(chunk_line_of(long.as_bytes()), ChunkStep::Bad);
     let fits = format!("1;{}\r\n", "x".repeat(CHUNK_LINE_MAX - 4));
-    assert_eq!(chunk_line_of(fits.as_bytes()), Some((CHUNK_LINE_MAX, 1)));
+    assert_eq!(chunk_line_of(fits.as_bytes()), line(CHUNK_LINE_MAX, 1));
+}
+
+#[test]
+fn a_chunk_size_line_split_across_segments_goes_on_where_it_stopped() {
+    use ChunkStep::{Line, More};
+    assert_eq!(
+        chunk_steps(&[b"1", b"f\r\n"]),
+        [More, Line { len: 3, size: 0x1f }]
+    );
+    assert_eq!(
+        chunk_steps(&[b"a;x=", b"y\r", b"\ndata"]),
+        [More, More, Line { len: 1, size: 10 }]
+    );
+    // The line's bound holds across segments too.
+    let half = "1;".to_string() + &"x".repeat(CHUNK_LINE_MAX / 2);
+    assert_eq!(
+        chunk_steps(&[half.as_bytes(), half.as_bytes()]),
+        [More, ChunkStep::Bad]
+    );
+}
+
+#[test]
+fn the_empty_line_after_the_last_chunk_ends_the_body() {
+    use ChunkStep::{Bad, End, More};
+    for (parts, want) in [
+        (&[&b"\r\nGET"[..]][..], &[End { len: 2 }][..]),
+        (&[b"\n"], &[End { len: 1 }]),
+        (&[b"\r", b"\nHTTP"], &[More, End { len: 1 }]),
+        // Trailer fields are not read.
+        (&[b"Expires: 0\r\n\r\n"], &[Bad]),
+        (&[b"\r\r\n"], &[Bad]),
+    ] {
+        let mut scan = ChunkScan {
+            phase: CHUNK_AFTER_LAST,
+            ..ChunkScan::default()
+        };
+        let got: Vec<ChunkStep> = parts
+            .iter()
+            .map(|part| {
+                let (buf, len) = window(part);
+                chunk_scan(&mut scan, &Window { buf: &buf, len })
+            })
+            .collect();
+        assert_eq!(got, want, "{parts:?}");
+    }
 }

@@ -142,12 +142,20 @@ fn cases() -> Vec<Case> {
             OK.repeat(2),
             answered(2),
         ),
-        // Chunked: the end is not known from the head; nothing after it is looked for.
+        // Chunked bodies are walked chunk by chunk: "ZZZ" is no chunk-size line, so where the
+        // body ends is lost, and counted.
         case(
             "bogus chunk sizes",
             b"GET /c HTTP/1.1\r\n\r\n".to_vec(),
             b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nxx\r\n-1\r\n\r\n".to_vec(),
-            answered(1),
+            with(answered(1), &[(ScanIncomplete, 1)]),
+        ),
+        // Well-formed chunks, then the next answer in the same write: found after the walk.
+        case(
+            "chunked then pipelined",
+            b"GET /c1 HTTP/1.1\r\n\r\nGET /c2 HTTP/1.1\r\n\r\n".to_vec(),
+            [&b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n4;x=y\r\nwiki\r\n0\r\n\r\n"[..], OK].concat(),
+            answered(2),
         ),
         // 20 in one write: 16 wait, 4 overflow; their 4 answers find none waiting.
         case(

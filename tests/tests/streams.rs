@@ -1,7 +1,8 @@
 //! Messages that start inside a segment, after a body that spans segments: pipelined POSTs
-//! with bodies of a few hundred KB to nginx, and pipelined GETs of files nginx serves, each
-//! batch written at once so that on `lo` (64 KB segments) most messages begin mid-segment and
-//! most segments are nothing but body. Bodies are chosen to look like messages at their
+//! with bodies of a few hundred KB to nginx, pipelined GETs of files nginx serves, and the
+//! same files gzipped as nginx sends them (chunked, chunks of a few KB), each batch written at
+//! once so that on `lo` (64 KB segments) most messages begin mid-segment and most segments
+//! are nothing but body. Bodies are chosen to look like messages at their
 //! segment starts as often as they can (they repeat a request line and a status line). Every
 //! count is exact.
 //!
@@ -9,6 +10,7 @@
 
 use std::{
     net::{IpAddr, Ipv4Addr, SocketAddr},
+    path::PathBuf,
     time::Duration,
 };
 
@@ -72,6 +74,52 @@ for i, want in enumerate(expect):
 c.close()
 "#;
 
+/// argv: host, port, the files' paths. Asks for every file in one write, accepting gzip, then
+/// reads every response; fails unless each is a chunked 200 whose chunks, unzipped, are the
+/// file's bytes (read from argv[3:], the paths on disk after a `--`).
+const GZIP_CLIENT: &str = r#"
+import gzip, socket, sys
+host, port = sys.argv[1], int(sys.argv[2])
+split = sys.argv.index("--")
+paths, files = sys.argv[3:split], sys.argv[split + 1:]
+batch = b"".join(b"GET %s HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n" % p.encode() for p in paths)
+c = socket.create_connection((host, port), timeout=30)
+c.sendall(batch)
+f = c.makefile("rb")
+for path, file in zip(paths, files):
+    status = f.readline()
+    assert status.startswith(b"HTTP/1.1 200"), status
+    headers = []
+    while True:
+        line = f.readline()
+        if line in (b"\r\n", b""):
+            break
+        headers.append(line.lower())
+    assert b"transfer-encoding: chunked\r\n" in headers, headers
+    body = b""
+    while True:
+        size = int(f.readline().split(b";")[0], 16)
+        body += f.read(size)
+        assert f.read(2) == b"\r\n"
+        if size == 0:
+            break
+    assert gzip.decompress(body) == open(file, "rb").read(), path
+c.close()
+"#;
+
+/// Bytes gzip cannot shrink (a xorshift stream), so the compressed body spans segments.
+fn incompressible(len: usize, seed: u64) -> Vec<u8> {
+    let mut x = seed | 1;
+    (0..len)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x as u8
+        })
+        .collect()
+}
+
 fn run_client(ns: &NetNs, path: &str, method: &str, sizes: &[usize], expect: &[i64]) {
     let join = |v: Vec<String>| v.join(",");
     let mut client = ns.command("python3");
@@ -128,7 +176,44 @@ fn pipelined_responses_with_bodies_across_segments(mode: AttachMode) {
     assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
 }
 
+fn pipelined_chunked_responses_across_segments(mode: AttachMode) {
+    let ns = NetNs::new();
+    let files = TempDir::new();
+    let paths: Vec<PathBuf> = (0..PIPELINED)
+        .map(|i| files.path().join(format!("f{i}")))
+        .collect();
+    for (i, path) in paths.iter().enumerate() {
+        std::fs::write(path, incompressible(body_len(i), i as u64)).expect("writing a file");
+    }
+    let config = NginxConfig {
+        files: Some(("/files/", files.path().to_path_buf())),
+        gzip: true,
+        ..NginxConfig::new(&[NGINX])
+    };
+    let nginx = Nginx::start_config(&ns, &config);
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    for _ in 0..BATCHES {
+        let mut client = ns.command("python3");
+        client.args(["-c", GZIP_CLIENT, &NGINX.ip().to_string()]);
+        client.arg(NGINX.port().to_string());
+        client.args((0..PIPELINED).map(|i| format!("/files/f{i}")));
+        client.arg("--").args(&paths);
+        let output = run_to_exit(client, TIMEOUT);
+        assert!(
+            output.status.success(),
+            "the gzip client: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let summary = httptop.stop();
+    let sent = (PIPELINED * BATCHES) as u64;
+    assert_eq!(nginx.access_log_requests() as u64, sent);
+    summary.assert_all_answered(sent);
+    assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+}
+
 httptop_tests::in_each_attach_mode!(
     pipelined_posts_with_bodies_across_segments,
     pipelined_responses_with_bodies_across_segments,
+    pipelined_chunked_responses_across_segments,
 );

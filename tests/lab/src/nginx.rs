@@ -35,6 +35,9 @@ pub struct NginxConfig {
     pub locations: Vec<Location>,
     /// `location PATH { alias DIR/; }`: files served from a directory.
     pub files: Option<(&'static str, PathBuf)>,
+    /// `gzip on` for every type and size: answers to clients that accept gzip are compressed
+    /// as they are sent, so their length is unknown up front and HTTP/1.1 ones are chunked.
+    pub gzip: bool,
 }
 
 /// `location PATH { return STATUS "BODY"; }`
@@ -63,6 +66,7 @@ impl NginxConfig {
                 body: NGINX_BODY,
             }],
             files: None,
+            gzip: false,
         }
     }
 
@@ -97,6 +101,9 @@ impl NginxConfig {
             let _ = writeln!(out, "    keepalive_timeout {}s;", timeout.as_secs());
         }
         let _ = writeln!(out, "    default_type text/plain;");
+        if self.gzip {
+            let _ = writeln!(out, "    gzip on; gzip_types *; gzip_min_length 0;");
+        }
         let _ = writeln!(out, "    server {{");
         let backlog = self
             .backlog

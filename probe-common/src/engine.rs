@@ -9,9 +9,10 @@ use crate::{
     names::CONNS_ENTRIES,
     packet::{Segment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
     wire::{
-        CHUNK_AFTER_LAST, ChunkScan, ConnKey, ConnState, Counter, FLAG_CLIENT_CHUNKED,
-        FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ, FLAG_SERVER_FOLLOWED, FLAG_SERVER_SEQ,
-        FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN, Tombstone,
+        CHUNK_AFTER_LAST, ChunkScan, ConnKey, ConnState, Counter, FLAG_CLIENT_CARRIED,
+        FLAG_CLIENT_CHUNKED, FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ, FLAG_SERVER_FOLLOWED,
+        FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN, START_CARRY,
+        Tombstone,
     },
 };
 
@@ -32,6 +33,10 @@ pub trait Payload {
     /// Copies payload bytes `[off, off + WINDOW)` (fewer at the end) into `dst`; returns how
     /// many were copied, 0 when none could be.
     fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize;
+
+    /// Copies payload bytes from `off` into `dst` from `at` on (`at` below [`START_CARRY`]),
+    /// as many as fit; returns how many were copied.
+    fn load_at(&mut self, off: usize, dst: &mut [u8; WINDOW], at: usize) -> usize;
 
     /// Finds the head's end and framing in a loaded window. The kernel overrides this to run
     /// the same [`http::HeadScan`] steps under `bpf_loop`.
@@ -99,8 +104,6 @@ pub struct Plan {
     pub key: ConnKey,
     /// Payload offset of the first message.
     pub off: usize,
-    /// Bytes of the window already loaded from `off` (0: none).
-    pub loaded: usize,
 }
 
 /// What to do after one message.
@@ -125,7 +128,6 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
 ) {
     if let Some((plan, state)) = begin_segment(seg, payload, window, table, sink, ports, now_ns) {
         let mut off = plan.off;
-        let mut loaded = plan.loaded;
         let mut messages = 0;
         let mut run = MessageRun {
             seg,
@@ -135,7 +137,7 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
             now_ns,
         };
         loop {
-            match message_step(&mut run, &plan.key, state, off, loaded) {
+            match message_step(&mut run, &plan.key, state, off) {
                 Step::Done => break,
                 Step::Next(next) => {
                     messages += 1;
@@ -144,7 +146,6 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
                         break;
                     }
                     off = next;
-                    loaded = 0;
                 }
             }
         }
@@ -246,8 +247,7 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
         first?;
         0
     };
-    let loaded = if off == 0 { n } else { 0 };
-    Some((Plan { key, off, loaded }, state))
+    Some((Plan { key, off }, state))
 }
 
 /// The index of one side in `ConnState::msg_seq`.
@@ -262,6 +262,12 @@ const fn followed_flag(from_client: bool) -> u32 {
     // Shifted, not chosen: no branch for the kernel's verifier to walk both ways.
     FLAG_CLIENT_FOLLOWED << (!from_client as u32)
 }
+/// The flag of `ConnState` saying one side's next message began in the segment before.
+#[inline(always)]
+const fn carried_flag(from_client: bool) -> u32 {
+    FLAG_CLIENT_CARRIED << (!from_client as u32)
+}
+
 /// The flag of `ConnState` saying one side's followed place is a chunk-size line.
 #[inline(always)]
 const fn chunked_flag(from_client: bool) -> u32 {
@@ -271,6 +277,7 @@ const _: () = assert!(
     FLAG_CLIENT_FOLLOWED << 1 == FLAG_SERVER_FOLLOWED
         && FLAG_CLIENT_SEQ << 1 == FLAG_SERVER_SEQ
         && FLAG_CLIENT_CHUNKED << 1 == crate::wire::FLAG_SERVER_CHUNKED
+        && FLAG_CLIENT_CARRIED << 1 == crate::wire::FLAG_SERVER_CARRIED
 );
 
 /// Whether a segment that would start a connection is a late copy of one that ended: its
@@ -364,15 +371,14 @@ pub struct MessageRun<'a, P, S> {
     pub now_ns: u64,
 }
 
-/// Handles the message that starts at payload offset `off` of the segment (the window holds
-/// `loaded` bytes from there, or load them when 0) and says where the next one starts.
+/// Handles the message that starts at payload offset `off` of the segment (after the bytes of
+/// its start carried from the segment before, if any) and says where the next one starts.
 #[inline(always)]
 pub fn message_step<P: Payload, S: Sink>(
     run: &mut MessageRun<'_, P, S>,
     key: &ConnKey,
     state: &mut ConnState,
     off: usize,
-    loaded: usize,
 ) -> Step {
     // A segment flows one way: the key's orientation says which.
     let from_client = run.seg.src_port == key.client_port && run.seg.src_addr == key.client_addr;
@@ -382,23 +388,50 @@ pub fn message_step<P: Payload, S: Sink>(
     // where anything may be.
     let at_next = run.seg.seq.wrapping_add(off as u32) == state.msg_seq[side(from_client)];
     let boundary = (off != 0) | ((state.flags & followed != 0) & at_next);
-    let n = if loaded != 0 {
-        loaded
-    } else {
-        run.payload.load(off, run.window)
-    };
+    let carried = (state.flags & carried_flag(from_client) != 0) & at_next & boundary;
+    state.flags &= !carried_flag(from_client);
+    // The window's first `kept` bytes are a message start carried from the segment before
+    // (none: 0), and the message's time is that segment's. One way through for the kernel's
+    // verifier, carried or not: the length and time come from the state either way.
+    let start = &mut state.starts[side(from_client)];
+    if !carried {
+        start.len = 0;
+        start.seen_ns = run.now_ns;
+    }
+    let kept = start.len as usize & (START_CARRY - 1);
+    let message_ns = start.seen_ns;
+    start.len = 0;
+    run.window[..START_CARRY].copy_from_slice(&start.bytes);
+    let n = kept + run.payload.load_at(off, run.window, kept);
     if (state.flags & chunked_flag(from_client) != 0) & at_next & boundary {
         return chunk_step(run, state, from_client, off, n);
     }
     let Some(start) = classify_loaded(run.window, n) else {
+        if kept != 0 {
+            // A carried start that this segment does not go on: the segment is read alone,
+            // from a place where a message must start only if the carried one was at one.
+            if state.starts[side(from_client)].at_boundary == 0 {
+                state.flags &= !followed;
+            }
+            return Step::Next(off);
+        }
         // Empty lines between messages are ignored (RFC 9112 §2.2); one per step, so a run of
         // them is bounded by the per-segment message limit.
         let blank = blank_line_len(run.window, n);
         if boundary && blank != 0 {
             return next_message(state, run.seg, from_client, (off + blank) as u64, false);
         }
-        // Where the previous message said the next one starts, there is none.
-        return lose_track(state, run.sink, followed, boundary);
+        // A start cut short by the segment's end: carried to the next segment, which says
+        // whether it was one. The first byte and the length stand for a closer look at the
+        // bytes, which is more than the verifier allows here; a wrong guess is undone there.
+        let carry = carry_fits(state, from_client, run.seg.payload_len - off, n)
+            & http::can_start_message(run.window[0]);
+        // Where the previous message said the next one starts, there is none (yet).
+        lose_track(state, run.sink, followed, boundary & !carry);
+        if carry {
+            carry_start(run, state, from_client, n, boundary);
+        }
+        return Step::Done;
     };
     if matches!(start, Start::Request { .. }) != from_client {
         return lose_track(state, run.sink, followed, boundary);
@@ -421,10 +454,10 @@ pub fn message_step<P: Payload, S: Sink>(
     }
     let request_method = match start {
         Start::Request { method, target_off } => {
-            on_request(state, run.sink, &w, method, target_off, run.now_ns);
+            on_request(state, run.sink, &w, method, target_off, message_ns);
             None
         }
-        Start::Response { status } => on_response(state, run.sink, key, status, run.now_ns),
+        Start::Response { status } => on_response(state, run.sink, key, status, message_ns),
     };
     if state.flags & FLAG_UPGRADED != 0 {
         return Step::Done;
@@ -432,14 +465,20 @@ pub fn message_step<P: Payload, S: Sink>(
     let Some(head_len) = head.head_len else {
         // Head longer than the window: where it ends is unknown. With more bytes after it in
         // the segment, later messages there are lost.
-        let more = off + n < run.seg.payload_len;
+        let more = off + n - kept < run.seg.payload_len;
         return lose_track(state, run.sink, followed, more);
     };
     let Some(body) = http::body_len(start, head.framing, request_method) else {
         if head.framing == http::Framing::Chunked {
             // Its chunks are walked: the first chunk-size line follows the head.
             state.chunks[side(from_client)] = ChunkScan::default();
-            return next_message(state, run.seg, from_client, (off + head_len) as u64, true);
+            return next_message(
+                state,
+                run.seg,
+                from_client,
+                (off + head_len - kept) as u64,
+                true,
+            );
         }
         // Read-until-close or unreadable: as far as the head tells, the body runs to the
         // segment's end, and the stream is followed again from the next message that starts
@@ -451,9 +490,53 @@ pub fn message_step<P: Payload, S: Sink>(
         state,
         run.seg,
         from_client,
-        ((off + head_len) as u64).saturating_add(body),
+        ((off + head_len - kept) as u64).saturating_add(body),
         false,
     )
+}
+
+/// Whether the `n` bytes the window holds are all of the segment's `rest` and few enough to
+/// carry. Compared through the connection's state, written and read back: in the kernel a
+/// comparison on the registers themselves would have the verifier track `n` exactly on every
+/// way here, and walk far more states (map memory is not tracked).
+#[inline(always)]
+fn carry_fits(state: &mut ConnState, from_client: bool, rest: usize, n: usize) -> bool {
+    let start = &mut state.starts[side(from_client)];
+    // SAFETY: plain stores to and loads from a live reference's fields; volatile so that the
+    // loads are not folded into the stores.
+    let (len, short) = unsafe {
+        core::ptr::write_volatile(&mut start.len, n as u32);
+        core::ptr::write_volatile(&mut start.at_boundary, (rest - n) as u32);
+        (
+            core::ptr::read_volatile(&start.len),
+            core::ptr::read_volatile(&start.at_boundary),
+        )
+    };
+    (short == 0) & ((len as usize) < START_CARRY)
+}
+
+/// The segment ends inside what may be a message's start, whose `n` bytes the window holds:
+/// they are kept, and the next segment, which must go on from the segment's end, is read
+/// after them. `boundary`: a message had to start there.
+#[inline(always)]
+fn carry_start<P, S>(
+    run: &MessageRun<'_, P, S>,
+    state: &mut ConnState,
+    from_client: bool,
+    n: usize,
+    boundary: bool,
+) {
+    let side = side(from_client);
+    let start = &mut state.starts[side];
+    start.bytes.copy_from_slice(&run.window[..START_CARRY]);
+    start.len = n as u32;
+    start.seen_ns = run.now_ns;
+    start.at_boundary = boundary as u32;
+    let end = run.seg.seq.wrapping_add(run.seg.payload_len as u32);
+    state.msg_seq[side] = end;
+    state.flags = (state.flags & !chunked_flag(from_client))
+        | followed_flag(from_client)
+        | carried_flag(from_client);
 }
 
 /// One step of the walk through a chunked body, at payload offset `off` (the window holds
@@ -704,6 +787,15 @@ impl Payload for SlicePayload<'_> {
         };
         let n = rest.len().min(WINDOW);
         dst[..n].copy_from_slice(&rest[..n]);
+        n
+    }
+
+    fn load_at(&mut self, off: usize, dst: &mut [u8; WINDOW], at: usize) -> usize {
+        let Some(rest) = self.0.get(off..) else {
+            return 0;
+        };
+        let n = rest.len().min(WINDOW - at);
+        dst[at..at + n].copy_from_slice(&rest[..n]);
         n
     }
 }

@@ -149,7 +149,28 @@ pub struct ConnState {
     /// Each side's walk through a chunked body, where a chunk-size line (or the empty line
     /// after the last chunk) is split across segments.
     pub chunks: [ChunkScan; 2],
+    /// Each side's message start that a segment ended in (`FLAG_CLIENT_CARRIED`,
+    /// `FLAG_SERVER_CARRIED`).
+    pub starts: [CarriedStart; 2],
     pub slots: [InFlight; MAX_IN_FLIGHT],
+}
+
+/// Bytes kept of a message start cut short by its segment's end (`GE`, then `T / HTTP/1.1` in
+/// the next segment): fewer than a request line or status line needs to be told for one.
+pub const START_CARRY: usize = 32;
+
+/// The first bytes of a message whose start a segment ended in, read again before the next
+/// segment's bytes.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CarriedStart {
+    pub bytes: [u8; START_CARRY],
+    /// When the segment that held them passed: the message's time.
+    pub seen_ns: u64,
+    /// How many of `bytes` (fewer than [`START_CARRY`]).
+    pub len: u32,
+    /// 1 when they were where a message had to start (the one before ended there), else 0.
+    pub at_boundary: u32,
 }
 
 /// Where a walk through a chunked body stands inside a chunk-size line, or after the last
@@ -194,6 +215,12 @@ pub const FLAG_SERVER_FOLLOWED: u32 = 16;
 pub const FLAG_CLIENT_CHUNKED: u32 = 32;
 /// The server's current message has a chunked body: `msg_seq[1]` is its next chunk-size line.
 pub const FLAG_SERVER_CHUNKED: u32 = 64;
+/// The client's next message started in an earlier segment, which ended at `msg_seq[0]`: its
+/// first bytes are in `starts[0]`.
+pub const FLAG_CLIENT_CARRIED: u32 = 128;
+/// The server's next message started in an earlier segment: its first bytes are in
+/// `starts[1]`.
+pub const FLAG_SERVER_CARRIED: u32 = 256;
 
 /// What a connection that ended (FIN or RST) leaves behind for a while: its sequence numbers,
 /// so that a late copy of its last segments (sent again, or the same packet seen on a second
@@ -424,6 +451,7 @@ mod pod {
     unsafe impl aya::Pod for super::ConnKey {}
     unsafe impl aya::Pod for super::ConnState {}
     unsafe impl aya::Pod for super::ChunkScan {}
+    unsafe impl aya::Pod for super::CarriedStart {}
     unsafe impl aya::Pod for super::Tombstone {}
     unsafe impl aya::Pod for super::ExchangeEvent {}
     unsafe impl aya::Pod for super::ConnEndEvent {}
@@ -435,8 +463,11 @@ mod pod {
 const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
 const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ChunkScan>() == 16);
-const _: () =
-    assert!(core::mem::size_of::<ConnState>() == 48 + 2 * 16 + MAX_IN_FLIGHT * (16 + PATH_LEN));
+const _: () = assert!(core::mem::size_of::<CarriedStart>() == START_CARRY + 16);
+const _: () = assert!(
+    core::mem::size_of::<ConnState>()
+        == 48 + 2 * 16 + 2 * (START_CARRY + 16) + MAX_IN_FLIGHT * (16 + PATH_LEN)
+);
 const _: () = assert!(core::mem::size_of::<Tombstone>() == 16);
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 24 + 36 + 4 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>() == 8 + 36 + 4);

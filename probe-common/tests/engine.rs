@@ -969,3 +969,67 @@ fn a_connection_carries_its_start_and_reports_its_end() {
     c.send_at(true, b"", TCP_FIN, 601, &AllPorts);
     assert_eq!(c.sink.ended, [100, 400]);
 }
+
+/// Exchanges, requests, responses, unmatched responses and scans counted incomplete.
+fn split_counts(c: &Conn) -> (u64, u64, u64, u64, u64) {
+    (
+        c.c(Counter::Exchanges),
+        c.c(Counter::Requests),
+        c.c(Counter::Responses),
+        c.c(Counter::UnmatchedResponses),
+        c.c(Counter::ScanIncomplete),
+    )
+}
+
+#[test]
+fn a_start_split_across_segments_is_carried_to_the_next() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.server(OK5, 5);
+    // On the kept-alive connection: the method cut after two bytes, the status line inside
+    // its version.
+    c.client(b"GE", 10);
+    c.client(b"T /b HTTP/1.1\r\n\r\n", 20);
+    c.server(b"HTTP/1.", 30);
+    c.server(b"1 200 OK\r\nContent-Length: 5\r\n\r\nhello", 40);
+    assert_eq!(split_counts(&c), (2, 2, 2, 0, 0));
+    let e = &c.sink.exchanges[1];
+    assert_eq!((e.path.as_str(), e.method), ("/b", 1));
+    // Timed from the segments that held each message's first bytes.
+    assert_eq!(e.latency_ns, 20);
+}
+
+#[test]
+fn a_pipelined_start_split_after_a_message_is_carried() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\nPROPFIND /x", 0);
+    c.client(b" HTTP/1.1\r\nDepth: 1\r\n\r\nGET /c HTTP/1.1\r\n\r\n", 1);
+    c.server(&[OK5, b"HTTP/1.1 20"].concat(), 2);
+    c.server(
+        &[b"7 Multi-Status\r\nContent-Length: 0\r\n\r\n", OK5].concat(),
+        3,
+    );
+    assert_eq!(split_counts(&c), (3, 3, 3, 0, 0));
+    let paths: Vec<&str> = c.sink.exchanges.iter().map(|e| e.path.as_str()).collect();
+    assert_eq!(paths, ["/a", "/x", "/c"]);
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\nG", 0);
+    c.client(b"ET /b HTTP/1.1\r\n\r\n", 1);
+    c.server(&[OK5, b"H"].concat(), 2);
+    c.server(&OK5[1..], 3);
+    assert_eq!(split_counts(&c), (2, 2, 2, 0, 0));
+}
+
+#[test]
+fn a_carried_start_the_next_segment_does_not_go_on_is_dropped() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.server(OK5, 1);
+    // Looks like a start cut short, but the next segment does not go on with it: it is read
+    // alone, and its request counts.
+    c.client(b"X", 2);
+    c.client(b"\r\nGET /x HTTP/1.1\r\n\r\n", 3);
+    c.server(OK5, 4);
+    assert_eq!(split_counts(&c), (2, 2, 2, 0, 0));
+    assert_eq!(c.sink.exchanges[1].path, "/x");
+}

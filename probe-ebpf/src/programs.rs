@@ -15,7 +15,7 @@ use probe_common::{
     packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST, skip_vlan_tags},
     wire::{
         COUNTER_SLOTS, ConnEndEvent, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS,
-        InFlight, PATH_LEN, PORT_BITMAP_WORDS, Tombstone, histogram_bucket, port_bit,
+        InFlight, PATH_LEN, PORT_BITMAP_WORDS, START_CARRY, Tombstone, histogram_bucket, port_bit,
     },
 };
 
@@ -86,6 +86,8 @@ pub(crate) struct Carry {
 pub(crate) struct Scratch {
     head: [u8; HEAD_LEN],
     window: [u8; WINDOW],
+    /// Where a load after a carried start goes past the window (`load_at`).
+    window_slack: [u8; START_CARRY],
     pub(crate) fresh_conn: ConnState,
     pub(crate) carry: Carry,
     /// The head scanner's state lives in map memory, not on the stack: the verifier does not
@@ -320,9 +322,7 @@ pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
             sink: &mut KernelSink,
             now_ns: carry.now_ns,
         };
-        // The window is loaded again: the lookup's length carried over would be one more
-        // state for the verifier to walk through the step.
-        let step = engine::message_step(&mut run, &key, state, carry.off, 0);
+        let step = engine::message_step(&mut run, &key, state, carry.off);
         if let Step::Next(next) = step {
             if carry.messages + 1 < MAX_MESSAGES_PER_SEGMENT {
                 carry.off = next;
@@ -381,6 +381,37 @@ impl<C: Packet> Payload for SkbPayload<'_, C> {
         // bpf_skb_load_bytes, not the _relative variant: on lo the payload lives in page
         // fragments that the relative helper cannot reach.
         load_bounded(self.ctx, self.base + off, self.len - off, dst)
+    }
+
+    #[inline(always)]
+    fn load_at(&mut self, off: usize, dst: &mut [u8; WINDOW], at: usize) -> usize {
+        if off >= self.len {
+            return 0;
+        }
+        let at = core::hint::black_box(at) & (START_CARRY - 1);
+        let want = self.len - off;
+        let n = if want < WINDOW - at {
+            want
+        } else {
+            WINDOW - at
+        };
+        // As in load_bounded: the verifier must see both bounds on the registers passed. It
+        // cannot tell that at + n stays within the window, only within it and its slack.
+        let n = core::hint::black_box(n);
+        if n == 0 || n > WINDOW {
+            return 0;
+        }
+        // SAFETY: dst is always `Scratch::window` (the only window there is), followed by
+        // `Scratch::window_slack`: at + n is within both.
+        let ret = unsafe {
+            bpf_skb_load_bytes(
+                self.ctx.skb().skb.cast(),
+                (self.base + off) as u32,
+                dst.as_mut_ptr().add(at).cast(),
+                n as u32,
+            )
+        };
+        if ret == 0 { n } else { 0 }
     }
 
     #[inline(always)]

@@ -300,6 +300,40 @@ fn late_copies_after_the_close_count_once(mode: AttachMode) {
     );
 }
 
+fn starts_split_across_frames_are_carried(mode: AttachMode) {
+    let mut kernel = fresh(mode);
+    run(&kernel, &v4(true, 1, ACK, GET));
+    run(&kernel, &v4(false, 500, ACK, OK));
+    // On the kept-alive connection: `GE` then `T /…`, and a status line cut inside its
+    // version; then a pipelined request whose start the frame cuts after `PROP`.
+    let next = 1 + GET.len() as u32;
+    run(&kernel, &v4(true, next, ACK, b"GE"));
+    run(&kernel, &v4(true, next + 2, ACK, b"T /b HTTP/1.1\r\n\r\n"));
+    let answered = 500 + OK.len() as u32;
+    run(&kernel, &v4(false, answered, ACK, &OK[..7]));
+    run(&kernel, &v4(false, answered + 7, ACK, &OK[7..]));
+    let next = next + 2 + 17;
+    run(
+        &kernel,
+        &v4(true, next, ACK, b"GET /c HTTP/1.1\r\n\r\nPROP"),
+    );
+    run(
+        &kernel,
+        &v4(true, next + 23, ACK, b"FIND /d HTTP/1.1\r\n\r\n"),
+    );
+    let c = counts(&kernel);
+    assert_eq!(
+        (c.requests, c.responses, c.exchanges, c.unmatched),
+        (4, 2, 2, 0)
+    );
+    let events = exchanges(&mut kernel);
+    let got: Vec<(Option<&str>, &str)> = events
+        .iter()
+        .map(|e| (e.method.as_ref().map(|m| m.as_str()), e.path.as_str()))
+        .collect();
+    assert_eq!(got, [(Some("GET"), "/index.html?x=1"), (Some("GET"), "/b")]);
+}
+
 fn rst_expires_the_outstanding_request(mode: AttachMode) {
     let kernel = fresh(mode);
     run(&kernel, &v4(true, 1, ACK, GET));
@@ -397,6 +431,7 @@ httptop_tests::in_each_attach_mode!(
     ipv6_behind_extension_headers,
     extension_methods_pair_with_their_names,
     late_copies_after_the_close_count_once,
+    starts_split_across_frames_are_carried,
     vlan_tagged_frames,
     qinq_tagged_frames,
     pipelined_messages_in_one_frame_each_count,

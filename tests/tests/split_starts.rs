@@ -1,0 +1,106 @@
+//! Message starts cut by a segment's end: a client that writes `GE`, waits, then writes
+//! `T /… HTTP/1.1` (and the same after a pipelined request in one write), and a server that
+//! writes `HTTP/1.`, waits, then the rest of its status line. On a kept-alive connection,
+//! whose previous messages' ends are known, each start is carried to the next segment; every
+//! count is exact.
+//!
+//! Root only: run through `cargo xtask test`.
+
+use std::{net::SocketAddr, time::Duration};
+
+use httptop_tests::{AttachMode, Httptop, NetNs, python_script_server, run_to_exit};
+
+/// Split requests per connection (after a whole first one), and connections.
+const SPLIT: usize = 10;
+const CONNECTIONS: usize = 3;
+
+/// Answers each request head on a connection, its status line written in two parts with a
+/// pause between (two segments: TCP_NODELAY). Says `ready` on stderr.
+const SPLITTING_SERVER: &str = r#"
+import socket, sys, threading, time
+def serve(c):
+    c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    data = b""
+    first = True
+    while True:
+        while b"\r\n\r\n" not in data:
+            chunk = c.recv(4096)
+            if not chunk:
+                c.close()
+                return
+            data += chunk
+        data = data[data.index(b"\r\n\r\n") + 4:]
+        answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+        if first:
+            c.sendall(answer)
+            first = False
+        else:
+            c.sendall(answer[:7])
+            time.sleep(0.02)
+            c.sendall(answer[7:])
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(16)
+print("ready", file=sys.stderr, flush=True)
+while True:
+    threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
+"#;
+
+/// argv: host, port, split requests. One whole request, then each split after `GE`, then two
+/// pipelined in one write with the second's start cut after `G`; reads every answer.
+const SPLITTING_CLIENT: &str = r#"
+import socket, sys, time
+host, port, split = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+c = socket.create_connection((host, port), timeout=10)
+c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+f = c.makefile("rb")
+def answer():
+    assert f.readline().startswith(b"HTTP/1.1 200"), "status"
+    while f.readline() != b"\r\n":
+        pass
+    assert f.read(2) == b"ok"
+c.sendall(b"GET /first HTTP/1.1\r\nHost: h\r\n\r\n")
+answer()
+for i in range(split):
+    c.sendall(b"GE")
+    time.sleep(0.02)
+    c.sendall(b"T /split/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i)
+    answer()
+c.sendall(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\nG")
+time.sleep(0.02)
+c.sendall(b"ET /q HTTP/1.1\r\nHost: h\r\n\r\n")
+answer()
+answer()
+c.close()
+"#;
+
+fn starts_split_across_segments_count_once(mode: AttachMode) {
+    let ns = NetNs::new();
+    let server: SocketAddr = "127.0.0.1:8080".parse().expect("a literal address");
+    let _server = python_script_server(
+        &ns,
+        "python3",
+        SPLITTING_SERVER,
+        server,
+        "the splitting server",
+    );
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    for _ in 0..CONNECTIONS {
+        let mut client = ns.command("python3");
+        client.args(["-c", SPLITTING_CLIENT, &server.ip().to_string()]);
+        client.args([server.port().to_string(), SPLIT.to_string()]);
+        let output = run_to_exit(client, Duration::from_secs(30));
+        assert!(
+            output.status.success(),
+            "the splitting client: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let summary = httptop.stop();
+    let sent = (CONNECTIONS * (SPLIT + 3)) as u64;
+    summary.assert_all_answered(sent);
+    assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+}
+
+httptop_tests::in_each_attach_mode!(starts_split_across_segments_count_once);

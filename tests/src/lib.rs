@@ -33,7 +33,9 @@ pub use clients::{KeepAlive, curl_get, curl_status, keep_alive_client, pipelinin
 pub use httptop::{Counts, Httptop, PINNED, Summary};
 pub use netns::{NetNs, Veth};
 pub use process::run_to_exit;
-pub use servers::{Location, NGINX_BODY, Nginx, NginxConfig, PythonServer, python_script_server};
+pub use servers::{
+    Location, NGINX_BODY, Nginx, NginxConfig, PythonServer, python_listener, python_script_server,
+};
 pub use tshark::{Truth, tshark_truth};
 
 pub use ::httptop::kernel::AttachMode;

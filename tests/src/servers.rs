@@ -86,6 +86,35 @@ impl PythonServer {
     }
 }
 
+/// What a python server script starts with to be given to [`python_listener`]: the imports it
+/// may need, `s` listening on the address of its two arguments (host, port), and `ready` said.
+const PYTHON_LISTENING: &str = r#"
+import socket, sys, threading, time
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind((sys.argv[1], int(sys.argv[2])))
+s.listen(64)
+print("ready", file=sys.stderr, flush=True)
+"#;
+
+/// A python3 server whose script, `serve`, goes on from a socket `s` already listening on
+/// `addr` ([`PYTHON_LISTENING`]); stopped on drop.
+#[track_caller]
+pub fn python_listener(
+    ns: &NetNs,
+    serve: &str,
+    addr: SocketAddr,
+    what: &str,
+) -> httptop_lab::ChildGuard {
+    python_script_server(
+        ns,
+        "python3",
+        &format!("{PYTHON_LISTENING}{serve}"),
+        addr,
+        what,
+    )
+}
+
 /// A server written as a python script, run by `python` inside `ns` with the address to listen
 /// on as its two arguments (host, port); started once it says `ready` on stderr, stopped on drop.
 #[track_caller]

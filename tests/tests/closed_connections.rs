@@ -8,20 +8,14 @@
 
 use std::net::SocketAddr;
 
-use httptop_tests::{AttachMode, Httptop, NetNs, Veth, curl_get, python_script_server};
+use httptop_tests::{AttachMode, Httptop, NetNs, Veth, curl_get, python_listener};
 
 const CONNECTIONS: u64 = 20;
 const BRIDGE: &str = "br-http";
 
 /// One response per connection, written corked and then closed: the kernel sends the data and
-/// the FIN in one segment. Says `ready` on stderr.
+/// the FIN in one segment.
 const CLOSING_SERVER: &str = r#"
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(64)
-print("ready", file=sys.stderr, flush=True)
 while True:
     c = s.accept()[0]
     data = b""
@@ -56,13 +50,7 @@ fn copies_after_the_close_on_a_bridged_veth_count_once(mode: AttachMode) {
     let veth = Veth::connect(&server_ns, &client_ns);
     bridge_the_server_end(&server_ns, &veth);
     let server = SocketAddr::new(Veth::SERVER_V4.into(), 8080);
-    let _server = python_script_server(
-        &server_ns,
-        "python3",
-        CLOSING_SERVER,
-        server,
-        "the closing server",
-    );
+    let _server = python_listener(&server_ns, CLOSING_SERVER, server, "the closing server");
     let httptop = Httptop::attach_in(mode, &server_ns, &["--top", "50"]);
     curl_get(
         &client_ns,

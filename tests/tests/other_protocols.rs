@@ -9,23 +9,15 @@ use std::{
     time::Duration,
 };
 
-use httptop_tests::{
-    AttachMode, Httptop, NetNs, Nginx, curl_get, python_script_server, run_to_exit,
-};
+use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, curl_get, python_listener, run_to_exit};
 
 const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const OTHER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8554);
 const TIMEOUT: Duration = Duration::from_secs(30);
 const CURLS: u64 = 3;
 
-/// Answers each connection's first line with an RTSP-style status line; says `ready` on stderr.
+/// Answers each connection's first line with an RTSP-style status line.
 const LINE_SERVER: &str = r#"
-import socket, sys
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(8)
-print("ready", file=sys.stderr, flush=True)
 while True:
     c = s.accept()[0]
     c.recv(4096)
@@ -48,7 +40,7 @@ for line in [b"OPTIONS rtsp://127.0.0.1:8554/stream RTSP/1.0\r\nCSeq: 1\r\n\r\n"
 fn request_lines_of_other_protocols_count_nothing(mode: AttachMode) {
     let ns = NetNs::new();
     let _nginx = Nginx::start(&ns, &[NGINX]);
-    let _server = python_script_server(&ns, "python3", LINE_SERVER, OTHER, "the line server");
+    let _server = python_listener(&ns, LINE_SERVER, OTHER, "the line server");
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     let mut client = ns.command("python3");
     client.args(["-c", LINE_CLIENT, &OTHER.ip().to_string()]);

@@ -8,16 +8,15 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use httptop_tests::{AttachMode, Httptop, NetNs, python_script_server, run_to_exit};
+use httptop_tests::{AttachMode, Httptop, NetNs, python_listener, run_to_exit};
 
 /// Split requests per connection (after a whole first one), and connections.
 const SPLIT: usize = 10;
 const CONNECTIONS: usize = 3;
 
 /// Answers each request head on a connection, its status line written in two parts with a
-/// pause between (two segments: TCP_NODELAY). Says `ready` on stderr.
+/// pause between (two segments: TCP_NODELAY).
 const SPLITTING_SERVER: &str = r#"
-import socket, sys, threading, time
 def serve(c):
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     data = b""
@@ -38,11 +37,6 @@ def serve(c):
             c.sendall(answer[:7])
             time.sleep(0.02)
             c.sendall(answer[7:])
-s = socket.socket()
-s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-s.bind((sys.argv[1], int(sys.argv[2])))
-s.listen(16)
-print("ready", file=sys.stderr, flush=True)
 while True:
     threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
 "#;
@@ -78,13 +72,7 @@ c.close()
 fn starts_split_across_segments_count_once(mode: AttachMode) {
     let ns = NetNs::new();
     let server: SocketAddr = "127.0.0.1:8080".parse().expect("a literal address");
-    let _server = python_script_server(
-        &ns,
-        "python3",
-        SPLITTING_SERVER,
-        server,
-        "the splitting server",
-    );
+    let _server = python_listener(&ns, SPLITTING_SERVER, server, "the splitting server");
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     for _ in 0..CONNECTIONS {
         let mut client = ns.command("python3");

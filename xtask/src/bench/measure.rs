@@ -1,7 +1,7 @@
 //! What the bench reads from the kernel: BPF run-time statistics of httptop's programs, the
 //! memory of its maps, and the CPU time and memory of a process.
 
-use std::{collections::BTreeMap, fs, process::Command, time::Instant};
+use std::{collections::BTreeMap, fs, path::Path, process::Command, time::Instant};
 
 use anyhow::{Context as _, Result, bail};
 use probe_common::names;
@@ -100,6 +100,19 @@ fn bpftool_json(object: &str) -> Result<Vec<Value>> {
 pub struct RunStats {
     pub run_time_ns: u64,
     pub run_cnt: u64,
+}
+
+/// The instructions the kernel's verifier processed to load program `name`, as httptop's log
+/// file `log` says (`BPF program NAME loaded: Some(N) instructions verified`); `None` when it
+/// does not say (a kernel that does not report it).
+pub fn verified_instructions(log: &Path, name: &str) -> Result<Option<u64>> {
+    let text = fs::read_to_string(log)
+        .with_context(|| format!("reading httptop's log {}", log.display()))?;
+    let prefix = format!("BPF program {name} loaded: Some(");
+    Ok(text.lines().rev().find_map(|line| {
+        let rest = &line[line.find(&prefix)? + prefix.len()..];
+        rest[..rest.find(')')?].parse().ok()
+    }))
 }
 
 /// The statistics of httptop's two programs, as held by process `pid`.

@@ -9,7 +9,7 @@ use crate::bench::{
     load,
     measure::{
         Attach, BpfStatsEnabled, FilterCost, HEADERS_ONLY, PAIRING_ONLY, ProcessSample,
-        ProgramStats, RETURN_AT_ONCE, RunStats,
+        ProgramStats, RETURN_AT_ONCE, RunStats, verified_instructions,
     },
     report::{Check, Figure, Row},
 };
@@ -73,6 +73,8 @@ struct HttpPhase {
     cost: FilterCost,
     requests: u64,
     process_ns: f64,
+    /// The instructions the verifier processed to load the entry and the message program.
+    verified: [Option<u64>; 2],
 }
 
 impl HttpPhase {
@@ -89,14 +91,22 @@ fn measure_mode(
     http: &mut Vec<HttpPhase>,
     bulk: &mut Vec<(FilterCost, u64)>,
 ) -> Result<()> {
-    let httptop = bench.headless(&format!("filter-{}", attach.name()), &attach.args())?;
+    let name = format!("filter-{}", attach.name());
+    let httptop = bench.headless(&name, &attach.args())?;
     let pid = httptop.pid();
+    let (entry, message) = attach.programs();
+    let log = bench.log_file(&name);
+    let verified = [
+        verified_instructions(&log, entry)?,
+        verified_instructions(&log, message)?,
+    ];
     let (before, process) = (ProgramStats::read(pid, attach)?, ProcessSample::read(pid)?);
     let wrk = bench.wrk(bench.plan.filter_phase)?;
     http.push(HttpPhase {
         cost: ProgramStats::read(pid, attach)?.since(&before),
         requests: wrk.requests,
         process_ns: ProcessSample::read(pid)?.cpu_ns_since(&process),
+        verified,
     });
 
     let before = ProgramStats::read(pid, attach)?;
@@ -191,7 +201,9 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
              returns) and `--bench-control-filter {pairing}` (program `{pairing_program}`: the same headers, then, \
              taking the lower port as the server's and reading no payload byte, the connection's state in the same \
              hash map as httptop's, the request's time kept, the response paired with it and the exchange sent \
-             through the same ring buffer: the least a filter that pairs in the kernel does).",
+             through the same ring buffer: the least a filter that pairs in the kernel does). The verifier's \
+             instruction counts are from httptop's log of each mode's run (`BPF program NAME loaded: Some(N) \
+             instructions verified`): the work of proving the programs safe, of its 1M limit.",
             secs = bench.plan.filter_phase.as_secs(),
             null = RETURN_AT_ONCE.0,
             null_program = RETURN_AT_ONCE.1,
@@ -220,6 +232,21 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
 fn mode_rows(attach: Attach, http: &[HttpPhase], bulk: &[(FilterCost, u64)]) -> Vec<Row> {
     let mode = attach.name();
     let of_http = |f: &dyn Fn(&HttpPhase) -> f64| -> Vec<f64> { http.iter().map(f).collect() };
+    let (entry, message) = attach.programs();
+    // A kernel that does not report it gives no row rather than a 0.
+    let verified = |program: usize, name: &str| {
+        let counts: Option<Vec<f64>> = http
+            .iter()
+            .map(|p| p.verified[program].map(|n| n as f64))
+            .collect();
+        counts.map(|counts| {
+            Row::new(
+                format!("--attach {mode}: instructions the verifier processed to load {name}"),
+                "insns",
+                counts,
+            )
+        })
+    };
     let of_bulk = |f: &dyn Fn(&FilterCost, u64) -> f64| -> Vec<f64> {
         bulk.iter().map(|(cost, sent)| f(cost, *sent)).collect()
     };
@@ -274,4 +301,8 @@ fn mode_rows(attach: Attach, http: &[HttpPhase], bulk: &[(FilterCost, u64)]) -> 
             of_bulk(&|_, bytes| bytes as f64 / MIB),
         ),
     ]
+    .into_iter()
+    .chain(verified(0, entry))
+    .chain(verified(1, message))
+    .collect()
 }

@@ -31,8 +31,12 @@ pub const MAX_MESSAGES_PER_SEGMENT: usize = 2 * MAX_IN_FLIGHT;
 /// Source of a segment's payload bytes.
 pub trait Payload {
     /// Copies payload bytes `[off, off + WINDOW)` (fewer at the end) into `dst`; returns how
-    /// many were copied, 0 when none could be.
-    fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize;
+    /// many were copied, 0 when none could be. The kernel overrides this with a load the
+    /// verifier bounds more simply.
+    #[inline(always)]
+    fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize {
+        self.load_at(off, dst, 0)
+    }
 
     /// Copies payload bytes from `off` into `dst` from `at` on (`at` below [`START_CARRY`]),
     /// as many as fit; returns how many were copied.
@@ -497,8 +501,10 @@ pub fn message_step<P: Payload, S: Sink>(
 
 /// Whether the `n` bytes the window holds are all of the segment's `rest` and few enough to
 /// carry. Compared through the connection's state, written and read back: in the kernel a
-/// comparison on the registers themselves would have the verifier track `n` exactly on every
-/// way here, and walk far more states (map memory is not tracked).
+/// comparison on the registers themselves has the verifier track `n` exactly on every way
+/// here (763k instructions verified instead of 655k; map memory is not tracked). The two
+/// fields are free to use: the carried start was consumed above, and [`carry_start`] sets
+/// them again.
 #[inline(always)]
 fn carry_fits(state: &mut ConnState, from_client: bool, rest: usize, n: usize) -> bool {
     let start = &mut state.starts[side(from_client)];
@@ -781,15 +787,6 @@ pub fn evictions<K>(live: usize, evictable: &mut [(u64, K)]) -> usize {
 pub struct SlicePayload<'a>(pub &'a [u8]);
 
 impl Payload for SlicePayload<'_> {
-    fn load(&mut self, off: usize, dst: &mut [u8; WINDOW]) -> usize {
-        let Some(rest) = self.0.get(off..) else {
-            return 0;
-        };
-        let n = rest.len().min(WINDOW);
-        dst[..n].copy_from_slice(&rest[..n]);
-        n
-    }
-
     fn load_at(&mut self, off: usize, dst: &mut [u8; WINDOW], at: usize) -> usize {
         let Some(rest) = self.0.get(off..) else {
             return 0;

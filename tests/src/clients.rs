@@ -170,3 +170,21 @@ impl Connection {
         line
     }
 }
+
+/// Runs a client written as a python script to its end inside `ns` (`python -c SCRIPT ARGS…`),
+/// within `timeout`; panics with its stderr unless it exits 0.
+#[track_caller]
+pub fn python_client<I, A>(ns: &NetNs, python: &str, script: &str, args: I, timeout: Duration)
+where
+    I: IntoIterator<Item = A>,
+    A: AsRef<std::ffi::OsStr>,
+{
+    let mut client = ns.command(python);
+    client.args(["-c", script]).args(args);
+    let output = crate::run_to_exit(client, timeout);
+    assert!(
+        output.status.success(),
+        "the python client: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}

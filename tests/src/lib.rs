@@ -29,7 +29,9 @@ use std::{
     path::{Path, PathBuf},
 };
 
-pub use clients::{KeepAlive, curl_get, curl_status, keep_alive_client, pipelining_client};
+pub use clients::{
+    KeepAlive, curl_get, curl_status, keep_alive_client, pipelining_client, python_client,
+};
 pub use httptop::{Counts, Httptop, PINNED, Summary};
 pub use netns::{NetNs, Veth};
 pub use process::run_to_exit;

@@ -9,7 +9,7 @@ use std::{
     time::Duration,
 };
 
-use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, curl_get, python_listener, run_to_exit};
+use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, curl_get, python_client, python_listener};
 
 const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const OTHER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8554);
@@ -42,15 +42,8 @@ fn request_lines_of_other_protocols_count_nothing(mode: AttachMode) {
     let _nginx = Nginx::start(&ns, &[NGINX]);
     let _server = python_listener(&ns, LINE_SERVER, OTHER, "the line server");
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
-    let mut client = ns.command("python3");
-    client.args(["-c", LINE_CLIENT, &OTHER.ip().to_string()]);
-    client.arg(OTHER.port().to_string());
-    let output = run_to_exit(client, TIMEOUT);
-    assert!(
-        output.status.success(),
-        "the line client: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args = [OTHER.ip().to_string(), OTHER.port().to_string()];
+    python_client(&ns, "python3", LINE_CLIENT, args, TIMEOUT);
     curl_get(&ns, &format!("http://{NGINX}/"), CURLS as usize);
     let summary = httptop.stop();
     // curl's requests alone: nothing counted on the other port, nothing expired.

@@ -8,7 +8,7 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use httptop_tests::{AttachMode, Httptop, NetNs, python_listener, run_to_exit};
+use httptop_tests::{AttachMode, Httptop, NetNs, python_client, python_listener};
 
 /// Split requests per connection (after a whole first one), and connections.
 const SPLIT: usize = 10;
@@ -75,14 +75,17 @@ fn starts_split_across_segments_count_once(mode: AttachMode) {
     let _server = python_listener(&ns, SPLITTING_SERVER, server, "the splitting server");
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     for _ in 0..CONNECTIONS {
-        let mut client = ns.command("python3");
-        client.args(["-c", SPLITTING_CLIENT, &server.ip().to_string()]);
-        client.args([server.port().to_string(), SPLIT.to_string()]);
-        let output = run_to_exit(client, Duration::from_secs(30));
-        assert!(
-            output.status.success(),
-            "the splitting client: {}",
-            String::from_utf8_lossy(&output.stderr)
+        let args = [
+            server.ip().to_string(),
+            server.port().to_string(),
+            SPLIT.to_string(),
+        ];
+        python_client(
+            &ns,
+            "python3",
+            SPLITTING_CLIENT,
+            args,
+            Duration::from_secs(30),
         );
     }
     let summary = httptop.stop();

@@ -14,7 +14,7 @@ use std::{
     time::Duration,
 };
 
-use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, NginxConfig, TempDir, run_to_exit};
+use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, NginxConfig, TempDir, python_client};
 
 const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -122,18 +122,15 @@ fn incompressible(len: usize, seed: u64) -> Vec<u8> {
 
 fn run_client(ns: &NetNs, path: &str, method: &str, sizes: &[usize], expect: &[i64]) {
     let join = |v: Vec<String>| v.join(",");
-    let mut client = ns.command("python3");
-    client.args(["-c", CLIENT, &NGINX.ip().to_string()]);
-    client.arg(NGINX.port().to_string());
-    client.args([path, method]);
-    client.arg(join(sizes.iter().map(|s| s.to_string()).collect()));
-    client.arg(join(expect.iter().map(|s| s.to_string()).collect()));
-    let output = run_to_exit(client, TIMEOUT);
-    assert!(
-        output.status.success(),
-        "the pipelining client: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args = [
+        NGINX.ip().to_string(),
+        NGINX.port().to_string(),
+        path.to_owned(),
+        method.to_owned(),
+        join(sizes.iter().map(|s| s.to_string()).collect()),
+        join(expect.iter().map(|s| s.to_string()).collect()),
+    ];
+    python_client(ns, "python3", CLIENT, args, TIMEOUT);
 }
 
 fn pipelined_posts_with_bodies_across_segments(mode: AttachMode) {
@@ -193,17 +190,12 @@ fn pipelined_chunked_responses_across_segments(mode: AttachMode) {
     let nginx = Nginx::start_config(&ns, &config);
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     for _ in 0..BATCHES {
-        let mut client = ns.command("python3");
-        client.args(["-c", GZIP_CLIENT, &NGINX.ip().to_string()]);
-        client.arg(NGINX.port().to_string());
-        client.args((0..PIPELINED).map(|i| format!("/files/f{i}")));
-        client.arg("--").args(&paths);
-        let output = run_to_exit(client, TIMEOUT);
-        assert!(
-            output.status.success(),
-            "the gzip client: {}",
-            String::from_utf8_lossy(&output.stderr)
-        );
+        let args = [NGINX.ip().to_string(), NGINX.port().to_string()]
+            .into_iter()
+            .chain((0..PIPELINED).map(|i| format!("/files/f{i}")))
+            .chain(["--".to_owned()])
+            .chain(paths.iter().map(|p| p.display().to_string()));
+        python_client(&ns, "python3", GZIP_CLIENT, args, TIMEOUT);
     }
     let summary = httptop.stop();
     let sent = (PIPELINED * BATCHES) as u64;

@@ -10,7 +10,7 @@ use std::{
     time::Duration,
 };
 
-use httptop_tests::{AttachMode, Httptop, NetNs, python_script_server, run_to_exit};
+use httptop_tests::{AttachMode, Httptop, NetNs, python_client, python_script_server};
 
 const SERVER: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8765);
 /// The interpreter the Debian package installs its modules for (a PATH python3 may be another).
@@ -57,15 +57,12 @@ fn websocket_upgrades_are_exchanges_and_their_frames_never_count(mode: AttachMod
         "the websockets echo server",
     );
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
-    let mut client = ns.command(PYTHON);
-    client.args(["-c", CLIENT, &format!("ws://{SERVER}/chat")]);
-    client.args([CONNECTIONS.to_string(), MESSAGES.to_string()]);
-    let output = run_to_exit(client, TIMEOUT);
-    assert!(
-        output.status.success(),
-        "the websockets client: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let args = [
+        format!("ws://{SERVER}/chat"),
+        CONNECTIONS.to_string(),
+        MESSAGES.to_string(),
+    ];
+    python_client(&ns, PYTHON, CLIENT, args, TIMEOUT);
     let summary = httptop.stop();
     // One exchange per connection, all of them answered: nothing interim, expired, unmatched or
     // left undelimited.

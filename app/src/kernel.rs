@@ -26,9 +26,9 @@ use probe_common::{
 };
 
 use crate::{
-    model::{ConnectionEnd, Event, KernelTotals, NetnsId},
+    model::{Event, KernelTotals, NetnsId},
     netns::SharedNetns,
-    records::{connection_end, model_event, totals_from_counters},
+    records::{connection_end, model_event, totals_from_counters, unsent_record},
 };
 
 pub mod owners;
@@ -246,8 +246,9 @@ pub struct Kernel {
     swept_expired: u64,
     /// Outstanding requests found by the last sweep.
     in_flight: u64,
-    /// Connections the sweep removed, handed out with the next events.
-    swept_ends: Vec<ConnectionEnd>,
+    /// What the sweep removed (the exchanges of responses still being received, then the
+    /// connections' ends), handed out with the next events.
+    swept: Vec<Event>,
     /// The network namespace of the taps: `None` for httptop's own. Its events carry
     /// `netns_id`.
     space: Option<SharedNetns>,
@@ -704,7 +705,7 @@ impl Kernel {
             _stats,
             swept_expired: 0,
             in_flight: 0,
-            swept_ends: Vec::new(),
+            swept: Vec::new(),
             space: None,
             netns_id: NetnsId::OWN,
         })
@@ -726,10 +727,13 @@ impl Kernel {
                 n += 1;
             }
         }
-        n += self.swept_ends.len();
-        for mut end in self.swept_ends.drain(..) {
-            end.netns = netns;
-            f(Event::ConnectionEnded(end));
+        n += self.swept.len();
+        for mut event in self.swept.drain(..) {
+            match &mut event {
+                Event::Exchange(e) => e.netns = netns,
+                Event::ConnectionEnded(end) => end.netns = netns,
+            }
+            f(event);
         }
         n
     }
@@ -793,7 +797,9 @@ impl Kernel {
             |key: &ConnKey, state: &ConnState| {
                 connections += 1;
                 match engine::expire_idle(state, now_ns, timeout_ns) {
-                    Some(expired) => stale.push((*key, state.start_ns, expired)),
+                    Some(expired) => {
+                        stale.push((*key, state.start_ns, expired, unsent_record(key, state)))
+                    }
                     None => {
                         in_flight += u64::from(state.outstanding());
                         if engine::evictable(state) {
@@ -805,12 +811,14 @@ impl Kernel {
         )
         .map_err(io_err("reading the connection table"))?;
         let mut swept = Swept::default();
-        for (key, start_ns, expired) in stale {
+        for (key, start_ns, expired, unsent) in stale {
             // Count only what this call removed: the kernel may have removed it first (FIN).
             if conns.remove(&key).is_ok() {
                 swept.expired += u64::from(expired);
                 connections -= 1;
-                self.swept_ends.push(connection_end(&key, start_ns));
+                self.swept.extend(unsent.map(Event::Exchange));
+                self.swept
+                    .push(Event::ConnectionEnded(connection_end(&key, start_ns)));
             }
         }
         let evict = engine::evictions(connections, &mut evictable);
@@ -827,7 +835,10 @@ impl Kernel {
                 in_flight = in_flight.saturating_sub(u64::from(state.outstanding()));
                 swept.evicted += 1;
                 connections -= 1;
-                self.swept_ends.push(connection_end(key, state.start_ns));
+                self.swept
+                    .extend(unsent_record(key, &state).map(Event::Exchange));
+                self.swept
+                    .push(Event::ConnectionEnded(connection_end(key, state.start_ns)));
             }
         }
         swept.connections = connections as u64;

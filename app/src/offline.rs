@@ -18,7 +18,7 @@ use probe_common::{
     names::{CONNS_ENTRIES, TOMBSTONES_ENTRIES},
     packet::{self, HEAD_LEN},
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, Tombstone,
+        Answer, COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, Tombstone,
         histogram_bucket,
     },
 };
@@ -30,7 +30,7 @@ use self::{
 use crate::{
     export::Exports,
     model::Model,
-    records::{connection_end, exchange_record, totals_from_counters},
+    records::{connection_end, exchange_record, totals_from_counters, unsent_record},
 };
 
 /// Connection table bound, as the kernel's map.
@@ -143,16 +143,12 @@ impl Sink for ModelSink<'_> {
         self.counters[counter as usize] += n;
     }
 
-    fn exchange(
-        &mut self,
-        key: &ConnKey,
-        conn_start_ns: u64,
-        request: &InFlight,
-        status: u16,
-        latency_ns: u64,
-    ) {
+    fn latency(&mut self, latency_ns: u64) {
         self.histogram[histogram_bucket(latency_ns) as usize] += 1;
-        let exchange = exchange_record(key, conn_start_ns, request, status, latency_ns);
+    }
+
+    fn exchange(&mut self, key: &ConnKey, conn_start_ns: u64, request: &InFlight, answer: &Answer) {
+        let exchange = exchange_record(key, conn_start_ns, request, answer);
         self.exports.record(&exchange);
         self.model.record(exchange);
     }
@@ -253,11 +249,26 @@ pub fn read_capture(
         if now_ns.saturating_sub(last_sweep_ns) >= 1_000_000_000 {
             last_sweep_ns = now_ns;
             fragments.expire(now_ns);
-            let model = &mut *sink.model;
+            let (model, exports) = (&mut *sink.model, sink.exports);
             swept_expired += sweep_table(&mut conns.0, now_ns, timeout_ns, |key, state| {
+                if let Some(exchange) = unsent_record(key, state) {
+                    exports.record(&exchange);
+                    model.record(exchange);
+                }
                 model.end_connection(&connection_end(key, state.start_ns));
             });
         }
+    }
+    // Responses still being received when the capture ends: their ends are not in it.
+    let mut unsent: Vec<_> = conns
+        .0
+        .iter()
+        .filter_map(|(key, state)| unsent_record(key, state))
+        .collect();
+    unsent.sort_by_key(|exchange| exchange.response_ns());
+    for exchange in unsent {
+        sink.exports.record(&exchange);
+        sink.model.record(exchange);
     }
     let in_flight = conns.0.values().map(|s| u64::from(s.outstanding())).sum();
     let totals = totals_from_counters(&sink.counters, sink.histogram, swept_expired, in_flight);

@@ -2,13 +2,14 @@
 
 use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 
+use probe_common::engine;
 use probe_common::wire::{
-    COUNTER_SLOTS, ConnKey, Counter, Event as WireEvent, ExchangeEvent, HISTOGRAM_BUCKETS,
-    InFlight, PATH_LEN, request_line,
+    Answer, COUNTER_SLOTS, ConnKey, ConnState, Counter, Event as WireEvent, ExchangeEvent,
+    HISTOGRAM_BUCKETS, InFlight, PATH_LEN, UNKNOWN, request_line,
 };
 
 use crate::model::{
-    ConnectionEnd, Event, Exchange, KernelTotals, Method, NetnsId, PathPrefix, Tuple,
+    Bodies, ConnectionEnd, Event, Exchange, KernelTotals, Method, NetnsId, PathPrefix, Tuple,
 };
 
 /// An address as the kernel stores it (IPv4-mapped for IPv4) back to an `IpAddr`.
@@ -32,16 +33,20 @@ pub fn exchange_record(
     key: &ConnKey,
     conn_start_ns: u64,
     request: &InFlight,
-    status: u16,
-    latency_ns: u64,
+    answer: &Answer,
 ) -> Exchange {
     record(
         key,
         conn_start_ns,
         request.request_ns,
-        latency_ns,
+        [
+            answer.latency_ns,
+            answer.ttlb_ns,
+            request.body_len,
+            answer.body_len,
+        ],
         request.method,
-        status,
+        answer.status,
         &request.path,
         request.path_len,
     )
@@ -52,12 +57,24 @@ pub fn event_record(e: &ExchangeEvent) -> Exchange {
         &e.key,
         e.conn_start_ns,
         e.request_ns,
-        e.latency_ns,
+        [
+            e.latency_ns,
+            e.ttlb_ns,
+            e.request_body_len,
+            e.response_body_len,
+        ],
         e.method,
         e.status,
         &e.path,
         e.path_len,
     )
+}
+
+/// The exchange of a response a connection was still receiving when it was dropped without a
+/// close (swept, or left at a capture's end): its end was not seen.
+pub fn unsent_record(key: &ConnKey, state: &ConnState) -> Option<Exchange> {
+    let (request, answer) = engine::unsent_answer(state)?;
+    Some(exchange_record(key, state.start_ns, request, &answer))
 }
 
 /// A connection's end, from the kernel's event or the sweep.
@@ -84,7 +101,8 @@ fn record(
     key: &ConnKey,
     conn_start_ns: u64,
     request_ns: u64,
-    latency_ns: u64,
+    // TTFB, TTLB, request body, response body: the last three `wire::UNKNOWN` when not known.
+    [latency_ns, ttlb_ns, request_body, response_body]: [u64; 4],
     method: u8,
     status: u16,
     path: &[u8; PATH_LEN],
@@ -96,12 +114,22 @@ fn record(
         conn_start_ns,
         request_ns,
         latency_ns,
+        ttlb_ns: known(ttlb_ns),
+        bodies: Bodies {
+            request: known(request_body),
+            response: known(response_body),
+        },
         method: Method::from_token(name),
         status,
         path: PathPrefix::from_wire(target),
         processes: Default::default(),
         netns: NetnsId::OWN,
     }
+}
+
+/// A figure the kernel may not know, as an option.
+fn known(value: u64) -> Option<u64> {
+    (value != UNKNOWN).then_some(value)
 }
 
 /// Totals from summed counters and histogram, plus what user space adds: the requests its

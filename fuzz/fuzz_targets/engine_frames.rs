@@ -21,8 +21,8 @@ use probe_common::{
     http::{WINDOW, Window},
     packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, TCP_FIN, TCP_RST},
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, Tombstone,
-        histogram_bucket,
+        Answer, COUNTER_SLOTS, ConnKey, ConnState, Counter, HISTOGRAM_BUCKETS, InFlight, Tombstone,
+        UNKNOWN, histogram_bucket,
     },
 };
 
@@ -232,6 +232,10 @@ impl ConnTable for Table {
 struct Counts {
     counters: [u64; COUNTER_SLOTS],
     histogram: [u64; HISTOGRAM_BUCKETS],
+    /// Exchanges sent, and those of responses still being received when the sweep dropped
+    /// their connections.
+    sent: u64,
+    swept_unsent: u64,
 }
 
 impl Sink for Counts {
@@ -239,17 +243,31 @@ impl Sink for Counts {
         self.counters[counter as usize] += n;
     }
 
+    fn latency(&mut self, latency_ns: u64) {
+        self.histogram[histogram_bucket(latency_ns) as usize] += 1;
+    }
+
     fn exchange(
         &mut self,
         _key: &ConnKey,
         _conn_start_ns: u64,
         request: &InFlight,
-        status: u16,
-        latency_ns: u64,
+        answer: &Answer,
     ) {
-        assert!(status >= 200, "an exchange ends with a final response");
+        assert!(
+            answer.status >= 200,
+            "an exchange ends with a final response"
+        );
         assert_ne!(request.method, 0xee, "a slot read before it was written");
-        self.histogram[histogram_bucket(latency_ns) as usize] += 1;
+        if answer.ttlb_ns != UNKNOWN {
+            assert!(
+                answer.ttlb_ns >= answer.latency_ns,
+                "the last byte before the first"
+            );
+        } else {
+            assert_eq!(answer.body_len, UNKNOWN, "a size without an end");
+        }
+        self.sent += 1;
     }
 
     fn connection_ended(&mut self, _key: &ConnKey, _conn_start_ns: u64) {}
@@ -273,6 +291,8 @@ fn run(frames: &[Frame], capacity: usize) -> Totals {
     let mut sink = Counts {
         counters: [0; COUNTER_SLOTS],
         histogram: [0; HISTOGRAM_BUCKETS],
+        sent: 0,
+        swept_unsent: 0,
     };
     let timeout_ns = REQUEST_TIMEOUT.as_nanos() as u64;
     let mut swept_expired = 0u64;
@@ -303,8 +323,11 @@ fn run(frames: &[Frame], capacity: usize) -> Totals {
         if now_ns.saturating_sub(last_sweep_ns) >= 1_000_000_000 {
             last_sweep_ns = now_ns;
             // The sweeper's rule, as the offline reader applies it.
+            let unsent = &mut sink.swept_unsent;
             swept_expired +=
-                httptop::offline::sweep_table(&mut table.conns, now_ns, timeout_ns, |_, _| {});
+                httptop::offline::sweep_table(&mut table.conns, now_ns, timeout_ns, |_, state| {
+                    *unsent += u64::from(engine::unsent_answer(state).is_some());
+                });
         }
         check(&table, &sink, swept_expired);
     }
@@ -336,7 +359,9 @@ fn run(frames: &[Frame], capacity: usize) -> Totals {
 fn check(table: &Table, sink: &Counts, swept_expired: u64) {
     let c = |k: Counter| sink.counters[k as usize];
     let mut in_flight = 0u64;
+    let mut unsent = sink.swept_unsent;
     for state in table.conns.values() {
+        unsent += u64::from(engine::unsent_answer(state).is_some());
         let outstanding = state.outstanding();
         assert!(
             outstanding as usize <= probe_common::wire::MAX_IN_FLIGHT,
@@ -360,6 +385,11 @@ fn check(table: &Table, sink: &Counts, swept_expired: u64) {
     assert!(c(Counter::ConnTableFull) + c(Counter::PipelineOverflow) <= expired);
     assert_eq!(c(Counter::EventsLost), 0);
     assert_eq!(sink.histogram.iter().sum::<u64>(), exchanges);
+    assert_eq!(
+        sink.sent + unsent,
+        exchanges,
+        "every exchange sent once, or still open"
+    );
 }
 
 /// The frames as a nanosecond pcap (Ethernet), read by `offline::read_capture`; its summary's

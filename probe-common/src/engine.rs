@@ -9,10 +9,11 @@ use crate::{
     names::CONNS_ENTRIES,
     packet::{Segment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
     wire::{
-        CHUNK_AFTER_LAST, ChunkScan, ConnKey, ConnState, Counter, FLAG_CLIENT_CARRIED,
-        FLAG_CLIENT_CHUNKED, FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_SEQ, FLAG_SERVER_FOLLOWED,
+        ANSWER_NONE, ANSWER_OPEN, ANSWER_UNTIL_CLOSE, Answer, CHUNK_AFTER_LAST, ChunkScan, ConnKey,
+        ConnState, Counter, FLAG_CLIENT_CARRIED, FLAG_CLIENT_CHUNKED, FLAG_CLIENT_FOLLOWED,
+        FLAG_CLIENT_SEQ, FLAG_REQUEST_SIZED, FLAG_SERVER_CHUNKED, FLAG_SERVER_FOLLOWED,
         FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN, START_CARRY,
-        Tombstone,
+        Tombstone, UNKNOWN,
     },
 };
 
@@ -68,16 +69,12 @@ pub trait ConnTable {
 /// Where results go.
 pub trait Sink {
     fn count(&mut self, counter: Counter, n: u64);
-    /// A finished exchange: `request` is the in-flight entry it ended, on the connection
+    /// A final response's first byte paired it with its request, `latency_ns` after it: for
+    /// the exact latency histogram, at once (its exchange follows at the response's end).
+    fn latency(&mut self, latency_ns: u64);
+    /// A finished exchange: `request` is the in-flight entry `answer` ended, on the connection
     /// `key` that started at `conn_start_ns` ([`ConnState::start_ns`]).
-    fn exchange(
-        &mut self,
-        key: &ConnKey,
-        conn_start_ns: u64,
-        request: &InFlight,
-        status: u16,
-        latency_ns: u64,
-    );
+    fn exchange(&mut self, key: &ConnKey, conn_start_ns: u64, request: &InFlight, answer: &Answer);
     /// The connection `key` that started at `conn_start_ns` ended (FIN or RST): its state is
     /// about to be removed.
     fn connection_ended(&mut self, key: &ConnKey, conn_start_ns: u64);
@@ -154,7 +151,7 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
             }
         }
     }
-    end_segment(seg, table, sink);
+    end_segment(seg, table, sink, now_ns);
 }
 
 /// Finds the connection a segment belongs to (created when the segment starts with a
@@ -240,6 +237,17 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     }
     state.flags |= flag;
     state.last_seen_ns = now_ns;
+    // The followed response's body ends in this segment: its exchange is complete. Had it
+    // ended at the segment's start, the segment before would have said so; it went unseen.
+    if !from_client
+        && followed
+        && state.flags & FLAG_SERVER_CHUNKED == 0
+        && ahead >= 0
+        && ahead as usize <= seg.payload_len
+    {
+        let last_byte_ns = if ahead == 0 { UNKNOWN } else { now_ns };
+        send_answer(state, sink, &key, last_byte_ns);
+    }
     let off = if holds_next {
         ahead as usize
     } else if followed && ahead >= 0 {
@@ -314,9 +322,9 @@ pub const fn opens(seg: &Segment) -> bool {
 /// After the messages: a FIN or RST ends the connection; a SYN starts a new one, and the
 /// tombstone of the tuple's last one goes.
 #[inline(always)]
-pub fn end_segment<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
+pub fn end_segment<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S, now_ns: u64) {
     if seg.flags & (TCP_FIN | TCP_RST) != 0 {
-        on_close(seg, table, sink);
+        on_close(seg, table, sink, now_ns);
     } else if opens(seg) {
         table.forget(&conn_key(seg, true));
     }
@@ -408,7 +416,7 @@ pub fn message_step<P: Payload, S: Sink>(
     run.window[..START_CARRY].copy_from_slice(&start.bytes);
     let n = kept + run.payload.load_at(off, run.window, kept);
     if (state.flags & chunked_flag(from_client) != 0) & at_next & boundary {
-        return chunk_step(run, state, from_client, off, n);
+        return chunk_step(run, key, state, from_client, off, n);
     }
     let Some(start) = classify_loaded(run.window, n) else {
         if kept != 0 {
@@ -456,14 +464,23 @@ pub fn message_step<P: Payload, S: Sink>(
         // A request line's start without HTTP's version at its end: another protocol.
         return lose_track(state, run.sink, followed, boundary);
     }
-    let request_method = match start {
-        Start::Request { method, target_off } => {
-            on_request(state, run.sink, &w, method, target_off, message_ns);
-            None
+    let (request_method, recorded) = match start {
+        Start::Request { method, target_off } => (
+            None,
+            on_request(state, run.sink, &w, method, target_off, message_ns),
+        ),
+        Start::Response { status } => {
+            (on_response(state, run.sink, key, status, message_ns), false)
         }
-        Start::Response { status } => on_response(state, run.sink, key, status, message_ns),
     };
+    // This message is a final response being received, or a request whose slot was taken:
+    // its body's size goes there.
+    let answering = !from_client & (state.answer.phase == ANSWER_OPEN);
+    let request_slot = state.requests.wrapping_sub(1) as usize % MAX_IN_FLIGHT;
     if state.flags & FLAG_UPGRADED != 0 {
+        // A 101's exchange ends with its head: what follows is another protocol's.
+        state.answer.body_len = 0;
+        send_answer(state, run.sink, key, run.now_ns);
         return Step::Done;
     }
     let Some(head_len) = head.head_len else {
@@ -472,10 +489,19 @@ pub fn message_step<P: Payload, S: Sink>(
         let more = off + n - kept < run.seg.payload_len;
         return lose_track(state, run.sink, followed, more);
     };
+    let body_off = (off + head_len - kept) as u64;
     let Some(body) = http::body_len(start, head.framing, request_method) else {
         if head.framing == http::Framing::Chunked {
-            // Its chunks are walked: the first chunk-size line follows the head.
+            // Its chunks are walked: the first chunk-size line follows the head, and their
+            // data is summed as they pass.
             state.chunks[side(from_client)] = ChunkScan::default();
+            if answering {
+                state.answer.body_len = 0;
+            }
+            if recorded {
+                state.slots[request_slot].body_len = 0;
+                state.flags |= FLAG_REQUEST_SIZED;
+            }
             return next_message(
                 state,
                 run.seg,
@@ -486,17 +512,25 @@ pub fn message_step<P: Payload, S: Sink>(
         }
         // Read-until-close or unreadable: as far as the head tells, the body runs to the
         // segment's end, and the stream is followed again from the next message that starts
-        // a segment.
+        // a segment. A response's body is all the server sends until it closes.
+        if answering {
+            state.answer.phase = ANSWER_UNTIL_CLOSE;
+            state.answer.body_seq = run.seg.seq.wrapping_add(body_off as u32);
+        }
         state.flags &= !(followed | chunked_flag(from_client));
         return Step::Done;
     };
-    next_message(
-        state,
-        run.seg,
-        from_client,
-        ((off + head_len - kept) as u64).saturating_add(body),
-        false,
-    )
+    let end = body_off.saturating_add(body);
+    if answering {
+        state.answer.body_len = body;
+        if end <= run.seg.payload_len as u64 {
+            send_answer(state, run.sink, key, run.now_ns);
+        }
+    }
+    if recorded {
+        state.slots[request_slot].body_len = body;
+    }
+    next_message(state, run.seg, from_client, end, false)
 }
 
 /// Whether the `n` bytes the window holds are all of the segment's `rest` and few enough to
@@ -553,6 +587,7 @@ fn carry_start<P, S>(
 #[inline(always)]
 fn chunk_step<P: Payload, S: Sink>(
     run: &mut MessageRun<'_, P, S>,
+    key: &ConnKey,
     state: &mut ConnState,
     from_client: bool,
     off: usize,
@@ -571,10 +606,18 @@ fn chunk_step<P: Payload, S: Sink>(
                 scan.phase = CHUNK_AFTER_LAST;
                 (line_end, true)
             } else {
+                add_body_bytes(state, from_client, size);
                 (line_end.saturating_add(size).saturating_add(2), true)
             }
         }
-        http::ChunkStep::End { len } => ((off + len) as u64, false),
+        http::ChunkStep::End { len } => {
+            if from_client {
+                state.flags &= !FLAG_REQUEST_SIZED;
+            } else {
+                send_answer(state, run.sink, key, run.now_ns);
+            }
+            ((off + len) as u64, false)
+        }
         // The segment ends inside the line.
         http::ChunkStep::More if off + n == run.seg.payload_len => ((off + n) as u64, true),
         http::ChunkStep::More | http::ChunkStep::Bad => {
@@ -582,6 +625,60 @@ fn chunk_step<P: Payload, S: Sink>(
         }
     };
     next_message(state, run.seg, from_client, next, chunked)
+}
+
+/// Adds a chunk's data to the body size of the message it is in: the response being received,
+/// or the request whose slot was taken.
+#[inline(always)]
+fn add_body_bytes(state: &mut ConnState, from_client: bool, size: u64) {
+    let body = if from_client {
+        if state.flags & FLAG_REQUEST_SIZED == 0 {
+            return;
+        }
+        &mut state.slots[state.requests.wrapping_sub(1) as usize % MAX_IN_FLIGHT].body_len
+    } else {
+        if state.answer.phase != ANSWER_OPEN {
+            return;
+        }
+        &mut state.answer.body_len
+    };
+    *body = body.saturating_add(size);
+}
+
+/// Sends the exchange of the response being received, whose last byte passed at
+/// `last_byte_ns` ([`UNKNOWN`]: its end was not seen, and its size is not known either).
+#[inline(always)]
+pub fn send_answer<S: Sink>(state: &mut ConnState, sink: &mut S, key: &ConnKey, last_byte_ns: u64) {
+    if state.answer.phase == ANSWER_NONE {
+        return;
+    }
+    let request = &state.slots[state.responses.wrapping_sub(1) as usize % MAX_IN_FLIGHT];
+    let answer = &mut state.answer;
+    answer.phase = ANSWER_NONE;
+    if last_byte_ns == UNKNOWN {
+        answer.ttlb_ns = UNKNOWN;
+        answer.body_len = UNKNOWN;
+    } else {
+        answer.ttlb_ns = last_byte_ns.saturating_sub(request.request_ns);
+    }
+    sink.exchange(key, state.start_ns, request, answer);
+}
+
+/// The exchange of a connection's response still being received, as it stands when the
+/// connection is dropped without a close (the sweeper, or the end of a capture): its end
+/// was not seen.
+pub fn unsent_answer(state: &ConnState) -> Option<(&InFlight, Answer)> {
+    if state.answer.phase == ANSWER_NONE {
+        return None;
+    }
+    let request = &state.slots[state.responses.wrapping_sub(1) as usize % MAX_IN_FLIGHT];
+    let answer = Answer {
+        ttlb_ns: UNKNOWN,
+        body_len: UNKNOWN,
+        phase: ANSWER_NONE,
+        ..state.answer
+    };
+    Some((request, answer))
 }
 
 /// The current message ends at payload offset `next`: the next one starts there, in this
@@ -647,9 +744,22 @@ fn lose_track<S: Sink>(state: &mut ConnState, sink: &mut S, followed: u32, count
     if counted {
         sink.count(Counter::ScanIncomplete, 1);
     }
+    if followed == FLAG_CLIENT_FOLLOWED {
+        drop_request_size(state);
+    }
     // The chunked flag sits two places above the followed one, on either side.
     state.flags &= !(followed | (followed << 2));
     Step::Done
+}
+
+/// A chunked request whose chunks were being summed ends before its last chunk was seen: its
+/// body's size is not known.
+#[inline(always)]
+fn drop_request_size(state: &mut ConnState) {
+    if state.flags & FLAG_REQUEST_SIZED != 0 {
+        state.flags &= !FLAG_REQUEST_SIZED;
+        state.slots[state.requests.wrapping_sub(1) as usize % MAX_IN_FLIGHT].body_len = UNKNOWN;
+    }
 }
 const _: () = assert!(FLAG_CLIENT_FOLLOWED << 2 == FLAG_CLIENT_CHUNKED);
 
@@ -661,15 +771,20 @@ fn on_request<S: Sink, const N: usize>(
     method: Method,
     target_off: usize,
     now_ns: u64,
-) {
+) -> bool {
     sink.count(Counter::Requests, 1);
-    if state.outstanding() as usize >= MAX_IN_FLIGHT {
+    // A request starts: the one before it is over.
+    drop_request_size(state);
+    // The slot of a response still being received is kept for its exchange.
+    let held = (state.answer.phase != ANSWER_NONE) as u32;
+    if (state.outstanding() + held) as usize >= MAX_IN_FLIGHT {
         sink.count(Counter::PipelineOverflow, 1);
         sink.count(Counter::ExpiredRequests, 1);
-        return;
+        return false;
     }
     let slot = &mut state.slots[state.requests as usize % MAX_IN_FLIGHT];
     slot.request_ns = now_ns;
+    slot.body_len = UNKNOWN;
     slot.method = method as u8;
     // The raw bytes from the target's start (an extension method's from its name, which is
     // nowhere else), copied whole; user space cuts them at the end of the target
@@ -682,9 +797,11 @@ fn on_request<S: Sink, const N: usize>(
     slot.path.copy_from_slice(&w.buf[start..start + PATH_LEN]);
     slot.path_len = w.len.saturating_sub(start).min(PATH_LEN) as u8;
     state.requests = state.requests.wrapping_add(1);
+    true
 }
 
-/// Pairs a response with the oldest outstanding request; returns that request's method.
+/// Pairs a response with the oldest outstanding request and starts receiving it (its
+/// exchange is sent at its end); returns that request's method.
 #[inline(always)]
 pub fn on_response<S: Sink>(
     state: &mut ConnState,
@@ -694,6 +811,8 @@ pub fn on_response<S: Sink>(
     now_ns: u64,
 ) -> Option<Method> {
     sink.count(Counter::Responses, 1);
+    // A response starts: the one before it is over, its end unseen if it was still open.
+    send_answer(state, sink, key, UNKNOWN);
     if status == SWITCHING_PROTOCOLS {
         // Final (RFC 9110 §15.2.2): it answers the request, and what follows is not HTTP.
         state.flags |= FLAG_UPGRADED;
@@ -710,14 +829,37 @@ pub fn on_response<S: Sink>(
     state.responses = state.responses.wrapping_add(1);
     sink.count(Counter::Exchanges, 1);
     let latency_ns = now_ns.saturating_sub(slot.request_ns);
-    sink.exchange(key, state.start_ns, slot, status, latency_ns);
-    Method::from_u8(slot.method)
+    sink.latency(latency_ns);
+    let method = Method::from_u8(slot.method);
+    state.answer = Answer {
+        latency_ns,
+        ttlb_ns: UNKNOWN,
+        body_len: UNKNOWN,
+        body_seq: 0,
+        status,
+        phase: ANSWER_OPEN,
+        _pad: 0,
+    };
+    method
+}
+
+/// A connection ends: a response read until the close is complete, any other still open
+/// was cut short.
+#[inline(always)]
+fn close_answer<S: Sink>(state: &mut ConnState, sink: &mut S, key: &ConnKey, now_ns: u64) {
+    let last_byte_ns = if state.answer.phase == ANSWER_UNTIL_CLOSE {
+        state.answer.body_len = state.next_seq[1].wrapping_sub(state.answer.body_seq) as u64;
+        now_ns
+    } else {
+        UNKNOWN
+    };
+    send_answer(state, sink, key, last_byte_ns);
 }
 
 /// FIN or RST: a connection ending. Requests that can no longer be answered expire now.
 // Not inlined: a separate BPF function keeps the filter's stack frame under 512 bytes.
 #[inline(never)]
-fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
+fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S, now_ns: u64) {
     let rst = seg.flags & TCP_RST != 0;
     let sent_by_client = conn_key(seg, true);
     if let Some(state) = table.get(&sent_by_client) {
@@ -729,6 +871,7 @@ fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
         if outstanding != 0 {
             sink.count(Counter::ExpiredRequests, outstanding as u64);
         }
+        close_answer(state, sink, &sent_by_client, now_ns);
         sink.connection_ended(&sent_by_client, state.start_ns);
         let tombstone = state.tombstone();
         table.remove(&sent_by_client);
@@ -741,6 +884,7 @@ fn on_close<T: ConnTable, S: Sink>(seg: &Segment, table: &mut T, sink: &mut S) {
         if outstanding != 0 {
             sink.count(Counter::ExpiredRequests, outstanding as u64);
         }
+        close_answer(state, sink, &sent_by_server, now_ns);
         sink.connection_ended(&sent_by_server, state.start_ns);
         let tombstone = state.tombstone();
         table.remove(&sent_by_server);

@@ -110,12 +110,19 @@ pub fn request_line(method: u8, path: &[u8; PATH_LEN], path_len: u8) -> (&[u8], 
     (name, &target[..end])
 }
 
+/// A time to last byte or a body size httptop could not tell: the message's end was not seen
+/// (its stream was lost, or it was cut short), or its length was not readable.
+pub const UNKNOWN: u64 = u64::MAX;
+
 /// One request waiting for its response.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct InFlight {
     /// `bpf_ktime_get_ns()` (CLOCK_MONOTONIC) of the request's first segment.
     pub request_ns: u64,
+    /// The request's body bytes (a chunked body's chunk data, summed as its chunks pass), or
+    /// [`UNKNOWN`].
+    pub body_len: u64,
     pub method: u8,
     pub path_len: u8,
     pub _pad: [u8; 6],
@@ -152,7 +159,37 @@ pub struct ConnState {
     /// Each side's message start that a segment ended in (`FLAG_CLIENT_CARRIED`,
     /// `FLAG_SERVER_CARRIED`).
     pub starts: [CarriedStart; 2],
+    /// The final response being received, whose exchange is sent once its last byte passed.
+    pub answer: Answer,
     pub slots: [InFlight; MAX_IN_FLIGHT],
+}
+
+/// No response is being received: [`Answer::phase`].
+pub const ANSWER_NONE: u8 = 0;
+/// A final response's head was read; its body's end (known by its length or its chunks) has
+/// not passed yet.
+pub const ANSWER_OPEN: u8 = 1;
+/// A final response's body runs until the connection closes.
+pub const ANSWER_UNTIL_CLOSE: u8 = 2;
+
+/// The final response a connection is receiving: its request is the slot of the last response
+/// consumed (`responses - 1`), which the FIFO keeps until the exchange is sent.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// Request's first segment → response's first segment (TTFB), ns.
+    pub latency_ns: u64,
+    /// Request's first segment → the segment that held the response's last byte (TTLB), ns;
+    /// [`UNKNOWN`] until then.
+    pub ttlb_ns: u64,
+    /// The response's body bytes: its length, or the chunk data walked so far.
+    pub body_len: u64,
+    /// Where a body read until the connection closes starts (sequence number).
+    pub body_seq: u32,
+    pub status: u16,
+    /// [`ANSWER_NONE`], [`ANSWER_OPEN`] or [`ANSWER_UNTIL_CLOSE`].
+    pub phase: u8,
+    pub _pad: u8,
 }
 
 /// Bytes kept of a message start cut short by its segment's end (`GE`, then `T / HTTP/1.1` in
@@ -222,6 +259,10 @@ pub const FLAG_CLIENT_CARRIED: u32 = 128;
 /// `starts[1]`.
 pub const FLAG_SERVER_CARRIED: u32 = 256;
 
+/// The client's current message is a chunked request whose slot was taken (the last one):
+/// its chunks' data is summed into the slot's `body_len`.
+pub const FLAG_REQUEST_SIZED: u32 = 512;
+
 /// What a connection that ended (FIN or RST) leaves behind for a while: its sequence numbers,
 /// so that a late copy of its last segments (sent again, or the same packet seen on a second
 /// interface) is known for one and not taken for a new connection's first message.
@@ -250,7 +291,8 @@ impl ConnState {
     }
 }
 
-/// One finished exchange, sent to user space through the ring buffer.
+/// One finished exchange, sent to user space through the ring buffer once the response's
+/// last byte passed (or its end can no longer be seen).
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct ExchangeEvent {
@@ -258,6 +300,12 @@ pub struct ExchangeEvent {
     pub request_ns: u64,
     /// Request's first segment → final response's first segment, ns.
     pub latency_ns: u64,
+    /// Request's first segment → the segment with the response's last byte, ns, or
+    /// [`UNKNOWN`].
+    pub ttlb_ns: u64,
+    /// The request's and the response's body bytes, each or [`UNKNOWN`].
+    pub request_body_len: u64,
+    pub response_body_len: u64,
     /// The connection's [`ConnState::start_ns`].
     pub conn_start_ns: u64,
     pub key: ConnKey,
@@ -453,6 +501,7 @@ mod pod {
     unsafe impl aya::Pod for super::ChunkScan {}
     unsafe impl aya::Pod for super::CarriedStart {}
     unsafe impl aya::Pod for super::Tombstone {}
+    unsafe impl aya::Pod for super::Answer {}
     unsafe impl aya::Pod for super::ExchangeEvent {}
     unsafe impl aya::Pod for super::ConnEndEvent {}
     unsafe impl aya::Pod for super::SocketMade {}
@@ -461,15 +510,16 @@ mod pod {
 
 // No padding holes: sizes are the sums of the fields.
 const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
-const _: () = assert!(core::mem::size_of::<InFlight>() == 16 + PATH_LEN);
+const _: () = assert!(core::mem::size_of::<InFlight>() == 24 + PATH_LEN);
+const _: () = assert!(core::mem::size_of::<Answer>() == 32);
 const _: () = assert!(core::mem::size_of::<ChunkScan>() == 16);
 const _: () = assert!(core::mem::size_of::<CarriedStart>() == START_CARRY + 16);
 const _: () = assert!(
     core::mem::size_of::<ConnState>()
-        == 48 + 2 * 16 + 2 * (START_CARRY + 16) + MAX_IN_FLIGHT * (16 + PATH_LEN)
+        == 48 + 2 * 16 + 2 * (START_CARRY + 16) + 32 + MAX_IN_FLIGHT * (24 + PATH_LEN)
 );
 const _: () = assert!(core::mem::size_of::<Tombstone>() == 16);
-const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 24 + 36 + 4 + PATH_LEN);
+const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 48 + 36 + 4 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>() == 8 + 36 + 4);
 const _: () = assert!(core::mem::size_of::<ConnEndEvent>().is_multiple_of(8));
 // The two records of the ring buffer are told apart by size.

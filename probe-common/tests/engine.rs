@@ -7,8 +7,8 @@ use probe_common::{
     http::WINDOW,
     packet::{Segment, TCP_FIN, TCP_RST, TCP_SYN, v4_mapped},
     wire::{
-        COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight, Method, Tombstone,
-        request_line,
+        Answer, COUNTER_SLOTS, ConnKey, ConnState, Counter, FLAG_CLIENT_SEQ, InFlight, Method,
+        Tombstone, UNKNOWN, request_line,
     },
 };
 
@@ -62,12 +62,18 @@ struct Exchange {
     method_name: String,
     path: String,
     latency_ns: u64,
+    /// Time to last byte and the two body sizes, when known.
+    ttlb_ns: Option<u64>,
+    request_body: Option<u64>,
+    response_body: Option<u64>,
 }
 
 #[derive(Default)]
 struct MemSink {
     counters: [u64; COUNTER_SLOTS],
     exchanges: Vec<Exchange>,
+    /// The latencies of the final responses paired, as their first bytes pass.
+    latencies: Vec<u64>,
     /// Connection start times of the exchanges, in order.
     exchange_starts: Vec<u64>,
     /// Connections ended: their start times.
@@ -78,22 +84,28 @@ impl Sink for MemSink {
     fn count(&mut self, counter: Counter, n: u64) {
         self.counters[counter as usize] += n;
     }
+    fn latency(&mut self, latency_ns: u64) {
+        self.latencies.push(latency_ns);
+    }
     fn exchange(
         &mut self,
         _key: &ConnKey,
         conn_start_ns: u64,
         request: &InFlight,
-        status: u16,
-        latency_ns: u64,
+        answer: &Answer,
     ) {
         self.exchange_starts.push(conn_start_ns);
         let (name, target) = request_line(request.method, &request.path, request.path_len);
+        let known = |v: u64| (v != UNKNOWN).then_some(v);
         self.exchanges.push(Exchange {
-            status,
+            status: answer.status,
             method: request.method,
             method_name: String::from_utf8_lossy(name).into(),
             path: String::from_utf8_lossy(target).into(),
-            latency_ns,
+            latency_ns: answer.latency_ns,
+            ttlb_ns: known(answer.ttlb_ns),
+            request_body: known(request.body_len),
+            response_body: known(answer.body_len),
         });
     }
     fn connection_ended(&mut self, _key: &ConnKey, conn_start_ns: u64) {
@@ -1032,4 +1044,142 @@ fn a_carried_start_the_next_segment_does_not_go_on_is_dropped() {
     c.server(OK5, 4);
     assert_eq!(split_counts(&c), (2, 2, 2, 0, 0));
     assert_eq!(c.sink.exchanges[1].path, "/x");
+}
+
+/// One sent exchange's (status, TTFB, TTLB, request body, response body).
+type Ends = (u16, u64, Option<u64>, Option<u64>, Option<u64>);
+
+/// The figures of the connection's exchanges sent so far.
+fn ends(c: &Conn) -> Vec<Ends> {
+    c.sink
+        .exchanges
+        .iter()
+        .map(|e| {
+            (
+                e.status,
+                e.latency_ns,
+                e.ttlb_ns,
+                e.request_body,
+                e.response_body,
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_body_spanning_segments_is_sent_at_its_last_byte() {
+    let mut c = Conn::new();
+    c.client(b"GET /big HTTP/1.1\r\n\r\n", 10);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabcd", 30);
+    // Paired at the first byte (counted, in the histogram), sent at the last.
+    assert_eq!(c.c(Counter::Exchanges), 1);
+    assert_eq!(c.sink.latencies, [20]);
+    assert_eq!(ends(&c), []);
+    c.server(b"efg", 40);
+    assert_eq!(ends(&c), []);
+    c.server(b"hij", 55);
+    assert_eq!(ends(&c), [(200, 20, Some(45), Some(0), Some(10))]);
+    // The next exchange on the connection, whole in one segment each way.
+    c.client(b"POST /up HTTP/1.1\r\nContent-Length: 3\r\n\r\nxyz", 60);
+    c.server(b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\n\r\nok", 65);
+    assert_eq!(ends(&c)[1], (201, 5, Some(5), Some(3), Some(2)));
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+#[test]
+fn a_chunked_body_is_sized_by_its_chunks_and_ends_at_its_last() {
+    let mut c = Conn::new();
+    c.client(
+        b"PUT /f HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n",
+        0,
+    );
+    c.client(b"2;x=y\r\nef\r\n0\r\n\r\n", 3);
+    c.server(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n10\r\n0123456789abcdef\r\n",
+        7,
+    );
+    assert_eq!(ends(&c), []);
+    // The last chunk's line and the empty line, split across two segments.
+    c.server(b"3\r\nxyz\r\n0\r", 9);
+    assert_eq!(ends(&c), []);
+    c.server(b"\n\r\n", 12);
+    assert_eq!(ends(&c), [(200, 7, Some(12), Some(6), Some(19))]);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+#[test]
+fn a_body_read_until_close_ends_with_the_connection() {
+    let mut c = Conn::new();
+    c.client(b"GET /old HTTP/1.0\r\n\r\n", 0);
+    c.server(b"HTTP/1.0 200 OK\r\nServer: x\r\n\r\n12345", 4);
+    c.server(b"6789", 6);
+    assert_eq!(ends(&c), []);
+    c.send_at(false, b"", TCP_FIN, 8, &AllPorts);
+    assert_eq!(ends(&c), [(200, 4, Some(8), Some(0), Some(9))]);
+    assert_eq!(c.sink.ended.len(), 1);
+}
+
+#[test]
+fn bodies_that_are_none_end_with_the_head() {
+    let mut c = Conn::new();
+    c.client(b"HEAD /h HTTP/1.1\r\n\r\n", 0);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 500\r\n\r\n", 2);
+    c.client(b"GET /n HTTP/1.1\r\n\r\n", 3);
+    c.server(b"HTTP/1.1 304 Not Modified\r\n\r\n", 6);
+    assert_eq!(
+        ends(&c),
+        [
+            (200, 2, Some(2), Some(0), Some(0)),
+            (304, 3, Some(3), Some(0), Some(0))
+        ]
+    );
+}
+
+#[test]
+fn a_response_cut_short_is_sent_with_its_end_unknown() {
+    // The connection resets in the middle of the body.
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nabc", 1);
+    c.send_at(false, b"", TCP_RST, 5, &AllPorts);
+    assert_eq!(ends(&c), [(200, 1, None, Some(0), None)]);
+    // The body's end lost (its segment never came): the next response, read from its
+    // segment's start, ends it.
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 0);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nabc", 1);
+    c.server_seq = c.server_seq.wrapping_add(3);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", 4);
+    assert_eq!(
+        ends(&c),
+        [
+            (200, 1, None, Some(0), None),
+            (200, 4, Some(4), Some(0), Some(0))
+        ]
+    );
+    assert_eq!(c.c(Counter::Exchanges), 2);
+}
+
+#[test]
+fn a_response_still_open_is_unsent_until_swept() {
+    let mut c = Conn::new();
+    c.client(b"GET /slow HTTP/1.1\r\n\r\n", 0);
+    c.server(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab", 3);
+    let state = c.table.conns.values().next().unwrap();
+    let (request, answer) = engine::unsent_answer(state).expect("a response being received");
+    assert_eq!(request.request_ns, 0);
+    assert_eq!(
+        (
+            answer.status,
+            answer.latency_ns,
+            answer.ttlb_ns,
+            answer.body_len
+        ),
+        (200, 3, UNKNOWN, UNKNOWN)
+    );
+    // Its request's slot stays held: 15 more requests fit, the 16th overflows.
+    for i in 0..16 {
+        c.client(format!("GET /{i} HTTP/1.1\r\n\r\n").as_bytes(), 4);
+    }
+    assert_eq!(c.c(Counter::PipelineOverflow), 1);
 }

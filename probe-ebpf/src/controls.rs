@@ -65,6 +65,7 @@ fn try_pairing(ctx: &SkBuffContext) -> Result<(), ()> {
     } else {
         // Paired exactly as httptop pairs, with a final status for the answer.
         engine::on_response(state, &mut KernelSink, &key, 200, now_ns);
+        engine::send_answer(state, &mut KernelSink, &key, now_ns);
     }
     Ok(())
 }

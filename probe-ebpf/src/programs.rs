@@ -14,8 +14,9 @@ use probe_common::{
     names,
     packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST, skip_vlan_tags},
     wire::{
-        COUNTER_SLOTS, ConnEndEvent, ConnKey, ConnState, Counter, ExchangeEvent, HISTOGRAM_BUCKETS,
-        InFlight, PATH_LEN, PORT_BITMAP_WORDS, START_CARRY, Tombstone, histogram_bucket, port_bit,
+        Answer, COUNTER_SLOTS, ConnEndEvent, ConnKey, ConnState, Counter, ExchangeEvent,
+        HISTOGRAM_BUCKETS, InFlight, PATH_LEN, PORT_BITMAP_WORDS, START_CARRY, Tombstone,
+        histogram_bucket, port_bit,
     },
 };
 
@@ -267,7 +268,7 @@ pub(crate) fn try_httptop<C: Packet>(ctx: &C) -> Result<(), ()> {
             KernelSink.count(Counter::ScanIncomplete, 1);
         }
     }
-    engine::end_segment(&carry.seg, &mut conns, &mut KernelSink);
+    engine::end_segment(&carry.seg, &mut conns, &mut KernelSink, carry.now_ns);
     Ok(())
 }
 
@@ -333,7 +334,7 @@ pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
             KernelSink.count(Counter::ScanIncomplete, 1);
         }
     }
-    engine::end_segment(&carry.seg, &mut conns, &mut KernelSink);
+    engine::end_segment(&carry.seg, &mut conns, &mut KernelSink, carry.now_ns);
     Ok(())
 }
 
@@ -523,18 +524,15 @@ impl Sink for KernelSink {
     }
 
     #[inline(always)]
-    fn exchange(
-        &mut self,
-        key: &ConnKey,
-        conn_start_ns: u64,
-        request: &InFlight,
-        status: u16,
-        latency_ns: u64,
-    ) {
+    fn latency(&mut self, latency_ns: u64) {
         if let Some(p) = LATENCY_LOG2.get_ptr_mut(histogram_bucket(latency_ns)) {
             // SAFETY: per-CPU slot: no other writer.
             unsafe { *p += 1 };
         }
+    }
+
+    #[inline(always)]
+    fn exchange(&mut self, key: &ConnKey, conn_start_ns: u64, request: &InFlight, answer: &Answer) {
         // No wakeup per event (it halves a busy server's throughput): user space polls.
         match EVENTS.reserve::<ExchangeEvent>(0) {
             Some(mut entry) => {
@@ -542,10 +540,13 @@ impl Sink for KernelSink {
                 // SAFETY: a reserved ring-buffer record of the right size.
                 unsafe {
                     (*e).request_ns = request.request_ns;
-                    (*e).latency_ns = latency_ns;
+                    (*e).latency_ns = answer.latency_ns;
+                    (*e).ttlb_ns = answer.ttlb_ns;
+                    (*e).request_body_len = request.body_len;
+                    (*e).response_body_len = answer.body_len;
                     (*e).conn_start_ns = conn_start_ns;
                     (*e).key = *key;
-                    (*e).status = status;
+                    (*e).status = answer.status;
                     (*e).method = request.method;
                     (*e).path_len = request.path_len;
                     copy_path(&mut (*e).path, &request.path);

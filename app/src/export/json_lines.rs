@@ -52,6 +52,13 @@ pub struct ExchangeLine<'a> {
     pub status: u16,
     /// Time to first byte: request's first segment to the status line, ns.
     pub latency_ns: u64,
+    /// Time to last byte: request's first segment to the segment with the response's last
+    /// byte, ns; `null` when that end was not seen.
+    pub ttlb_ns: Option<u64>,
+    /// The request's and the response's body bytes (a chunked body's chunk data); `null` when
+    /// not known.
+    pub request_body_bytes: Option<u64>,
+    pub response_body_bytes: Option<u64>,
     /// When the connection was first seen, RFC 3339 with nanoseconds: with `client` and
     /// `server`, it tells connections on a reused tuple apart.
     pub connection_start: String,
@@ -78,6 +85,9 @@ impl<'a> ExchangeLine<'a> {
             path_template: Cow::Owned(crate::model::shown_target(template.as_str(), show_query)),
             status: e.status,
             latency_ns: e.latency_ns,
+            ttlb_ns: e.ttlb_ns,
+            request_body_bytes: e.bodies.request,
+            response_body_bytes: e.bodies.response,
             connection_start: rfc3339(clock.wall_time(e.conn_start_ns)),
             client_process: ProcessSummary::of(e.processes.client),
             server_process: ProcessSummary::of(e.processes.server),
@@ -350,6 +360,8 @@ mod tests {
         let mut e = record(40000, 8080, 5_000_000_123, 1_234_567, 404);
         e.path = PathPrefix::new("/users/42/orders?token=secret");
         e.conn_start_ns = 4_000_000_000;
+        e.ttlb_ns = Some(2_000_000);
+        e.bodies.response = Some(1_234);
         let template = PathTemplate::of(e.path.as_str());
         let line = ExchangeLine::new(&e, &template, &Clock::default(), false);
         let json: serde_json::Value = serde_json::to_value(&line).unwrap();
@@ -366,6 +378,9 @@ mod tests {
                 "path_template": "/users/{id}/orders",
                 "status": 404,
                 "latency_ns": 1_234_567,
+                "ttlb_ns": 2_000_000,
+                "request_body_bytes": null,
+                "response_body_bytes": 1_234,
                 "connection_start": "1970-01-01T00:00:04.000000000Z",
                 "client_process": null,
                 "server_process": null,

@@ -16,7 +16,13 @@ pub struct Exchange {
     pub conn_start_ns: u64,
     /// CLOCK_MONOTONIC ns of the request's first segment.
     pub request_ns: u64,
+    /// Request's first segment → final response's first segment (TTFB), ns.
     pub latency_ns: u64,
+    /// Request's first segment → the segment that held the response's last byte (TTLB), ns;
+    /// `None` when its end was not seen.
+    pub ttlb_ns: Option<u64>,
+    /// The two messages' body sizes.
+    pub bodies: Bodies,
     pub method: Option<Method>,
     pub status: u16,
     /// Prefix of the request target (at most [`PATH_LEN`] bytes), query string included.
@@ -26,6 +32,14 @@ pub struct Exchange {
     pub processes: Processes,
     /// The network namespace it was seen in ([`NetnsId::OWN`] offline).
     pub netns: NetnsId,
+}
+
+/// The body bytes of an exchange's request and response (a chunked body's chunk data), each
+/// `None` when httptop could not tell.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Bodies {
+    pub request: Option<u64>,
+    pub response: Option<u64>,
 }
 
 /// The process on each side of an exchange's connection.

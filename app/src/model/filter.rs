@@ -566,6 +566,8 @@ mod tests {
             conn_start_ns: 0,
             request_ns: 0,
             latency_ns: 1,
+            ttlb_ns: Some(1),
+            bodies: Default::default(),
             method: Some(method),
             status,
             path: PathPrefix::new("/"),

@@ -50,7 +50,7 @@ mod view;
 
 use std::{collections::VecDeque, time::SystemTime};
 
-pub use exchange::{Exchange, NumberedExchange, PATH_LEN, PathPrefix, Processes};
+pub use exchange::{Bodies, Exchange, NumberedExchange, PATH_LEN, PathPrefix, Processes};
 pub use filter::{FILTER_GRAMMAR, Filter, FilterError};
 pub use group::{Group, GroupError, RowKey, Side};
 pub use history::{History, HistoryPoint};
@@ -64,14 +64,14 @@ pub use process::{MAX_PROCESSES, ProcessId, ProcessInfo};
 pub use redact::shown_target;
 pub use rows::{RowStats, Rows, StatusMix};
 pub use shared::SharedModel;
-pub use stats::{Slowest, Stats, StatsOptions};
+pub use stats::{BodyBytes, Slowest, Stats, StatsOptions};
 pub use summary::{
     ConnectionSummary, JsonLinesSummary, ProcessSummary, RowSummary, Source, StatusCount, Summary,
 };
 pub use template::{PathTemplate, is_id};
 pub use totals::KernelTotals;
 pub use tuple::Tuple;
-pub use units::{format_count, format_ns, format_percent, format_rate};
+pub use units::{format_bytes, format_count, format_ns, format_percent, format_rate};
 pub use view::{Clock, Figures, Row, RowDetail, View, Window};
 
 /// Exchanges kept in arrival order so a new filter can start from recent history
@@ -576,6 +576,8 @@ pub(crate) mod test_support {
             conn_start_ns: 0,
             request_ns,
             latency_ns,
+            ttlb_ns: Some(latency_ns),
+            bodies: Default::default(),
             method: Some(Method::GET),
             status,
             path: PathPrefix::new("/index.html?user=1"),

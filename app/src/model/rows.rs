@@ -58,8 +58,14 @@ pub struct RowStats {
     /// The row was evicted before (the table was full) and counts again from its return:
     /// its figures are partial.
     pub restarted: bool,
+    /// The response body bytes of the exchanges whose size is known.
+    pub response_bytes: u64,
     percentiles: Option<Percentiles>,
     latency: ConnectionLatency,
+    /// Time to last byte of the exchanges whose response's end was seen.
+    ttlb_percentiles: Option<Percentiles>,
+    ttlb: ConnectionLatency,
+    ttlb_known: u64,
     exchanges_in_interval: u64,
     changed: bool,
     /// Most recent exchanges, oldest first.
@@ -78,8 +84,12 @@ impl RowStats {
             req_per_s: 0.0,
             closed: false,
             restarted,
+            response_bytes: 0,
             percentiles: None,
             latency: ConnectionLatency::default(),
+            ttlb_percentiles: None,
+            ttlb: ConnectionLatency::default(),
+            ttlb_known: 0,
             exchanges_in_interval: 0,
             changed: false,
             recent: VecDeque::new(),
@@ -93,6 +103,11 @@ impl RowStats {
         self.last_seen_ns = self.last_seen_ns.max(e.response_ns());
         self.last = *e;
         self.latency.record(e.latency_ns);
+        if let Some(ttlb_ns) = e.ttlb_ns {
+            self.ttlb.record(ttlb_ns);
+            self.ttlb_known += 1;
+        }
+        self.response_bytes += e.bodies.response.unwrap_or(0);
         self.exchanges_in_interval += 1;
         self.changed = true;
         if recent_cap > 0 {
@@ -111,6 +126,17 @@ impl RowStats {
     /// Percentiles computed now.
     pub fn current_percentiles(&self) -> Option<Percentiles> {
         (self.exchanges > 0).then(|| self.latency.percentiles())
+    }
+
+    /// Time-to-last-byte percentiles as of the latest refresh; `None` while no response's end
+    /// was seen.
+    pub fn ttlb_percentiles(&self) -> Option<Percentiles> {
+        self.ttlb_percentiles
+    }
+
+    /// Time-to-last-byte percentiles computed now.
+    pub fn current_ttlb_percentiles(&self) -> Option<Percentiles> {
+        (self.ttlb_known > 0).then(|| self.ttlb.percentiles())
     }
 
     pub fn log2_histogram(&self) -> [u64; LOG2_BUCKETS] {
@@ -187,6 +213,7 @@ impl Rows {
         row.record(e, self.recent_per_row);
         // A new row has figures at once, not at the next refresh.
         row.percentiles = row.current_percentiles();
+        row.ttlb_percentiles = row.current_ttlb_percentiles();
         row.changed = false;
         self.by_key.insert(key, row);
     }
@@ -252,6 +279,7 @@ impl Rows {
     pub fn refresh_percentiles(&mut self) {
         for r in self.by_key.values_mut().filter(|r| r.changed) {
             r.percentiles = r.current_percentiles();
+            r.ttlb_percentiles = r.current_ttlb_percentiles();
             r.changed = false;
         }
     }

@@ -35,6 +35,31 @@ impl ProcessSides {
     }
 }
 
+/// Body bytes summed over exchanges, requests and responses apart, with how many sizes were
+/// not known (and so are not in the sums).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct BodyBytes {
+    pub request: u64,
+    pub response: u64,
+    pub request_unknown: u64,
+    pub response_unknown: u64,
+}
+
+impl BodyBytes {
+    fn record(&mut self, bodies: &super::Bodies) {
+        let add = |sum: &mut u64, unknown: &mut u64, size: Option<u64>| match size {
+            Some(n) => *sum = sum.saturating_add(n),
+            None => *unknown += 1,
+        };
+        add(&mut self.request, &mut self.request_unknown, bodies.request);
+        add(
+            &mut self.response,
+            &mut self.response_unknown,
+            bodies.response,
+        );
+    }
+}
+
 #[derive(Clone, Copy, Debug)]
 pub struct StatsOptions {
     /// Bound on rows per grouping.
@@ -55,6 +80,12 @@ pub struct Stats {
     /// Some of these exchanges were seen in a namespace other than httptop's own.
     pub other_namespaces: bool,
     pub latency: LatencyHistogram,
+    /// Time to last byte of the exchanges whose response's end was seen.
+    pub ttlb: LatencyHistogram,
+    /// Exchanges whose response's end was not seen (cut short, or its stream lost).
+    pub ttlb_unknown: u64,
+    /// Body bytes of the requests and of the responses whose size is known.
+    pub bytes: BodyBytes,
     /// log2 histogram of these exchanges' latencies (the kernel's own histogram is not
     /// filterable, so a filtered view uses this one).
     pub log2: [u64; LOG2_BUCKETS],
@@ -84,6 +115,9 @@ impl Stats {
             process_sides: ProcessSides::default(),
             other_namespaces: false,
             latency: LatencyHistogram::new(),
+            ttlb: LatencyHistogram::new(),
+            ttlb_unknown: 0,
+            bytes: BodyBytes::default(),
             log2: [0; LOG2_BUCKETS],
             tables: Group::ALL.map(|g| Rows::new(g, opts.max_rows, opts.recent_per_row)),
             slowest: Slowest::new(opts.slowest),
@@ -101,6 +135,11 @@ impl Stats {
         }
         self.other_namespaces |= e.netns != super::NetnsId::OWN;
         self.latency.record(e.latency_ns);
+        match e.ttlb_ns {
+            Some(ttlb_ns) => self.ttlb.record(ttlb_ns),
+            None => self.ttlb_unknown += 1,
+        }
+        self.bytes.record(&e.bodies);
         self.log2[log2_bucket(e.latency_ns)] += 1;
         for table in &mut self.tables {
             table.record(e);

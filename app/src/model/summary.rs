@@ -10,7 +10,7 @@ use super::{
     Figures, Group, ProcessId, Row, RowKey,
     group::Side,
     latency::{LOG2_BUCKETS, Percentiles, log2_bucket_floor, log2_percentile_bounds},
-    stats::ProcessSides,
+    stats::{BodyBytes, ProcessSides},
     totals::Counters,
     units::{format_ns, format_percent, format_rate},
 };
@@ -60,6 +60,14 @@ pub struct Summary {
     pub status_5xx: u64,
     /// TTFB percentiles of those exchanges; `null` when there were none.
     pub latency_ns: Option<Percentiles>,
+    /// Time-to-last-byte percentiles of those exchanges whose response's end was seen; `null`
+    /// when there were none.
+    pub ttlb_ns: Option<Percentiles>,
+    /// Those exchanges whose response's end was not seen (cut short, or its stream lost).
+    pub ttlb_unknown: u64,
+    /// Their body bytes: `request` and `response` summed over the sizes known, and how many
+    /// of each were not.
+    pub body_bytes: BodyBytes,
     /// The kernel's 64 log2 buckets (exact), or those of the filtered exchanges.
     pub histogram_log2: Vec<u64>,
     /// The busiest connections: by exchanges descending, ties by tuple.
@@ -131,6 +139,10 @@ pub struct RowSummary {
     pub p50_ns: Option<u64>,
     pub p99_ns: Option<u64>,
     pub max_ns: Option<u64>,
+    /// p99 time to last byte; null while no response's end was seen.
+    pub ttlb_p99_ns: Option<u64>,
+    /// Response body bytes, of the exchanges whose size is known.
+    pub response_body_bytes: u64,
     /// A connection that ended.
     pub closed: bool,
     /// Counts restarted after an eviction, or since a time: not the whole story.
@@ -245,6 +257,8 @@ impl RowSummary {
             p50_ns: row.percentiles.map(|p| p.p50),
             p99_ns: row.percentiles.map(|p| p.p99),
             max_ns: row.percentiles.map(|p| p.max),
+            ttlb_p99_ns: row.ttlb.map(|p| p.p99),
+            response_body_bytes: row.response_bytes,
             closed: row.closed,
             partial: row.partial(),
         }
@@ -282,6 +296,9 @@ impl Summary {
             status_4xx: figures.status_4xx,
             status_5xx: figures.status_5xx,
             latency_ns: figures.latency,
+            ttlb_ns: figures.ttlb,
+            ttlb_unknown: figures.ttlb_unknown,
+            body_bytes: figures.bytes,
             histogram_log2: figures.log2.to_vec(),
             top_talkers: top_connections
                 .iter()
@@ -398,6 +415,35 @@ impl Summary {
             None => {
                 let _ = writeln!(out, "TTFB: none (no exchanges)");
             }
+        }
+        let unseen = match self.ttlb_unknown {
+            0 => String::new(),
+            n => format!(", {n} ends unseen"),
+        };
+        match &self.ttlb_ns {
+            Some(p) => {
+                let _ = writeln!(
+                    out,
+                    "TTLB ({} exchanges{unseen}): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
+                    self.matched - self.ttlb_unknown,
+                    format_ns(p.p50),
+                    format_ns(p.p90),
+                    format_ns(p.p99),
+                    format_ns(p.p999),
+                    format_ns(p.max)
+                );
+            }
+            None => {
+                let _ = writeln!(out, "TTLB: none (no response's end seen{unseen})");
+            }
+        }
+        let b = &self.body_bytes;
+        if self.matched > 0 {
+            let _ = writeln!(
+                out,
+                "body bytes: requests {} ({} unknown)  responses {} ({} unknown)",
+                b.request, b.request_unknown, b.response, b.response_unknown
+            );
         }
         // With events lost the percentiles above are partial; the histogram is not.
         let histogram: Option<[u64; LOG2_BUCKETS]> = self.histogram_log2.as_slice().try_into().ok();

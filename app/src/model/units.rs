@@ -38,6 +38,17 @@ pub fn format_count(n: u64) -> String {
     n.to_string()
 }
 
+/// A size in bytes with the same three digits and SI prefixes: `812B`, `12.3kB`, `4.56MB`.
+pub fn format_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 3] = [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")];
+    for (scale, unit) in UNITS {
+        if n >= scale {
+            return format!("{}{unit}", three_digits(n as f64 / scale as f64));
+        }
+    }
+    format!("{n}B")
+}
+
 /// A rate per second: one decimal below 100, then like [`format_count`].
 pub fn format_rate(per_s: f64) -> String {
     if per_s < 100.0 {

@@ -19,7 +19,7 @@ use probe_common::wire::Counter;
 use super::{
     Filter, Group, HistoryPoint, KernelTotals, LOG2_BUCKETS, NumberedExchange, Percentiles, RowKey,
     rows::RowStats,
-    stats::{ProcessSides, Stats, share},
+    stats::{BodyBytes, ProcessSides, Stats, share},
 };
 
 /// Monotonic time to wall-clock time: one moment known on both clocks.
@@ -61,6 +61,10 @@ pub struct Row {
     pub status_5xx: u64,
     /// `None` before the row's first exchange (never 0 for "unknown").
     pub percentiles: Option<Percentiles>,
+    /// Time to last byte: `None` while no response's end was seen.
+    pub ttlb: Option<Percentiles>,
+    /// Response body bytes, of the exchanges whose size is known.
+    pub response_bytes: u64,
     /// The latest exchange: last status and last request (method, path).
     pub last: NumberedExchange,
     pub first_seen_ns: u64,
@@ -83,6 +87,8 @@ impl Row {
             status_4xx: r.status_4xx(),
             status_5xx: r.status_5xx(),
             percentiles: r.percentiles(),
+            ttlb: r.ttlb_percentiles(),
+            response_bytes: r.response_bytes,
             last: r.last,
             first_seen_ns: r.first_seen_ns,
             last_seen_ns: r.last_seen_ns,
@@ -139,6 +145,13 @@ pub struct Figures {
     pub other_namespaces: bool,
     /// Of the view's events; `None` when there were none.
     pub latency: Option<Percentiles>,
+    /// Time to last byte of the view's events whose response's end was seen; `None` when
+    /// there were none.
+    pub ttlb: Option<Percentiles>,
+    /// The view's events whose response's end was not seen.
+    pub ttlb_unknown: u64,
+    /// The view's events' body bytes.
+    pub bytes: BodyBytes,
     /// The kernel's exact histogram without a filter, else one from the filtered events.
     pub log2: [u64; LOG2_BUCKETS],
     /// The filtered figures count from this request time on (see the module doc).
@@ -180,6 +193,9 @@ impl Figures {
             process_sides: stats.process_sides,
             other_namespaces: stats.other_namespaces,
             latency: (!stats.latency.is_empty()).then(|| stats.latency.percentiles()),
+            ttlb: (!stats.ttlb.is_empty()).then(|| stats.ttlb.percentiles()),
+            ttlb_unknown: stats.ttlb_unknown,
+            bytes: stats.bytes,
             log2,
             partial_since_ns: None,
             evictions: stats.rows(group).evictions(),
@@ -343,6 +359,8 @@ pub struct RowDetail {
     /// Each status code with its count, codes ascending.
     pub statuses: Vec<(u16, u64)>,
     pub percentiles: Option<Percentiles>,
+    /// Time to last byte, of the exchanges whose response's end was seen.
+    pub ttlb: Option<Percentiles>,
     pub log2: [u64; LOG2_BUCKETS],
     /// Newest first; times convert with [`Figures::wall_time`].
     pub recent: Vec<NumberedExchange>,
@@ -367,6 +385,7 @@ impl RowDetail {
             exchanges: row.exchanges,
             statuses: row.statuses.codes().to_vec(),
             percentiles: row.current_percentiles(),
+            ttlb: row.current_ttlb_percentiles(),
             log2: row.log2_histogram(),
             recent: row
                 .recent()

@@ -9,7 +9,7 @@ use std::{
 use ratatui::{Terminal, backend::TestBackend};
 
 use super::{app::App, theme::Theme, ui};
-use crate::model::{Exchange, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple};
+use crate::model::{Bodies, Exchange, Method, Model, ModelOptions, PathPrefix, SharedModel, Tuple};
 
 /// A model with `tuples` connections, a few exchanges each, and a minute of sparkline points.
 pub(crate) fn busy_model(tuples: u32) -> Model {
@@ -32,6 +32,11 @@ pub(crate) fn busy_model(tuples: u32) -> Model {
                 conn_start_ns: 0,
                 request_ns: now_ns,
                 latency_ns: 50_000 + u64::from(i % 97) * 10_000 + u64::from(k) * 1_000,
+                ttlb_ns: Some(90_000 + u64::from(i % 97) * 10_000),
+                bodies: Bodies {
+                    request: Some(0),
+                    response: Some(u64::from(i % 7) * 1_000),
+                },
                 method: Some(if k % 3 == 0 {
                     Method::POST
                 } else {

@@ -89,7 +89,7 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
     let buckets = latency::histogram_rows(&d.log2, usize::MAX).len() as u16;
     let histogram_height = buckets.min(inner.height.saturating_sub(3) * 2 / 5).max(1);
     let [facts, histogram, recent] = Layout::vertical([
-        Constraint::Length(3 + u16::from(processes.is_some())),
+        Constraint::Length(4 + u16::from(processes.is_some())),
         Constraint::Length(histogram_height),
         Constraint::Min(3),
     ])
@@ -127,6 +127,16 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
                         .into_iter()
                         .chain(latency::percentile_spans(
                             d.percentiles.as_ref(),
+                            facts.width.saturating_sub(5),
+                            theme,
+                        ))
+                        .collect::<Vec<_>>(),
+                ),
+                Line::from(
+                    [Span::styled("TTLB ", theme.title())]
+                        .into_iter()
+                        .chain(latency::percentile_spans(
+                            d.ttlb.as_ref(),
                             facts.width.saturating_sub(5),
                             theme,
                         ))

@@ -16,8 +16,8 @@ use super::{
     theme::Theme,
 };
 use crate::model::{
-    Group, Method, NumberedExchange, Percentiles, Row, RowKey, format_count, format_ns,
-    format_percent, format_rate,
+    Group, Method, NumberedExchange, Percentiles, Row, RowKey, format_bytes, format_count,
+    format_ns, format_percent, format_rate,
 };
 
 /// A latency figure, `–` while there is none.
@@ -238,7 +238,7 @@ fn if_any(count: u64, style: Style) -> Style {
 }
 
 /// The columns every grouping has, after its key.
-const FIGURES: [Column<Row>; 10] = [
+const FIGURES: [Column<Row>; 12] = [
     figure(
         "exch",
         10,
@@ -270,6 +270,28 @@ const FIGURES: [Column<Row>; 10] = [
     latency_figure!("p50", 3, p50, plain),
     latency_figure!("p99", 8, p99, |_, t| t.latency()),
     latency_figure!("max", 5, max, plain),
+    // The time to the response's last byte, beside the first byte's: where bodies are big or
+    // slow, the two part.
+    figure(
+        "TTLB p99",
+        1,
+        |r, _| latency(r.ttlb, |p| p.p99),
+        |_, t| t.latency(),
+        |a, b| a.ttlb.map(|p| p.p99).cmp(&b.ttlb.map(|p| p.p99)),
+    ),
+    figure(
+        "bytes",
+        0,
+        |r, cx| {
+            if cx.exact {
+                r.response_bytes.to_string()
+            } else {
+                format_bytes(r.response_bytes)
+            }
+        },
+        plain,
+        |a, b| a.response_bytes.cmp(&b.response_bytes),
+    ),
     figure(
         "last",
         4,
@@ -345,7 +367,7 @@ pub fn rows_in(area: Rect) -> usize {
 }
 
 /// The columns of the slowest and live-tail views: one exchange per row.
-const EXCHANGE_COLUMNS: [Column<NumberedExchange>; 7] = [
+const EXCHANGE_COLUMNS: [Column<NumberedExchange>; 9] = [
     Column {
         header: "time UTC",
         align: Alignment::Left,
@@ -403,6 +425,27 @@ const EXCHANGE_COLUMNS: [Column<NumberedExchange>; 7] = [
         priority: 10,
         text: |e, _| format_ns(e.latency_ns),
         style: |_, t| t.latency(),
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "TTLB",
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority: 5,
+        // `?`: the response's end was not seen.
+        text: |e, _| e.ttlb_ns.map_or("?".to_string(), format_ns),
+        style: plain,
+        compare: None,
+        descending_first: false,
+    },
+    Column {
+        header: "size",
+        align: Alignment::Right,
+        fit: Fit::Exact,
+        priority: 4,
+        text: |e, _| e.bodies.response.map_or("?".to_string(), format_bytes),
+        style: plain,
         compare: None,
         descending_first: false,
     },

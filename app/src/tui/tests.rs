@@ -15,8 +15,8 @@ use super::{
     ui,
 };
 use crate::model::{
-    Clock, Event, Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix, ProcessId,
-    ProcessInfo, Processes, SharedModel, Tuple, log2_bucket,
+    Bodies, Clock, Event, Exchange, KernelTotals, Method, Model, ModelOptions, PathPrefix,
+    ProcessId, ProcessInfo, Processes, SharedModel, Tuple, log2_bucket,
 };
 use probe_common::wire::Counter;
 
@@ -40,6 +40,12 @@ fn exchange(
         conn_start_ns: 0,
         request_ns,
         latency_ns,
+        // The body takes half as long again as the first byte.
+        ttlb_ns: Some(latency_ns / 2 * 3),
+        bodies: Bodies {
+            request: Some(if status == 201 { 512 } else { 0 }),
+            response: Some(path.len() as u64 * 100),
+        },
         method: Some(if status == 201 {
             Method::POST
         } else {
@@ -186,7 +192,7 @@ fn empty() {
 
 #[test]
 fn busy() {
-    let mut s = Screen::new(busy_model(), 120, 30);
+    let mut s = Screen::new(busy_model(), 170, 30);
     let screen = s.render();
     // The kernel's exact count, the busiest tuple first, the query string redacted.
     assert!(screen.contains("exchanges 335"), "{screen}");
@@ -332,6 +338,11 @@ fn wide_model() -> Model {
                 conn_start_ns: 0,
                 request_ns: 100 * SECOND + i * 10_000,
                 latency_ns: latency,
+                ttlb_ns: Some(latency + 40_000),
+                bodies: Bodies {
+                    request: Some(0),
+                    response: Some(2_048),
+                },
                 method: Some(Method::GET),
                 status,
                 path: PathPrefix::new("/api/v1/customers/orders/history?page=2"),
@@ -367,10 +378,12 @@ fn is_whole_figure(token: &str) -> bool {
     if let Some((low, high)) = token.split_once('–') {
         return is_whole_figure(low) && is_whole_figure(high);
     }
-    let number = ["ns", "µs", "ms", "s", "%", "k", "M", "G"]
-        .iter()
-        .find_map(|unit| token.strip_suffix(unit))
-        .unwrap_or(token);
+    let number = [
+        "kB", "MB", "GB", "B", "ns", "µs", "ms", "s", "%", "k", "M", "G",
+    ]
+    .iter()
+    .find_map(|unit| token.strip_suffix(unit))
+    .unwrap_or(token);
     number.parse::<f64>().is_ok()
 }
 

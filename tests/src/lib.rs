@@ -38,7 +38,7 @@ pub use process::run_to_exit;
 pub use servers::{
     Location, NGINX_BODY, Nginx, NginxConfig, PythonServer, python_listener, python_script_server,
 };
-pub use tshark::{Truth, tshark_truth};
+pub use tshark::{Truth, tshark_truth, tshark_ttlb};
 
 pub use ::httptop::kernel::AttachMode;
 

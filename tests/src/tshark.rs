@@ -63,9 +63,84 @@ fn pair_fields(fields: &str) -> Truth {
     truth
 }
 
+/// tshark's time to last byte of each final response it pairs with a request: `http.time`
+/// as tshark gives it when it reassembles TCP streams (its default), from the request's frame
+/// to the frame that completed the response, as (client port, ns), sorted.
+pub fn tshark_ttlb(capture: &Path) -> Vec<(u16, u64)> {
+    let output = Command::new("tshark")
+        .args(["-n", "--enable-heuristic", "http_tcp", "-r"])
+        .arg(capture)
+        .args(["-Y", "http.time", "-T", "fields", "-E", "occurrence=a"])
+        .args(["-E", "aggregator=,"])
+        .args([
+            "-e",
+            "tcp.dstport",
+            "-e",
+            "http.response.code",
+            "-e",
+            "http.time",
+        ])
+        .output()
+        .unwrap_or_else(|e| panic!("running tshark: {e}"));
+    assert!(
+        output.status.success(),
+        "tshark on {} failed: {}",
+        capture.display(),
+        String::from_utf8_lossy(&output.stderr).trim()
+    );
+    ttlb_fields(&String::from_utf8_lossy(&output.stdout))
+}
+
+/// tshark's `client port <TAB> codes <TAB> times` lines: the final responses' times as
+/// (client port, ns), sorted. A tunnelled frame lists its ports outer first.
+fn ttlb_fields(fields: &str) -> Vec<(u16, u64)> {
+    let mut times = Vec::new();
+    for line in fields.lines() {
+        let mut columns = line.split('\t');
+        let port = columns.next().and_then(|ports| ports.rsplit(',').next());
+        let port: u16 = port
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("tshark gave no client port in {line:?}"));
+        let codes = columns.next().unwrap_or("").split(',');
+        let seconds = columns.next().unwrap_or("").split(',');
+        for (code, seconds) in codes.zip(seconds) {
+            let code: u16 = code.parse().unwrap_or(0);
+            if code >= 200 || code == 101 {
+                times.push((port, seconds_to_ns(seconds)));
+            }
+        }
+    }
+    times.sort_unstable();
+    times
+}
+
+/// `0.000094000` → 94,000: tshark prints seconds with nine decimals; parsed as text, so no
+/// nanosecond is lost to floating point.
+fn seconds_to_ns(seconds: &str) -> u64 {
+    let (whole, fraction) = seconds.split_once('.').unwrap_or((seconds, ""));
+    let digits = format!("{fraction:0<9}");
+    let whole: u64 = whole
+        .parse()
+        .unwrap_or_else(|_| panic!("bad time {seconds:?}"));
+    let fraction: u64 = digits[..9]
+        .parse()
+        .unwrap_or_else(|_| panic!("bad time {seconds:?}"));
+    whole * 1_000_000_000 + fraction
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn ttlb_keeps_final_responses_in_nanoseconds() {
+        let fields = "40000\t100,200\t0.000012000,1.250000001\n\
+                      4789,40001\t404\t0.5\n";
+        assert_eq!(
+            ttlb_fields(fields),
+            [(40000, 1_250_000_001), (40001, 500_000_000)]
+        );
+    }
 
     #[test]
     fn pairs_final_responses_in_order_and_leaves_interim_and_orphan_responses_unpaired() {

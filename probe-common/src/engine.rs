@@ -230,6 +230,7 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     }
     if !seen || seq_before(*next, end) {
         *next = end;
+        state.newest_seq[side] = seg.seq;
     }
     if state.flags == 0 {
         // Fresh state: no direction seen yet. This is the connection's start.
@@ -523,7 +524,9 @@ pub fn message_step<P: Payload, S: Sink>(
     let end = body_off.saturating_add(body);
     if answering {
         state.answer.body_len = body;
-        if end <= run.seg.payload_len as u64 {
+        // In this segment, or in a later one looked at already (this one came late): either
+        // way the whole response has passed now.
+        if (end <= run.seg.payload_len as u64) | passed_already(state, run.seg, end) {
             send_answer(state, run.sink, key, run.now_ns);
         }
     }
@@ -627,6 +630,17 @@ fn chunk_step<P: Payload, S: Sink>(
     next_message(state, run.seg, from_client, next, chunked)
 }
 
+/// Whether a response's end, `end` bytes into this segment's payload, lies in the server's
+/// newest segment, looked at before this one (which came late, after segments that follow
+/// it). Not when the end is yet to come, or lies further back (in bytes maybe never seen).
+#[inline(always)]
+fn passed_already(state: &ConnState, seg: &Segment, end: u64) -> bool {
+    let end_seq = seg.seq.wrapping_add(end as u32);
+    let after_start = end_seq.wrapping_sub(state.newest_seq[1]) as i32 > 0;
+    let within = state.next_seq[1].wrapping_sub(end_seq) as i32 >= 0;
+    (end < i32::MAX as u64) & after_start & within
+}
+
 /// Adds a chunk's data to the body size of the message it is in: the response being received,
 /// or the request whose slot was taken.
 #[inline(always)]
@@ -659,7 +673,14 @@ pub fn send_answer<S: Sink>(state: &mut ConnState, sink: &mut S, key: &ConnKey, 
         answer.ttlb_ns = UNKNOWN;
         answer.body_len = UNKNOWN;
     } else {
-        answer.ttlb_ns = last_byte_ns.saturating_sub(request.request_ns);
+        // Never before the first byte: where the head came late, after the segment with the
+        // end, the whole response had passed once the head did.
+        let ttlb_ns = last_byte_ns.saturating_sub(request.request_ns);
+        answer.ttlb_ns = if ttlb_ns > answer.latency_ns {
+            ttlb_ns
+        } else {
+            answer.latency_ns
+        };
     }
     sink.exchange(key, state.start_ns, request, answer);
 }

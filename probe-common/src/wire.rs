@@ -153,6 +153,10 @@ pub struct ConnState {
     /// `FLAG_SERVER_CHUNKED`), where its next chunk-size line starts.
     pub msg_seq: [u32; 2],
     pub _pad: u32,
+    /// Where each side's newest segment (the one that last moved `next_seq` on) starts: a
+    /// message's end found in it after it was looked at (it came before a segment it follows)
+    /// is known to have passed.
+    pub newest_seq: [u32; 2],
     /// Each side's walk through a chunked body, where a chunk-size line (or the empty line
     /// after the last chunk) is split across segments.
     pub chunks: [ChunkScan; 2],
@@ -516,7 +520,7 @@ const _: () = assert!(core::mem::size_of::<ChunkScan>() == 16);
 const _: () = assert!(core::mem::size_of::<CarriedStart>() == START_CARRY + 16);
 const _: () = assert!(
     core::mem::size_of::<ConnState>()
-        == 48 + 2 * 16 + 2 * (START_CARRY + 16) + 32 + MAX_IN_FLIGHT * (24 + PATH_LEN)
+        == 56 + 2 * 16 + 2 * (START_CARRY + 16) + 32 + MAX_IN_FLIGHT * (24 + PATH_LEN)
 );
 const _: () = assert!(core::mem::size_of::<Tombstone>() == 16);
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 48 + 36 + 4 + PATH_LEN);

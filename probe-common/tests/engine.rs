@@ -1183,3 +1183,29 @@ fn a_response_still_open_is_unsent_until_swept() {
     }
     assert_eq!(c.c(Counter::PipelineOverflow), 1);
 }
+
+#[test]
+fn an_end_seen_before_its_head_came_is_timed_by_the_segment_that_held_it() {
+    // The segment with the second response's head comes late, after the one with its end
+    // (two receive queues on two CPUs): the end passed when that segment was looked at, and
+    // the whole response once its head came (its TTLB is its TTFB).
+    let mut c = Conn::new();
+    c.client(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 0);
+    let first = b"HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\nabcd";
+    let middle = b"efghHTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\n0123";
+    let last = b"456789";
+    let start = c.server_seq;
+    c.server(first, 10);
+    let middle_seq = start.wrapping_add(first.len() as u32);
+    let last_seq = middle_seq.wrapping_add(middle.len() as u32);
+    c.send_seq(false, last_seq, last, 0, 40, &AllPorts);
+    c.send_seq(false, middle_seq, middle, 0, 50, &AllPorts);
+    assert_eq!(
+        ends(&c),
+        [
+            (200, 10, Some(50), Some(0), Some(8)),
+            (200, 50, Some(50), Some(0), Some(10))
+        ]
+    );
+    assert_eq!(c.c(Counter::DuplicateSegments), 0);
+}

@@ -172,9 +172,15 @@ impl Connection {
 }
 
 /// Runs a client written as a python script to its end inside `ns` (`python -c SCRIPT ARGS…`),
-/// within `timeout`; panics with its stderr unless it exits 0.
+/// within `timeout`; panics with its stderr unless it exits 0. Returns what it wrote to stdout.
 #[track_caller]
-pub fn python_client<I, A>(ns: &NetNs, python: &str, script: &str, args: I, timeout: Duration)
+pub fn python_client<I, A>(
+    ns: &NetNs,
+    python: &str,
+    script: &str,
+    args: I,
+    timeout: Duration,
+) -> String
 where
     I: IntoIterator<Item = A>,
     A: AsRef<std::ffi::OsStr>,
@@ -187,4 +193,5 @@ where
         "the python client: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

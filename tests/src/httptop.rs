@@ -210,6 +210,66 @@ impl Summary {
         );
     }
 
+    /// Every exchange timed to its response's last byte, with `request_bytes` and
+    /// `response_bytes` of bodies in all; each TTLB percentile at least the TTFB one (each
+    /// exchange's last byte comes after its first).
+    #[track_caller]
+    pub fn assert_timed_to_the_last_byte(&self, request_bytes: u64, response_bytes: u64) {
+        assert_eq!(
+            self.0["body_bytes"],
+            serde_json::json!({
+                "request": request_bytes,
+                "response": response_bytes,
+                "request_unknown": 0,
+                "response_unknown": 0,
+            }),
+            "body_bytes; summary:\n{self}"
+        );
+        assert_eq!(self.0["ttlb_unknown"], 0, "ttlb_unknown; summary:\n{self}");
+        self.assert_last_bytes_after_first_bytes();
+    }
+
+    /// The exchanges' bodies were `requests` and `responses` (each exchange's sizes, as the
+    /// client counted them): the sizes httptop knew sum to exactly those of all but the
+    /// exchanges it reports unknown (a head cut by its segment's end, see README's limits),
+    /// and an exchange whose response size is unknown is one whose end was not seen.
+    #[track_caller]
+    pub fn assert_body_sizes_of(&self, requests: &[u64], responses: &[u64]) {
+        let bytes = &self.0["body_bytes"];
+        let figure = |key: &str| {
+            bytes[key]
+                .as_u64()
+                .unwrap_or_else(|| panic!("body_bytes.{key}; summary:\n{self}"))
+        };
+        for (side, sizes) in [("request", requests), ("response", responses)] {
+            let (known, unknown) = (figure(side), figure(&format!("{side}_unknown")));
+            let missing = sizes.iter().sum::<u64>().checked_sub(known);
+            assert!(
+                missing.is_some_and(|m| sums_with(sizes, unknown as usize, m)),
+                "{side}s: {known} bytes known, {unknown} unknown, of {sizes:?}; summary:\n{self}"
+            );
+        }
+        assert_eq!(
+            self.0["ttlb_unknown"], bytes["response_unknown"],
+            "ttlb_unknown; summary:\n{self}"
+        );
+        self.assert_last_bytes_after_first_bytes();
+    }
+
+    /// Each TTLB percentile at least the TTFB one: every exchange's last byte comes after its
+    /// first, so the sorted TTLBs lie above the sorted TTFBs.
+    #[track_caller]
+    fn assert_last_bytes_after_first_bytes(&self) {
+        for p in ["p50", "p90", "p99", "p999", "max"] {
+            let ttfb = self.0["latency_ns"][p].as_u64();
+            let ttlb = self.0["ttlb_ns"][p].as_u64();
+            assert!(
+                ttfb.is_some() && ttlb >= ttfb,
+                "{p}: TTLB {ttlb:?} before TTFB {ttfb:?}; summary:\n{self}"
+            );
+        }
+    }
+
     /// Sum of `histogram_log2`, which must have 64 buckets.
     pub fn histogram_total(&self) -> u64 {
         let buckets = self.0["histogram_log2"]
@@ -230,5 +290,29 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
+    }
+}
+
+/// Whether `count` of `sizes` (each used once) sum to `total`.
+fn sums_with(sizes: &[u64], count: usize, total: u64) -> bool {
+    match (sizes.split_first(), count) {
+        (_, 0) => total == 0,
+        (None, _) => false,
+        (Some((&first, rest)), _) => {
+            (first <= total && sums_with(rest, count - 1, total - first))
+                || sums_with(rest, count, total)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn sums_with_picks_exactly_count_sizes() {
+        assert!(super::sums_with(&[5, 7, 9], 0, 0));
+        assert!(super::sums_with(&[5, 7, 9], 2, 14));
+        assert!(!super::sums_with(&[5, 7, 9], 1, 14));
+        assert!(!super::sums_with(&[5, 7, 9], 2, 13));
+        assert!(super::sums_with(&[5, 7, 7], 2, 14));
     }
 }

@@ -124,22 +124,32 @@ fn jq(filter: &str, input: &str) -> Vec<String> {
         .collect()
 }
 
-/// curl inside `ns` from client port `port`, `extra` arguments, expecting `status`.
-fn curl_from(ns: &NetNs, port: u16, extra: &[&str], url: &str, status: u16) {
+/// curl inside `ns` from client port `port`, `extra` arguments, expecting `status`; returns
+/// the body bytes curl sent and received.
+fn curl_from(ns: &NetNs, port: u16, extra: &[&str], url: &str, status: u16) -> (u64, u64) {
     let output = ns
         .command("curl")
         .args(["-sS", "--http1.1", "--max-time", "5", "-o", "/dev/null"])
         .args(["--local-port", &port.to_string()])
         .args(extra)
-        .args(["-w", "%{http_code}", url])
+        .args(["-w", "%{http_code} %{size_upload} %{size_download}", url])
         .output()
         .expect("running curl");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let fields: Vec<&str> = stdout.split(' ').collect();
     assert_eq!(
-        String::from_utf8_lossy(&output.stdout),
+        fields[0],
         status.to_string(),
         "curl {url}: {}",
         String::from_utf8_lossy(&output.stderr)
     );
+    let size = |i: usize| -> u64 {
+        fields
+            .get(i)
+            .and_then(|f| f.parse().ok())
+            .unwrap_or_else(|| panic!("curl's sizes: {stdout}"))
+    };
+    (size(1), size(2))
 }
 
 /// The request curl makes in [`json_lines_hold_what_curl_sent`]: client port, curl's extra
@@ -239,14 +249,15 @@ fn json_lines_hold_what_curl_sent(mode: AttachMode) {
         ],
     );
     let started = std::time::SystemTime::now();
+    let mut sizes = Vec::new();
     for s in &SENT {
-        curl_from(
+        sizes.push(curl_from(
             &ns,
             s.port,
             s.extra,
             &format!("http://{NGINX}{}", s.target),
             s.status,
-        );
+        ));
     }
     let ended = std::time::SystemTime::now();
     let (lines, summary) = stop(all);
@@ -275,6 +286,16 @@ fn json_lines_hold_what_curl_sent(mode: AttachMode) {
         })
         .collect();
     assert_eq!(fields, expected, "lines:\n{lines}");
+    // Body sizes as curl counted them, and the last byte never before the first.
+    let bodies = jq(
+        r#"[.request_body_bytes, .response_body_bytes, (.ttlb_ns >= .latency_ns)]"#,
+        &lines,
+    );
+    let expected: Vec<String> = sizes
+        .iter()
+        .map(|(sent, received)| serde_json::json!([sent, received, true]).to_string())
+        .collect();
+    assert_eq!(bodies, expected, "lines:\n{lines}");
 
     // Times: RFC 3339 with nanoseconds, within the run, each connection started at its request
     // (curl: one request per connection), latency a whole number of ns.

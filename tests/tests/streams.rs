@@ -3,8 +3,9 @@
 //! same files gzipped as nginx sends them (chunked, chunks of a few KB), each batch written at
 //! once so that on `lo` (64 KB segments) most messages begin mid-segment and most segments
 //! are nothing but body. Bodies are chosen to look like messages at their
-//! segment starts as often as they can (they repeat a request line and a status line). Every
-//! count is exact.
+//! segment starts as often as they can (they repeat a request line and a status line). Then
+//! bodies read until the server closes. Every count is exact, and so is every body size (as
+//! the clients counted them), each exchange timed to its response's last byte.
 //!
 //! Root only: run through `cargo xtask test`.
 
@@ -14,7 +15,9 @@ use std::{
     time::Duration,
 };
 
-use httptop_tests::{AttachMode, Httptop, NetNs, Nginx, NginxConfig, TempDir, python_client};
+use httptop_tests::{
+    AttachMode, Httptop, NetNs, Nginx, NginxConfig, TempDir, python_client, python_listener,
+};
 
 const NGINX: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
 const TIMEOUT: Duration = Duration::from_secs(60);
@@ -42,7 +45,7 @@ fn body(i: usize) -> Vec<u8> {
 /// argv: host, port, path (`{i}`: the message's index), method, the request bodies' sizes and
 /// the response bodies' expected lengths (-1: any), comma-separated. Writes every request with
 /// one `sendall`, then reads every response (framed by Content-Length, as nginx sends them);
-/// fails unless each is a 200 of the expected length.
+/// fails unless each is a 200 of the expected length. Prints each response body's bytes.
 const CLIENT: &str = r#"
 import socket, sys
 host, port, path, method = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
@@ -57,6 +60,7 @@ for i, size in enumerate(sizes):
 c = socket.create_connection((host, port), timeout=30)
 c.sendall(batch)
 f = c.makefile("rb")
+lengths = []
 for i, want in enumerate(expect):
     status = f.readline()
     assert status.startswith(b"HTTP/1.1 200"), status
@@ -71,12 +75,15 @@ for i, want in enumerate(expect):
     assert length is not None and (want < 0 or length == want), (i, length, want)
     got = f.read(length)
     assert len(got) == length
+    lengths.append(length)
 c.close()
+print(",".join(map(str, lengths)))
 "#;
 
 /// argv: host, port, the files' paths. Asks for every file in one write, accepting gzip, then
 /// reads every response; fails unless each is a chunked 200 whose chunks, unzipped, are the
-/// file's bytes (read from argv[3:], the paths on disk after a `--`).
+/// file's bytes (read from argv[3:], the paths on disk after a `--`). Prints each response's
+/// chunk data bytes.
 const GZIP_CLIENT: &str = r#"
 import gzip, socket, sys
 host, port = sys.argv[1], int(sys.argv[2])
@@ -86,6 +93,7 @@ batch = b"".join(b"GET %s HTTP/1.1\r\nHost: h\r\nAccept-Encoding: gzip\r\n\r\n" 
 c = socket.create_connection((host, port), timeout=30)
 c.sendall(batch)
 f = c.makefile("rb")
+lengths = []
 for path, file in zip(paths, files):
     status = f.readline()
     assert status.startswith(b"HTTP/1.1 200"), status
@@ -104,7 +112,9 @@ for path, file in zip(paths, files):
         if size == 0:
             break
     assert gzip.decompress(body) == open(file, "rb").read(), path
+    lengths.append(len(body))
 c.close()
+print(",".join(map(str, lengths)))
 "#;
 
 /// Bytes gzip cannot shrink (a xorshift stream), so the compressed body spans segments.
@@ -120,7 +130,8 @@ fn incompressible(len: usize, seed: u64) -> Vec<u8> {
         .collect()
 }
 
-fn run_client(ns: &NetNs, path: &str, method: &str, sizes: &[usize], expect: &[i64]) {
+/// Runs [`CLIENT`]; returns each response body's bytes it read.
+fn run_client(ns: &NetNs, path: &str, method: &str, sizes: &[usize], expect: &[i64]) -> Vec<u64> {
     let join = |v: Vec<String>| v.join(",");
     let args = [
         NGINX.ip().to_string(),
@@ -130,7 +141,19 @@ fn run_client(ns: &NetNs, path: &str, method: &str, sizes: &[usize], expect: &[i
         join(sizes.iter().map(|s| s.to_string()).collect()),
         join(expect.iter().map(|s| s.to_string()).collect()),
     ];
-    python_client(ns, "python3", CLIENT, args, TIMEOUT);
+    client_bytes(&python_client(ns, "python3", CLIENT, args, TIMEOUT))
+}
+
+/// The byte counts a client printed, comma-separated.
+fn client_bytes(stdout: &str) -> Vec<u64> {
+    stdout
+        .trim()
+        .split(',')
+        .map(|n| {
+            n.parse()
+                .unwrap_or_else(|_| panic!("the client printed no byte counts: {stdout:?}"))
+        })
+        .collect()
 }
 
 fn pipelined_posts_with_bodies_across_segments(mode: AttachMode) {
@@ -138,15 +161,20 @@ fn pipelined_posts_with_bodies_across_segments(mode: AttachMode) {
     let nginx = Nginx::start(&ns, &[NGINX]);
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     let sizes: Vec<usize> = (0..PIPELINED).map(body_len).collect();
+    let mut responses = Vec::new();
     for _ in 0..BATCHES {
         // nginx's `return 200` answers with its fixed body: any length.
-        run_client(&ns, "/up/{i}", "POST", &sizes, &[-1; PIPELINED]);
+        responses.extend(run_client(&ns, "/up/{i}", "POST", &sizes, &[-1; PIPELINED]));
     }
     let summary = httptop.stop();
     let sent = (PIPELINED * BATCHES) as u64;
     assert_eq!(nginx.access_log_requests() as u64, sent);
     summary.assert_all_answered(sent);
     assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+    let requests: Vec<u64> = (0..BATCHES)
+        .flat_map(|_| sizes.iter().map(|&s| s as u64))
+        .collect();
+    summary.assert_body_sizes_of(&requests, &responses);
 }
 
 fn pipelined_responses_with_bodies_across_segments(mode: AttachMode) {
@@ -162,15 +190,23 @@ fn pipelined_responses_with_bodies_across_segments(mode: AttachMode) {
     let nginx = Nginx::start_config(&ns, &config);
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
     let expect: Vec<i64> = (0..PIPELINED).map(|i| body_len(i) as i64).collect();
+    let mut responses = Vec::new();
     for _ in 0..BATCHES {
         // GETs with empty bodies (`Content-Length: 0`), answered with the files.
-        run_client(&ns, "/files/f{i}", "GET", &[0; PIPELINED], &expect);
+        responses.extend(run_client(
+            &ns,
+            "/files/f{i}",
+            "GET",
+            &[0; PIPELINED],
+            &expect,
+        ));
     }
     let summary = httptop.stop();
     let sent = (PIPELINED * BATCHES) as u64;
     assert_eq!(nginx.access_log_requests() as u64, sent);
     summary.assert_all_answered(sent);
     assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+    summary.assert_body_sizes_of(&[0; PIPELINED * BATCHES], &responses);
 }
 
 fn pipelined_chunked_responses_across_segments(mode: AttachMode) {
@@ -189,23 +225,82 @@ fn pipelined_chunked_responses_across_segments(mode: AttachMode) {
     };
     let nginx = Nginx::start_config(&ns, &config);
     let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    let mut responses = Vec::new();
     for _ in 0..BATCHES {
         let args = [NGINX.ip().to_string(), NGINX.port().to_string()]
             .into_iter()
             .chain((0..PIPELINED).map(|i| format!("/files/f{i}")))
             .chain(["--".to_owned()])
             .chain(paths.iter().map(|p| p.display().to_string()));
-        python_client(&ns, "python3", GZIP_CLIENT, args, TIMEOUT);
+        responses.extend(client_bytes(&python_client(
+            &ns,
+            "python3",
+            GZIP_CLIENT,
+            args,
+            TIMEOUT,
+        )));
     }
     let summary = httptop.stop();
     let sent = (PIPELINED * BATCHES) as u64;
     assert_eq!(nginx.access_log_requests() as u64, sent);
     summary.assert_all_answered(sent);
     assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+    // A chunked body's size is its chunks' data, as the client counted it.
+    summary.assert_body_sizes_of(&[0; PIPELINED * BATCHES], &responses);
+}
+
+/// Bytes of each body [`UNTIL_CLOSE_SERVER`] sends.
+const UNTIL_CLOSE_BODY: u64 = 150_000;
+/// Connections to it, one exchange each.
+const UNTIL_CLOSE_CONNECTIONS: u64 = 5;
+
+/// An HTTP/1.0 server whose responses have neither a length nor chunks: the body, written in
+/// three parts a few milliseconds apart, ends when the server closes.
+const UNTIL_CLOSE_SERVER: &str = r#"
+while True:
+    c = s.accept()[0]
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            break
+        data += chunk
+    c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
+    for part in range(3):
+        time.sleep(0.005)
+        c.sendall(b"x" * 50000)
+    c.close()
+"#;
+
+fn bodies_read_until_close_end_with_the_connection(mode: AttachMode) {
+    let ns = NetNs::new();
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8090);
+    let _server = python_listener(&ns, UNTIL_CLOSE_SERVER, server, "the until-close server");
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    let mut downloaded = 0;
+    for _ in 0..UNTIL_CLOSE_CONNECTIONS {
+        let output = ns
+            .command("curl")
+            .args(["-sS", "--http1.0", "--max-time", "10", "-o", "/dev/null"])
+            .args(["-w", "%{size_download}", &format!("http://{server}/")])
+            .output()
+            .expect("running curl");
+        assert!(output.status.success(), "curl: {output:?}");
+        downloaded += client_bytes(&String::from_utf8_lossy(&output.stdout))[0];
+    }
+    let summary = httptop.stop();
+    summary.assert_all_answered(UNTIL_CLOSE_CONNECTIONS);
+    assert_eq!(downloaded, UNTIL_CLOSE_CONNECTIONS * UNTIL_CLOSE_BODY);
+    summary.assert_timed_to_the_last_byte(0, downloaded);
+    // The server sleeps 15 ms between the head and the body's last part: no exchange's last
+    // byte comes sooner after its request.
+    let median = summary.0["ttlb_ns"]["p50"].as_u64().unwrap_or(0);
+    assert!(median >= 15_000_000, "{summary}");
 }
 
 httptop_tests::in_each_attach_mode!(
     pipelined_posts_with_bodies_across_segments,
     pipelined_responses_with_bodies_across_segments,
     pipelined_chunked_responses_across_segments,
+    bodies_read_until_close_end_with_the_connection,
 );

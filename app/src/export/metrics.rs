@@ -1,5 +1,5 @@
-//! What `/metrics` serves: the kernel's exact counters, a TTFB histogram per endpoint and
-//! status class (from events), and httptop's own cost. The collector writes into [`Metrics`]
+//! What `/metrics` serves: the kernel's exact counters, a TTFB and a TTLB histogram and the
+//! response bytes per endpoint and status class (from events), and httptop's own cost. The collector writes into [`Metrics`]
 //! once per drained batch; a scrape takes a copy under the lock and encodes it outside, through
 //! `prometheus-client`'s encoders (OpenMetrics or the Prometheus text format).
 //!
@@ -34,6 +34,10 @@ use crate::model::{
 pub const PREFIX: &str = "httptop";
 /// The TTFB histogram, per server, method, status class and path template.
 pub const DURATION_HISTOGRAM: &str = "http_server_request_duration_seconds";
+/// The TTLB histogram, with the same series.
+pub const LAST_BYTE_HISTOGRAM: &str = "http_server_time_to_last_byte_seconds";
+/// The response body bytes counter, with the same series.
+pub const RESPONSE_BYTES: &str = "http_server_response_body_bytes";
 /// The first bucket's bound, 2^10 ns ≈ 1 µs: faster exchanges than that are merged into it.
 pub const FIRST_BOUND_LOG2: u32 = 10;
 /// The last finite bucket's bound, 2^36 ns ≈ 68.7 s; slower exchanges count in `+Inf` only.
@@ -101,20 +105,60 @@ impl Labels {
 }
 
 #[derive(Clone, Copy, Debug, Default)]
-struct Series {
+struct Histogram {
     /// Exchanges per exposition bucket (not cumulative); the last is above every finite bound.
     buckets: [u64; FINITE_BUCKETS + 1],
     count: u64,
     sum_ns: u128,
 }
 
-impl Series {
-    fn record(&mut self, latency_ns: u64) {
-        self.buckets[exposed_bucket(latency_ns)] += 1;
+impl Histogram {
+    fn record(&mut self, ns: u64) {
+        self.buckets[exposed_bucket(ns)] += 1;
         self.count += 1;
-        self.sum_ns += u128::from(latency_ns);
+        self.sum_ns += u128::from(ns);
     }
 }
+
+/// One series' figures: its exchanges' TTFB, the TTLB of those whose response's end was seen,
+/// and the response body bytes of those whose size was known.
+#[derive(Clone, Copy, Debug, Default)]
+struct Series {
+    ttfb: Histogram,
+    ttlb: Histogram,
+    response_bytes: u64,
+}
+
+impl Series {
+    fn record(&mut self, e: &Exchange) {
+        self.ttfb.record(e.latency_ns);
+        if let Some(ttlb_ns) = e.ttlb_ns {
+            self.ttlb.record(ttlb_ns);
+        }
+        self.response_bytes = self
+            .response_bytes
+            .saturating_add(e.bodies.response.unwrap_or(0));
+    }
+}
+
+/// A histogram family served: its name, its help and where each series keeps it.
+type HistogramFamily = (&'static str, &'static str, fn(&Series) -> &Histogram);
+
+/// The histograms served, each picked from a series.
+const HISTOGRAMS: [HistogramFamily; 2] = [
+    (
+        DURATION_HISTOGRAM,
+        "Time to first byte of each exchange (request's first segment to the status line), \
+         in the kernel's log2 buckets",
+        |s| &s.ttfb,
+    ),
+    (
+        LAST_BYTE_HISTOGRAM,
+        "Time to last byte of each exchange whose response's end was seen (request's first \
+         segment to the segment with the response's last byte), in the kernel's log2 buckets",
+        |s| &s.ttlb,
+    ),
+];
 
 /// What the metrics cover and how they are labelled.
 #[derive(Clone, Debug)]
@@ -216,11 +260,11 @@ impl Metrics {
             let limit = self.opts.series_limit;
             let len = series.len();
             match series.get_mut(&key) {
-                Some(s) => s.record(e.latency_ns),
-                None if len < limit => series.entry(key).or_default().record(e.latency_ns),
+                Some(s) => s.record(e),
+                None if len < limit => series.entry(key).or_default().record(e),
                 None => {
                     *overflow += 1;
-                    other.record(e.latency_ns);
+                    other.record(e);
                 }
             }
         }
@@ -451,31 +495,40 @@ impl Collector for Snapshot {
             *events_received,
         )?;
 
-        let mut histogram = encoder.encode_descriptor(
-            DURATION_HISTOGRAM,
-            "Time to first byte of each exchange (request's first segment to the status line), \
-             in the kernel's log2 buckets",
-            None,
-            MetricType::Histogram,
-        )?;
         let mut buckets = Vec::with_capacity(FINITE_BUCKETS + 1);
-        let mut encode_series = |labels: &dyn LabelsEncoder, s: &Series| -> fmt::Result {
-            buckets.clear();
-            for (i, &n) in s.buckets.iter().enumerate() {
-                let bound = if i < FINITE_BUCKETS {
-                    bucket_bound_s(i)
-                } else {
-                    f64::INFINITY
-                };
-                buckets.push((bound, n));
+        for (name, help, pick) in HISTOGRAMS {
+            let mut histogram =
+                encoder.encode_descriptor(name, help, None, MetricType::Histogram)?;
+            let mut encode_series = |labels: &dyn LabelsEncoder, s: &Histogram| -> fmt::Result {
+                buckets.clear();
+                for (i, &n) in s.buckets.iter().enumerate() {
+                    let bound = if i < FINITE_BUCKETS {
+                        bucket_bound_s(i)
+                    } else {
+                        f64::INFINITY
+                    };
+                    buckets.push((bound, n));
+                }
+                labels.encode_histogram(&mut histogram, s, &buckets)
+            };
+            for (key, s) in series {
+                encode_series(&series_labels(key, labels, opts.show_query), pick(s))?;
             }
-            labels.encode_histogram(&mut histogram, s, &buckets)
-        };
-        for (key, s) in series {
-            encode_series(&series_labels(key, labels, opts.show_query), s)?;
+            if other.ttfb.count > 0 {
+                encode_series(&OTHER_LABELS, pick(other))?;
+            }
         }
-        if other.count > 0 {
-            encode_series(&OTHER_LABELS, other)?;
+        let mut bytes = encoder.encode_descriptor(
+            RESPONSE_BYTES,
+            "Response body bytes of the exchanges whose size was known",
+            None,
+            MetricType::Counter,
+        )?;
+        for (key, s) in series {
+            series_labels(key, labels, opts.show_query).encode_counter(&mut bytes, s)?;
+        }
+        if other.ttfb.count > 0 {
+            OTHER_LABELS.encode_counter(&mut bytes, other)?;
         }
 
         gauge(
@@ -534,8 +587,14 @@ trait LabelsEncoder {
     fn encode_histogram(
         &self,
         encoder: &mut prometheus_client::encoding::MetricEncoder<'_>,
-        s: &Series,
+        s: &Histogram,
         buckets: &[(f64, u64)],
+    ) -> fmt::Result;
+
+    fn encode_counter(
+        &self,
+        encoder: &mut prometheus_client::encoding::MetricEncoder<'_>,
+        s: &Series,
     ) -> fmt::Result;
 }
 
@@ -543,7 +602,7 @@ impl<L: prometheus_client::encoding::EncodeLabelSet> LabelsEncoder for L {
     fn encode_histogram(
         &self,
         encoder: &mut prometheus_client::encoding::MetricEncoder<'_>,
-        s: &Series,
+        s: &Histogram,
         buckets: &[(f64, u64)],
     ) -> fmt::Result {
         encoder
@@ -554,6 +613,14 @@ impl<L: prometheus_client::encoding::EncodeLabelSet> LabelsEncoder for L {
                 buckets,
                 None,
             )
+    }
+
+    fn encode_counter(
+        &self,
+        encoder: &mut prometheus_client::encoding::MetricEncoder<'_>,
+        s: &Series,
+    ) -> fmt::Result {
+        ConstCounter::new(s.response_bytes).encode(encoder.encode_family(self)?)
     }
 }
 
@@ -610,6 +677,34 @@ mod tests {
                 assert_eq!(b as u32 + FIRST_BOUND_LOG2, kernel + 1);
             }
         }
+    }
+
+    #[test]
+    fn last_bytes_and_body_bytes_share_the_series_and_skip_what_is_unknown() {
+        let m = metrics(10, None);
+        let timed = |path, ttlb_ns, bytes| {
+            let mut e = exchange(path, 200, 1_500);
+            e.ttlb_ns = ttlb_ns;
+            e.bodies.response = bytes;
+            e
+        };
+        m.record(&[
+            timed("/users/1", Some(3_000), Some(1_000)),
+            timed("/users/2", Some(5_000_000), Some(234)),
+            timed("/users/3", None, None),
+        ]);
+        let text = m.render(false);
+        let series = "{server=\"10.0.0.2:8080\",method=\"GET\",status_class=\"2xx\",path_template=\"/users/{id}\"";
+        let one = |name: &str| {
+            let found = samples(&text, &format!("httptop_{name}{series}"));
+            assert_eq!(found.len(), 1, "{name}: {text}");
+            found[0].1
+        };
+        // Three exchanges' TTFB; the two TTLBs seen, below 4.1 µs and 8.4 ms.
+        assert_eq!(one("http_server_request_duration_seconds_count"), 3.0);
+        assert_eq!(one("http_server_time_to_last_byte_seconds_count"), 2.0);
+        assert_eq!(one("http_server_time_to_last_byte_seconds_sum"), 0.005003);
+        assert_eq!(one("http_server_response_body_bytes_total"), 1_234.0);
     }
 
     #[test]

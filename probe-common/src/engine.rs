@@ -477,7 +477,7 @@ pub fn message_step<P: Payload, S: Sink>(
     // This message is a final response being received, or a request whose slot was taken:
     // its body's size goes there.
     let answering = !from_client & (state.answer.phase == ANSWER_OPEN);
-    let request_slot = state.requests.wrapping_sub(1) as usize % MAX_IN_FLIGHT;
+    let request_slot = state.last_request_slot();
     if state.flags & FLAG_UPGRADED != 0 {
         // A 101's exchange ends with its head: what follows is another protocol's.
         state.answer.body_len = 0;
@@ -649,7 +649,7 @@ fn add_body_bytes(state: &mut ConnState, from_client: bool, size: u64) {
         if state.flags & FLAG_REQUEST_SIZED == 0 {
             return;
         }
-        &mut state.slots[state.requests.wrapping_sub(1) as usize % MAX_IN_FLIGHT].body_len
+        &mut state.slots[state.last_request_slot()].body_len
     } else {
         if state.answer.phase != ANSWER_OPEN {
             return;
@@ -666,21 +666,17 @@ pub fn send_answer<S: Sink>(state: &mut ConnState, sink: &mut S, key: &ConnKey, 
     if state.answer.phase == ANSWER_NONE {
         return;
     }
-    let request = &state.slots[state.responses.wrapping_sub(1) as usize % MAX_IN_FLIGHT];
+    let request = &state.slots[state.answered_slot()];
     let answer = &mut state.answer;
-    answer.phase = ANSWER_NONE;
     if last_byte_ns == UNKNOWN {
-        answer.ttlb_ns = UNKNOWN;
-        answer.body_len = UNKNOWN;
+        *answer = answer.end_unseen();
     } else {
+        answer.phase = ANSWER_NONE;
         // Never before the first byte: where the head came late, after the segment with the
         // end, the whole response had passed once the head did.
-        let ttlb_ns = last_byte_ns.saturating_sub(request.request_ns);
-        answer.ttlb_ns = if ttlb_ns > answer.latency_ns {
-            ttlb_ns
-        } else {
-            answer.latency_ns
-        };
+        answer.ttlb_ns = last_byte_ns
+            .saturating_sub(request.request_ns)
+            .max(answer.latency_ns);
     }
     sink.exchange(key, state.start_ns, request, answer);
 }
@@ -692,14 +688,10 @@ pub fn unsent_answer(state: &ConnState) -> Option<(&InFlight, Answer)> {
     if state.answer.phase == ANSWER_NONE {
         return None;
     }
-    let request = &state.slots[state.responses.wrapping_sub(1) as usize % MAX_IN_FLIGHT];
-    let answer = Answer {
-        ttlb_ns: UNKNOWN,
-        body_len: UNKNOWN,
-        phase: ANSWER_NONE,
-        ..state.answer
-    };
-    Some((request, answer))
+    Some((
+        &state.slots[state.answered_slot()],
+        state.answer.end_unseen(),
+    ))
 }
 
 /// The current message ends at payload offset `next`: the next one starts there, in this
@@ -779,7 +771,8 @@ fn lose_track<S: Sink>(state: &mut ConnState, sink: &mut S, followed: u32, count
 fn drop_request_size(state: &mut ConnState) {
     if state.flags & FLAG_REQUEST_SIZED != 0 {
         state.flags &= !FLAG_REQUEST_SIZED;
-        state.slots[state.requests.wrapping_sub(1) as usize % MAX_IN_FLIGHT].body_len = UNKNOWN;
+        let slot = state.last_request_slot();
+        state.slots[slot].body_len = UNKNOWN;
     }
 }
 const _: () = assert!(FLAG_CLIENT_FOLLOWED << 2 == FLAG_CLIENT_CHUNKED);

@@ -293,6 +293,29 @@ impl ConnState {
     pub const fn outstanding(&self) -> u32 {
         self.requests.wrapping_sub(self.responses)
     }
+
+    /// The slot of the last request recorded (`requests - 1`).
+    pub const fn last_request_slot(&self) -> usize {
+        self.requests.wrapping_sub(1) as usize % MAX_IN_FLIGHT
+    }
+
+    /// The slot of the request the last final response answers (`responses - 1`): the one
+    /// [`ConnState::answer`] belongs to.
+    pub const fn answered_slot(&self) -> usize {
+        self.responses.wrapping_sub(1) as usize % MAX_IN_FLIGHT
+    }
+}
+
+impl Answer {
+    /// This answer as sent when its end was not seen: no time to last byte, no size.
+    pub const fn end_unseen(self) -> Answer {
+        Answer {
+            ttlb_ns: UNKNOWN,
+            body_len: UNKNOWN,
+            phase: ANSWER_NONE,
+            ..self
+        }
+    }
 }
 
 /// One finished exchange, sent to user space through the ring buffer once the response's

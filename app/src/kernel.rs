@@ -26,7 +26,7 @@ use probe_common::{
 };
 
 use crate::{
-    model::{Event, KernelTotals, NetnsId},
+    model::{Event, Exchange, KernelTotals, NetnsId},
     netns::SharedNetns,
     records::{connection_end, model_event, totals_from_counters, unsent_record},
 };
@@ -816,9 +816,7 @@ impl Kernel {
             if conns.remove(&key).is_ok() {
                 swept.expired += u64::from(expired);
                 connections -= 1;
-                self.swept.extend(unsent.map(Event::Exchange));
-                self.swept
-                    .push(Event::ConnectionEnded(connection_end(&key, start_ns)));
+                swept_away(&mut self.swept, &key, start_ns, unsent);
             }
         }
         let evict = engine::evictions(connections, &mut evictable);
@@ -835,10 +833,12 @@ impl Kernel {
                 in_flight = in_flight.saturating_sub(u64::from(state.outstanding()));
                 swept.evicted += 1;
                 connections -= 1;
-                self.swept
-                    .extend(unsent_record(key, &state).map(Event::Exchange));
-                self.swept
-                    .push(Event::ConnectionEnded(connection_end(key, state.start_ns)));
+                swept_away(
+                    &mut self.swept,
+                    key,
+                    state.start_ns,
+                    unsent_record(key, &state),
+                );
             }
         }
         swept.connections = connections as u64;
@@ -856,6 +856,13 @@ impl Kernel {
     pub fn classifier(&self) -> Option<&SchedClassifier> {
         self.ebpf.program(self.entry_program)?.try_into().ok()
     }
+}
+
+/// A connection the sweep removed, for the next events: the exchange of the response it was
+/// receiving, if any, then its end.
+fn swept_away(swept: &mut Vec<Event>, key: &ConnKey, start_ns: u64, unsent: Option<Exchange>) {
+    swept.extend(unsent.map(Event::Exchange));
+    swept.push(Event::ConnectionEnded(connection_end(key, start_ns)));
 }
 
 impl Kernel {

@@ -29,7 +29,7 @@ use self::{
 };
 use crate::{
     export::Exports,
-    model::Model,
+    model::{Exchange, Model},
     records::{connection_end, exchange_record, totals_from_counters, unsent_record},
 };
 
@@ -138,6 +138,14 @@ struct ModelSink<'a> {
     histogram: [u64; HISTOGRAM_BUCKETS],
 }
 
+impl ModelSink<'_> {
+    /// An exchange to the exports and the model.
+    fn deliver(&mut self, exchange: Exchange) {
+        self.exports.record(&exchange);
+        self.model.record(exchange);
+    }
+}
+
 impl Sink for ModelSink<'_> {
     fn count(&mut self, counter: Counter, n: u64) {
         self.counters[counter as usize] += n;
@@ -148,9 +156,7 @@ impl Sink for ModelSink<'_> {
     }
 
     fn exchange(&mut self, key: &ConnKey, conn_start_ns: u64, request: &InFlight, answer: &Answer) {
-        let exchange = exchange_record(key, conn_start_ns, request, answer);
-        self.exports.record(&exchange);
-        self.model.record(exchange);
+        self.deliver(exchange_record(key, conn_start_ns, request, answer));
     }
 
     fn connection_ended(&mut self, key: &ConnKey, conn_start_ns: u64) {
@@ -249,13 +255,13 @@ pub fn read_capture(
         if now_ns.saturating_sub(last_sweep_ns) >= 1_000_000_000 {
             last_sweep_ns = now_ns;
             fragments.expire(now_ns);
-            let (model, exports) = (&mut *sink.model, sink.exports);
+            let sink = &mut sink;
             swept_expired += sweep_table(&mut conns.0, now_ns, timeout_ns, |key, state| {
                 if let Some(exchange) = unsent_record(key, state) {
-                    exports.record(&exchange);
-                    model.record(exchange);
+                    sink.deliver(exchange);
                 }
-                model.end_connection(&connection_end(key, state.start_ns));
+                sink.model
+                    .end_connection(&connection_end(key, state.start_ns));
             });
         }
     }
@@ -267,8 +273,7 @@ pub fn read_capture(
         .collect();
     unsent.sort_by_key(|exchange| exchange.response_ns());
     for exchange in unsent {
-        sink.exports.record(&exchange);
-        sink.model.record(exchange);
+        sink.deliver(exchange);
     }
     let in_flight = conns.0.values().map(|s| u64::from(s.outstanding())).sum();
     let totals = totals_from_counters(&sink.counters, sink.histogram, swept_expired, in_flight);

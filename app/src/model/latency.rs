@@ -158,6 +158,11 @@ impl Default for ConnectionLatency {
 }
 
 impl ConnectionLatency {
+    /// Nothing recorded yet (a histogram is only made past the exact samples).
+    pub fn is_empty(&self) -> bool {
+        matches!(self, ConnectionLatency::Exact(samples) if samples.is_empty())
+    }
+
     pub fn record(&mut self, ns: u64) {
         match self {
             ConnectionLatency::Exact(samples) if samples.len() < EXACT_SAMPLES => samples.push(ns),

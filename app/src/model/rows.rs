@@ -65,7 +65,6 @@ pub struct RowStats {
     /// Time to last byte of the exchanges whose response's end was seen.
     ttlb_percentiles: Option<Percentiles>,
     ttlb: ConnectionLatency,
-    ttlb_known: u64,
     exchanges_in_interval: u64,
     changed: bool,
     /// Most recent exchanges, oldest first.
@@ -89,7 +88,6 @@ impl RowStats {
             latency: ConnectionLatency::default(),
             ttlb_percentiles: None,
             ttlb: ConnectionLatency::default(),
-            ttlb_known: 0,
             exchanges_in_interval: 0,
             changed: false,
             recent: VecDeque::new(),
@@ -105,7 +103,6 @@ impl RowStats {
         self.latency.record(e.latency_ns);
         if let Some(ttlb_ns) = e.ttlb_ns {
             self.ttlb.record(ttlb_ns);
-            self.ttlb_known += 1;
         }
         self.response_bytes += e.bodies.response.unwrap_or(0);
         self.exchanges_in_interval += 1;
@@ -136,7 +133,7 @@ impl RowStats {
 
     /// Time-to-last-byte percentiles computed now.
     pub fn current_ttlb_percentiles(&self) -> Option<Percentiles> {
-        (self.ttlb_known > 0).then(|| self.ttlb.percentiles())
+        (!self.ttlb.is_empty()).then(|| self.ttlb.percentiles())
     }
 
     pub fn log2_histogram(&self) -> [u64; LOG2_BUCKETS] {

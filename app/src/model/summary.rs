@@ -399,43 +399,37 @@ impl Summary {
         if !mix.is_empty() {
             let _ = writeln!(out, "status codes: {}", mix.join("  "));
         }
-        match &self.latency_ns {
-            Some(p) => {
-                let _ = writeln!(
-                    out,
-                    "TTFB ({} exchanges): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-                    self.matched,
-                    format_ns(p.p50),
-                    format_ns(p.p90),
-                    format_ns(p.p99),
-                    format_ns(p.p999),
-                    format_ns(p.max)
-                );
-            }
-            None => {
-                let _ = writeln!(out, "TTFB: none (no exchanges)");
-            }
-        }
         let unseen = match self.ttlb_unknown {
             0 => String::new(),
             n => format!(", {n} ends unseen"),
         };
-        match &self.ttlb_ns {
-            Some(p) => {
-                let _ = writeln!(
+        let timed = self.matched - self.ttlb_unknown;
+        for (name, percentiles, counted, none) in [
+            (
+                "TTFB",
+                &self.latency_ns,
+                format!("{} exchanges", self.matched),
+                "no exchanges".to_owned(),
+            ),
+            (
+                "TTLB",
+                &self.ttlb_ns,
+                format!("{timed} exchanges{unseen}"),
+                format!("no response's end seen{unseen}"),
+            ),
+        ] {
+            let _ = match percentiles {
+                Some(p) => writeln!(
                     out,
-                    "TTLB ({} exchanges{unseen}): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
-                    self.matched - self.ttlb_unknown,
+                    "{name} ({counted}): p50 {}  p90 {}  p99 {}  p99.9 {}  max {}",
                     format_ns(p.p50),
                     format_ns(p.p90),
                     format_ns(p.p99),
                     format_ns(p.p999),
                     format_ns(p.max)
-                );
-            }
-            None => {
-                let _ = writeln!(out, "TTLB: none (no response's end seen{unseen})");
-            }
+                ),
+                None => writeln!(out, "{name}: none ({none})"),
+            };
         }
         let b = &self.body_bytes;
         if self.matched > 0 {

@@ -3,13 +3,22 @@
 /// Formats a duration in nanoseconds with three significant digits in the largest unit that
 /// keeps the number at or above 1: `812ns`, `812µs`, `21.3ms`, `1.20s`.
 pub fn format_ns(ns: u64) -> String {
-    const UNITS: [(u64, &str); 3] = [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "µs")];
-    for (scale, unit) in UNITS {
-        if ns >= scale {
-            return format!("{}{unit}", three_digits(ns as f64 / scale as f64));
+    scaled(
+        ns,
+        [(1_000_000_000, "s"), (1_000_000, "ms"), (1_000, "µs")],
+        "ns",
+    )
+}
+
+/// `n` in the largest of `units` (scale, suffix; largest first) it reaches, with three
+/// significant digits, else whole with the `smallest` suffix.
+fn scaled(n: u64, units: [(u64, &str); 3], smallest: &str) -> String {
+    for (scale, unit) in units {
+        if n >= scale {
+            return format!("{}{unit}", three_digits(n as f64 / scale as f64));
         }
     }
-    format!("{ns}ns")
+    format!("{n}{smallest}")
 }
 
 /// Three significant digits for a value in [1, 1000); values that round up to 1000 stay
@@ -29,24 +38,20 @@ pub fn format_count(n: u64) -> String {
     if n < 10_000 {
         return n.to_string();
     }
-    const UNITS: [(u64, &str); 3] = [(1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")];
-    for (scale, unit) in UNITS {
-        if n >= scale {
-            return format!("{}{unit}", three_digits(n as f64 / scale as f64));
-        }
-    }
-    n.to_string()
+    scaled(
+        n,
+        [(1_000_000_000, "G"), (1_000_000, "M"), (1_000, "k")],
+        "",
+    )
 }
 
 /// A size in bytes with the same three digits and SI prefixes: `812B`, `12.3kB`, `4.56MB`.
 pub fn format_bytes(n: u64) -> String {
-    const UNITS: [(u64, &str); 3] = [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")];
-    for (scale, unit) in UNITS {
-        if n >= scale {
-            return format!("{}{unit}", three_digits(n as f64 / scale as f64));
-        }
-    }
-    format!("{n}B")
+    scaled(
+        n,
+        [(1_000_000_000, "GB"), (1_000_000, "MB"), (1_000, "kB")],
+        "B",
+    )
 }
 
 /// A rate per second: one decimal below 100, then like [`format_count`].

@@ -11,7 +11,7 @@ use ratatui::{
 };
 
 use super::{latency, table::count, theme::Theme};
-use crate::model::{Clock, Method, RowDetail, format_ns};
+use crate::model::{Clock, Method, Percentiles, RowDetail, format_ns};
 
 /// `12:34:56.789`: the UTC time of day, to the millisecond.
 pub fn clock_time(t: SystemTime) -> String {
@@ -97,6 +97,19 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
 
     let label = |s: &'static str| Span::styled(s, theme.label());
     let value = |s: String| Span::styled(s, theme.value());
+    // `TTFB p50 …`: a name, then as many of the percentiles as fit.
+    let percentiles_line = |name: &'static str, p: Option<&Percentiles>| {
+        Line::from(
+            [Span::styled(name, theme.title())]
+                .into_iter()
+                .chain(latency::percentile_spans(
+                    p,
+                    facts.width.saturating_sub(5),
+                    theme,
+                ))
+                .collect::<Vec<_>>(),
+        )
+    };
     frame.render_widget(
         Paragraph::new(
             [
@@ -122,26 +135,8 @@ pub fn render(frame: &mut Frame, area: Rect, i: &Inspect, theme: &Theme) {
                     }))
                     .collect::<Vec<_>>(),
                 ),
-                Line::from(
-                    [Span::styled("TTFB ", theme.title())]
-                        .into_iter()
-                        .chain(latency::percentile_spans(
-                            d.percentiles.as_ref(),
-                            facts.width.saturating_sub(5),
-                            theme,
-                        ))
-                        .collect::<Vec<_>>(),
-                ),
-                Line::from(
-                    [Span::styled("TTLB ", theme.title())]
-                        .into_iter()
-                        .chain(latency::percentile_spans(
-                            d.ttlb.as_ref(),
-                            facts.width.saturating_sub(5),
-                            theme,
-                        ))
-                        .collect::<Vec<_>>(),
-                ),
+                percentiles_line("TTFB ", d.percentiles.as_ref()),
+                percentiles_line("TTLB ", d.ttlb.as_ref()),
             ]
             .into_iter()
             .chain(processes)

@@ -94,6 +94,16 @@ s = socket.socket()
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind((sys.argv[1], int(sys.argv[2])))
 s.listen(64)
+
+def read_head(c, data=b""):
+    # Reads from c until a head's empty line is in `data`: all read so far, None at a close.
+    while b"\r\n\r\n" not in data:
+        chunk = c.recv(4096)
+        if not chunk:
+            return None
+        data += chunk
+    return data
+
 print("ready", file=sys.stderr, flush=True)
 "#;
 

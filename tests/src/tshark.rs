@@ -14,13 +14,26 @@ pub struct Truth {
 
 /// Runs tshark on `capture` with the README's exact command and pairs its messages.
 pub fn tshark_truth(capture: &Path) -> Truth {
-    let output = Command::new("tshark")
+    pair_fields(&tshark_fields(
+        capture,
+        "http",
+        &["tcp.stream", "http.request.method", "http.response.code"],
+    ))
+}
+
+/// tshark's `fields` of every frame of `capture` that `filter` lets through, one line per
+/// frame, tab-separated, every occurrence of a field comma-separated.
+fn tshark_fields(capture: &Path, filter: &str, fields: &[&str]) -> String {
+    let mut tshark = Command::new("tshark");
+    tshark
         .args(["-n", "--enable-heuristic", "http_tcp", "-r"])
         .arg(capture)
-        .args(["-Y", "http", "-T", "fields", "-E", "occurrence=a"])
-        .args(["-E", "aggregator=,"])
-        .args(["-e", "tcp.stream", "-e", "http.request.method"])
-        .args(["-e", "http.response.code"])
+        .args(["-Y", filter, "-T", "fields", "-E", "occurrence=a"])
+        .args(["-E", "aggregator=,"]);
+    for field in fields {
+        tshark.args(["-e", field]);
+    }
+    let output = tshark
         .output()
         .unwrap_or_else(|e| panic!("running tshark: {e}"));
     assert!(
@@ -29,7 +42,7 @@ pub fn tshark_truth(capture: &Path) -> Truth {
         capture.display(),
         String::from_utf8_lossy(&output.stderr).trim()
     );
-    pair_fields(&String::from_utf8_lossy(&output.stdout))
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }
 
 /// Pairs tshark's `tcp.stream <TAB> methods <TAB> codes` lines, one per frame in capture order,
@@ -67,28 +80,11 @@ fn pair_fields(fields: &str) -> Truth {
 /// as tshark gives it when it reassembles TCP streams (its default), from the request's frame
 /// to the frame that completed the response, as (client port, ns), sorted.
 pub fn tshark_ttlb(capture: &Path) -> Vec<(u16, u64)> {
-    let output = Command::new("tshark")
-        .args(["-n", "--enable-heuristic", "http_tcp", "-r"])
-        .arg(capture)
-        .args(["-Y", "http.time", "-T", "fields", "-E", "occurrence=a"])
-        .args(["-E", "aggregator=,"])
-        .args([
-            "-e",
-            "tcp.dstport",
-            "-e",
-            "http.response.code",
-            "-e",
-            "http.time",
-        ])
-        .output()
-        .unwrap_or_else(|e| panic!("running tshark: {e}"));
-    assert!(
-        output.status.success(),
-        "tshark on {} failed: {}",
-        capture.display(),
-        String::from_utf8_lossy(&output.stderr).trim()
-    );
-    ttlb_fields(&String::from_utf8_lossy(&output.stdout))
+    ttlb_fields(&tshark_fields(
+        capture,
+        "http.time",
+        &["tcp.dstport", "http.response.code", "http.time"],
+    ))
 }
 
 /// tshark's `client port <TAB> codes <TAB> times` lines: the final responses' times as

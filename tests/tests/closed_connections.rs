@@ -18,12 +18,7 @@ const BRIDGE: &str = "br-http";
 const CLOSING_SERVER: &str = r#"
 while True:
     c = s.accept()[0]
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = c.recv(4096)
-        if not chunk:
-            break
-        data += chunk
+    read_head(c)
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_CORK, 1)
     c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close\r\n\r\nok\n")
     c.close()

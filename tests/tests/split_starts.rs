@@ -22,12 +22,10 @@ def serve(c):
     data = b""
     first = True
     while True:
-        while b"\r\n\r\n" not in data:
-            chunk = c.recv(4096)
-            if not chunk:
-                c.close()
-                return
-            data += chunk
+        data = read_head(c, data)
+        if data is None:
+            c.close()
+            return
         data = data[data.index(b"\r\n\r\n") + 4:]
         answer = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
         if first:

@@ -259,12 +259,7 @@ const UNTIL_CLOSE_CONNECTIONS: u64 = 5;
 const UNTIL_CLOSE_SERVER: &str = r#"
 while True:
     c = s.accept()[0]
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = c.recv(4096)
-        if not chunk:
-            break
-        data += chunk
+    read_head(c)
     c.sendall(b"HTTP/1.0 200 OK\r\nContent-Type: application/octet-stream\r\n\r\n")
     for part in range(3):
         time.sleep(0.005)

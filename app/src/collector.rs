@@ -110,6 +110,12 @@ pub async fn run(
     if let Err(e) = probe.sweep(monotonic_ns(), opts.request_timeout) {
         log::warn!("sweep: {e}");
     }
+    // Responses still being received count already: their exchanges go out, ends unseen, with
+    // what the last sweep removed.
+    if let Err(e) = probe.flush_unsent() {
+        log::warn!("reading the exchanges still open: {e}");
+    }
+    drain(&mut probe, &mut to, &mut batch);
     refresh_totals(&probe, &to);
     if let Some(owners) = &naming.owners {
         log::info!("owners probe: {} records lost", owners.lost());

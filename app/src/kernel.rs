@@ -847,6 +847,24 @@ impl Kernel {
         Ok(swept)
     }
 
+    /// Hands out, with the next events, the exchanges of the responses still being received
+    /// when httptop stops: counted already, their ends not seen.
+    pub fn flush_unsent(&mut self) -> Result<(), KernelError> {
+        let conns: HashMap<_, ConnKey, ConnState> =
+            HashMap::try_from(map_mut(&mut self.ebpf, names::CONNS)?)
+                .map_err(map_err(names::CONNS, "opening"))?;
+        let mut unsent = Vec::new();
+        lookup_batched(
+            conns.map().fd().as_fd(),
+            |key: &ConnKey, state: &ConnState| {
+                unsent.extend(unsent_record(key, state).map(Event::Exchange));
+            },
+        )
+        .map_err(io_err("reading the connection table"))?;
+        self.swept.extend(unsent);
+        Ok(())
+    }
+
     /// The program the taps run (httptop's, or a bench control), for BPF_PROG_TEST_RUN in tests.
     pub fn program(&self) -> Option<&SocketFilter> {
         self.ebpf.program(self.entry_program)?.try_into().ok()

@@ -205,6 +205,14 @@ impl Probes {
         Ok(sum)
     }
 
+    /// [`Kernel::flush_unsent`] in each namespace.
+    pub fn flush_unsent(&mut self) -> Result<(), KernelError> {
+        for kernel in &mut self.kernels {
+            kernel.flush_unsent()?;
+        }
+        Ok(())
+    }
+
     /// New interfaces in each namespace, and with `--netns all` new namespaces; returns how
     /// many interfaces were tapped.
     pub fn refresh(&mut self) -> Result<usize, KernelError> {

@@ -4,7 +4,7 @@
 //! once so that on `lo` (64 KB segments) most messages begin mid-segment and most segments
 //! are nothing but body. Bodies are chosen to look like messages at their
 //! segment starts as often as they can (they repeat a request line and a status line). Then
-//! bodies read until the server closes. Every count is exact, and so is every body size (as
+//! bodies read until the server closes, and one that has not ended when httptop stops. Every count is exact, and so is every body size (as
 //! the clients counted them), each exchange timed to its response's last byte.
 //!
 //! Root only: run through `cargo xtask test`.
@@ -293,9 +293,42 @@ fn bodies_read_until_close_end_with_the_connection(mode: AttachMode) {
     assert!(median >= 15_000_000, "{summary}");
 }
 
+/// A server that answers with a head and the first bytes of a body it never finishes.
+const STALLED_SERVER: &str = r#"
+c = s.accept()[0]
+read_head(c)
+c.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + b"x" * 10)
+time.sleep(60)
+"#;
+
+fn a_response_still_arriving_at_the_stop_is_sent_untimed(mode: AttachMode) {
+    let ns = NetNs::new();
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8091);
+    let _server = python_listener(&ns, STALLED_SERVER, server, "the stalled server");
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    let mut curl = ns
+        .command("curl")
+        .args(["-sS", "--max-time", "20", "-o", "/dev/null"])
+        .arg(format!("http://{server}/"))
+        .spawn()
+        .expect("running curl");
+    // Its head is sent at once; the body's end never comes.
+    std::thread::sleep(Duration::from_secs(1));
+    let summary = httptop.stop();
+    let _ = curl.kill();
+    let _ = curl.wait();
+    // Counted at its status line, and its exchange is in the rows too: sent at the stop, with
+    // its end unseen.
+    assert_eq!(summary.count("exchanges"), 1, "{summary}");
+    assert_eq!(summary.talker_exchanges(), 1, "{summary}");
+    assert_eq!(summary.0["ttlb_unknown"], 1, "{summary}");
+    assert_eq!(summary.0["body_bytes"]["response_unknown"], 1, "{summary}");
+}
+
 httptop_tests::in_each_attach_mode!(
     pipelined_posts_with_bodies_across_segments,
     pipelined_responses_with_bodies_across_segments,
     pipelined_chunked_responses_across_segments,
     bodies_read_until_close_end_with_the_connection,
+    a_response_still_arriving_at_the_stop_is_sent_untimed,
 );

@@ -34,6 +34,9 @@ use crate::{
 pub mod owners;
 mod tc;
 
+/// Slots of the jump arrays: the programs the entry program reaches by tail call.
+const JUMP_SLOTS: usize = names::JUMP_SLOTS as usize;
+
 /// The kernel programs' object, built by build.rs from `probe-ebpf`.
 static KERNEL_OBJECT: &[u8] =
     aya::include_bytes_aligned!(concat!(env!("OUT_DIR"), "/httptop-ebpf"));
@@ -102,13 +105,14 @@ impl AttachMode {
             .unwrap_or_default()
     }
 
-    /// The entry program, its message program and the jump array between them.
-    fn programs(self) -> (&'static str, &'static str, &'static str) {
+    /// The entry program, the programs it reaches by tail call (by slot) and the jump array
+    /// that holds them.
+    fn programs(self) -> (&'static str, [&'static str; JUMP_SLOTS], &'static str) {
         match self {
-            AttachMode::Socket => (names::ENTRY_PROGRAM, names::MESSAGE_PROGRAM, names::JUMP),
+            AttachMode::Socket => (names::ENTRY_PROGRAM, names::TAIL_PROGRAMS, names::JUMP),
             AttachMode::Tc => (
                 names::TC_ENTRY_PROGRAM,
-                names::TC_MESSAGE_PROGRAM,
+                names::TC_TAIL_PROGRAMS,
                 names::JUMP_TC,
             ),
         }
@@ -657,23 +661,27 @@ impl Kernel {
             .ok_or_else(|| not_in_object("map", names::EVENTS))?;
         let events = RingBuf::try_from(events).map_err(map_err(names::EVENTS, "opening"))?;
 
-        // The per-message program first: the entry program tail-calls it through the jump
+        // The per-message programs first: the entry program tail-calls them through the jump
         // array.
-        let (httptop_program, message_program, jump_map) = config.attach.programs();
-        load_program(&mut ebpf, message_program)?;
-        let message_fd = ebpf
-            .program(message_program)
-            .ok_or_else(|| not_in_object("program", message_program))?
-            .fd()
-            .map_err(program_err(message_program, "reading the fd of"))?
-            .try_clone()
-            .map_err(io_err(format!(
-                "duplicating the fd of program {message_program}"
-            )))?;
+        let (httptop_program, tail_programs, jump_map) = config.attach.programs();
+        let mut tail_fds = Vec::with_capacity(JUMP_SLOTS);
+        for program in tail_programs {
+            load_program(&mut ebpf, program)?;
+            let fd = ebpf
+                .program(program)
+                .ok_or_else(|| not_in_object("program", program))?
+                .fd()
+                .map_err(program_err(program, "reading the fd of"))?
+                .try_clone()
+                .map_err(io_err(format!("duplicating the fd of program {program}")))?;
+            tail_fds.push(fd);
+        }
         let mut jump: ProgramArray<_> = ProgramArray::try_from(map_mut(&mut ebpf, jump_map)?)
             .map_err(map_err(jump_map, "opening"))?;
-        jump.set(names::MESSAGE_SLOT, &message_fd, 0)
-            .map_err(map_err(jump_map, "linking the message program through"))?;
+        for (slot, fd) in tail_fds.iter().enumerate() {
+            jump.set(slot as u32, fd, 0)
+                .map_err(map_err(jump_map, "linking a per-message program through"))?;
+        }
         load_program(&mut ebpf, httptop_program)?;
         let entry_program = match config.attach {
             AttachMode::Socket => config.entry_program.name(),

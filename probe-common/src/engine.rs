@@ -11,8 +11,9 @@ use crate::{
     wire::{
         ANSWER_NONE, ANSWER_OPEN, ANSWER_UNTIL_CLOSE, Answer, CHUNK_AFTER_LAST, ChunkScan, ConnKey,
         ConnState, Counter, FLAG_CLIENT_CARRIED, FLAG_CLIENT_CHUNKED, FLAG_CLIENT_FOLLOWED,
-        FLAG_CLIENT_SEQ, FLAG_REQUEST_SIZED, FLAG_SERVER_CHUNKED, FLAG_SERVER_FOLLOWED,
-        FLAG_SERVER_SEQ, FLAG_UPGRADED, InFlight, MAX_IN_FLIGHT, Method, PATH_LEN, START_CARRY,
+        FLAG_CLIENT_IN_HEAD, FLAG_CLIENT_SEQ, FLAG_REQUEST_SIZED, FLAG_SERVER_CHUNKED,
+        FLAG_SERVER_FOLLOWED, FLAG_SERVER_IN_HEAD, FLAG_SERVER_SEQ, FLAG_UPGRADED, HeadRest,
+        InFlight, LINE_AT_START, LINE_CARRIED, MAX_IN_FLIGHT, Method, PATH_LEN, START_CARRY,
         Tombstone, UNKNOWN,
     },
 };
@@ -43,11 +44,21 @@ pub trait Payload {
     /// as many as fit; returns how many were copied.
     fn load_at(&mut self, off: usize, dst: &mut [u8; WINDOW], at: usize) -> usize;
 
-    /// Finds the head's end and framing in a loaded window. The kernel overrides this to run
-    /// the same [`http::HeadScan`] steps under `bpf_loop`.
+    /// Copies payload bytes `[off, off + START_CARRY)` (fewer at the end) into `dst`; returns
+    /// how many were copied.
+    fn load_carry(&mut self, off: usize, dst: &mut [u8; START_CARRY]) -> usize {
+        let mut window = [0; WINDOW];
+        let n = self.load(off, &mut window).min(START_CARRY);
+        dst[..n].copy_from_slice(&window[..n]);
+        n
+    }
+
+    /// Finds the head's end and framing in a loaded window: a new head's, or with `rest` one
+    /// going on. The kernel overrides this to run the same [`http::HeadScan`] steps under
+    /// `bpf_loop`.
     #[inline(always)]
-    fn scan_head(&mut self, w: &Window) -> http::Head {
-        http::scan_head(w)
+    fn scan_head(&mut self, w: &Window, rest: Option<&HeadRest>) -> http::Head {
+        http::scan_head_from(w, rest)
     }
 }
 
@@ -112,6 +123,8 @@ pub struct Plan {
 pub enum Step {
     /// Another message starts at this payload offset.
     Next(usize),
+    /// The current message's head goes on at this payload offset: [`head_step`].
+    Head(usize),
     Done,
 }
 
@@ -137,18 +150,19 @@ pub fn process_segment<P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
             sink: &mut *sink,
             now_ns,
         };
-        loop {
-            match message_step(&mut run, &plan.key, state, off) {
-                Step::Done => break,
-                Step::Next(next) => {
-                    messages += 1;
-                    if messages >= MAX_MESSAGES_PER_SEGMENT {
-                        run.sink.count(Counter::ScanIncomplete, 1);
-                        break;
-                    }
-                    off = next;
-                }
+        let mut step = message_step(&mut run, &plan.key, state, off);
+        while let Step::Next(next) | Step::Head(next) = step {
+            messages += 1;
+            if messages >= MAX_MESSAGES_PER_SEGMENT {
+                run.sink.count(Counter::ScanIncomplete, 1);
+                break;
             }
+            off = next;
+            step = if let Step::Head(_) = step {
+                head_step(&mut run, &plan.key, state, off)
+            } else {
+                message_step(&mut run, &plan.key, state, off)
+            };
         }
     }
     end_segment(seg, table, sink, now_ns);
@@ -242,7 +256,7 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     // ended at the segment's start, the segment before would have said so; it went unseen.
     if !from_client
         && followed
-        && state.flags & FLAG_SERVER_CHUNKED == 0
+        && state.flags & (FLAG_SERVER_CHUNKED | FLAG_SERVER_IN_HEAD) == 0
         && ahead >= 0
         && ahead as usize <= seg.payload_len
     {
@@ -256,8 +270,12 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
         return None;
     } else {
         // Not followed, or the place where the next message starts went by unseen (lost, or
-        // late): look at this segment's start, as on a new stream.
-        first?;
+        // late): look at this segment's start, as on a new stream. A segment too short to
+        // tell may hold the start of the side's first message, carried to the next one.
+        let short = seg.payload_len < START_CARRY && http::can_start_message(window[0]);
+        if first.is_none() && !short {
+            return None;
+        }
         0
     };
     Some((Plan { key, off }, state))
@@ -286,12 +304,35 @@ const fn carried_flag(from_client: bool) -> u32 {
 const fn chunked_flag(from_client: bool) -> u32 {
     FLAG_CLIENT_CHUNKED << (!from_client as u32)
 }
+/// The flag of `ConnState` saying one side's followed place is inside a head.
+#[inline(always)]
+const fn in_head_flag(from_client: bool) -> u32 {
+    FLAG_CLIENT_IN_HEAD << (!from_client as u32)
+}
+
+/// The flags of `ConnState` that say where one side's stream is followed from.
+#[inline(always)]
+const fn place_flags(from_client: bool) -> u32 {
+    followed_flag(from_client) | chunked_flag(from_client) | in_head_flag(from_client)
+}
 const _: () = assert!(
     FLAG_CLIENT_FOLLOWED << 1 == FLAG_SERVER_FOLLOWED
         && FLAG_CLIENT_SEQ << 1 == FLAG_SERVER_SEQ
         && FLAG_CLIENT_CHUNKED << 1 == crate::wire::FLAG_SERVER_CHUNKED
         && FLAG_CLIENT_CARRIED << 1 == crate::wire::FLAG_SERVER_CARRIED
+        && FLAG_CLIENT_IN_HEAD << 1 == FLAG_SERVER_IN_HEAD
 );
+
+/// What a followed stream's place (`ConnState::msg_seq`) is.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Place {
+    /// Where the next message starts.
+    Message,
+    /// Where the current message's next chunk-size line starts.
+    ChunkLine,
+    /// Where the current message's head goes on.
+    InHead,
+}
 
 /// Whether a segment that would start a connection is a late copy of one that ended: its
 /// sequence range was looked at before the end (within [`LATE_BYTES`] of where it stopped).
@@ -403,6 +444,10 @@ pub fn message_step<P: Payload, S: Sink>(
     let boundary = (off != 0) | ((state.flags & followed != 0) & at_next);
     let carried = (state.flags & carried_flag(from_client) != 0) & at_next & boundary;
     state.flags &= !carried_flag(from_client);
+    if (state.flags & in_head_flag(from_client) != 0) & at_next & boundary {
+        // The head of a message counted already goes on here.
+        return Step::Head(off);
+    }
     // The window's first `kept` bytes are a message start carried from the segment before
     // (none: 0), and the message's time is that segment's. One way through for the kernel's
     // verifier, carried or not: the length and time come from the state either way.
@@ -420,31 +465,7 @@ pub fn message_step<P: Payload, S: Sink>(
         return chunk_step(run, key, state, from_client, off, n);
     }
     let Some(start) = classify_loaded(run.window, n) else {
-        if kept != 0 {
-            // A carried start that this segment does not go on: the segment is read alone,
-            // from a place where a message must start only if the carried one was at one.
-            if state.starts[side(from_client)].at_boundary == 0 {
-                state.flags &= !followed;
-            }
-            return Step::Next(off);
-        }
-        // Empty lines between messages are ignored (RFC 9112 §2.2); one per step, so a run of
-        // them is bounded by the per-segment message limit.
-        let blank = blank_line_len(run.window, n);
-        if boundary && blank != 0 {
-            return next_message(state, run.seg, from_client, (off + blank) as u64, false);
-        }
-        // A start cut short by the segment's end: carried to the next segment, which says
-        // whether it was one. The first byte and the length stand for a closer look at the
-        // bytes, which is more than the verifier allows here; a wrong guess is undone there.
-        let carry = carry_fits(state, from_client, run.seg.payload_len - off, n)
-            & http::can_start_message(run.window[0]);
-        // Where the previous message said the next one starts, there is none (yet).
-        lose_track(state, run.sink, followed, boundary & !carry);
-        if carry {
-            carry_start(run, state, from_client, n, boundary);
-        }
-        return Step::Done;
+        return no_message(run, state, from_client, off, n, kept, boundary);
     };
     if matches!(start, Start::Request { .. }) != from_client {
         return lose_track(state, run.sink, followed, boundary);
@@ -453,7 +474,7 @@ pub fn message_step<P: Payload, S: Sink>(
         buf: &*run.window,
         len: n,
     };
-    let head = run.payload.scan_head(&w);
+    let head = run.payload.scan_head(&w, None);
     if let Start::Request { method, target_off } = start
         && !match head.first_line_end {
             Some(end) => http::ends_with_http1(&w, target_off - 1, end),
@@ -474,28 +495,169 @@ pub fn message_step<P: Payload, S: Sink>(
             (on_response(state, run.sink, key, status, message_ns), false)
         }
     };
-    // This message is a final response being received, or a request whose slot was taken:
-    // its body's size goes there.
-    let answering = !from_client & (state.answer.phase == ANSWER_OPEN);
-    let request_slot = state.last_request_slot();
     if state.flags & FLAG_UPGRADED != 0 {
         // A 101's exchange ends with its head: what follows is another protocol's.
         state.answer.body_len = 0;
         send_answer(state, run.sink, key, run.now_ns);
         return Step::Done;
     }
-    let Some(head_len) = head.head_len else {
-        // Head longer than the window: where it ends is unknown. With more bytes after it in
-        // the segment, later messages there are lost.
-        let more = off + n - kept < run.seg.payload_len;
-        return lose_track(state, run.sink, followed, more);
+    let rule = http::body_rule(start, request_method);
+    // The window's first `kept` bytes came before the segment's: payload offset `off - kept`.
+    after_head::<_, _, false>(
+        run,
+        key,
+        state,
+        from_client,
+        off,
+        kept,
+        n,
+        &head,
+        rule,
+        recorded,
+    )
+}
+
+/// The rest of a head that the window (or the segment) before ended in, at payload offset
+/// `off`: run in the kernel as a program of its own, which the verifier checks apart.
+#[inline(always)]
+pub fn head_step<P: Payload, S: Sink>(
+    run: &mut MessageRun<'_, P, S>,
+    key: &ConnKey,
+    state: &mut ConnState,
+    off: usize,
+) -> Step {
+    let from_client = run.seg.src_port == key.client_port && run.seg.src_addr == key.client_addr;
+    let side = side(from_client);
+    let rest = state.heads[side];
+    // A length header cut short by the segment before is read again from its start.
+    let kept = if rest.line == LINE_CARRIED {
+        rest.carried as usize & (START_CARRY - 1)
+    } else {
+        0
     };
-    let body_off = (off + head_len - kept) as u64;
-    let Some(body) = http::body_len(start, head.framing, request_method) else {
+    run.window[..START_CARRY].copy_from_slice(&state.starts[side].bytes);
+    let loaded = run.payload.load_at(off, run.window, kept);
+    if loaded == 0 {
+        return lose_track(state, run.sink, followed_flag(from_client), true);
+    }
+    let n = kept + loaded;
+    let w = Window {
+        buf: &*run.window,
+        len: n,
+    };
+    let head = run.payload.scan_head(&w, Some(&rest));
+    // Its slot takes its size if it was taken (then marked sized at the cut).
+    let recorded = from_client & (state.flags & FLAG_REQUEST_SIZED != 0);
+    after_head::<_, _, true>(
+        run,
+        key,
+        state,
+        from_client,
+        off,
+        kept,
+        n,
+        &head,
+        rest.body,
+        recorded,
+    )
+}
+
+/// What follows a message's head, scanned in a window of `n` bytes: `kept` bytes from the
+/// segment before, then this one's from payload offset `off`. Its body, told by `rule`
+/// (`wire::BODY_*`) and the head's framing, and where the stream goes on. A request
+/// `recorded` in a slot gets its body's size there. Without `CARRY`, a head that the window
+/// ends in is left to [`head_step`]; with it, a length header that the segment's end cuts
+/// short is kept for the next segment.
+#[inline(always)]
+#[allow(clippy::too_many_arguments)]
+fn after_head<P: Payload, S: Sink, const CARRY: bool>(
+    run: &mut MessageRun<'_, P, S>,
+    key: &ConnKey,
+    state: &mut ConnState,
+    from_client: bool,
+    off: usize,
+    kept: usize,
+    n: usize,
+    head: &http::Head,
+    rule: u8,
+    recorded: bool,
+) -> Step {
+    let side = side(from_client);
+    let followed = followed_flag(from_client);
+    // The window's first byte's payload offset (before the segment's when bytes were kept).
+    let origin = off.wrapping_sub(kept);
+    // This message is a final response being received, or a request whose slot was taken:
+    // its body's size goes there.
+    let answering = !from_client & (state.answer.phase == ANSWER_OPEN);
+    let request_slot = state.last_request_slot();
+    if from_client {
+        state.flags &= !FLAG_REQUEST_SIZED;
+    }
+    let Some(head_len) = head.head_len else {
+        // The window ends before the head: it goes on after it, in this segment or the next.
+        let read = origin.wrapping_add(n);
+        let more = read < run.seg.payload_len;
+        let mut rest = HeadRest {
+            length: 0,
+            framing: 0,
+            line: head.cut,
+            body: rule,
+            carried: 0,
+            _pad: [0; 4],
+        };
+        (rest.framing, rest.length) = head.framing.to_rest();
+        let line_off = origin.wrapping_add(head.last_line);
+        let mut resume = read;
+        if !CARRY {
+            // Left to `head_step` (a program of its own in the kernel, where the verifier has
+            // room for it), from the last line's start: any line cut short is read again.
+            // When that start lies in bytes kept from the segment before, from the window's
+            // end, unless a length header was cut.
+            if at_or_past(state, side, head.last_line, kept) {
+                rest.line = LINE_AT_START;
+                resume = line_off;
+            } else if head.cut == http::LINE_IN_FRAMING {
+                return lose_track(state, run.sink, followed, more);
+            }
+        } else if head.cut == http::LINE_IN_FRAMING {
+            // A length header cut short: read again whole, from its start (past the window's
+            // start when the segment goes on, else the walk would not move on).
+            let line_len = n - head.last_line;
+            rest.line = LINE_AT_START;
+            if more && head.last_line > kept {
+                // The window's end cut it: the segment goes on.
+                resume = line_off;
+            } else if !more && line_len < START_CARRY && {
+                let bytes = &mut state.starts[side].bytes;
+                let copied = if head.last_line >= kept {
+                    run.payload.load_carry(line_off, bytes)
+                } else {
+                    // It began in the bytes kept: all of it is in the window's first 64.
+                    let from = head.last_line & (START_CARRY - 1);
+                    bytes.copy_from_slice(&run.window[from..from + START_CARRY]);
+                    line_len
+                };
+                copied == line_len
+            } {
+                // The segment's end cut it: its bytes go before the next segment's.
+                rest.line = LINE_CARRIED;
+                rest.carried = line_len as u8;
+            } else {
+                return lose_track(state, run.sink, followed, more);
+            }
+        }
+        state.heads[side] = rest;
+        if recorded {
+            state.flags |= FLAG_REQUEST_SIZED;
+        }
+        return next_message(state, run.seg, from_client, resume as u64, Place::InHead);
+    };
+    let body_off = origin.wrapping_add(head_len) as u64;
+    let Some(body) = http::framed_body_len(rule, head.framing) else {
         if head.framing == http::Framing::Chunked {
             // Its chunks are walked: the first chunk-size line follows the head, and their
             // data is summed as they pass.
-            state.chunks[side(from_client)] = ChunkScan::default();
+            state.chunks[side] = ChunkScan::default();
             if answering {
                 state.answer.body_len = 0;
             }
@@ -503,13 +665,7 @@ pub fn message_step<P: Payload, S: Sink>(
                 state.slots[request_slot].body_len = 0;
                 state.flags |= FLAG_REQUEST_SIZED;
             }
-            return next_message(
-                state,
-                run.seg,
-                from_client,
-                (off + head_len - kept) as u64,
-                true,
-            );
+            return next_message(state, run.seg, from_client, body_off, Place::ChunkLine);
         }
         // Read-until-close or unreadable: as far as the head tells, the body runs to the
         // segment's end, and the stream is followed again from the next message that starts
@@ -518,7 +674,7 @@ pub fn message_step<P: Payload, S: Sink>(
             state.answer.phase = ANSWER_UNTIL_CLOSE;
             state.answer.body_seq = run.seg.seq.wrapping_add(body_off as u32);
         }
-        state.flags &= !(followed | chunked_flag(from_client));
+        state.flags &= !place_flags(from_client);
         return Step::Done;
     };
     let end = body_off.saturating_add(body);
@@ -533,7 +689,70 @@ pub fn message_step<P: Payload, S: Sink>(
     if recorded {
         state.slots[request_slot].body_len = body;
     }
-    next_message(state, run.seg, from_client, end, false)
+    next_message(state, run.seg, from_client, end, Place::Message)
+}
+
+/// No message starts at payload offset `off`, whose `n` bytes the window holds (the first
+/// `kept` of them carried from the segment before).
+#[inline(always)]
+fn no_message<P: Payload, S: Sink>(
+    run: &mut MessageRun<'_, P, S>,
+    state: &mut ConnState,
+    from_client: bool,
+    off: usize,
+    n: usize,
+    kept: usize,
+    boundary: bool,
+) -> Step {
+    let followed = followed_flag(from_client);
+    if kept != 0 {
+        // A carried start that this segment does not go on: the segment is read alone,
+        // from a place where a message must start only if the carried one was at one.
+        if state.starts[side(from_client)].at_boundary == 0 {
+            state.flags &= !followed;
+        }
+        return Step::Next(off);
+    }
+    // Empty lines between messages are ignored (RFC 9112 §2.2); one per step, so a run of
+    // them is bounded by the per-segment message limit.
+    let blank = blank_line_len(run.window, n);
+    if boundary && blank != 0 {
+        return next_message(
+            state,
+            run.seg,
+            from_client,
+            (off + blank) as u64,
+            Place::Message,
+        );
+    }
+    // A start cut short by the segment's end: carried to the next segment, which says
+    // whether it was one. The first byte and the length stand for a closer look at the
+    // bytes, which is more than the verifier allows here; a wrong guess is undone there.
+    let carry = carry_fits(state, from_client, run.seg.payload_len - off, n)
+        & http::can_start_message(run.window[0]);
+    // Where the previous message said the next one starts, there is none (yet).
+    lose_track(state, run.sink, followed, boundary & !carry);
+    if carry {
+        carry_start(run, state, from_client, n, boundary);
+    }
+    Step::Done
+}
+
+/// `a >= b`, compared through the connection's state as in [`carry_fits`] (whose two fields
+/// are as free here: no start is carried on the side while its head goes on).
+#[inline(always)]
+fn at_or_past(state: &mut ConnState, side: usize, a: usize, b: usize) -> bool {
+    let start = &mut state.starts[side];
+    // SAFETY: as in carry_fits.
+    let (a, b) = unsafe {
+        core::ptr::write_volatile(&mut start.len, a as u32);
+        core::ptr::write_volatile(&mut start.at_boundary, b as u32);
+        (
+            core::ptr::read_volatile(&start.len),
+            core::ptr::read_volatile(&start.at_boundary),
+        )
+    };
+    a >= b
 }
 
 /// Whether the `n` bytes the window holds are all of the segment's `rest` and few enough to
@@ -577,7 +796,7 @@ fn carry_start<P, S>(
     start.at_boundary = boundary as u32;
     let end = run.seg.seq.wrapping_add(run.seg.payload_len as u32);
     state.msg_seq[side] = end;
-    state.flags = (state.flags & !chunked_flag(from_client))
+    state.flags = (state.flags & !place_flags(from_client))
         | followed_flag(from_client)
         | carried_flag(from_client);
 }
@@ -601,16 +820,19 @@ fn chunk_step<P: Payload, S: Sink>(
         len: n,
     };
     let scan = &mut state.chunks[side(from_client)];
-    let (next, chunked) = match http::chunk_scan(scan, &w) {
+    let (next, place) = match http::chunk_scan(scan, &w) {
         http::ChunkStep::Line { len, size } => {
             let line_end = (off + len) as u64;
             *scan = ChunkScan::default();
             if size == 0 {
                 scan.phase = CHUNK_AFTER_LAST;
-                (line_end, true)
+                (line_end, Place::ChunkLine)
             } else {
                 add_body_bytes(state, from_client, size);
-                (line_end.saturating_add(size).saturating_add(2), true)
+                (
+                    line_end.saturating_add(size).saturating_add(2),
+                    Place::ChunkLine,
+                )
             }
         }
         http::ChunkStep::End { len } => {
@@ -619,15 +841,17 @@ fn chunk_step<P: Payload, S: Sink>(
             } else {
                 send_answer(state, run.sink, key, run.now_ns);
             }
-            ((off + len) as u64, false)
+            ((off + len) as u64, Place::Message)
         }
         // The segment ends inside the line.
-        http::ChunkStep::More if off + n == run.seg.payload_len => ((off + n) as u64, true),
+        http::ChunkStep::More if off + n == run.seg.payload_len => {
+            ((off + n) as u64, Place::ChunkLine)
+        }
         http::ChunkStep::More | http::ChunkStep::Bad => {
             return lose_track(state, run.sink, followed_flag(from_client), true);
         }
     };
-    next_message(state, run.seg, from_client, next, chunked)
+    next_message(state, run.seg, from_client, next, place)
 }
 
 /// Whether a response's end, `end` bytes into this segment's payload, lies in the server's
@@ -694,21 +918,31 @@ pub fn unsent_answer(state: &ConnState) -> Option<(&InFlight, Answer)> {
     ))
 }
 
-/// The current message ends at payload offset `next`: the next one starts there, in this
-/// segment or a later one, where the stream is followed from. With `chunked`, what starts
-/// there is the current message's next chunk-size line.
+/// The stream is followed from payload offset `next`, in this segment or a later one: the
+/// current message ends there and the next one starts, or (`place`) the current message's
+/// next chunk-size line, or the rest of its head, is there.
 #[inline(always)]
 fn next_message(
     state: &mut ConnState,
     seg: &Segment,
     from_client: bool,
     next: u64,
-    chunked: bool,
+    place: Place,
 ) -> Step {
     let followed = followed_flag(from_client);
-    let chunk = chunked_flag(from_client);
+    let places = place_flags(from_client);
     // The flag that says what `msg_seq` points at, once it is set.
-    let kind = if chunked { chunk } else { 0 };
+    let kind = match place {
+        Place::Message => 0,
+        Place::ChunkLine => chunked_flag(from_client),
+        Place::InHead => in_head_flag(from_client),
+    };
+    let inside = place != Place::Message;
+    let resume = if place == Place::InHead {
+        Step::Head(next as usize)
+    } else {
+        Step::Next(next as usize)
+    };
     let len = seg.payload_len as u64;
     let side = side(from_client);
     let pending = state.msg_seq[side];
@@ -719,8 +953,8 @@ fn next_message(
         // The place where the next message starts went by unseen, not long ago: its segment
         // is probably late (reordered, or lost and sent again), and it stays the place to
         // read from when it comes. This segment was read from its start meanwhile; a chunked
-        // body in it cannot be walked, as that needs the place.
-        return if next < len && !chunked {
+        // body or a head in it cannot be walked on, as that needs the place.
+        return if next < len && !inside {
             Step::Next(next as usize)
         } else {
             Step::Done
@@ -729,22 +963,22 @@ fn next_message(
     if next < len {
         // Followed again once the segment's last message is read: should the walk stop short,
         // the segment is not followed from a message already counted. A chunk-size line's
-        // place is kept all the same, for the next step to know it for one.
-        state.flags = (state.flags & !(followed | chunk)) | kind;
-        if chunked {
+        // or a head's place is kept all the same, for the next step to know it for one.
+        state.flags = (state.flags & !places) | kind;
+        if inside {
             state.msg_seq[side] = seg.seq.wrapping_add(next as u32);
         }
-        return Step::Next(next as usize);
+        return resume;
     }
     let msg_seq = seg.seq.wrapping_add(next as u32);
     // Sequence numbers compare within half their space: a body running further than that
     // past this segment is not followed. Nor is a place already looked at (this segment came
     // late, after later ones): what starts there was counted or missed already.
     if next - len >= i32::MAX as u64 || seq_before(msg_seq, state.next_seq[side]) {
-        state.flags &= !(followed | chunk);
+        state.flags &= !places;
     } else {
         state.msg_seq[side] = msg_seq;
-        state.flags = (state.flags & !chunk) | followed | kind;
+        state.flags = (state.flags & !places) | followed | kind;
     }
     Step::Done
 }
@@ -760,8 +994,8 @@ fn lose_track<S: Sink>(state: &mut ConnState, sink: &mut S, followed: u32, count
     if followed == FLAG_CLIENT_FOLLOWED {
         drop_request_size(state);
     }
-    // The chunked flag sits two places above the followed one, on either side.
-    state.flags &= !(followed | (followed << 2));
+    // The chunked and in-head flags sit two and seven places above the followed one.
+    state.flags &= !(followed | (followed << 2) | (followed << 7));
     Step::Done
 }
 
@@ -775,7 +1009,10 @@ fn drop_request_size(state: &mut ConnState) {
         state.slots[slot].body_len = UNKNOWN;
     }
 }
-const _: () = assert!(FLAG_CLIENT_FOLLOWED << 2 == FLAG_CLIENT_CHUNKED);
+const _: () = assert!(
+    FLAG_CLIENT_FOLLOWED << 2 == FLAG_CLIENT_CHUNKED
+        && FLAG_CLIENT_FOLLOWED << 7 == FLAG_CLIENT_IN_HEAD
+);
 
 #[inline(always)]
 fn on_request<S: Sink, const N: usize>(

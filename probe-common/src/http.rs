@@ -5,8 +5,9 @@
 //! bounds, and every loop has a constant bound.
 
 use crate::wire::{
-    CHUNK_AFTER_LAST, CHUNK_AFTER_LAST_CR, CHUNK_AT_START, CHUNK_IN_EXTENSIONS, CHUNK_IN_SIZE,
-    ChunkScan, Method,
+    BODY_NONE, BODY_REQUEST, BODY_RESPONSE, CHUNK_AFTER_LAST, CHUNK_AFTER_LAST_CR, CHUNK_AT_START,
+    CHUNK_IN_EXTENSIONS, CHUNK_IN_SIZE, ChunkScan, FRAMING_CHUNKED, FRAMING_LENGTH, FRAMING_NONE,
+    FRAMING_UNREADABLE, HeadRest, LINE_AFTER_CR, LINE_AT_START, LINE_CARRIED, LINE_INSIDE, Method,
 };
 
 /// Bytes of a message looked at from its start: request/status line, headers, path prefix.
@@ -35,6 +36,20 @@ impl<const N: usize> Window<'_, N> {
     #[inline(always)]
     fn peek(&self, i: usize) -> u8 {
         self.buf[i & (N - 1)]
+    }
+
+    /// Whether the bytes from `i` to the end (or the pattern's length, if fewer) are the
+    /// pattern's start, ASCII case aside.
+    #[inline(always)]
+    fn prefix_ci(&self, i: usize, lower_pat: &[u8]) -> bool {
+        let mut k = 0;
+        while k < lower_pat.len() && i + k < self.len {
+            if self.peek(i + k) | 0x20 != lower_pat[k] {
+                return false;
+            }
+            k += 1;
+        }
+        true
     }
 
     #[inline(always)]
@@ -307,12 +322,50 @@ pub struct Head {
     /// or `None` when the window ends first.
     pub head_len: Option<usize>,
     pub framing: Framing,
+    /// Where the window's end left the last line, when it came before the head's end:
+    /// `wire::LINE_AT_START`, `LINE_AFTER_CR`, `LINE_INSIDE`, or [`LINE_IN_FRAMING`].
+    pub cut: u8,
+    /// Where that last line starts in the window.
+    pub last_line: usize,
+}
+
+/// The window ends inside a line that is, or may be, a `Content-Length` or a
+/// `Transfer-Encoding`: what it says is not known until the line is read whole.
+pub const LINE_IN_FRAMING: u8 = 4;
+
+impl Framing {
+    /// As a [`HeadRest`] keeps it.
+    pub const fn to_rest(self) -> (u8, u64) {
+        match self {
+            Framing::None => (FRAMING_NONE, 0),
+            Framing::ContentLength(n) => (FRAMING_LENGTH, n),
+            Framing::Chunked => (FRAMING_CHUNKED, 0),
+            Framing::Unreadable => (FRAMING_UNREADABLE, 0),
+        }
+    }
+
+    pub const fn from_rest(rest: &HeadRest) -> Self {
+        match rest.framing {
+            FRAMING_LENGTH => Framing::ContentLength(rest.length),
+            FRAMING_CHUNKED => Framing::Chunked,
+            FRAMING_UNREADABLE => Framing::Unreadable,
+            _ => Framing::None,
+        }
+    }
 }
 
 /// Scans the header lines of the message at window offset 0: where the head ends, and how the
 /// body is framed.
 pub fn scan_head<const N: usize>(w: &Window<N>) -> Head {
+    scan_head_from(w, None)
+}
+
+/// [`scan_head`] of a head going on where `rest` says (or, without it, a new one).
+pub fn scan_head_from<const N: usize>(w: &Window<N>, rest: Option<&HeadRest>) -> Head {
     let mut scan = HeadScan::new();
+    if let Some(rest) = rest {
+        scan.resume(rest);
+    }
     // Each step consumes at least one byte: `len` steps always suffice.
     let mut steps = 0;
     while steps < w.len && !scan.step(w) {
@@ -345,6 +398,13 @@ pub struct HeadScan {
     framing: Framing,
     first_line_end: Option<usize>,
     head_len: Option<usize>,
+    /// Where the line the window starts in stood before it (`wire::LINE_*`): a head going on
+    /// from bytes read earlier. Back to `LINE_AT_START` after the first line end.
+    carried: u8,
+    /// The window starts a header line (a head going on after a whole line): it is looked
+    /// at for the framing before the first step.
+    header_first: bool,
+    cut: u8,
 }
 
 impl Default for HeadScan {
@@ -361,21 +421,39 @@ impl HeadScan {
             framing: Framing::None,
             first_line_end: None,
             head_len: None,
+            carried: LINE_AT_START,
+            header_first: false,
+            cut: LINE_AT_START,
         }
+    }
+
+    /// A new scan turned into one of a head going on where earlier bytes (a segment, or a
+    /// window) left it. In place: the kernel's scan lives in map memory, and a whole
+    /// `HeadScan` moved by value carries a `Framing` payload the verifier sees unwritten.
+    #[inline(always)]
+    pub fn resume(&mut self, rest: &HeadRest) {
+        self.framing = Framing::from_rest(rest);
+        // A carried line is read again whole: the window starts with it.
+        let at_start = rest.line == LINE_AT_START || rest.line == LINE_CARRIED;
+        self.carried = if at_start { LINE_AT_START } else { rest.line };
+        self.header_first = at_start;
     }
 
     /// Handles the next `\n` within 64 bytes of where the last step stopped (or skips those
     /// 64 bytes). True when the scan is over: the head's end was found, or the window ends.
     #[inline(always)]
     pub fn step<const N: usize>(&mut self, w: &Window<N>) -> bool {
+        if self.header_first {
+            self.header_first = false;
+            self.header_line(w, 0);
+        }
         let start = self.pos;
         let first_word = start & !7;
         let mut k = 0;
         while k < 8 {
             let i0 = first_word + k * 8;
             if i0 >= w.len {
-                self.pos = w.len;
-                return true;
+                return self.window_end(w);
             }
             let mut word = w.word(i0);
             if k == 0 {
@@ -388,8 +466,7 @@ impl HeadScan {
             if marks != 0 {
                 let i = i0 + (marks.trailing_zeros() / 8) as usize;
                 if i >= w.len {
-                    self.pos = w.len;
-                    return true;
+                    return self.window_end(w);
                 }
                 self.pos = i + 1;
                 return self.newline(w, i);
@@ -407,14 +484,49 @@ impl HeadScan {
         if line_start == 0 {
             self.first_line_end = Some(i);
         }
-        let line_len = i.wrapping_sub(line_start);
+        // A line begun before the window counts as its carried bytes: none, a `\r`, or more.
+        let carried = self.carried;
+        self.carried = LINE_AT_START;
+        let line_len = i.wrapping_sub(line_start) + carried as usize;
         // A blank line ("\r\n" or a bare "\n") ends the head.
-        if line_len == 0 || (line_len == 1 && w.peek(line_start) == b'\r') {
+        if line_len == 0
+            || (line_len == 1 && (carried == LINE_AFTER_CR || w.peek(line_start) == b'\r'))
+        {
             self.head_len = Some(i + 1);
             return true;
         }
         let next = i + 1;
         self.line_start = next;
+        self.header_line(w, next);
+        false
+    }
+
+    /// The window ends before the head does: where that leaves its last line.
+    #[inline(always)]
+    fn window_end<const N: usize>(&mut self, w: &Window<N>) -> bool {
+        self.pos = w.len;
+        let line_start = self.line_start;
+        let read = w.len.wrapping_sub(line_start);
+        self.cut = if read == 0 {
+            self.carried
+        } else if self.carried != LINE_AT_START {
+            LINE_INSIDE
+        } else if read == 1 && w.at(line_start) == b'\r' {
+            LINE_AFTER_CR
+        } else if w.prefix_ci(line_start, b"content-length:")
+            || (read < 18 && w.prefix_ci(line_start, b"transfer-encoding:"))
+        {
+            // A Content-Length's name or value, or a Transfer-Encoding's name, cut short.
+            LINE_IN_FRAMING
+        } else {
+            LINE_INSIDE
+        };
+        true
+    }
+
+    /// The header line starting at `next`: its framing, if it tells one.
+    #[inline(always)]
+    fn header_line<const N: usize>(&mut self, w: &Window<N>, next: usize) {
         let c = w.peek(next) | 0x20;
         if c == b'c'
             && self.framing != Framing::Chunked
@@ -429,7 +541,6 @@ impl HeadScan {
         } else if c == b't' && w.peek_starts_with_ci(next, b"transfer-encoding:") {
             self.framing = Framing::Chunked;
         }
-        false
     }
 
     pub const fn head(&self) -> Head {
@@ -437,6 +548,8 @@ impl HeadScan {
             first_line_end: self.first_line_end,
             head_len: self.head_len,
             framing: self.framing,
+            cut: self.cut,
+            last_line: self.line_start,
         }
     }
 }
@@ -572,24 +685,42 @@ pub fn chunk_scan<const N: usize>(scan: &mut ChunkScan, w: &Window<N>) -> ChunkS
 /// body whatever their headers say).
 #[inline(always)]
 pub fn body_len(start: Start, framing: Framing, request_method: Option<Method>) -> Option<u64> {
+    framed_body_len(body_rule(start, request_method), framing)
+}
+
+/// How a message's head tells its body (`wire::BODY_*`): what [`framed_body_len`] needs of
+/// the message's first line, kept while a head spans segments.
+#[inline(always)]
+pub fn body_rule(start: Start, request_method: Option<Method>) -> u8 {
     match start {
-        Start::Request { .. } => match framing {
+        Start::Request { .. } => BODY_REQUEST,
+        Start::Response { status } => {
+            if status < 200 || status == 204 || status == 304 {
+                return BODY_NONE;
+            }
+            if let Some(Method::Head) = request_method {
+                return BODY_NONE;
+            }
+            BODY_RESPONSE
+        }
+    }
+}
+
+/// Body length of a message whose body is told by `rule` ([`body_rule`]), when its framing
+/// tells it.
+#[inline(always)]
+pub fn framed_body_len(rule: u8, framing: Framing) -> Option<u64> {
+    match rule {
+        BODY_REQUEST => match framing {
             Framing::None => Some(0),
             Framing::ContentLength(n) => Some(n),
             Framing::Chunked | Framing::Unreadable => None,
         },
-        Start::Response { status } => {
-            if status < 200 || status == 204 || status == 304 {
-                return Some(0);
-            }
-            if let Some(Method::Head) = request_method {
-                return Some(0);
-            }
-            match framing {
-                Framing::ContentLength(n) => Some(n),
-                // Read-until-close, chunked or unreadable: the end is unknown.
-                Framing::None | Framing::Chunked | Framing::Unreadable => None,
-            }
-        }
+        BODY_RESPONSE => match framing {
+            Framing::ContentLength(n) => Some(n),
+            // Read-until-close, chunked or unreadable: the end is unknown.
+            Framing::None | Framing::Chunked | Framing::Unreadable => None,
+        },
+        _ => Some(0),
     }
 }

@@ -7,10 +7,15 @@
 pub const ENTRY_PROGRAM: &str = "httptop";
 /// One message of a segment, reached from [`ENTRY_PROGRAM`] by tail call through [`JUMP`].
 pub const MESSAGE_PROGRAM: &str = "httptop_message";
+/// The rest of a head that a segment or the window ended in, reached from
+/// [`MESSAGE_PROGRAM`] by tail call through [`JUMP`].
+pub const HEAD_PROGRAM: &str = "httptop_head";
 /// The tc classifier (`--attach tc`): [`ENTRY_PROGRAM`]'s rules on a clsact/TCX hook.
 pub const TC_ENTRY_PROGRAM: &str = "httptop_tc";
 /// One message of a segment, reached from [`TC_ENTRY_PROGRAM`] by tail call through [`JUMP_TC`].
 pub const TC_MESSAGE_PROGRAM: &str = "httptop_tc_msg";
+/// [`HEAD_PROGRAM`] for the tc classifiers, through [`JUMP_TC`].
+pub const TC_HEAD_PROGRAM: &str = "httptop_tc_head";
 /// Benchmark control (cargo feature `bench-controls`): returns at once.
 pub const NULL_CONTROL_PROGRAM: &str = "httptop_null";
 /// Benchmark control (cargo feature `bench-controls`): loads and parses the headers, then stops.
@@ -19,9 +24,13 @@ pub const HEADERS_CONTROL_PROGRAM: &str = "httptop_headers";
 pub const PAIRING_CONTROL_PROGRAM: &str = "httptop_pairing";
 
 /// The programs of every build.
-pub const PROGRAMS: [&str; 2] = [ENTRY_PROGRAM, MESSAGE_PROGRAM];
+pub const PROGRAMS: [&str; 3] = [ENTRY_PROGRAM, MESSAGE_PROGRAM, HEAD_PROGRAM];
 /// The tc classifiers of every build.
-pub const TC_PROGRAMS: [&str; 2] = [TC_ENTRY_PROGRAM, TC_MESSAGE_PROGRAM];
+pub const TC_PROGRAMS: [&str; 3] = [TC_ENTRY_PROGRAM, TC_MESSAGE_PROGRAM, TC_HEAD_PROGRAM];
+/// The programs [`JUMP`] holds, by slot.
+pub const TAIL_PROGRAMS: [&str; JUMP_SLOTS as usize] = [MESSAGE_PROGRAM, HEAD_PROGRAM];
+/// The programs [`JUMP_TC`] holds, by slot.
+pub const TC_TAIL_PROGRAMS: [&str; JUMP_SLOTS as usize] = [TC_MESSAGE_PROGRAM, TC_HEAD_PROGRAM];
 /// The programs built only with cargo feature `bench-controls`.
 pub const CONTROL_PROGRAMS: [&str; 3] = [
     NULL_CONTROL_PROGRAM,
@@ -42,10 +51,10 @@ pub const PORTS: &str = "PORTS";
 /// LRU hash of [`TOMBSTONES_ENTRIES`]: connection tuple → [`crate::wire::Tombstone`] of the
 /// connections that ended lately.
 pub const TOMBSTONES: &str = "TOMBSTONES";
-/// Program array of [`JUMP_SLOTS`]: slot [`MESSAGE_SLOT`] holds [`MESSAGE_PROGRAM`].
+/// Program array of [`JUMP_SLOTS`]: [`TAIL_PROGRAMS`], slot by slot.
 pub const JUMP: &str = "JUMP";
 /// Program array of [`JUMP_SLOTS`] for the tc classifiers (a program array serves one program
-/// type): slot [`MESSAGE_SLOT`] holds [`TC_MESSAGE_PROGRAM`].
+/// type): [`TC_TAIL_PROGRAMS`], slot by slot.
 pub const JUMP_TC: &str = "JUMP_TC";
 /// Per-CPU scratch memory of the kernel programs (user space never reads it).
 pub const SCRATCH: &str = "SCRATCH";
@@ -114,9 +123,11 @@ pub const TOMBSTONES_ENTRIES: u32 = 32768;
 /// Bytes of the event ring buffer (about 75,000 events).
 pub const EVENTS_BYTES: u32 = 8 << 20;
 /// Slots of [`JUMP`].
-pub const JUMP_SLOTS: u32 = 1;
+pub const JUMP_SLOTS: u32 = 2;
 /// The slot of [`JUMP`] that holds [`MESSAGE_PROGRAM`].
 pub const MESSAGE_SLOT: u32 = 0;
+/// The slot of [`JUMP`] that holds [`HEAD_PROGRAM`].
+pub const HEAD_SLOT: u32 = 1;
 
 /// `a == b`, usable in a constant: lets the kernel check at build time that an identifier
 /// (`stringify!`ed) is the name a constant here gives it.

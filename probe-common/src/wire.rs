@@ -160,6 +160,9 @@ pub struct ConnState {
     /// Each side's walk through a chunked body, where a chunk-size line (or the empty line
     /// after the last chunk) is split across segments.
     pub chunks: [ChunkScan; 2],
+    /// Each side's head that a segment (or the window) ended in before its blank line
+    /// (`FLAG_CLIENT_IN_HEAD`, `FLAG_SERVER_IN_HEAD`): what its lines said so far.
+    pub heads: [HeadRest; 2],
     /// Each side's message start that a segment ended in (`FLAG_CLIENT_CARRIED`,
     /// `FLAG_SERVER_CARRIED`).
     pub starts: [CarriedStart; 2],
@@ -229,6 +232,50 @@ pub struct ChunkScan {
     pub read: u32,
 }
 
+/// What the lines of a head already read say, when its end lies further on (in the next
+/// segment, or past the window): the scan goes on from there.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct HeadRest {
+    /// The `Content-Length` read so far (with `framing` [`FRAMING_LENGTH`]).
+    pub length: u64,
+    /// [`FRAMING_NONE`], [`FRAMING_LENGTH`], [`FRAMING_CHUNKED`] or [`FRAMING_UNREADABLE`].
+    pub framing: u8,
+    /// Where the last line stopped: [`LINE_AT_START`], [`LINE_AFTER_CR`] or [`LINE_INSIDE`].
+    pub line: u8,
+    /// How the message's body is told: [`BODY_REQUEST`], [`BODY_RESPONSE`] or [`BODY_NONE`].
+    pub body: u8,
+    /// With `line` [`LINE_CARRIED`]: how many bytes of that line the side's `starts` holds.
+    pub carried: u8,
+    pub _pad: [u8; 4],
+}
+
+/// No length header seen.
+pub const FRAMING_NONE: u8 = 0;
+/// A `Content-Length`.
+pub const FRAMING_LENGTH: u8 = 1;
+/// A `Transfer-Encoding`.
+pub const FRAMING_CHUNKED: u8 = 2;
+/// A `Content-Length` too long to read.
+pub const FRAMING_UNREADABLE: u8 = 3;
+
+/// The bytes read so far end with a whole line: the next one starts the next line.
+pub const LINE_AT_START: u8 = 0;
+/// They end with a line's first byte, a `\r`: a `\n` next ends the head.
+pub const LINE_AFTER_CR: u8 = 1;
+/// They end inside a line that says nothing of the framing.
+pub const LINE_INSIDE: u8 = 2;
+/// They end inside a line that may tell the framing, whose bytes so far are kept (in the
+/// side's `ConnState::starts`) to be read again before the next segment's.
+pub const LINE_CARRIED: u8 = 3;
+
+/// A request: no length header means no body.
+pub const BODY_REQUEST: u8 = 0;
+/// A response: no length header means the body runs until the connection closes.
+pub const BODY_RESPONSE: u8 = 1;
+/// A response without a body whatever its headers say (1xx, 204, 304, an answer to HEAD).
+pub const BODY_NONE: u8 = 2;
+
 /// At a chunk-size line's start.
 pub const CHUNK_AT_START: u32 = 0;
 /// Inside the size's hex digits.
@@ -266,6 +313,11 @@ pub const FLAG_SERVER_CARRIED: u32 = 256;
 /// The client's current message is a chunked request whose slot was taken (the last one):
 /// its chunks' data is summed into the slot's `body_len`.
 pub const FLAG_REQUEST_SIZED: u32 = 512;
+
+/// The client's current head goes on at `msg_seq[0]`, after the lines in `heads[0]`.
+pub const FLAG_CLIENT_IN_HEAD: u32 = 1024;
+/// The server's current head goes on at `msg_seq[1]`, after the lines in `heads[1]`.
+pub const FLAG_SERVER_IN_HEAD: u32 = 2048;
 
 /// What a connection that ended (FIN or RST) leaves behind for a while: its sequence numbers,
 /// so that a late copy of its last segments (sent again, or the same packet seen on a second
@@ -526,6 +578,7 @@ mod pod {
     unsafe impl aya::Pod for super::ConnKey {}
     unsafe impl aya::Pod for super::ConnState {}
     unsafe impl aya::Pod for super::ChunkScan {}
+    unsafe impl aya::Pod for super::HeadRest {}
     unsafe impl aya::Pod for super::CarriedStart {}
     unsafe impl aya::Pod for super::Tombstone {}
     unsafe impl aya::Pod for super::Answer {}
@@ -540,10 +593,11 @@ const _: () = assert!(core::mem::size_of::<ConnKey>() == 36);
 const _: () = assert!(core::mem::size_of::<InFlight>() == 24 + PATH_LEN);
 const _: () = assert!(core::mem::size_of::<Answer>() == 32);
 const _: () = assert!(core::mem::size_of::<ChunkScan>() == 16);
+const _: () = assert!(core::mem::size_of::<HeadRest>() == 16);
 const _: () = assert!(core::mem::size_of::<CarriedStart>() == START_CARRY + 16);
 const _: () = assert!(
     core::mem::size_of::<ConnState>()
-        == 56 + 2 * 16 + 2 * (START_CARRY + 16) + 32 + MAX_IN_FLIGHT * (24 + PATH_LEN)
+        == 56 + 2 * 16 + 2 * 16 + 2 * (START_CARRY + 16) + 32 + MAX_IN_FLIGHT * (24 + PATH_LEN)
 );
 const _: () = assert!(core::mem::size_of::<Tombstone>() == 16);
 const _: () = assert!(core::mem::size_of::<ExchangeEvent>() == 48 + 36 + 4 + PATH_LEN);

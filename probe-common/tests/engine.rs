@@ -1209,3 +1209,122 @@ fn an_end_seen_before_its_head_came_is_timed_by_the_segment_that_held_it() {
     );
     assert_eq!(c.c(Counter::DuplicateSegments), 0);
 }
+
+/// Two pipelined responses whose first has a head longer than the window, and where each
+/// one's `Content-Length` line lies in its bytes.
+fn long_head_responses() -> (Vec<u8>, [std::ops::Range<usize>; 2]) {
+    let first = format!(
+        "HTTP/1.1 200 OK\r\nServer: test\r\nSet-Cookie: {}\r\nContent-Length: 5\r\n\
+         Content-Type: text/plain\r\n\r\nhello",
+        "c".repeat(WINDOW + 100)
+    );
+    let second = "HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\nServer: test\r\n\r\nabc";
+    let bytes = [first.as_bytes(), second.as_bytes()].concat();
+    let line = |from: usize| {
+        let start = from
+            + bytes[from..]
+                .windows(15)
+                .position(|w| w == b"Content-Length:")
+                .unwrap();
+        let end = start + bytes[start..].iter().position(|&b| b == b'\n').unwrap();
+        start..end
+    };
+    let lines = [line(0), line(first.len())];
+    (bytes, lines)
+}
+
+#[test]
+fn a_head_longer_than_the_window_is_read_to_its_end() {
+    let (responses, _) = long_head_responses();
+    let mut c = Conn::new();
+    c.client(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 0);
+    c.server(&responses, 10);
+    assert_eq!(
+        ends(&c),
+        [
+            (200, 10, Some(10), Some(0), Some(5)),
+            (404, 10, Some(10), Some(0), Some(3))
+        ]
+    );
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+#[test]
+fn a_head_cut_by_its_segment_anywhere_goes_on_in_the_next() {
+    // Every place: inside the status line, the long header, either length header, the CRLF
+    // pairs, the bodies, and the second response's start.
+    let (responses, lines) = long_head_responses();
+    let first_len = lines[1].start - "HTTP/1.1 404 Not Found\r\n".len();
+    for cut in 1..responses.len() {
+        let mut c = Conn::new();
+        c.client(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 0);
+        c.server(&responses[..cut], 10);
+        c.server(&responses[cut..], 20);
+        // The first response's last byte's segment times it; the second's head is in the
+        // second segment unless all of it is in the first.
+        let first_ttlb = if cut >= first_len { 10 } else { 20 };
+        let second_ttfb = if cut > first_len { 10 } else { 20 };
+        assert_eq!(
+            ends(&c),
+            [
+                (200, 10, Some(first_ttlb), Some(0), Some(5)),
+                (404, second_ttfb, Some(20), Some(0), Some(3)),
+            ],
+            "cut after {cut} bytes"
+        );
+        assert_eq!(c.c(Counter::ScanIncomplete), 0, "cut after {cut} bytes");
+    }
+}
+
+#[test]
+fn heads_sent_in_small_pieces_are_read_to_their_ends() {
+    // Each piece its own segment: heads span dozens of them, length headers several. (A
+    // message's start is carried into one segment only: pieces of 11 bytes or more hold any
+    // status line's first 12 in two.)
+    let (responses, _) = long_head_responses();
+    for piece in 11..=70 {
+        let mut c = Conn::new();
+        c.client(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 0);
+        for bytes in responses.chunks(piece) {
+            c.server(bytes, 10);
+        }
+        assert_eq!(
+            ends(&c),
+            [
+                (200, 10, Some(10), Some(0), Some(5)),
+                (404, 10, Some(10), Some(0), Some(3)),
+            ],
+            "pieces of {piece} bytes"
+        );
+        assert_eq!(c.c(Counter::ScanIncomplete), 0, "pieces of {piece} bytes");
+    }
+}
+
+#[test]
+fn a_request_head_cut_anywhere_still_sizes_its_body() {
+    let first = format!(
+        "POST /upload HTTP/1.1\r\nHost: a\r\nCookie: {}\r\nContent-Length: 4\r\n\r\nabcd",
+        "k".repeat(300)
+    );
+    let second = "PUT /b HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nxyz\r\n0\r\n\r\n";
+    let requests = [first.as_bytes(), second.as_bytes()].concat();
+    for cut in 1..requests.len() {
+        let mut c = Conn::new();
+        // A connection seen already: a new one starts with a segment that tells a message.
+        c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+        c.server(OK5, 0);
+        c.client(&requests[..cut], 0);
+        c.client(&requests[cut..], 0);
+        assert_eq!(c.c(Counter::Requests), 3, "cut after {cut} bytes");
+        c.server(OK5, 10);
+        c.server(OK5, 20);
+        assert_eq!(
+            ends(&c)[1..],
+            [
+                (200, 10, Some(10), Some(4), Some(5)),
+                (200, 20, Some(20), Some(3), Some(5)),
+            ],
+            "cut after {cut} bytes"
+        );
+    }
+}

@@ -15,7 +15,7 @@ use probe_common::{
     packet::{self, ETH_P_IP, ETH_P_IPV6, HEAD_LEN, Segment, TCP_FIN, TCP_RST, skip_vlan_tags},
     wire::{
         Answer, COUNTER_SLOTS, ConnEndEvent, ConnKey, ConnState, Counter, ExchangeEvent,
-        HISTOGRAM_BUCKETS, InFlight, PATH_LEN, PORT_BITMAP_WORDS, START_CARRY, Tombstone,
+        HISTOGRAM_BUCKETS, HeadRest, InFlight, PATH_LEN, PORT_BITMAP_WORDS, START_CARRY, Tombstone,
         histogram_bucket, port_bit,
     },
 };
@@ -33,6 +33,7 @@ named! {
     SCRATCH = names::SCRATCH;
     httptop = names::ENTRY_PROGRAM;
     httptop_message = names::MESSAGE_PROGRAM;
+    httptop_head = names::HEAD_PROGRAM;
 }
 
 /// `__sk_buff.pkt_type` of a packet this host sends.
@@ -289,14 +290,24 @@ fn tracked(seg: &Segment) -> bool {
 /// One message of a segment, then a tail call to itself for the next one.
 #[socket_filter]
 pub fn httptop_message(ctx: SkBuffContext) -> i64 {
-    let _ = try_message(&ctx);
+    let _ = try_message::<_, false>(&ctx);
     0
 }
 
+/// The rest of a head that the window or the segment before ended in: a program of its own,
+/// so that the verifier checks its scan apart from the message program's.
+#[socket_filter]
+pub fn httptop_head(ctx: SkBuffContext) -> i64 {
+    let _ = try_message::<_, true>(&ctx);
+    0
+}
+
+/// One step of a segment's walk: [`engine::message_step`], or with `HEAD`
+/// [`engine::head_step`]; the next goes on by tail call.
 // Inlined: a tail call is only allowed in a BPF function that returns an int, which a
 // `Result<(), ()>` is not.
 #[inline(always)]
-pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
+pub(crate) fn try_message<C: Packet, const HEAD: bool>(ctx: &C) -> Result<(), ()> {
     let scratch = SCRATCH.get_ptr_mut(0).ok_or(())?;
     // SAFETY: a per-CPU map value, only used by this program run.
     let Scratch {
@@ -323,13 +334,22 @@ pub(crate) fn try_message<C: Packet>(ctx: &C) -> Result<(), ()> {
             sink: &mut KernelSink,
             now_ns: carry.now_ns,
         };
-        let step = engine::message_step(&mut run, &key, state, carry.off);
-        if let Step::Next(next) = step {
+        let step = if HEAD {
+            engine::head_step(&mut run, &key, state, carry.off)
+        } else {
+            engine::message_step(&mut run, &key, state, carry.off)
+        };
+        let (slot, next) = match step {
+            Step::Next(next) => (names::MESSAGE_SLOT, next),
+            Step::Head(next) => (names::HEAD_SLOT, next),
+            Step::Done => (u32::MAX, 0),
+        };
+        if slot != u32::MAX {
             if carry.messages + 1 < MAX_MESSAGES_PER_SEGMENT {
                 carry.off = next;
                 carry.messages += 1;
                 // SAFETY: each program type's jump array holds programs of that type only.
-                unsafe { C::jump().tail_call(ctx, names::MESSAGE_SLOT) };
+                unsafe { C::jump().tail_call(ctx, slot) };
             }
             KernelSink.count(Counter::ScanIncomplete, 1);
         }
@@ -416,10 +436,21 @@ impl<C: Packet> Payload for SkbPayload<'_, C> {
     }
 
     #[inline(always)]
-    fn scan_head(&mut self, w: &Window) -> Head {
+    fn load_carry(&mut self, off: usize, dst: &mut [u8; START_CARRY]) -> usize {
+        if off >= self.len {
+            return 0;
+        }
+        load_bounded(self.ctx, self.base + off, self.len - off, dst)
+    }
+
+    #[inline(always)]
+    fn scan_head(&mut self, w: &Window, rest: Option<&HeadRest>) -> Head {
         // Volatile: a plain assignment compiles to a call of a byte-at-a-time memset.
         // SAFETY: a store through a live reference.
         unsafe { core::ptr::write_volatile(&mut *self.head_scan, HeadScan::new()) };
+        if let Some(rest) = rest {
+            self.head_scan.resume(rest);
+        }
         let mut ctx = HeadScanCtx {
             scan: &mut *self.head_scan,
             window: w.buf,

@@ -17,10 +17,11 @@ named! {
     JUMP_TC = names::JUMP_TC;
     httptop_tc = names::TC_ENTRY_PROGRAM;
     httptop_tc_msg = names::TC_MESSAGE_PROGRAM;
+    httptop_tc_head = names::TC_HEAD_PROGRAM;
 }
 
-/// [`crate::programs`]' jump array for the classifiers: slot `MESSAGE_SLOT` holds
-/// `httptop_tc_msg`.
+/// [`crate::programs`]' jump array for the classifiers: `names::TC_TAIL_PROGRAMS`, slot by
+/// slot.
 #[map]
 static JUMP_TC: ProgramArray = ProgramArray::with_max_entries(names::JUMP_SLOTS, 0);
 
@@ -50,6 +51,13 @@ pub fn httptop_tc(ctx: TcContext) -> i32 {
 /// One message of a segment, reached from `httptop_tc` by tail call through [`JUMP_TC`].
 #[classifier]
 pub fn httptop_tc_msg(ctx: TcContext) -> i32 {
-    let _ = try_message(&ctx);
+    let _ = try_message::<_, false>(&ctx);
+    TC_ACT_UNSPEC
+}
+
+/// The rest of a head, reached from `httptop_tc_msg` by tail call through [`JUMP_TC`].
+#[classifier]
+pub fn httptop_tc_head(ctx: TcContext) -> i32 {
+    let _ = try_message::<_, true>(&ctx);
     TC_ACT_UNSPEC
 }

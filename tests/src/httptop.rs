@@ -229,33 +229,6 @@ impl Summary {
         self.assert_last_bytes_after_first_bytes();
     }
 
-    /// The exchanges' bodies were `requests` and `responses` (each exchange's sizes, as the
-    /// client counted them): the sizes httptop knew sum to exactly those of all but the
-    /// exchanges it reports unknown (a head cut by its segment's end, see README's limits),
-    /// and an exchange whose response size is unknown is one whose end was not seen.
-    #[track_caller]
-    pub fn assert_body_sizes_of(&self, requests: &[u64], responses: &[u64]) {
-        let bytes = &self.0["body_bytes"];
-        let figure = |key: &str| {
-            bytes[key]
-                .as_u64()
-                .unwrap_or_else(|| panic!("body_bytes.{key}; summary:\n{self}"))
-        };
-        for (side, sizes) in [("request", requests), ("response", responses)] {
-            let (known, unknown) = (figure(side), figure(&format!("{side}_unknown")));
-            let missing = sizes.iter().sum::<u64>().checked_sub(known);
-            assert!(
-                missing.is_some_and(|m| sums_with(sizes, unknown as usize, m)),
-                "{side}s: {known} bytes known, {unknown} unknown, of {sizes:?}; summary:\n{self}"
-            );
-        }
-        assert_eq!(
-            self.0["ttlb_unknown"], bytes["response_unknown"],
-            "ttlb_unknown; summary:\n{self}"
-        );
-        self.assert_last_bytes_after_first_bytes();
-    }
-
     /// Each TTLB percentile at least the TTFB one: every exchange's last byte comes after its
     /// first, so the sorted TTLBs lie above the sorted TTFBs.
     #[track_caller]
@@ -290,29 +263,5 @@ impl Summary {
 impl fmt::Display for Summary {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}", self.0)
-    }
-}
-
-/// Whether `count` of `sizes` (each used once) sum to `total`.
-fn sums_with(sizes: &[u64], count: usize, total: u64) -> bool {
-    match (sizes.split_first(), count) {
-        (_, 0) => total == 0,
-        (None, _) => false,
-        (Some((&first, rest)), _) => {
-            (first <= total && sums_with(rest, count - 1, total - first))
-                || sums_with(rest, count, total)
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn sums_with_picks_exactly_count_sizes() {
-        assert!(super::sums_with(&[5, 7, 9], 0, 0));
-        assert!(super::sums_with(&[5, 7, 9], 2, 14));
-        assert!(!super::sums_with(&[5, 7, 9], 1, 14));
-        assert!(!super::sums_with(&[5, 7, 9], 2, 13));
-        assert!(super::sums_with(&[5, 7, 7], 2, 14));
     }
 }

@@ -415,6 +415,62 @@ fn pairing_control_pairs_by_port_without_reading_the_payload() {
     assert_eq!(events[0].tuple.server.to_string(), "10.0.0.2:80");
 }
 
+fn heads_split_across_frames_go_on(mode: AttachMode) {
+    // A head longer than the window, then a pipelined response; cut inside the long field,
+    // inside each length header, and between the blank line's `\r` and `\n`.
+    let first = format!(
+        "HTTP/1.1 200 OK\r\nSet-Cookie: {}\r\nContent-Length: 5\r\n\r\nhello",
+        "c".repeat(600)
+    );
+    let responses = [
+        first.as_bytes(),
+        b"HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc",
+    ]
+    .concat();
+    let at = |pattern: &[u8], from: usize| {
+        from + responses[from..]
+            .windows(pattern.len())
+            .position(|w| w == pattern)
+            .expect("pattern in the responses")
+    };
+    let cuts = [
+        40,
+        300,
+        at(b"Content-Length: 5", 0) + 9,
+        at(b"\r\n\r\n", 0) + 3,
+        at(b"Content-Length: 3", 0) + 16,
+    ];
+    let requests = b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n";
+    for cut in cuts {
+        let mut kernel = fresh(mode);
+        run(&kernel, &v4(true, 1, ACK, requests));
+        run(&kernel, &v4(false, 500, ACK, &responses[..cut]));
+        run(
+            &kernel,
+            &v4(false, 500 + cut as u32, ACK, &responses[cut..]),
+        );
+        let t = kernel.totals().unwrap();
+        assert_eq!(
+            (
+                t[Counter::Responses],
+                t[Counter::Exchanges],
+                t[Counter::ScanIncomplete]
+            ),
+            (2, 2, 0),
+            "cut after {cut} bytes"
+        );
+        let ends: Vec<(u16, bool, Option<u64>)> = exchanges(&mut kernel)
+            .iter()
+            .map(|e| (e.status, e.ttlb_ns.is_some(), e.bodies.response))
+            .collect();
+        assert_eq!(
+            ends,
+            [(200, true, Some(5)), (404, true, Some(3))],
+            "cut after {cut} bytes"
+        );
+    }
+}
+
 httptop_tests::in_each_attach_mode!(
     ipv4_exchange_counts_once_with_event_and_histogram,
     ipv6_exchange,
@@ -422,6 +478,7 @@ httptop_tests::in_each_attach_mode!(
     extension_methods_pair_with_their_names,
     late_copies_after_the_close_count_once,
     starts_split_across_frames_are_carried,
+    heads_split_across_frames_go_on,
     vlan_tagged_frames,
     qinq_tagged_frames,
     pipelined_messages_in_one_frame_each_count,

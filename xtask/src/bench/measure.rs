@@ -36,6 +36,14 @@ impl Attach {
         ["--attach", self.name()]
     }
 
+    /// Every program of this mode, the entry program first.
+    pub fn all_programs(self) -> [&'static str; 3] {
+        match self {
+            Self::Socket => names::PROGRAMS,
+            Self::Tc => names::TC_PROGRAMS,
+        }
+    }
+
     /// The entry program and the message program of this mode.
     pub fn programs(self) -> (&'static str, &'static str) {
         match self {

@@ -73,8 +73,9 @@ struct HttpPhase {
     cost: FilterCost,
     requests: u64,
     process_ns: f64,
-    /// The instructions the verifier processed to load the entry and the message program.
-    verified: [Option<u64>; 2],
+    /// The instructions the verifier processed to load each program of the mode
+    /// (`Attach::all_programs`).
+    verified: Vec<Option<u64>>,
 }
 
 impl HttpPhase {
@@ -94,12 +95,12 @@ fn measure_mode(
     let name = format!("filter-{}", attach.name());
     let httptop = bench.headless(&name, &attach.args())?;
     let pid = httptop.pid();
-    let (entry, message) = attach.programs();
     let log = bench.log_file(&name);
-    let verified = [
-        verified_instructions(&log, entry)?,
-        verified_instructions(&log, message)?,
-    ];
+    let verified = attach
+        .all_programs()
+        .iter()
+        .map(|program| verified_instructions(&log, program))
+        .collect::<Result<_>>()?;
     let (before, process) = (ProgramStats::read(pid, attach)?, ProcessSample::read(pid)?);
     let wrk = bench.wrk(bench.plan.filter_phase)?;
     http.push(HttpPhase {
@@ -183,14 +184,15 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
         Row::new(HEADERS_NS_PER_PACKET, "ns", headers_ns),
         Row::new(PAIRING_NS_PER_PACKET, "ns", pairing_ns),
     ]);
-    let (entry, message) = Attach::Socket.programs();
-    let (tc_entry, tc_message) = Attach::Tc.programs();
+    let [entry, message, head] = Attach::Socket.all_programs();
+    let [tc_entry, tc_message, tc_head] = Attach::Tc.all_programs();
     let figure = Figure {
         title: "3. Filter cost per packet",
         setup: format!(
-            "`kernel.bpf_stats_enabled=1`; run time and run count of httptop's two programs (with `--attach \
-             socket`, `{entry}` runs on every packet and `{message}` once per HTTP message; with `--attach tc`, \
-             `{tc_entry}` and `{tc_message}`) read with `bpftool -j prog show` before and after each phase, and \
+            "`kernel.bpf_stats_enabled=1`; run time and run count of httptop's programs (with `--attach \
+             socket`, `{entry}` runs on every packet, `{message}` once per HTTP message and `{head}` where a \
+             head runs on past its window or its segment; with `--attach tc`, `{tc_entry}`, `{tc_message}` and \
+             `{tc_head}`) read with `bpftool -j prog show` before and after each phase, and \
              httptop's CPU time (`/proc/PID/stat`) over the HTTP phase. Per packet = (Δrun_time entry + Δrun_time \
              message) / Δrun_cnt entry. CPU per exchange, all in = (Δrun_time of both programs + httptop's CPU \
              time) / wrk's requests. Each mode in its own httptop, modes interleaved per run: HTTP (`wrk -t2 -c64 \
@@ -214,10 +216,10 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
         ),
         rows,
         notes: vec![
-            "The message program is reached by a tail call, and the kernel counts run time and runs only for the \
-             program it starts (the entry program), from its start to the end of the tail-called one: so the \
-             message program shows no runs of its own, and the entry program's run time already includes every \
-             message program run. Per packet is then the entry program's Δrun_time / Δrun_cnt, which includes the \
+            "The message and head programs are reached by tail calls, and the kernel counts run time and runs only \
+             for the program it starts (the entry program), from its start to the end of the last tail-called \
+             one: so they show no runs of their own, and the entry program's run time already includes all of \
+             theirs. Per packet is then the entry program's Δrun_time / Δrun_cnt, which includes the \
              statistics' own clock reads. On lo each packet is seen once in either mode: the socket ignores the \
              outgoing copy (`PACKET_IGNORE_OUTGOING`), and the classifier takes lo's ingress hook only. So an \
              exchange is about two program runs, both carrying HTTP (request and response; ACKs ride along): the \
@@ -232,7 +234,6 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
 fn mode_rows(attach: Attach, http: &[HttpPhase], bulk: &[(FilterCost, u64)]) -> Vec<Row> {
     let mode = attach.name();
     let of_http = |f: &dyn Fn(&HttpPhase) -> f64| -> Vec<f64> { http.iter().map(f).collect() };
-    let (entry, message) = attach.programs();
     // A kernel that does not report it gives no row rather than a 0.
     let verified = |program: usize, name: &str| {
         let counts: Option<Vec<f64>> = http
@@ -302,7 +303,12 @@ fn mode_rows(attach: Attach, http: &[HttpPhase], bulk: &[(FilterCost, u64)]) -> 
         ),
     ]
     .into_iter()
-    .chain(verified(0, entry))
-    .chain(verified(1, message))
+    .chain(
+        attach
+            .all_programs()
+            .iter()
+            .enumerate()
+            .filter_map(|(i, program)| verified(i, program)),
+    )
     .collect()
 }

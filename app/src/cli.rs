@@ -14,7 +14,7 @@ use crate::{
     headless::{HeadlessOptions, SummaryFormat, SummaryOptions},
     kernel::{AttachMode, KernelConfig},
     logging,
-    model::{FILTER_GRAMMAR, Filter, FilterError, Group, ModelOptions},
+    model::{FILTER_GRAMMAR, Filter, FilterError, Group},
     run::{ExportConfig, Mode, PrometheusConfig, ReadOptions, RunConfig},
     tui::DashboardOptions,
 };
@@ -147,6 +147,7 @@ impl Cli {
         };
         let mode = self.mode(filter.clone())?;
         let exports = self.exports(&mode)?;
+        let model = mode.model_options();
         let kernel = KernelConfig {
             interfaces: self.interfaces,
             ports: self.ports,
@@ -171,7 +172,7 @@ impl Cli {
                 request_timeout: self.request_timeout,
                 ..CollectorOptions::default()
             },
-            model: ModelOptions::default(),
+            model,
             filter,
             exports,
             log_path: self.log_file.unwrap_or_else(logging::default_log_path),
@@ -321,6 +322,7 @@ pub fn one_line(e: &clap::Error) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::ModelOptions;
 
     fn config(args: &[&str]) -> Result<RunConfig, ConfigError> {
         let cli = Cli::try_parse_from(std::iter::once("httptop").chain(args.iter().copied()))
@@ -384,6 +386,15 @@ mod tests {
         assert_eq!(c.collector.interval, Duration::from_millis(200));
         assert_eq!(c.model, ModelOptions::default());
         let headless = config(&["--headless", "--duration", "2s", "-p", "80"]).unwrap();
+        // Rows for its summary only: connections (its top talkers) and its grouping.
+        assert_eq!(
+            headless.model,
+            ModelOptions::summary_only(Group::Connection)
+        );
+        let by_endpoint = config(&["--headless", "--group", "endpoint"]).unwrap();
+        let kept = by_endpoint.model.groups;
+        assert!(kept.contains(Group::Connection) && kept.contains(Group::Endpoint));
+        assert!(!kept.contains(Group::Server) && !kept.contains(Group::Process));
         assert!(!headless.kernel.run_stats);
         assert_eq!(headless.kernel.ports, [80]);
         assert!(matches!(

@@ -75,6 +75,17 @@ pub struct ReadOptions {
     pub summary: SummaryOptions,
 }
 
+impl Mode {
+    /// What the model keeps: all the dashboard may show, or what a summary reads.
+    pub fn model_options(&self) -> ModelOptions {
+        match self {
+            Mode::Headless(HeadlessOptions { summary, .. })
+            | Mode::Read(ReadOptions { summary, .. }) => ModelOptions::summary_only(summary.group),
+            _ => ModelOptions::default(),
+        }
+    }
+}
+
 /// The probe could not be attached; says where the log (with the verifier's output) is.
 #[derive(Debug, thiserror::Error)]
 #[error("{error} (log: {})", log.display())]

@@ -27,6 +27,28 @@ pub enum Group {
     Process,
 }
 
+/// A set of groupings: those a run keeps rows for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Groups(u8);
+
+impl Groups {
+    pub const ALL: Groups = Groups((1 << Group::ALL.len()) - 1);
+
+    pub const fn of(groups: &[Group]) -> Groups {
+        let mut bits = 0;
+        let mut i = 0;
+        while i < groups.len() {
+            bits |= 1 << groups[i] as u8;
+            i += 1;
+        }
+        Groups(bits)
+    }
+
+    pub const fn contains(self, group: Group) -> bool {
+        self.0 & (1 << group as u8) != 0
+    }
+}
+
 impl Group {
     /// Every grouping, in the order the dashboard's key cycles through them.
     pub const ALL: [Group; 5] = [

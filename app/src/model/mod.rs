@@ -52,7 +52,7 @@ use std::{collections::VecDeque, time::SystemTime};
 
 pub use exchange::{Bodies, Exchange, NumberedExchange, PATH_LEN, PathPrefix, Processes};
 pub use filter::{FILTER_GRAMMAR, Filter, FilterError};
-pub use group::{Group, GroupError, RowKey, Side};
+pub use group::{Group, GroupError, Groups, RowKey, Side};
 pub use history::{History, HistoryPoint};
 pub use latency::{
     ConnectionLatency, LOG2_BUCKETS, LatencyHistogram, Percentiles, log2_bucket, log2_bucket_floor,
@@ -90,6 +90,10 @@ pub struct ModelOptions {
     pub slowest: usize,
     /// Newest exchanges a view carries (the live tail).
     pub tail: usize,
+    /// The groupings rows are kept for.
+    pub groups: Groups,
+    /// Latest exchanges kept, for a filter set later and the live tail.
+    pub log_capacity: usize,
 }
 
 impl Default for ModelOptions {
@@ -103,17 +107,32 @@ impl Default for ModelOptions {
             history_len: 300,
             slowest: 100,
             tail: 100,
+            groups: Groups::ALL,
+            log_capacity: LOG_CAPACITY,
         }
     }
 }
 
 impl ModelOptions {
+    /// What a run without the dashboard needs (its summary, and a capture's): the rows of
+    /// `group` and of connections, no per-row recent exchanges, and no log (its filter is set
+    /// before the first exchange, and it has no live tail).
+    pub fn summary_only(group: Group) -> Self {
+        ModelOptions {
+            recent_per_row: 0,
+            groups: Groups::of(&[Group::Connection, group]),
+            log_capacity: 0,
+            ..ModelOptions::default()
+        }
+    }
+
     fn stats(&self) -> StatsOptions {
         StatsOptions {
             max_rows: self.max_rows,
             recent_per_row: self.recent_per_row,
             history_len: self.history_len,
             slowest: self.slowest,
+            groups: self.groups,
         }
     }
 
@@ -200,7 +219,7 @@ impl Model {
             all: Stats::new(opts.stats()),
             view: None,
             group: Group::default(),
-            log: VecDeque::with_capacity(LOG_CAPACITY),
+            log: VecDeque::with_capacity(opts.log_capacity),
             log_dropped: false,
             kernel_latest: KernelTotals::default(),
             kernel_baseline: KernelTotals::default(),
@@ -243,7 +262,10 @@ impl Model {
         {
             v.stats.record(&e);
         }
-        if self.log.len() == LOG_CAPACITY {
+        if self.opts.log_capacity == 0 {
+            return;
+        }
+        if self.log.len() == self.opts.log_capacity {
             self.log.pop_front();
             self.log_dropped = true;
         }

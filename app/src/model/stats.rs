@@ -2,7 +2,7 @@
 //! totals, the rows of every grouping, the slowest exchanges and the sparkline history.
 
 use super::{
-    Group, ProcessId,
+    Group, Groups, ProcessId,
     exchange::NumberedExchange,
     history::{History, HistoryPoint},
     latency::{LOG2_BUCKETS, LatencyHistogram, log2_bucket},
@@ -68,6 +68,8 @@ pub struct StatsOptions {
     pub history_len: usize,
     /// Slowest exchanges kept.
     pub slowest: usize,
+    /// The groupings rows are kept for (the others' tables stay empty).
+    pub groups: Groups,
 }
 
 #[derive(Clone, Debug)]
@@ -91,6 +93,7 @@ pub struct Stats {
     pub log2: [u64; LOG2_BUCKETS],
     /// The rows of each grouping, in [`Group::ALL`]'s order (see [`Stats::rows`]).
     tables: [Rows; Group::ALL.len()],
+    groups: Groups,
     /// The slowest exchanges, slowest first.
     pub slowest: Slowest,
     pub history: History,
@@ -120,6 +123,7 @@ impl Stats {
             bytes: BodyBytes::default(),
             log2: [0; LOG2_BUCKETS],
             tables: Group::ALL.map(|g| Rows::new(g, opts.max_rows, opts.recent_per_row)),
+            groups: opts.groups,
             slowest: Slowest::new(opts.slowest),
             history: History::new(opts.history_len),
             interval: Interval::default(),
@@ -142,7 +146,9 @@ impl Stats {
         self.bytes.record(&e.bodies);
         self.log2[log2_bucket(e.latency_ns)] += 1;
         for table in &mut self.tables {
-            table.record(e);
+            if self.groups.contains(table.group()) {
+                table.record(e);
+            }
         }
         self.slowest.record(e);
         self.interval.exchanges += 1;
@@ -151,8 +157,9 @@ impl Stats {
         self.interval.latency.record(e.latency_ns);
     }
 
-    /// The rows of `group`.
+    /// The rows of `group` (none when the run keeps none for it).
     pub fn rows(&self, group: Group) -> &Rows {
+        debug_assert!(self.groups.contains(group), "no rows kept for {group:?}");
         &self.tables[group as usize]
     }
 
@@ -259,13 +266,18 @@ mod tests {
     use super::*;
     use crate::model::test_support::exchange;
 
-    fn stats() -> Stats {
-        Stats::new(StatsOptions {
+    fn stats_options() -> StatsOptions {
+        StatsOptions {
             max_rows: 10,
             recent_per_row: 4,
             history_len: 10,
             slowest: 3,
-        })
+            groups: Groups::ALL,
+        }
+    }
+
+    fn stats() -> Stats {
+        Stats::new(stats_options())
     }
 
     #[test]
@@ -331,6 +343,20 @@ mod tests {
                 3 * per_exchange
             );
         }
+    }
+
+    #[test]
+    fn only_the_groupings_kept_get_rows() {
+        let mut s = Stats::new(StatsOptions {
+            groups: Groups::of(&[Group::Server]),
+            ..stats_options()
+        });
+        s.record(&exchange(1, 40000, 80, 1, 200));
+        s.record(&exchange(2, 40001, 8080, 1, 200));
+        let lens = Group::ALL.map(|g| s.tables[g as usize].len());
+        assert_eq!(lens, [0, 2, 0, 0, 0]);
+        // The run's own figures count every exchange all the same.
+        assert_eq!(s.exchanges, 2);
     }
 
     #[test]

@@ -502,7 +502,6 @@ pub fn message_step<P: Payload, S: Sink>(
         return Step::Done;
     }
     let rule = http::body_rule(start, request_method);
-    // The window's first `kept` bytes came before the segment's: payload offset `off - kept`.
     after_head::<_, _, false>(
         run,
         key,

@@ -189,21 +189,31 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     let n = payload.load(0, window);
     let first = classify_loaded(window, n);
     // A connection already tracked, either way round, is the segment's whatever its first
-    // bytes look like (a body may start like a message); a new one starts with a message,
-    // whose kind says which side is the client.
+    // bytes look like (a body may start like a message).
     let guess = !matches!(first, Some(Start::Response { .. }));
     let from_client = if table.get(&conn_key(seg, guess)).is_some() {
         guess
     } else if table.get(&conn_key(seg, !guess)).is_some() {
         !guess
-    } else if first.is_some() {
-        if late_copy(seg, guess, table) {
+    } else {
+        // A new connection starts with a message, whose kind says which side is the client, or
+        // with the start of one too short to tell (its first segment holds `GE`), carried.
+        let opener = if first.is_some() {
+            Some(guess)
+        } else if n == seg.payload_len {
+            http::start_prefix(&Window {
+                buf: window,
+                len: n,
+            })
+        } else {
+            None
+        };
+        let client = opener?;
+        if late_copy(seg, client, table) {
             sink.count(Counter::DuplicateSegments, 1);
             return None;
         }
-        guess
-    } else {
-        return None;
+        client
     };
     let key = conn_key(seg, from_client);
     if !ports.watches(key.server_port) {

@@ -147,6 +147,42 @@ pub const fn can_start_message(b: u8) -> bool {
     b.is_ascii_uppercase()
 }
 
+/// Whose first message the window's bytes (a whole segment's payload, too few for
+/// [`classify`]) may begin: all of them the start of one of RFC 9110's nine methods and its
+/// space (`Some(true)`: the client's; `GE`), or of a status line's first 12 bytes
+/// (`Some(false)`: the server's; `HTTP/1.1 2`). So selective that a connection may be tracked
+/// on them alone, its start carried to the next segment.
+#[inline(always)]
+pub fn start_prefix<const N: usize>(w: &Window<N>) -> Option<bool> {
+    if w.len == 0 {
+        return None;
+    }
+    let mut m = 0;
+    while m < Method::ALL.len() {
+        let name = Method::ALL[m].as_str().as_bytes();
+        if w.len <= name.len() + 1 && prefix_then(w, name, b' ') {
+            return Some(true);
+        }
+        m += 1;
+    }
+    // "HTTP/1.x NNN": the version's digit and what follows are left to classify.
+    (w.len < 12 && prefix_then(w, STATUS_LINE_PREFIX, 0)).then_some(false)
+}
+
+/// Whether the window's bytes are the start of `pat`, then `then` (0: anything after it).
+#[inline(always)]
+fn prefix_then<const N: usize>(w: &Window<N>, pat: &[u8], then: u8) -> bool {
+    let mut i = 0;
+    while i < w.len && i <= pat.len() {
+        let want = if i < pat.len() { pat[i] } else { then };
+        if want != 0 && w.at(i) != want {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// RFC 9110's `tchar`: the bytes of a token.
 #[inline(always)]
 pub const fn is_tchar(b: u8) -> bool {

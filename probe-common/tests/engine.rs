@@ -1328,3 +1328,38 @@ fn a_request_head_cut_anywhere_still_sizes_its_body() {
         );
     }
 }
+
+#[test]
+fn a_connections_first_request_split_after_a_few_bytes_is_carried() {
+    // (Cut after `GET `, the request counts on its method alone, its path then unseen.)
+    for split in 1..=3 {
+        let request = b"GET /first HTTP/1.1\r\nHost: a\r\n\r\n";
+        let mut c = Conn::new();
+        c.client(&request[..split], 0);
+        c.client(&request[split..], 3);
+        c.server(OK5, 10);
+        assert_eq!(c.c(Counter::Requests), 1, "split after {split}");
+        assert_eq!(
+            ends(&c),
+            [(200, 10, Some(10), Some(0), Some(5))],
+            "split after {split}"
+        );
+        assert_eq!(c.sink.exchanges[0].path, "/first", "split after {split}");
+    }
+    // Bytes that begin no named method nor a status line track nothing.
+    for bytes in [
+        &b"EHLO"[..],
+        b"GETX",
+        b"SSH-2.0-OpenSSH",
+        b"HTTP/2",
+        b"PROPF",
+    ] {
+        let mut c = Conn::new();
+        c.client(bytes, 0);
+        assert!(
+            c.table.conns.is_empty(),
+            "{:?}",
+            String::from_utf8_lossy(bytes)
+        );
+    }
+}

@@ -322,6 +322,15 @@ fn starts_split_across_frames_are_carried(mode: AttachMode) {
         .map(|e| (e.method.as_ref().map(|m| m.as_str()), e.path.as_str()))
         .collect();
     assert_eq!(got, [(Some("GET"), "/index.html?x=1"), (Some("GET"), "/b")]);
+    // A connection's first segment holding only `GE`: it is tracked on them, and carried.
+    let mut kernel = fresh(mode);
+    run(&kernel, &v4(true, 1, ACK, b"GE"));
+    run(&kernel, &v4(true, 3, ACK, &GET[2..]));
+    run(&kernel, &v4(false, 500, ACK, OK));
+    let c = counts(&kernel);
+    assert_eq!((c.requests, c.exchanges, c.unmatched), (1, 1, 0));
+    let events = exchanges(&mut kernel);
+    assert_eq!(events[0].path.as_str(), "/index.html?x=1");
 }
 
 fn rst_expires_the_outstanding_request(mode: AttachMode) {

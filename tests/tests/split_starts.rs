@@ -1,8 +1,7 @@
 //! Message starts cut by a segment's end: a client that writes `GE`, waits, then writes
-//! `T /… HTTP/1.1` (and the same after a pipelined request in one write), and a server that
-//! writes `HTTP/1.`, waits, then the rest of its status line. On a kept-alive connection,
-//! whose previous messages' ends are known, each start is carried to the next segment; every
-//! count is exact.
+//! `T /… HTTP/1.1` (its connection's first request too, and the same after a pipelined request
+//! in one write), and a server that writes `HTTP/1.`, waits, then the rest of its status line.
+//! Each start is carried to the next segment; every count is exact.
 //!
 //! Root only: run through `cargo xtask test`.
 
@@ -39,8 +38,9 @@ while True:
     threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
 "#;
 
-/// argv: host, port, split requests. One whole request, then each split after `GE`, then two
-/// pipelined in one write with the second's start cut after `G`; reads every answer.
+/// argv: host, port, split requests. A first request split after `GE` (the connection's first
+/// segment), then each split the same, then two pipelined in one write with the second's start
+/// cut after `G`; reads every answer.
 const SPLITTING_CLIENT: &str = r#"
 import socket, sys, time
 host, port, split = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -52,7 +52,9 @@ def answer():
     while f.readline() != b"\r\n":
         pass
     assert f.read(2) == b"ok"
-c.sendall(b"GET /first HTTP/1.1\r\nHost: h\r\n\r\n")
+c.sendall(b"GE")
+time.sleep(0.02)
+c.sendall(b"T /first HTTP/1.1\r\nHost: h\r\n\r\n")
 answer()
 for i in range(split):
     c.sendall(b"GE")
@@ -71,7 +73,7 @@ fn starts_split_across_segments_count_once(mode: AttachMode) {
     let ns = NetNs::new();
     let server: SocketAddr = "127.0.0.1:8080".parse().expect("a literal address");
     let _server = python_listener(&ns, SPLITTING_SERVER, server, "the splitting server");
-    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50", "--group", "endpoint"]);
     for _ in 0..CONNECTIONS {
         let args = [
             server.ip().to_string(),
@@ -90,6 +92,14 @@ fn starts_split_across_segments_count_once(mode: AttachMode) {
     let sent = (CONNECTIONS * (SPLIT + 3)) as u64;
     summary.assert_all_answered(sent);
     assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+    // Each counted with its method: a start not carried would leave `T /…` as a request of
+    // method `T`.
+    let rows = summary.0["top_rows"].as_array().expect("top_rows");
+    let methods: Vec<&str> = rows.iter().filter_map(|r| r["method"].as_str()).collect();
+    assert_eq!(methods.len(), rows.len(), "{summary}");
+    assert!(methods.iter().all(|m| *m == "GET"), "{summary}");
+    let exchanges: u64 = rows.iter().filter_map(|r| r["exchanges"].as_u64()).sum();
+    assert_eq!(exchanges, sent, "{summary}");
 }
 
 httptop_tests::in_each_attach_mode!(starts_split_across_segments_count_once);

@@ -154,34 +154,70 @@ pub const fn can_start_message(b: u8) -> bool {
 /// on them alone, its start carried to the next segment.
 #[inline(always)]
 pub fn start_prefix<const N: usize>(w: &Window<N>) -> Option<bool> {
-    if w.len == 0 {
+    let n = w.len;
+    if n == 0 || n >= 12 {
         return None;
     }
+    // The first 8 bytes as one word, those past `n` masked off: each start is one compare
+    // with an immediate (a loop over the names would put them in a read-only data section,
+    // which the kernel's object must not have).
+    let mask = |len: usize| {
+        if len >= 8 {
+            u64::MAX
+        } else {
+            (1u64 << (8 * len)) - 1
+        }
+    };
+    let word = w.word(0) & mask(n);
+    let starts = |(pattern, len): (u64, usize)| n <= len && word == pattern & mask(n);
+    let [m0, m1, m2, m3, m4, m5, m6, m7, m8] = METHOD_STARTS;
+    if starts(m0)
+        || starts(m1)
+        || starts(m2)
+        || starts(m3)
+        || starts(m4)
+        || starts(m5)
+        || starts(m6)
+        || starts(m7)
+        || starts(m8)
+    {
+        return Some(true);
+    }
+    // "HTTP/1." and then anything (the version's digit and the status are classify's).
+    let status = STATUS_START & mask(n.min(STATUS_LINE_PREFIX.len()));
+    (w.word(0) & mask(n.min(STATUS_LINE_PREFIX.len())) == status).then_some(false)
+}
+
+/// A start's first bytes as a little-endian word, and how many of them there are.
+const fn start_word(bytes: &[u8], then: Option<u8>) -> (u64, usize) {
+    let mut word = 0u64;
+    let mut i = 0;
+    while i < bytes.len() {
+        word |= (bytes[i] as u64) << (8 * i);
+        i += 1;
+    }
+    match then {
+        Some(b) => (word | (b as u64) << (8 * i), i + 1),
+        None => (word, i),
+    }
+}
+
+/// Each of the nine methods and its space, as [`start_word`]s (each fits in 8 bytes).
+const METHOD_STARTS: [(u64, usize); 9] = {
+    let mut starts = [(0, 0); 9];
     let mut m = 0;
     while m < Method::ALL.len() {
         let name = Method::ALL[m].as_str().as_bytes();
-        if w.len <= name.len() + 1 && prefix_then(w, name, b' ') {
-            return Some(true);
-        }
+        assert!(name.len() < 8);
+        starts[m] = start_word(name, Some(b' '));
         m += 1;
     }
-    // "HTTP/1.x NNN": the version's digit and what follows are left to classify.
-    (w.len < 12 && prefix_then(w, STATUS_LINE_PREFIX, 0)).then_some(false)
-}
+    starts
+};
 
-/// Whether the window's bytes are the start of `pat`, then `then` (0: anything after it).
-#[inline(always)]
-fn prefix_then<const N: usize>(w: &Window<N>, pat: &[u8], then: u8) -> bool {
-    let mut i = 0;
-    while i < w.len && i <= pat.len() {
-        let want = if i < pat.len() { pat[i] } else { then };
-        if want != 0 && w.at(i) != want {
-            return false;
-        }
-        i += 1;
-    }
-    true
-}
+/// `HTTP/1.` as a [`start_word`].
+const STATUS_START: u64 = start_word(STATUS_LINE_PREFIX, None).0;
+const _: () = assert!(STATUS_LINE_PREFIX.len() < 8 && Method::ALL.len() == 9);
 
 /// RFC 9110's `tchar`: the bytes of a token.
 #[inline(always)]

@@ -263,6 +263,18 @@ pub struct Kernel {
 /// refuses a batch smaller than a bucket), few enough to keep the buffers at 4 MiB.
 const LOOKUP_BATCH: usize = 4096;
 
+/// Calls `f` on every connection of the table, read in batches; returns the table, for changes
+/// after the walk.
+fn walk_conns(
+    ebpf: &mut Ebpf,
+    f: impl FnMut(&ConnKey, &ConnState),
+) -> Result<HashMap<&mut MapData, ConnKey, ConnState>, KernelError> {
+    let conns: HashMap<_, ConnKey, ConnState> = HashMap::try_from(map_mut(ebpf, names::CONNS)?)
+        .map_err(map_err(names::CONNS, "opening"))?;
+    lookup_batched(conns.map().fd().as_fd(), f).map_err(io_err("reading the connection table"))?;
+    Ok(conns)
+}
+
 /// Calls `f` for every entry of the hash map `map`, [`LOOKUP_BATCH`] entries per syscall
 /// (BPF_MAP_LOOKUP_BATCH), where walking it key by key takes two syscalls per entry. Entries
 /// the kernel adds or removes meanwhile may be seen or not, as with any walk.
@@ -793,31 +805,24 @@ impl Kernel {
     /// entry cost 13–17 % of a core each second with the table full.
     pub fn sweep(&mut self, now_ns: u64, timeout: Duration) -> Result<Swept, KernelError> {
         let timeout_ns = timeout.as_nanos() as u64;
-        let mut conns: HashMap<_, ConnKey, ConnState> =
-            HashMap::try_from(map_mut(&mut self.ebpf, names::CONNS)?)
-                .map_err(map_err(names::CONNS, "opening"))?;
         let mut stale = Vec::new();
         let mut evictable = Vec::new();
         let mut in_flight = 0u64;
         let mut connections = 0usize;
-        lookup_batched(
-            conns.map().fd().as_fd(),
-            |key: &ConnKey, state: &ConnState| {
-                connections += 1;
-                match engine::expire_idle(state, now_ns, timeout_ns) {
-                    Some(expired) => {
-                        stale.push((*key, state.start_ns, expired, unsent_record(key, state)))
-                    }
-                    None => {
-                        in_flight += u64::from(state.outstanding());
-                        if engine::evictable(state) {
-                            evictable.push((state.last_seen_ns, *key));
-                        }
+        let mut conns = walk_conns(&mut self.ebpf, |key, state| {
+            connections += 1;
+            match engine::expire_idle(state, now_ns, timeout_ns) {
+                Some(expired) => {
+                    stale.push((*key, state.start_ns, expired, unsent_record(key, state)))
+                }
+                None => {
+                    in_flight += u64::from(state.outstanding());
+                    if engine::evictable(state) {
+                        evictable.push((state.last_seen_ns, *key));
                     }
                 }
-            },
-        )
-        .map_err(io_err("reading the connection table"))?;
+            }
+        })?;
         let mut swept = Swept::default();
         for (key, start_ns, expired, unsent) in stale {
             // Count only what this call removed: the kernel may have removed it first (FIN).
@@ -858,17 +863,10 @@ impl Kernel {
     /// Hands out, with the next events, the exchanges of the responses still being received
     /// when httptop stops: counted already, their ends not seen.
     pub fn flush_unsent(&mut self) -> Result<(), KernelError> {
-        let conns: HashMap<_, ConnKey, ConnState> =
-            HashMap::try_from(map_mut(&mut self.ebpf, names::CONNS)?)
-                .map_err(map_err(names::CONNS, "opening"))?;
         let mut unsent = Vec::new();
-        lookup_batched(
-            conns.map().fd().as_fd(),
-            |key: &ConnKey, state: &ConnState| {
-                unsent.extend(unsent_record(key, state).map(Event::Exchange));
-            },
-        )
-        .map_err(io_err("reading the connection table"))?;
+        walk_conns(&mut self.ebpf, |key, state| {
+            unsent.extend(unsent_record(key, state).map(Event::Exchange));
+        })?;
         self.swept.extend(unsent);
         Ok(())
     }

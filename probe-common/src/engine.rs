@@ -291,6 +291,13 @@ pub fn begin_segment<'t, P: Payload, T: ConnTable, S: Sink, F: PortFilter>(
     Some((Plan { key, off }, state))
 }
 
+/// Whether `seg` flows from the client of the connection `key` names (a segment flows one
+/// way).
+#[inline(always)]
+fn sent_by_client(seg: &Segment, key: &ConnKey) -> bool {
+    seg.src_port == key.client_port && seg.src_addr == key.client_addr
+}
+
 /// The index of one side in `ConnState::msg_seq`.
 #[inline(always)]
 const fn side(from_client: bool) -> usize {
@@ -444,8 +451,7 @@ pub fn message_step<P: Payload, S: Sink>(
     state: &mut ConnState,
     off: usize,
 ) -> Step {
-    // A segment flows one way: the key's orientation says which.
-    let from_client = run.seg.src_port == key.client_port && run.seg.src_addr == key.client_addr;
+    let from_client = sent_by_client(run.seg, key);
     let followed = followed_flag(from_client);
     // Whether a message must start at `off`, because the one before it ended there; else this
     // is a segment's start on a stream not followed (or followed from a place not seen),
@@ -535,7 +541,7 @@ pub fn head_step<P: Payload, S: Sink>(
     state: &mut ConnState,
     off: usize,
 ) -> Step {
-    let from_client = run.seg.src_port == key.client_port && run.seg.src_addr == key.client_addr;
+    let from_client = sent_by_client(run.seg, key);
     let side = side(from_client);
     let rest = state.heads[side];
     // A length header cut short by the segment before is read again from its start.
@@ -747,43 +753,39 @@ fn no_message<P: Payload, S: Sink>(
     Step::Done
 }
 
-/// `a >= b`, compared through the connection's state as in [`carry_fits`] (whose two fields
-/// are as free here: no start is carried on the side while its head goes on).
+/// `a` and `b` written to one side's carried-start fields and read back, for a comparison the
+/// kernel's verifier does not track: on the registers themselves it follows the values exactly
+/// on every way after it (the carry check took 763k instructions verified instead of 655k;
+/// map memory is not tracked). The fields are free wherever this is called: no start is
+/// carried there ([`carry_start`] sets them again when one is).
 #[inline(always)]
-fn at_or_past(state: &mut ConnState, side: usize, a: usize, b: usize) -> bool {
+fn through_state(state: &mut ConnState, side: usize, a: usize, b: usize) -> (usize, usize) {
     let start = &mut state.starts[side];
-    // SAFETY: as in carry_fits.
-    let (a, b) = unsafe {
+    // SAFETY: plain stores to and loads from a live reference's fields; volatile so that the
+    // loads are not folded into the stores.
+    unsafe {
         core::ptr::write_volatile(&mut start.len, a as u32);
         core::ptr::write_volatile(&mut start.at_boundary, b as u32);
         (
-            core::ptr::read_volatile(&start.len),
-            core::ptr::read_volatile(&start.at_boundary),
+            core::ptr::read_volatile(&start.len) as usize,
+            core::ptr::read_volatile(&start.at_boundary) as usize,
         )
-    };
+    }
+}
+
+/// `a >= b`, [`through_state`].
+#[inline(always)]
+fn at_or_past(state: &mut ConnState, side: usize, a: usize, b: usize) -> bool {
+    let (a, b) = through_state(state, side, a, b);
     a >= b
 }
 
 /// Whether the `n` bytes the window holds are all of the segment's `rest` and few enough to
-/// carry. Compared through the connection's state, written and read back: in the kernel a
-/// comparison on the registers themselves has the verifier track `n` exactly on every way
-/// here (763k instructions verified instead of 655k; map memory is not tracked). The two
-/// fields are free to use: the carried start was consumed above, and [`carry_start`] sets
-/// them again.
+/// carry, [`through_state`] (the carried start was consumed above).
 #[inline(always)]
 fn carry_fits(state: &mut ConnState, from_client: bool, rest: usize, n: usize) -> bool {
-    let start = &mut state.starts[side(from_client)];
-    // SAFETY: plain stores to and loads from a live reference's fields; volatile so that the
-    // loads are not folded into the stores.
-    let (len, short) = unsafe {
-        core::ptr::write_volatile(&mut start.len, n as u32);
-        core::ptr::write_volatile(&mut start.at_boundary, (rest - n) as u32);
-        (
-            core::ptr::read_volatile(&start.len),
-            core::ptr::read_volatile(&start.at_boundary),
-        )
-    };
-    (short == 0) & ((len as usize) < START_CARRY)
+    let (len, short) = through_state(state, side(from_client), n, rest - n);
+    (short == 0) & (len < START_CARRY)
 }
 
 /// The segment ends inside what may be a message's start, whose `n` bytes the window holds:

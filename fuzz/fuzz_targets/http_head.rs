@@ -53,7 +53,7 @@ fn check_window<const N: usize>(w: &Window<N>, valid: &[u8]) {
             for method in [None, Some(Method::Get), Some(Method::Head)] {
                 let _ = body_len(start, Framing::None, method);
                 let _ = body_len(start, Framing::Chunked, method);
-                let _ = body_len(start, Framing::Unreadable, method);
+                let _ = body_len(start, Framing::Undelimited, method);
                 let _ = body_len(start, Framing::ContentLength(u64::MAX), method);
             }
         }
@@ -149,17 +149,46 @@ fn reference_head(valid: &[u8]) -> (Option<usize>, Framing) {
         line_start = i + 1;
         let next = &valid[line_start..];
         // Transfer-Encoding wins over Content-Length, whichever comes first.
-        if framing != Framing::Chunked && folded_prefix(next, b"content-length:") {
+        let settled = matches!(framing, Framing::Chunked | Framing::Undelimited);
+        if !settled && folded_prefix(next, b"content-length:") {
             match decimal(&next[15..]) {
                 Decimal::Value(n) => framing = Framing::ContentLength(n),
-                Decimal::TooLong => framing = Framing::Unreadable,
+                Decimal::TooLong => framing = Framing::Undelimited,
                 Decimal::Missing => {}
             }
         } else if folded_prefix(next, b"transfer-encoding:") {
-            framing = Framing::Chunked;
+            let end = next.iter().position(|&b| b == b'\n').unwrap_or(next.len());
+            framing = if last_coding_is_chunked(&next[18..end]) {
+                Framing::Chunked
+            } else {
+                Framing::Undelimited
+            };
         }
     }
     (None, framing)
+}
+
+/// Whether a Transfer-Encoding's value ends with `chunked` (folded as names are), within at
+/// most 8 blanks each side, after the colon or a comma.
+fn last_coding_is_chunked(value: &[u8]) -> bool {
+    let blanks = |v: &[u8]| {
+        v.iter()
+            .rev()
+            .take(8)
+            .take_while(|b| matches!(b, b' ' | b'\t'))
+            .count()
+    };
+    let v = value.strip_suffix(b"\r").unwrap_or(value);
+    let v = &v[..v.len() - blanks(v)];
+    let Some(coding) = v.len().checked_sub(7) else {
+        return false;
+    };
+    if !v[coding..].iter().zip(b"chunked").all(|(b, l)| b | 0x20 == *l) {
+        return false;
+    }
+    let v = &v[..coding];
+    let v = &v[..v.len() - blanks(v)];
+    v.is_empty() || v.ends_with(b",") || v.ends_with(b":")
 }
 
 fn folded_prefix(bytes: &[u8], lower: &[u8]) -> bool {

@@ -9,12 +9,12 @@ use crate::{
     names::CONNS_ENTRIES,
     packet::{Segment, TCP_ACK, TCP_FIN, TCP_RST, TCP_SYN},
     wire::{
-        ANSWER_NONE, ANSWER_OPEN, ANSWER_UNTIL_CLOSE, Answer, CHUNK_AFTER_LAST, ChunkScan, ConnKey,
-        ConnState, Counter, FLAG_CLIENT_CARRIED, FLAG_CLIENT_CHUNKED, FLAG_CLIENT_FOLLOWED,
-        FLAG_CLIENT_IN_HEAD, FLAG_CLIENT_SEQ, FLAG_REQUEST_SIZED, FLAG_SERVER_CHUNKED,
-        FLAG_SERVER_FOLLOWED, FLAG_SERVER_IN_HEAD, FLAG_SERVER_SEQ, FLAG_UPGRADED, HeadRest,
-        InFlight, LINE_AT_START, LINE_CARRIED, MAX_IN_FLIGHT, Method, PATH_LEN, START_CARRY,
-        Tombstone, UNKNOWN,
+        ANSWER_NONE, ANSWER_OPEN, ANSWER_UNTIL_CLOSE, Answer, BODY_TRAILERS, CHUNK_AFTER_LAST,
+        ChunkScan, ConnKey, ConnState, Counter, FLAG_CLIENT_CARRIED, FLAG_CLIENT_CHUNKED,
+        FLAG_CLIENT_FOLLOWED, FLAG_CLIENT_IN_HEAD, FLAG_CLIENT_SEQ, FLAG_REQUEST_SIZED,
+        FLAG_SERVER_CHUNKED, FLAG_SERVER_FOLLOWED, FLAG_SERVER_IN_HEAD, FLAG_SERVER_SEQ,
+        FLAG_UPGRADED, FRAMING_NONE, HeadRest, InFlight, LINE_AT_START, LINE_CARRIED,
+        MAX_IN_FLIGHT, Method, PATH_LEN, START_CARRY, Tombstone, UNKNOWN,
     },
 };
 
@@ -53,12 +53,18 @@ pub trait Payload {
         n
     }
 
-    /// Finds the head's end and framing in a loaded window: a new head's, or with `rest` one
-    /// going on. The kernel overrides this to run the same [`http::HeadScan`] steps under
-    /// `bpf_loop`.
+    /// Finds a new head's end and framing in a loaded window, as far as
+    /// [`http::HeadScan::quick_step`] reads it. The kernel overrides this (and
+    /// [`Payload::scan_head_rest`]) to run the same steps under `bpf_loop`.
     #[inline(always)]
-    fn scan_head(&mut self, w: &Window, rest: Option<&HeadRest>) -> http::Head {
-        http::scan_head_from(w, rest)
+    fn scan_head(&mut self, w: &Window) -> http::Head {
+        http::scan_head_quick(w)
+    }
+
+    /// Finds the end and framing of a head going on where `rest` says, in a loaded window.
+    #[inline(always)]
+    fn scan_head_rest(&mut self, w: &Window, rest: &HeadRest) -> http::Head {
+        http::scan_head_from(w, Some(rest))
     }
 }
 
@@ -490,7 +496,7 @@ pub fn message_step<P: Payload, S: Sink>(
         buf: &*run.window,
         len: n,
     };
-    let head = run.payload.scan_head(&w, None);
+    let head = run.payload.scan_head(&w);
     if let Start::Request { method, target_off } = start
         && !match head.first_line_end {
             Some(end) => http::ends_with_http1(&w, target_off - 1, end),
@@ -560,9 +566,11 @@ pub fn head_step<P: Payload, S: Sink>(
         buf: &*run.window,
         len: n,
     };
-    let head = run.payload.scan_head(&w, Some(&rest));
-    // Its slot takes its size if it was taken (then marked sized at the cut).
-    let recorded = from_client & (state.flags & FLAG_REQUEST_SIZED != 0);
+    let head = run.payload.scan_head_rest(&w, &rest);
+    // Its slot takes its size if it was taken (then marked sized at the cut), unless its
+    // chunks told it and these are its trailer fields.
+    let recorded =
+        from_client & (state.flags & FLAG_REQUEST_SIZED != 0) & (rest.body != BODY_TRAILERS);
     after_head::<_, _, true>(
         run,
         key,
@@ -682,7 +690,7 @@ fn after_head<P: Payload, S: Sink, const CARRY: bool>(
             }
             return next_message(state, run.seg, from_client, body_off, Place::ChunkLine);
         }
-        // Read-until-close or unreadable: as far as the head tells, the body runs to the
+        // Read-until-close or undelimited: as far as the head tells, the body runs to the
         // segment's end, and the stream is followed again from the next message that starts
         // a segment. A response's body is all the server sends until it closes.
         if answering {
@@ -694,7 +702,10 @@ fn after_head<P: Payload, S: Sink, const CARRY: bool>(
     };
     let end = body_off.saturating_add(body);
     if answering {
-        state.answer.body_len = body;
+        // Trailer fields end a body their chunks sized.
+        if !(CARRY && rule == BODY_TRAILERS) {
+            state.answer.body_len = body;
+        }
         // In this segment, or in a later one looked at already (this one came late): either
         // way the whole response has passed now.
         if (end <= run.seg.payload_len as u64) | passed_already(state, run.seg, end) {
@@ -814,9 +825,9 @@ fn carry_start<P, S>(
 
 /// One step of the walk through a chunked body, at payload offset `off` (the window holds
 /// `n` bytes from there): a chunk-size line, and the next one starts after its data and CRLF;
-/// or the empty line after the last chunk, and the next message starts after it. A line split
-/// across segments goes on in the next one. A line that is none, longer than
-/// `http::CHUNK_LINE_MAX`, or trailer fields lose the stream, counted.
+/// or the empty line after the last chunk, and the next message starts after it; or trailer
+/// fields, read on as a head is. A line split across segments goes on in the next one. A line
+/// that is none, or longer than `http::CHUNK_LINE_MAX`, loses the stream, counted.
 #[inline(always)]
 fn chunk_step<P: Payload, S: Sink>(
     run: &mut MessageRun<'_, P, S>,
@@ -853,6 +864,18 @@ fn chunk_step<P: Payload, S: Sink>(
                 send_answer(state, run.sink, key, run.now_ns);
             }
             ((off + len) as u64, Place::Message)
+        }
+        http::ChunkStep::Trailers => {
+            // Read as a head is, to the empty line after them, which ends the message.
+            state.heads[side(from_client)] = HeadRest {
+                length: 0,
+                framing: FRAMING_NONE,
+                line: LINE_AT_START,
+                body: BODY_TRAILERS,
+                carried: 0,
+                _pad: [0; 4],
+            };
+            (off as u64, Place::InHead)
         }
         // The segment ends inside the line.
         http::ChunkStep::More if off + n == run.seg.payload_len => {

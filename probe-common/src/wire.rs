@@ -239,11 +239,12 @@ pub struct ChunkScan {
 pub struct HeadRest {
     /// The `Content-Length` read so far (with `framing` [`FRAMING_LENGTH`]).
     pub length: u64,
-    /// [`FRAMING_NONE`], [`FRAMING_LENGTH`], [`FRAMING_CHUNKED`] or [`FRAMING_UNREADABLE`].
+    /// [`FRAMING_NONE`], [`FRAMING_LENGTH`], [`FRAMING_CHUNKED`] or [`FRAMING_UNDELIMITED`].
     pub framing: u8,
     /// Where the last line stopped: [`LINE_AT_START`], [`LINE_AFTER_CR`] or [`LINE_INSIDE`].
     pub line: u8,
-    /// How the message's body is told: [`BODY_REQUEST`], [`BODY_RESPONSE`] or [`BODY_NONE`].
+    /// How the message's body is told: [`BODY_REQUEST`], [`BODY_RESPONSE`] or [`BODY_NONE`]; or
+    /// [`BODY_TRAILERS`], these are a chunked body's trailer fields.
     pub body: u8,
     /// With `line` [`LINE_CARRIED`]: how many bytes of that line the side's `starts` holds.
     pub carried: u8,
@@ -254,10 +255,10 @@ pub struct HeadRest {
 pub const FRAMING_NONE: u8 = 0;
 /// A `Content-Length`.
 pub const FRAMING_LENGTH: u8 = 1;
-/// A `Transfer-Encoding`.
+/// A `Transfer-Encoding` whose last coding is chunked.
 pub const FRAMING_CHUNKED: u8 = 2;
-/// A `Content-Length` too long to read.
-pub const FRAMING_UNREADABLE: u8 = 3;
+/// A `Transfer-Encoding` whose last coding is another, or a `Content-Length` too long to read.
+pub const FRAMING_UNDELIMITED: u8 = 3;
 
 /// The bytes read so far end with a whole line: the next one starts the next line.
 pub const LINE_AT_START: u8 = 0;
@@ -275,6 +276,9 @@ pub const BODY_REQUEST: u8 = 0;
 pub const BODY_RESPONSE: u8 = 1;
 /// A response without a body whatever its headers say (1xx, 204, 304, an answer to HEAD).
 pub const BODY_NONE: u8 = 2;
+/// The trailer fields after a chunked body's last chunk: they end the message, whose body's
+/// size the chunks told already.
+pub const BODY_TRAILERS: u8 = 3;
 
 /// At a chunk-size line's start.
 pub const CHUNK_AT_START: u32 = 0;

@@ -182,11 +182,11 @@ fn content_length_framing_rules() {
     // Zeros past 19 digits: unreadable, never the 19 zeros read as 0.
     assert_eq!(
         framing("Content-Length: 000000000000000000042\r\n"),
-        Framing::Unreadable
+        Framing::Undelimited
     );
     assert_eq!(
         framing("Content-Length: 18446744073709551616\r\n"),
-        Framing::Unreadable
+        Framing::Undelimited
     );
     // No number: the header is ignored.
     assert_eq!(framing("Content-Length: \r\n"), Framing::None);
@@ -199,6 +199,35 @@ fn content_length_framing_rules() {
         framing("Transfer-Encoding: chunked\r\nContent-Length: 3\r\n"),
         Framing::Chunked
     );
+}
+
+#[test]
+fn transfer_encoding_is_chunked_only_when_chunked_comes_last() {
+    let framing = |headers: &str| {
+        let msg = format!("HTTP/1.1 200 OK\r\n{headers}\r\n");
+        let (buf, len) = window(msg.as_bytes());
+        scan_head(&Window { buf: &buf, len }).framing
+    };
+    for chunked in [
+        "Transfer-Encoding: chunked\r\n",
+        "transfer-encoding:CHUNKED\r\n",
+        "Transfer-Encoding: gzip, chunked  \r\n",
+        "Transfer-Encoding: gzip,chunked\n",
+        "Transfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n",
+    ] {
+        assert_eq!(framing(chunked), Framing::Chunked, "{chunked:?}");
+    }
+    for coded in [
+        "Transfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: chunked, gzip\r\n",
+        "Transfer-Encoding: xchunked\r\n",
+        "Transfer-Encoding: chunked\r\nTransfer-Encoding: gzip\r\n",
+        // The coding wins over a length, before or after it.
+        "Content-Length: 5\r\nTransfer-Encoding: gzip\r\n",
+        "Transfer-Encoding: gzip\r\nContent-Length: 5\r\n",
+    ] {
+        assert_eq!(framing(coded), Framing::Undelimited, "{coded:?}");
+    }
 }
 
 #[test]
@@ -396,15 +425,19 @@ fn a_chunk_size_line_split_across_segments_goes_on_where_it_stopped() {
 }
 
 #[test]
-fn the_empty_line_after_the_last_chunk_ends_the_body() {
-    use ChunkStep::{Bad, End, More};
+fn the_empty_line_after_the_last_chunk_ends_the_body_or_trailer_fields_come() {
+    use ChunkStep::{Bad, End, More, Trailers};
     for (parts, want) in [
         (&[&b"\r\nGET"[..]][..], &[End { len: 2 }][..]),
         (&[b"\n"], &[End { len: 1 }]),
         (&[b"\r", b"\nHTTP"], &[More, End { len: 1 }]),
-        // Trailer fields are not read.
-        (&[b"Expires: 0\r\n\r\n"], &[Bad]),
+        // Trailer fields, left to the head scan.
+        (&[b"Expires: 0\r\n\r\n"], &[Trailers]),
+        (&[b"x"], &[Trailers]),
         (&[b"\r\r\n"], &[Bad]),
+        (&[b"\rX: y\r\n"], &[Bad]),
+        (&[b" X: y\r\n"], &[Bad]),
+        (&[b":\r\n"], &[Bad]),
     ] {
         let mut scan = ChunkScan {
             phase: CHUNK_AFTER_LAST,

@@ -492,14 +492,62 @@ fn a_chunked_body_bent_where_a_chunk_line_should_be_is_counted() {
     c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
     c.server(&[CHUNKED_HEAD, b"10000000000000000\r\n"].concat(), 1);
     assert_eq!(walked(&c), (1, 1, 0));
-    // Trailer fields are not read: the message's end is lost, and counted.
-    let mut c = Conn::new();
-    c.client(b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n", 0);
-    c.server(
-        &[CHUNKED_HEAD, b"3\r\nabc\r\n0\r\nExpires: 0\r\n\r\n", OK5].concat(),
-        1,
+}
+
+#[test]
+fn trailer_fields_end_the_message_wherever_the_segment_is_cut() {
+    // A request and a response with trailer fields (one longer than the chunk line's bound,
+    // one a Content-Length, which says nothing of the body), each followed by another
+    // message.
+    let long = "v".repeat(100);
+    let request = format!(
+        "POST /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n4\r\nabcd\r\n0\r\n\
+         Checksum: {long}\r\nContent-Length: 9\r\n\r\nGET /n HTTP/1.1\r\n\r\n"
     );
-    assert_eq!(walked(&c), (1, 1, 0));
+    let response = format!(
+        "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nabcdef\r\n0\r\n\
+         Server-Timing: {long}\r\nX: y\n\n"
+    );
+    let responses = [response.as_bytes(), OK5].concat();
+    let first_end = response.len();
+    for cut in 1..responses.len() {
+        let mut c = Conn::new();
+        c.client(request.as_bytes(), 0);
+        assert_eq!(c.c(Counter::Requests), 2, "cut after {cut} bytes");
+        c.server(&responses[..cut], 10);
+        c.server(&responses[cut..], 20);
+        let first_ttlb = if cut >= first_end { 10 } else { 20 };
+        let second_ttfb = if cut > first_end { 10 } else { 20 };
+        assert_eq!(
+            ends(&c),
+            [
+                (200, 10, Some(first_ttlb), Some(4), Some(6)),
+                (200, second_ttfb, Some(20), Some(0), Some(5)),
+            ],
+            "cut after {cut} bytes"
+        );
+        assert_eq!(c.c(Counter::ScanIncomplete), 0, "cut after {cut} bytes");
+    }
+    // The request cut anywhere too.
+    let requests = request.as_bytes();
+    for cut in 1..requests.len() {
+        let mut c = Conn::new();
+        c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+        c.server(OK5, 0);
+        c.client(&requests[..cut], 0);
+        c.client(&requests[cut..], 0);
+        assert_eq!(c.c(Counter::Requests), 3, "cut after {cut} bytes");
+        c.server(&[OK5, OK5].concat(), 10);
+        assert_eq!(
+            ends(&c)[1..],
+            [
+                (200, 10, Some(10), Some(4), Some(5)),
+                (200, 10, Some(10), Some(0), Some(5)),
+            ],
+            "cut after {cut} bytes"
+        );
+        assert_eq!(c.c(Counter::ScanIncomplete), 0, "cut after {cut} bytes");
+    }
 }
 
 #[test]
@@ -1117,6 +1165,97 @@ fn a_body_read_until_close_ends_with_the_connection() {
     c.send_at(false, b"", TCP_FIN, 8, &AllPorts);
     assert_eq!(ends(&c), [(200, 4, Some(8), Some(0), Some(9))]);
     assert_eq!(c.sink.ended.len(), 1);
+}
+
+#[test]
+fn a_body_coded_but_not_chunked_is_read_until_close() {
+    // gzip alone (RFC 9112 §6.3): no chunks to walk, the body ends with the connection; a
+    // Content-Length beside it does not count.
+    let mut c = Conn::new();
+    c.client(b"GET /z HTTP/1.1\r\n\r\n", 0);
+    c.server(
+        b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\n1f8b0800",
+        4,
+    );
+    c.server(b"0\r\n\r\n", 6);
+    assert_eq!(ends(&c), []);
+    c.send_at(false, b"", TCP_FIN, 8, &AllPorts);
+    assert_eq!(ends(&c), [(200, 4, Some(8), Some(0), Some(13))]);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
+}
+
+/// Pipelined responses with a `Transfer-Encoding` in each form the engine reads: chunked last
+/// after another coding (beside a length that does not count), plain `chunked` after a
+/// length, `chunked` among blanks, and `gzip` alone (read until the close). Their starts and
+/// ends, and the body sizes the client counts.
+fn coded_responses() -> (Vec<u8>, Vec<(usize, usize, u64)>) {
+    let responses: [&[u8]; 4] = [
+        b"HTTP/1.1 200 OK\r\ntransfer-encoding:gzip,chunked\r\nContent-Length: 9\r\n\r\n\
+          5\r\nhello\r\n0\r\n\r\n",
+        b"HTTP/1.1 201 Created\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n\
+          3\r\nabc\r\n0\r\n\r\n",
+        b"HTTP/1.1 202 Accepted\r\nTransfer-Encoding:  Chunked \r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+        b"HTTP/1.1 203 OK\r\nTransfer-Encoding: gzip\r\nServer: x\r\n\r\n0\r\n\r\nGET / HTTP/1.1\r\n",
+    ];
+    let sizes = [5, 3, 2, 21];
+    let mut at = 0;
+    let places = responses
+        .iter()
+        .zip(sizes)
+        .map(|(r, size)| {
+            at += r.len();
+            (at - r.len(), at, size)
+        })
+        .collect();
+    (responses.concat(), places)
+}
+
+#[test]
+fn transfer_codings_are_read_to_the_last_one_wherever_the_segment_is_cut() {
+    let (responses, places) = coded_responses();
+    for cut in 1..responses.len() {
+        let mut c = Conn::new();
+        c.client(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 0);
+        c.client(b"GET /3 HTTP/1.1\r\n\r\nGET /4 HTTP/1.1\r\n\r\n", 0);
+        c.server(&responses[..cut], 10);
+        c.server(&responses[cut..], 20);
+        c.send_at(false, b"", TCP_FIN, 30, &AllPorts);
+        let expected: Vec<Ends> = places
+            .iter()
+            .enumerate()
+            .map(|(i, &(start, end, size))| {
+                let ttfb = if cut > start { 10 } else { 20 };
+                // The last one's body ends with the connection.
+                let ttlb = match (i, cut >= end) {
+                    (3, _) => 30,
+                    (_, true) => 10,
+                    (_, false) => 20,
+                };
+                (200 + i as u16, ttfb, Some(ttlb), Some(0), Some(size))
+            })
+            .collect();
+        assert_eq!(ends(&c), expected, "cut after {cut} bytes");
+        assert_eq!(c.c(Counter::ScanIncomplete), 0, "cut after {cut} bytes");
+    }
+}
+
+#[test]
+fn a_request_coded_but_not_chunked_has_a_body_of_unknown_length() {
+    // RFC 9112 §6.3: a request whose last coding is not chunked cannot be delimited. Its size
+    // is unknown, and the stream is followed again where a segment starts a message.
+    let mut c = Conn::new();
+    c.client(
+        b"POST /z HTTP/1.1\r\nTransfer-Encoding: chunked, gzip\r\n\r\n1f8b",
+        0,
+    );
+    c.client(b"GET /next HTTP/1.1\r\n\r\n", 2);
+    c.server(OK5, 5);
+    c.server(OK5, 7);
+    let ends = ends(&c);
+    assert_eq!(ends.len(), 2);
+    assert_eq!(ends[0].3, None);
+    assert_eq!(ends[1], (200, 5, Some(5), Some(0), Some(5)));
+    assert_eq!(c.c(Counter::Requests), 2);
 }
 
 #[test]

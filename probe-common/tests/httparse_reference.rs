@@ -43,7 +43,7 @@ fn config() -> ProptestConfig {
 const MAX_HEADERS: usize = WINDOW / 3;
 
 /// Digits of the longest Content-Length httptop reads, leading zeros included; a longer one
-/// is `Framing::Unreadable` by design (a bounded loop for the verifier), although RFC 9110
+/// is `Framing::Undelimited` by design (a bounded loop for the verifier), although RFC 9110
 /// puts no bound on `1*DIGIT`.
 const MAX_LENGTH_DIGITS: usize = 19;
 
@@ -61,8 +61,8 @@ const PATH: &[u8] =
 const HOST: &[u8] = b"abcdefghijklmnopqrstuvwxyz0123456789.-";
 const BLANK: &[u8] = b" \t";
 const SCHEMES: &[&[u8]] = &[b"http://", b"https://"];
-/// Transfer-Encoding values: httptop reads any as "the end is not known from the head".
-const CODINGS: &[&[u8]] = &[b"chunked", b"gzip, chunked"];
+/// Transfer-Encoding values: chunked last, or not.
+const CODINGS: &[&[u8]] = &[b"chunked", b"gzip, chunked", b"gzip", b"chunked, gzip"];
 
 // What is generated.
 
@@ -456,16 +456,26 @@ fn is_content_length(header: &Header) -> bool {
 }
 
 /// The framing RFC 9112 §6.3 gives the fields httparse parsed, as httptop reports it:
-/// Transfer-Encoding (whatever its codings: the end is not known from the head either way)
-/// wins over Content-Length; a Content-Length of more than `MAX_LENGTH_DIGITS` digits is
-/// unreadable. `None` where the lengths make the message invalid (a Content-Length that is
+/// Transfer-Encoding wins over Content-Length: chunked when its last coding (of the last such
+/// field) is `chunked`, else undelimited; so is a Content-Length of more than
+/// `MAX_LENGTH_DIGITS` digits. `None` where the lengths make the message invalid (a Content-Length that is
 /// not `1*DIGIT`, or several that differ), which leaves httptop free to read them as it will.
 fn expected_framing(headers: &[Header]) -> Option<Framing> {
-    if headers
+    if let Some(coding) = headers
         .iter()
-        .any(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
+        .rev()
+        .find(|h| h.name.eq_ignore_ascii_case("transfer-encoding"))
     {
-        return Some(Framing::Chunked);
+        let last = coding
+            .value
+            .rsplit(|&b| b == b',')
+            .next()
+            .unwrap_or_default();
+        return Some(if last.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            Framing::Chunked
+        } else {
+            Framing::Undelimited
+        });
     }
     let mut lengths = headers
         .iter()
@@ -478,7 +488,7 @@ fn expected_framing(headers: &[Header]) -> Option<Framing> {
         return None;
     }
     if first.len() > MAX_LENGTH_DIGITS {
-        return Some(Framing::Unreadable);
+        return Some(Framing::Undelimited);
     }
     let digits = std::str::from_utf8(first).expect("ASCII digits");
     Some(Framing::ContentLength(
@@ -486,15 +496,29 @@ fn expected_framing(headers: &[Header]) -> Option<Framing> {
     ))
 }
 
-/// Whether a Content-Length value follows more blanks than httptop skips.
+/// Whether a Content-Length value, or the last coding of a Transfer-Encoding, lies among
+/// more blanks than httptop skips.
 fn long_ows(bytes: &[u8], headers: &[Header]) -> bool {
-    headers.iter().filter(|h| is_content_length(h)).any(|h| {
+    let blanks = |run: &mut dyn Iterator<Item = &u8>| run.take_while(|b| BLANK.contains(b)).count();
+    headers.iter().any(|h| {
         let value_at = h.name.as_ptr().addr() - bytes.as_ptr().addr() + h.name.len() + 1;
-        bytes[value_at..]
-            .iter()
-            .take_while(|b| BLANK.contains(b))
-            .count()
-            > MAX_LENGTH_OWS
+        let line_end = value_at
+            + bytes[value_at..]
+                .iter()
+                .position(|&b| b == b'\n')
+                .unwrap_or(0);
+        let raw = bytes[value_at..line_end]
+            .strip_suffix(b"\r")
+            .unwrap_or(&bytes[value_at..line_end]);
+        if is_content_length(h) {
+            blanks(&mut raw.iter()) > MAX_LENGTH_OWS
+        } else if h.name.eq_ignore_ascii_case("transfer-encoding") {
+            let last = raw.rsplit(|&b| b == b',').next().unwrap_or_default();
+            blanks(&mut last.iter()) > MAX_LENGTH_OWS
+                || blanks(&mut last.iter().rev()) > MAX_LENGTH_OWS
+        } else {
+            false
+        }
     })
 }
 

@@ -444,7 +444,20 @@ impl<C: Packet> Payload for SkbPayload<'_, C> {
     }
 
     #[inline(always)]
-    fn scan_head(&mut self, w: &Window, rest: Option<&HeadRest>) -> Head {
+    fn scan_head(&mut self, w: &Window) -> Head {
+        self.run_head_scan::<false>(w, None)
+    }
+
+    #[inline(always)]
+    fn scan_head_rest(&mut self, w: &Window, rest: &HeadRest) -> Head {
+        self.run_head_scan::<true>(w, Some(rest))
+    }
+}
+
+impl<C: Packet> SkbPayload<'_, C> {
+    /// The head scan's steps, full ones or quick ones, run under `bpf_loop`.
+    #[inline(always)]
+    fn run_head_scan<const FULL: bool>(&mut self, w: &Window, rest: Option<&HeadRest>) -> Head {
         // Volatile: a plain assignment compiles to a call of a byte-at-a-time memset.
         // SAFETY: a store through a live reference.
         unsafe { core::ptr::write_volatile(&mut *self.head_scan, HeadScan::new()) };
@@ -461,7 +474,7 @@ impl<C: Packet> Payload for SkbPayload<'_, C> {
             bpf_loop(
                 // Each step consumes at least one byte; a step that ends the scan returns 1.
                 w.len.min(WINDOW) as u32,
-                head_scan_step as *mut core::ffi::c_void,
+                head_scan_step::<FULL> as *mut core::ffi::c_void,
                 (&raw mut ctx).cast(),
                 0,
             );
@@ -477,7 +490,7 @@ struct HeadScanCtx<'a> {
 }
 
 /// One `bpf_loop` iteration of the head scan (one header line): returns 1 to stop.
-extern "C" fn head_scan_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
+extern "C" fn head_scan_step<const FULL: bool>(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
     // SAFETY: bpf_loop passes back the HeadScanCtx given in scan_head.
     let ctx = unsafe { &mut *ctx.cast::<HeadScanCtx>() };
     let w = Window {
@@ -485,7 +498,11 @@ extern "C" fn head_scan_step(index: u64, ctx: *mut core::ffi::c_void) -> i64 {
         len: ctx.len,
     };
     let _ = index;
-    i64::from(ctx.scan.step(&w))
+    i64::from(if FULL {
+        ctx.scan.step(&w)
+    } else {
+        ctx.scan.quick_step(&w)
+    })
 }
 
 pub(crate) struct KernelConns<'a> {

@@ -47,6 +47,10 @@ const MESSAGES: &[&[u8]] = &[
     b"HTTP/1.1 204 No Content\r\n\r\n",
     b"HTTP/1.0 404 Not Found\r\n\r\n",
     b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhi\r\n0\r\n\r\n",
+    // Codings read to the last one, and trailer fields.
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n1\r\nz\r\n0\r\nX: 1\r\n\r\n",
+    b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\nContent-Length: 2\r\n\r\nhi",
+    b"PUT /t HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1\r\nz\r\n0\r\nDigest: x\r\n\r\n",
     b"HTTP/1.1 500 E\r\nContent-Length: 99999999999999999999\r\n\r\n",
     b"HTTP/1.1 20",
     b"GET",

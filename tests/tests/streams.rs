@@ -4,7 +4,8 @@
 //! once so that on `lo` (64 KB segments) most messages begin mid-segment and most segments
 //! are nothing but body. Bodies are chosen to look like messages at their
 //! segment starts as often as they can (they repeat a request line and a status line). Then
-//! bodies read until the server closes, and one that has not ended when httptop stops. Every count is exact, and so is every body size (as
+//! bodies read until the server closes, bodies that trailer fields end or whose codings say they
+//! run until the close, and one that has not ended when httptop stops. Every count is exact, and so is every body size (as
 //! the clients counted them), each exchange timed to its response's last byte.
 //!
 //! Root only: run through `cargo xtask test`.
@@ -293,6 +294,84 @@ fn bodies_read_until_close_end_with_the_connection(mode: AttachMode) {
     assert!(median >= 15_000_000, "{summary}");
 }
 
+/// A keep-alive server whose answers end in ways only the body tells: `/trailers`, three chunks
+/// written apart and trailer fields (one longer than a chunk line may be) split across two
+/// writes; `/coded`, gzip then chunked, beside a Content-Length that does not count; anything
+/// else, gzip alone, read until the server closes.
+const CODED_SERVER: &str = r#"
+import gzip
+TRAILERS = b"0\r\nServer-Timing: " + b"a" * 200 + b"\r\nX-Checksum: 1\r\n\r\n"
+def chunk(data):
+    return b"%x\r\n" % len(data) + data + b"\r\n"
+def serve(c):
+    data = b""
+    while True:
+        data = read_head(c, data)
+        if data is None:
+            return
+        head, _, data = data.partition(b"\r\n\r\n")
+        path = head.split(b" ")[1]
+        if path == b"/trailers":
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: Server-Timing\r\n\r\n")
+            for part in range(3):
+                time.sleep(0.005)
+                c.sendall(chunk(b"t" * 20000))
+            time.sleep(0.005)
+            c.sendall(TRAILERS[:14])
+            time.sleep(0.005)
+            c.sendall(TRAILERS[14:])
+        elif path == b"/coded":
+            body = chunk(gzip.compress(b"c" * 3000, mtime=0)) + b"0\r\n\r\n"
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\nContent-Length: 7\r\n\r\n" + body)
+        else:
+            c.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\n")
+            time.sleep(0.005)
+            c.sendall(gzip.compress(b"g" * 5000, mtime=0))
+            return
+while True:
+    c = s.accept()[0]
+    serve(c)
+    c.close()
+"#;
+
+/// Connections to [`CODED_SERVER`], each asking for its three answers in turn.
+const CODED_CONNECTIONS: u64 = 3;
+
+fn trailer_fields_and_transfer_codings_end_bodies(mode: AttachMode) {
+    let ns = NetNs::new();
+    let server = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8092);
+    let _server = python_listener(&ns, CODED_SERVER, server, "the coded server");
+    let httptop = Httptop::attach_in(mode, &ns, &["--top", "50"]);
+    let mut downloaded = 0;
+    for _ in 0..CODED_CONNECTIONS {
+        // One curl, one connection: it decodes each answer, and counts its body's bytes as
+        // they crossed (chunk data, gzipped).
+        let output = ns
+            .command("curl")
+            .args(["-sS", "--max-time", "10"])
+            .args(["-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null"])
+            .args(["-w", "%{size_download},%{num_connects}\n"])
+            .args(["/trailers", "/coded", "/gzip"].map(|p| format!("http://{server}{p}")))
+            .output()
+            .expect("running curl");
+        assert!(output.status.success(), "curl: {output:?}");
+        let counts = client_bytes(
+            &String::from_utf8_lossy(&output.stdout)
+                .trim()
+                .replace('\n', ","),
+        );
+        let [trailers, connects, coded, _, gzip, _] = counts[..] else {
+            panic!("curl printed {counts:?}");
+        };
+        assert_eq!((trailers, connects), (60_000, 1), "curl: {output:?}");
+        downloaded += trailers + coded + gzip;
+    }
+    let summary = httptop.stop();
+    summary.assert_all_answered(3 * CODED_CONNECTIONS);
+    assert_eq!(summary.count("scan_incomplete"), 0, "{summary}");
+    summary.assert_timed_to_the_last_byte(0, downloaded);
+}
+
 /// A server that answers with a head and the first bytes of a body it never finishes.
 const STALLED_SERVER: &str = r#"
 c = s.accept()[0]
@@ -330,5 +409,6 @@ httptop_tests::in_each_attach_mode!(
     pipelined_responses_with_bodies_across_segments,
     pipelined_chunked_responses_across_segments,
     bodies_read_until_close_end_with_the_connection,
+    trailer_fields_and_transfer_codings_end_bodies,
     a_response_still_arriving_at_the_stop_is_sent_untimed,
 );

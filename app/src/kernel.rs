@@ -21,7 +21,7 @@ use probe_common::{
     engine, names,
     wire::{
         COUNTER_SLOTS, ConnKey, ConnState, Event as WireEvent, HISTOGRAM_BUCKETS,
-        PORT_BITMAP_WORDS, port_bit,
+        PORT_BITMAP_WORDS, Tombstone, port_bit,
     },
 };
 
@@ -273,6 +273,23 @@ fn walk_conns(
         .map_err(map_err(names::CONNS, "opening"))?;
     lookup_batched(conns.map().fd().as_fd(), f).map_err(io_err("reading the connection table"))?;
     Ok(conns)
+}
+
+/// Leaves the tombstones of connections the sweep removed (`TOMBSTONES`, an LRU map: the
+/// oldest make room).
+fn bury(ebpf: &mut Ebpf, graves: &[(ConnKey, Tombstone)]) -> Result<(), KernelError> {
+    if graves.is_empty() {
+        return Ok(());
+    }
+    let mut tombstones: HashMap<_, ConnKey, Tombstone> =
+        HashMap::try_from(map_mut(ebpf, names::TOMBSTONES)?)
+            .map_err(map_err(names::TOMBSTONES, "opening"))?;
+    for (key, tombstone) in graves {
+        tombstones
+            .insert(key, tombstone, 0)
+            .map_err(map_err(names::TOMBSTONES, "writing"))?;
+    }
+    Ok(())
 }
 
 /// Calls `f` for every entry of the hash map `map`, [`LOOKUP_BATCH`] entries per syscall
@@ -801,7 +818,9 @@ impl Kernel {
 
     /// Expires connections idle for `timeout` (their outstanding requests count as expired),
     /// makes room when the table is nearly full (`engine::evictions`) and refreshes the
-    /// in-flight gauge. The table is read thousands of entries per syscall: one lookup per
+    /// in-flight gauge. Each connection removed leaves a tombstone, as a close does: a client
+    /// that retransmits an unanswered request after a pause longer than `timeout` has its
+    /// copy counted as a duplicate, not as a new connection's request. The table is read thousands of entries per syscall: one lookup per
     /// entry cost 13–17 % of a core each second with the table full.
     pub fn sweep(&mut self, now_ns: u64, timeout: Duration) -> Result<Swept, KernelError> {
         let timeout_ns = timeout.as_nanos() as u64;
@@ -812,9 +831,13 @@ impl Kernel {
         let mut conns = walk_conns(&mut self.ebpf, |key, state| {
             connections += 1;
             match engine::expire_idle(state, now_ns, timeout_ns) {
-                Some(expired) => {
-                    stale.push((*key, state.start_ns, expired, unsent_record(key, state)))
-                }
+                Some(expired) => stale.push((
+                    *key,
+                    state.start_ns,
+                    expired,
+                    unsent_record(key, state),
+                    state.tombstone(),
+                )),
                 None => {
                     in_flight += u64::from(state.outstanding());
                     if engine::evictable(state) {
@@ -824,12 +847,14 @@ impl Kernel {
             }
         })?;
         let mut swept = Swept::default();
-        for (key, start_ns, expired, unsent) in stale {
+        let mut graves = Vec::new();
+        for (key, start_ns, expired, unsent, tombstone) in stale {
             // Count only what this call removed: the kernel may have removed it first (FIN).
             if conns.remove(&key).is_ok() {
                 swept.expired += u64::from(expired);
                 connections -= 1;
                 swept_away(&mut self.swept, &key, start_ns, unsent);
+                graves.push((key, tombstone));
             }
         }
         let evict = engine::evictions(connections, &mut evictable);
@@ -852,8 +877,10 @@ impl Kernel {
                     state.start_ns,
                     unsent_record(key, &state),
                 );
+                graves.push((*key, state.tombstone()));
             }
         }
+        bury(&mut self.ebpf, &graves)?;
         swept.connections = connections as u64;
         self.swept_expired += swept.expired;
         self.in_flight = in_flight;

@@ -48,6 +48,21 @@ struct Tombstones {
     order: VecDeque<(ConnKey, Tombstone)>,
 }
 
+impl Tombstones {
+    fn bury(&mut self, key: &ConnKey, tombstone: &Tombstone) {
+        while self.order.len() >= TOMBSTONES_ENTRIES as usize {
+            let Some((old, buried)) = self.order.pop_front() else {
+                break;
+            };
+            if self.by_key.get(&old) == Some(&buried) {
+                self.by_key.remove(&old);
+            }
+        }
+        self.by_key.insert(*key, *tombstone);
+        self.order.push_back((*key, *tombstone));
+    }
+}
+
 impl ConnTable for MemConns {
     fn get(&mut self, key: &ConnKey) -> Option<&mut ConnState> {
         self.0.get_mut(key)
@@ -76,17 +91,7 @@ impl ConnTable for MemConns {
     }
 
     fn bury(&mut self, key: &ConnKey, tombstone: &Tombstone) {
-        let graves = &mut self.1;
-        while graves.order.len() >= TOMBSTONES_ENTRIES as usize {
-            let Some((old, buried)) = graves.order.pop_front() else {
-                break;
-            };
-            if graves.by_key.get(&old) == Some(&buried) {
-                graves.by_key.remove(&old);
-            }
-        }
-        graves.by_key.insert(*key, *tombstone);
-        graves.order.push_back((*key, *tombstone));
+        self.1.bury(key, tombstone);
     }
 
     fn forget(&mut self, key: &ConnKey) {
@@ -97,7 +102,8 @@ impl ConnTable for MemConns {
 /// The user-space sweeper's rule, on a table in memory, as the live sweep applies it to the
 /// kernel's: connections idle for `timeout_ns` expire, then, with the table nearly full, the
 /// oldest never-answered ones are dropped (`engine::evictions`). `ended` hears of every
-/// connection removed; returns the requests that expired with them.
+/// connection removed (and buries it, as the live sweep does); returns the requests that
+/// expired with them.
 pub fn sweep_table(
     conns: &mut HashMap<ConnKey, ConnState>,
     now_ns: u64,
@@ -256,7 +262,9 @@ pub fn read_capture(
             last_sweep_ns = now_ns;
             fragments.expire(now_ns);
             let sink = &mut sink;
+            let graves = &mut conns.1;
             swept_expired += sweep_table(&mut conns.0, now_ns, timeout_ns, |key, state| {
+                graves.bury(key, &state.tombstone());
                 if let Some(exchange) = unsent_record(key, state) {
                     sink.deliver(exchange);
                 }

@@ -23,9 +23,10 @@ const IPV6_DESTINATION: u8 = 60;
 /// and by the offline reader alike.
 pub const MAX_IPV6_EXTENSIONS: usize = 4;
 
-/// VLAN tags (802.1Q, 802.1ad) looked through in front of the network header: two, for QinQ.
+/// VLAN tags (802.1Q, 802.1ad) looked through in front of the network header: QinQ's two, and
+/// the deeper stacks some carriers' networks build (zeek's `vlan-qinqinq` capture has three).
 /// A frame with more is not looked at, by the kernel and by the offline reader alike.
-pub const MAX_VLAN_TAGS: usize = 2;
+pub const MAX_VLAN_TAGS: usize = 4;
 /// Bytes of one VLAN tag: the tag control field, then the ethertype of what follows.
 pub const VLAN_TAG_LEN: usize = 4;
 

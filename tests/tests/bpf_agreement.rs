@@ -130,7 +130,7 @@ fn frame_spec() -> impl Strategy<Value = FrameSpec> {
         0u8..3,
         any::<bool>(),
         any::<bool>(),
-        prop_oneof![6 => Just(0u8), 1 => 1u8..4],
+        prop_oneof![6 => Just(0u8), 1 => 1u8..6],
         prop_oneof![
             6 => Just(ACK),
             1 => Just(ACK | FIN),

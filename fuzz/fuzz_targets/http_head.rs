@@ -201,7 +201,7 @@ enum Decimal {
     TooLong,
 }
 
-/// Up to 8 spaces or tabs, then digits: none, at most 19 (leading zeros among them), or more.
+/// Up to 8 spaces or tabs, then digits: none, at most 19 past up to 64 leading zeros, or more.
 fn decimal(bytes: &[u8]) -> Decimal {
     let blanks = bytes
         .iter()
@@ -213,6 +213,8 @@ fn decimal(bytes: &[u8]) -> Decimal {
         .take_while(|b| b.is_ascii_digit())
         .copied()
         .collect();
+    let zeros = digits.iter().take_while(|&&d| d == b'0').count();
+    let digits = &digits[zeros.min(digits.len().saturating_sub(1)).min(64)..];
     match digits.len() {
         0 => Decimal::Missing,
         1..=19 => Decimal::Value(

@@ -662,8 +662,10 @@ impl HeadScan {
             && !matches!(self.framing, Framing::Chunked | Framing::Undelimited)
             && w.peek_starts_with_ci(next, b"content-length:")
         {
-            match parse_decimal(w, next + 15) {
+            match parse_decimal::<FULL, N>(w, next + 15) {
                 Decimal::Value(n) => self.framing = Framing::ContentLength(n),
+                // Leading zeros, maybe: a full step skips them.
+                Decimal::TooLong if !FULL => return true,
                 Decimal::TooLong => self.framing = Framing::Undelimited,
                 // No number at all (empty, negative): the header is ignored.
                 Decimal::Missing => {}
@@ -739,10 +741,15 @@ fn last_coding_is_chunked<const N: usize>(w: &Window<N>, start: usize, end: usiz
     p > start && matches!(w.peek(p - 1), b',' | b':')
 }
 
-/// Digits of the largest decimal a u64 always holds (10^19 - 1). Leading zeros count among
-/// them: a longer run of digits is unreadable rather than read wrong (a loop to skip zeros
-/// first puts the message program past the verifier's limit).
+/// Digits of the largest decimal a u64 always holds (10^19 - 1). A quick step counts leading
+/// zeros among them (a loop to skip them puts the message program past the verifier's limit)
+/// and leaves a longer run of digits to a full step, which skips up to [`MAX_LEADING_ZEROS`]
+/// first: a value with more digits still is undelimited rather than read wrong.
 const MAX_DIGITS: usize = 19;
+/// Leading zeros a full step skips before a Content-Length's digits (RFC 9110 allows any).
+pub const MAX_LEADING_ZEROS: usize = 64;
+/// 10^18: a value read so far at least this large has 19 significant digits already.
+const SIGNIFICANT_LIMIT: u64 = 1_000_000_000_000_000_000;
 
 /// What a header's decimal value reads as.
 enum Decimal {
@@ -753,20 +760,32 @@ enum Decimal {
     TooLong,
 }
 
-/// A decimal after optional spaces/tabs.
+/// A decimal after optional spaces/tabs (with `FULL`, its leading zeros skipped).
 #[inline(always)]
-fn parse_decimal<const N: usize>(w: &Window<N>, mut i: usize) -> Decimal {
+fn parse_decimal<const FULL: bool, const N: usize>(w: &Window<N>, mut i: usize) -> Decimal {
     let mut k = 0;
     while k < 8 && (w.peek(i) == b' ' || w.peek(i) == b'\t') {
         i += 1;
         k += 1;
     }
+    // One loop over the digits, zeros first or not: a loop to skip the zeros, then one for the
+    // rest, gave the verifier a path per pair of counts and put the head program past its
+    // limit. Leading zeros leave `n` at 0, so at most 19 significant digits means `n` below
+    // 10^18 before each digit.
+    let limit = if FULL {
+        MAX_DIGITS + MAX_LEADING_ZEROS
+    } else {
+        MAX_DIGITS
+    };
     let mut n: u64 = 0;
     let mut digits = 0;
-    while digits < MAX_DIGITS {
+    while digits < limit {
         let c = w.peek(i);
         if !c.is_ascii_digit() {
             break;
+        }
+        if FULL && n >= SIGNIFICANT_LIMIT {
+            return Decimal::TooLong;
         }
         n = n * 10 + (c - b'0') as u64;
         i += 1;

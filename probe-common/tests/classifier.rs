@@ -2,8 +2,8 @@
 
 use probe_common::{
     http::{
-        CHUNK_LINE_MAX, ChunkStep, Framing, Start, WINDOW, Window, body_len, chunk_scan, classify,
-        scan_head,
+        CHUNK_LINE_MAX, ChunkStep, Framing, MAX_LEADING_ZEROS, Start, WINDOW, Window, body_len,
+        chunk_scan, classify, scan_head,
     },
     wire::{CHUNK_AFTER_LAST, ChunkScan, Method},
 };
@@ -179,9 +179,19 @@ fn content_length_framing_rules() {
         framing("Content-Length: 0000000000000000042\r\n"),
         Framing::ContentLength(42)
     );
-    // Zeros past 19 digits: unreadable, never the 19 zeros read as 0.
+    // Zeros past 19 digits: skipped, never the 19 zeros read as 0; past 64 of them, the
+    // value is undelimited.
     assert_eq!(
         framing("Content-Length: 000000000000000000042\r\n"),
+        Framing::ContentLength(42)
+    );
+    let zeros = |n| format!("Content-Length: {}42\r\n", "0".repeat(n));
+    assert_eq!(
+        framing(&zeros(MAX_LEADING_ZEROS + 17)),
+        Framing::ContentLength(42)
+    );
+    assert_eq!(
+        framing(&zeros(MAX_LEADING_ZEROS + 18)),
         Framing::Undelimited
     );
     assert_eq!(

@@ -586,6 +586,17 @@ fn content_lengths_with_leading_zeros_or_too_many_digits() {
     c.client(two.as_bytes(), 0);
     assert_eq!(c.c(Counter::Requests), 2);
     assert_eq!(c.c(Counter::ScanIncomplete), 0);
+    // Thirty-two digits, 50 with its leading zeros skipped (a request smuggling probe from
+    // zeek's tests): the request after its 50 bytes counts.
+    let mut c = Conn::new();
+    let body = "X".repeat(50);
+    let two = format!(
+        "POST / HTTP/1.1\r\nContent-Length: {}50\r\n\r\n{body}GET /b HTTP/1.1\r\n\r\n",
+        "0".repeat(30)
+    );
+    c.client(two.as_bytes(), 0);
+    assert_eq!(c.c(Counter::Requests), 2);
+    assert_eq!(c.c(Counter::ScanIncomplete), 0);
     // Twenty digits do not fit a u64: no length at all (the rest of the segment is the
     // body), never a wrapped or truncated one that would find a message mid-body.
     let mut c = Conn::new();

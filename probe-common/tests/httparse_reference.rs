@@ -17,7 +17,10 @@ use std::fmt;
 
 use httparse::{EMPTY_HEADER, Header, Request, Response, Status};
 use probe_common::{
-    http::{Framing, MAX_METHOD_LEN, Start, WINDOW, Window, classify, ends_with_http1, scan_head},
+    http::{
+        Framing, MAX_LEADING_ZEROS, MAX_METHOD_LEN, Start, WINDOW, Window, classify,
+        ends_with_http1, scan_head,
+    },
     wire::{Method, PATH_LEN, request_line},
 };
 use proptest::{
@@ -42,9 +45,9 @@ fn config() -> ProptestConfig {
 /// More header fields than a window can hold (`a:\n` is 3 bytes), so httparse never runs out.
 const MAX_HEADERS: usize = WINDOW / 3;
 
-/// Digits of the longest Content-Length httptop reads, leading zeros included; a longer one
-/// is `Framing::Undelimited` by design (a bounded loop for the verifier), although RFC 9110
-/// puts no bound on `1*DIGIT`.
+/// Digits of the longest Content-Length httptop reads, past up to `MAX_LEADING_ZEROS` leading
+/// zeros; a longer one is `Framing::Undelimited` by design (bounded loops for the verifier),
+/// although RFC 9110 puts no bound on `1*DIGIT`.
 const MAX_LENGTH_DIGITS: usize = 19;
 
 /// Spaces and tabs httptop skips after `Content-Length:` (a bounded loop for the verifier);
@@ -221,7 +224,7 @@ fn status_line_bytes() -> impl Strategy<Value = Vec<u8>> {
 /// httptop reads.
 fn length() -> impl Strategy<Value = Vec<u8>> {
     (
-        prop_oneof![4 => 0usize..=3, 1 => 15usize..=21],
+        prop_oneof![4 => 0usize..=3, 1 => 15usize..=21, 1 => 60usize..=90],
         prop_oneof![0u64..1000, any::<u64>()],
     )
         .prop_map(|(zeros, n)| format!("{}{n}", "0".repeat(zeros)).into_bytes())
@@ -458,7 +461,7 @@ fn is_content_length(header: &Header) -> bool {
 /// The framing RFC 9112 §6.3 gives the fields httparse parsed, as httptop reports it:
 /// Transfer-Encoding wins over Content-Length: chunked when its last coding (of the last such
 /// field) is `chunked`, else undelimited; so is a Content-Length of more than
-/// `MAX_LENGTH_DIGITS` digits. `None` where the lengths make the message invalid (a Content-Length that is
+/// `MAX_LENGTH_DIGITS` digits after its leading zeros (`MAX_LEADING_ZEROS` at most). `None` where the lengths make the message invalid (a Content-Length that is
 /// not `1*DIGIT`, or several that differ), which leaves httptop free to read them as it will.
 fn expected_framing(headers: &[Header]) -> Option<Framing> {
     if let Some(coding) = headers
@@ -487,6 +490,8 @@ fn expected_framing(headers: &[Header]) -> Option<Framing> {
     if first.is_empty() || !first.iter().all(u8::is_ascii_digit) || lengths.any(|v| v != first) {
         return None;
     }
+    let zeros = first.iter().take_while(|&&d| d == b'0').count();
+    let first = &first[zeros.min(first.len() - 1).min(MAX_LEADING_ZEROS)..];
     if first.len() > MAX_LENGTH_DIGITS {
         return Some(Framing::Undelimited);
     }

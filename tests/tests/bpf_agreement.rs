@@ -38,6 +38,7 @@ const MESSAGES: &[&[u8]] = &[
     b"POST /p HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello",
     b"POST /c HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
     b"PUT /n HTTP/1.1\r\nContent-Length: -3\r\n\r\n",
+    b"POST /z HTTP/1.1\r\nContent-Length: 000000000000000000000000000003\r\n\r\nabc",
     b"GET /dup HTTP/1.1\r\nContent-Length: 1\r\nContent-Length: 2\r\n\r\nab",
     b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nhi",
     b"HTTP/1.1 100 Continue\r\n\r\n",

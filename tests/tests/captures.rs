@@ -100,7 +100,7 @@ fn read_mode_agrees_with_tshark_on_every_capture() {
     let captures = every_capture();
     assert!(captures.len() >= 20, "captures: {captures:?}");
     let reviewed = reviewed_table();
-    assert_eq!(reviewed.len(), 5, "reviewed rows: {reviewed:?}");
+    assert_eq!(reviewed.len(), 7, "reviewed rows: {reviewed:?}");
     let tshark_files: Vec<String> = tshark_table().into_iter().map(|(file, _)| file).collect();
     for file in reviewed.keys() {
         assert!(

@@ -102,13 +102,14 @@ impl ConnTable for MemConns {
 /// The user-space sweeper's rule, on a table in memory, as the live sweep applies it to the
 /// kernel's: connections idle for `timeout_ns` expire, then, with the table nearly full, the
 /// oldest never-answered ones are dropped (`engine::evictions`). `ended` hears of every
-/// connection removed (and buries it, as the live sweep does); returns the requests that
-/// expired with them.
+/// connection removed, and `bury` gets the tombstone each leaves, as the live sweep writes it;
+/// returns the requests that expired with them.
 pub fn sweep_table(
     conns: &mut HashMap<ConnKey, ConnState>,
     now_ns: u64,
     timeout_ns: u64,
     mut ended: impl FnMut(&ConnKey, &ConnState),
+    mut bury: impl FnMut(&ConnKey, &Tombstone),
 ) -> u64 {
     let mut expired = 0u64;
     conns.retain(
@@ -116,6 +117,7 @@ pub fn sweep_table(
             Some(n) => {
                 expired += u64::from(n);
                 ended(key, state);
+                bury(key, &state.tombstone());
                 false
             }
             None => true,
@@ -131,6 +133,7 @@ pub fn sweep_table(
         if let Some(state) = conns.remove(key) {
             expired += u64::from(state.outstanding());
             ended(key, &state);
+            bury(key, &state.tombstone());
         }
     }
     expired
@@ -263,14 +266,19 @@ pub fn read_capture(
             fragments.expire(now_ns);
             let sink = &mut sink;
             let graves = &mut conns.1;
-            swept_expired += sweep_table(&mut conns.0, now_ns, timeout_ns, |key, state| {
-                graves.bury(key, &state.tombstone());
-                if let Some(exchange) = unsent_record(key, state) {
-                    sink.deliver(exchange);
-                }
-                sink.model
-                    .end_connection(&connection_end(key, state.start_ns));
-            });
+            swept_expired += sweep_table(
+                &mut conns.0,
+                now_ns,
+                timeout_ns,
+                |key, state| {
+                    if let Some(exchange) = unsent_record(key, state) {
+                        sink.deliver(exchange);
+                    }
+                    sink.model
+                        .end_connection(&connection_end(key, state.start_ns));
+                },
+                |key, tombstone| graves.bury(key, tombstone),
+            );
         }
     }
     // Responses still being received when the capture ends: their ends are not in it.

@@ -324,10 +324,16 @@ fn run(frames: &[Frame], capacity: usize) -> Totals {
             last_sweep_ns = now_ns;
             // The sweeper's rule, as the offline reader applies it.
             let unsent = &mut sink.swept_unsent;
-            swept_expired +=
-                httptop::offline::sweep_table(&mut table.conns, now_ns, timeout_ns, |_, state| {
-                    *unsent += u64::from(engine::unsent_answer(state).is_some());
-                });
+            let graves = &mut table.tombstones;
+            swept_expired += httptop::offline::sweep_table(
+                &mut table.conns,
+                now_ns,
+                timeout_ns,
+                |_, state| *unsent += u64::from(engine::unsent_answer(state).is_some()),
+                |key, tombstone| {
+                    graves.insert(*key, *tombstone);
+                },
+            );
         }
         check(&table, &sink, swept_expired);
     }

@@ -183,7 +183,11 @@ fn last_coding_is_chunked(value: &[u8]) -> bool {
     let Some(coding) = v.len().checked_sub(7) else {
         return false;
     };
-    if !v[coding..].iter().zip(b"chunked").all(|(b, l)| b | 0x20 == *l) {
+    if !v[coding..]
+        .iter()
+        .zip(b"chunked")
+        .all(|(b, l)| b | 0x20 == *l)
+    {
         return false;
     }
     let v = &v[..coding];

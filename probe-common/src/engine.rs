@@ -732,9 +732,21 @@ fn no_message<P: Payload, S: Sink>(
 ) -> Step {
     let followed = followed_flag(from_client);
     if kept != 0 {
+        let at_boundary = state.starts[side(from_client)].at_boundary != 0;
+        // A carried start that this segment goes on with, and ends, all of it still the
+        // start of a named method or a status line: carried further.
+        let w = Window {
+            buf: &*run.window,
+            len: n,
+        };
+        if http::start_prefix(&w) == Some(from_client)
+            && carry_on(run, state, from_client, off, n, kept, at_boundary)
+        {
+            return Step::Done;
+        }
         // A carried start that this segment does not go on: the segment is read alone,
         // from a place where a message must start only if the carried one was at one.
-        if state.starts[side(from_client)].at_boundary == 0 {
+        if !at_boundary {
             state.flags &= !followed;
         }
         return Step::Next(off);
@@ -797,6 +809,33 @@ fn at_or_past(state: &mut ConnState, side: usize, a: usize, b: usize) -> bool {
 fn carry_fits(state: &mut ConnState, from_client: bool, rest: usize, n: usize) -> bool {
     let (len, short) = through_state(state, side(from_client), n, rest - n);
     (short == 0) & (len < START_CARRY)
+}
+
+/// The window's `n` bytes, `kept` of them carried from segments before and the rest from
+/// payload offset `off`, are all the segment has left, and the start of a message that they
+/// do not tell whole yet: carried on, if few enough, with the time of their
+/// first bytes and `at_boundary`, whether a message had to start where they did (both the
+/// start's fields, set when its first bytes came; the caller reads the second before a
+/// compare [`through_state`] overwrites it). False when they cannot be.
+#[inline(always)]
+fn carry_on<P: Payload, S: Sink>(
+    run: &MessageRun<'_, P, S>,
+    state: &mut ConnState,
+    from_client: bool,
+    off: usize,
+    n: usize,
+    kept: usize,
+    at_boundary: bool,
+) -> bool {
+    let side = side(from_client);
+    let seen_ns = state.starts[side].seen_ns;
+    if !carry_fits(state, from_client, run.seg.payload_len - off + kept, n) {
+        return false;
+    }
+    unfollow(state, followed_flag(from_client));
+    carry_start(run, state, from_client, n, at_boundary);
+    state.starts[side].seen_ns = seen_ns;
+    true
 }
 
 /// The segment ends inside what may be a message's start, whose `n` bytes the window holds:
@@ -1025,12 +1064,18 @@ fn lose_track<S: Sink>(state: &mut ConnState, sink: &mut S, followed: u32, count
     if counted {
         sink.count(Counter::ScanIncomplete, 1);
     }
+    unfollow(state, followed);
+    Step::Done
+}
+
+/// The stream (`followed`: its side's flag) is no longer followed: no place is kept.
+#[inline(always)]
+fn unfollow(state: &mut ConnState, followed: u32) {
     if followed == FLAG_CLIENT_FOLLOWED {
         drop_request_size(state);
     }
     // The chunked and in-head flags sit two and seven places above the followed one.
     state.flags &= !(followed | (followed << 2) | (followed << 7));
-    Step::Done
 }
 
 /// A chunked request whose chunks were being summed ends before its last chunk was seen: its

@@ -1071,6 +1071,46 @@ fn a_start_split_across_segments_is_carried_to_the_next() {
 }
 
 #[test]
+fn a_start_spread_over_several_segments_is_carried_through_them() {
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.server(OK5, 5);
+    // A byte or two per segment, as a terminal sends them.
+    for (i, bytes) in [&b"P"[..], b"U", b"T", b" /b HTTP/1.1\r\n\r\n"]
+        .iter()
+        .enumerate()
+    {
+        c.client(bytes, 10 + i as u64);
+    }
+    for (i, bytes) in [
+        &b"HTTP"[..],
+        b"/1.1 ",
+        b"2",
+        b"01 Created\r\nContent-Length: 0\r\n\r\n",
+    ]
+    .iter()
+    .enumerate()
+    {
+        c.server(bytes, 30 + i as u64);
+    }
+    assert_eq!(split_counts(&c), (2, 2, 2, 0, 0));
+    let e = &c.sink.exchanges[1];
+    assert_eq!((e.path.as_str(), e.status), ("/b", 201));
+    // From the request's first byte to the status line's.
+    assert_eq!(e.latency_ns, 20);
+    // Bytes that stop being a start on the way (`GE`, then `X`) are read alone.
+    let mut c = Conn::new();
+    c.client(b"GET /a HTTP/1.1\r\n\r\n", 0);
+    c.server(OK5, 5);
+    c.client(b"GE", 10);
+    c.client(b"X", 11);
+    c.client(b"GET /c HTTP/1.1\r\n\r\n", 12);
+    c.server(OK5, 20);
+    assert_eq!(split_counts(&c), (2, 2, 2, 0, 0));
+    assert_eq!(c.sink.exchanges[1].path, "/c");
+}
+
+#[test]
 fn a_pipelined_start_split_after_a_message_is_carried() {
     let mut c = Conn::new();
     c.client(b"GET /a HTTP/1.1\r\n\r\nPROPFIND /x", 0);
@@ -1432,7 +1472,7 @@ fn heads_sent_in_small_pieces_are_read_to_their_ends() {
     // message's start is carried into one segment only: pieces of 11 bytes or more hold any
     // status line's first 12 in two.)
     let (responses, _) = long_head_responses();
-    for piece in 11..=70 {
+    for piece in 1..=70 {
         let mut c = Conn::new();
         c.client(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 0);
         for bytes in responses.chunks(piece) {

@@ -1,7 +1,8 @@
 //! Message starts cut by a segment's end: a client that writes `GE`, waits, then writes
 //! `T /… HTTP/1.1` (its connection's first request too, and the same after a pipelined request
-//! in one write), and a server that writes `HTTP/1.`, waits, then the rest of its status line.
-//! Each start is carried to the next segment; every count is exact.
+//! in one write), or `G`, `E` and the rest in three writes; and a server that writes `HTTP/1.`,
+//! waits, then the rest of its status line, or writes it in three parts. Each start is carried
+//! through the segments it spans; every count is exact.
 //!
 //! Root only: run through `cargo xtask test`.
 
@@ -14,7 +15,7 @@ const SPLIT: usize = 10;
 const CONNECTIONS: usize = 3;
 
 /// Answers each request head on a connection, its status line written in two parts with a
-/// pause between (two segments: TCP_NODELAY).
+/// pause between (two segments: TCP_NODELAY), every other one in three.
 const SPLITTING_SERVER: &str = r#"
 def serve(c):
     c.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -30,17 +31,25 @@ def serve(c):
         if first:
             c.sendall(answer)
             first = False
+            odd = False
+        elif odd:
+            c.sendall(answer[:4])
+            time.sleep(0.02)
+            c.sendall(answer[4:10])
+            time.sleep(0.02)
+            c.sendall(answer[10:])
         else:
             c.sendall(answer[:7])
             time.sleep(0.02)
             c.sendall(answer[7:])
+        odd = not odd
 while True:
     threading.Thread(target=serve, args=(s.accept()[0],), daemon=True).start()
 "#;
 
 /// argv: host, port, split requests. A first request split after `GE` (the connection's first
-/// segment), then each split the same, then two pipelined in one write with the second's start
-/// cut after `G`; reads every answer.
+/// segment), then each split the same or (every other one) after `G` and `E`, then two
+/// pipelined in one write with the second's start cut after `G`; reads every answer.
 const SPLITTING_CLIENT: &str = r#"
 import socket, sys, time
 host, port, split = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
@@ -57,7 +66,12 @@ time.sleep(0.02)
 c.sendall(b"T /first HTTP/1.1\r\nHost: h\r\n\r\n")
 answer()
 for i in range(split):
-    c.sendall(b"GE")
+    if i % 2:
+        c.sendall(b"G")
+        time.sleep(0.02)
+        c.sendall(b"E")
+    else:
+        c.sendall(b"GE")
     time.sleep(0.02)
     c.sendall(b"T /split/%d HTTP/1.1\r\nHost: h\r\n\r\n" % i)
     answer()

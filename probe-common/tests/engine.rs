@@ -509,25 +509,12 @@ fn trailer_fields_end_the_message_wherever_the_segment_is_cut() {
          Server-Timing: {long}\r\nX: y\n\n"
     );
     let responses = [response.as_bytes(), OK5].concat();
-    let first_end = response.len();
-    for cut in 1..responses.len() {
-        let mut c = Conn::new();
-        c.client(request.as_bytes(), 0);
-        assert_eq!(c.c(Counter::Requests), 2, "cut after {cut} bytes");
-        c.server(&responses[..cut], 10);
-        c.server(&responses[cut..], 20);
-        let first_ttlb = if cut >= first_end { 10 } else { 20 };
-        let second_ttfb = if cut > first_end { 10 } else { 20 };
-        assert_eq!(
-            ends(&c),
-            [
-                (200, 10, Some(first_ttlb), Some(4), Some(6)),
-                (200, second_ttfb, Some(20), Some(0), Some(5)),
-            ],
-            "cut after {cut} bytes"
-        );
-        assert_eq!(c.c(Counter::ScanIncomplete), 0, "cut after {cut} bytes");
-    }
+    assert_two_responses_cut_anywhere(
+        request.as_bytes(),
+        &responses,
+        response.len(),
+        [(200, Some(4), Some(6)), (200, Some(0), Some(5))],
+    );
     // The request cut anywhere too.
     let requests = request.as_bytes();
     for cut in 1..requests.len() {
@@ -1445,20 +1432,39 @@ fn a_head_cut_by_its_segment_anywhere_goes_on_in_the_next() {
     // pairs, the bodies, and the second response's start.
     let (responses, lines) = long_head_responses();
     let first_len = lines[1].start - "HTTP/1.1 404 Not Found\r\n".len();
+    assert_two_responses_cut_anywhere(
+        b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n",
+        &responses,
+        first_len,
+        [(200, Some(0), Some(5)), (404, Some(0), Some(3))],
+    );
+}
+
+/// Two pipelined responses, `responses` (the first of them `first_len` bytes), cut into two
+/// segments at every place, after `requests` (sent at 0) ask for them; the segments come at 10
+/// and 20. Each exchange's figures are exact: its status and body sizes as `expected` says,
+/// the first's last byte timed by the segment that held it, the second's first byte by the
+/// segment that held its start (the first, unless the cut is at or before it).
+#[track_caller]
+fn assert_two_responses_cut_anywhere(
+    requests: &[u8],
+    responses: &[u8],
+    first_len: usize,
+    expected: [(u16, Option<u64>, Option<u64>); 2],
+) {
+    let [(s0, q0, r0), (s1, q1, r1)] = expected;
     for cut in 1..responses.len() {
         let mut c = Conn::new();
-        c.client(b"GET /1 HTTP/1.1\r\n\r\nGET /2 HTTP/1.1\r\n\r\n", 0);
+        c.client(requests, 0);
         c.server(&responses[..cut], 10);
         c.server(&responses[cut..], 20);
-        // The first response's last byte's segment times it; the second's head is in the
-        // second segment unless all of it is in the first.
         let first_ttlb = if cut >= first_len { 10 } else { 20 };
         let second_ttfb = if cut > first_len { 10 } else { 20 };
         assert_eq!(
             ends(&c),
             [
-                (200, 10, Some(first_ttlb), Some(0), Some(5)),
-                (404, second_ttfb, Some(20), Some(0), Some(3)),
+                (s0, 10, Some(first_ttlb), q0, r0),
+                (s1, second_ttfb, Some(20), q1, r1),
             ],
             "cut after {cut} bytes"
         );

@@ -31,6 +31,7 @@ use crate::{
     records::{connection_end, model_event, totals_from_counters, unsent_record},
 };
 
+mod btf;
 pub mod owners;
 mod tc;
 

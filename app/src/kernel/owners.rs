@@ -6,6 +6,7 @@
 //! The programs read socket and task fields at offsets found here in the running kernel's BTF
 //! ([`sock_layout`]), so the object needs no build per kernel.
 
+use super::btf::Btf;
 use aya::{
     Ebpf, EbpfLoader,
     maps::{MapData, PerCpuArray, RingBuf},
@@ -56,9 +57,8 @@ pub struct OwnerProbe {
 impl OwnerProbe {
     /// Loads the programs and attaches them at their kernel functions.
     pub fn attach() -> Result<OwnerProbe, OwnerProbeError> {
-        let btf =
-            btf_rs::Btf::from_file(VMLINUX_BTF).map_err(|e| OwnerProbeError::Btf(e.to_string()))?;
-        let layout = sock_layout(&btf)?;
+        // Dropped before the loader parses its own copy of the BTF.
+        let layout = sock_layout(&read_vmlinux_btf()?)?;
         let mut ebpf = EbpfLoader::new()
             .override_global(names::SOCK_LAYOUT, &layout, true)
             .load(OWNERS_OBJECT)
@@ -138,82 +138,17 @@ where
     M::try_from(map).map_err(|source| OwnerProbeError::Map { name, source })
 }
 
-/// Byte offset of the member at `path` in struct `name` (anonymous structs and unions on the
-/// way are looked through, typedefs followed).
-fn offset_of(btf: &btf_rs::Btf, name: &str, path: &[&str]) -> Result<u32, OwnerProbeError> {
-    let missing = || OwnerProbeError::Field(format!("{name}.{}", path.join(".")));
-    let types = btf.resolve_types_by_name(name).map_err(|_| missing())?;
-    let root = types
-        .into_iter()
-        .find_map(|t| match t {
-            btf_rs::Type::Struct(s) => Some(s),
-            _ => None,
-        })
-        .ok_or_else(missing)?;
-    let mut current = root;
-    let mut bits = 0u32;
-    for (i, field) in path.iter().enumerate() {
-        let (offset, member) = find_member(btf, &current, field).ok_or_else(missing)?;
-        bits += offset;
-        if i + 1 < path.len() {
-            current = btf
-                .resolve_chained_type(&member)
-                .ok()
-                .and_then(|t| struct_of(btf, t))
-                .ok_or_else(missing)?;
-        }
-    }
-    if !bits.is_multiple_of(8) {
-        return Err(missing());
-    }
-    Ok(bits / 8)
-}
-
-/// `field` in `s`, or in an anonymous member of it: its bit offset and the member.
-fn find_member(
-    btf: &btf_rs::Btf,
-    s: &btf_rs::Struct,
-    field: &str,
-) -> Option<(u32, btf_rs::Member)> {
-    for m in &s.members {
-        let name = btf.resolve_name(m).unwrap_or_default();
-        if name == field {
-            return Some((m.bit_offset(), m.clone()));
-        }
-        if name.is_empty()
-            && let Some(inner) = btf
-                .resolve_chained_type(m)
-                .ok()
-                .and_then(|t| struct_of(btf, t))
-            && let Some((offset, found)) = find_member(btf, &inner, field)
-        {
-            return Some((m.bit_offset() + offset, found));
-        }
-    }
-    None
-}
-
-/// The struct or union a type is, through typedefs and qualifiers.
-fn struct_of(btf: &btf_rs::Btf, mut t: btf_rs::Type) -> Option<btf_rs::Struct> {
-    for _ in 0..16 {
-        match t {
-            btf_rs::Type::Struct(s) | btf_rs::Type::Union(s) => return Some(s),
-            btf_rs::Type::Typedef(_)
-            | btf_rs::Type::Const(_)
-            | btf_rs::Type::Volatile(_)
-            | btf_rs::Type::Restrict(_)
-            | btf_rs::Type::TypeTag(_) => {
-                let next = t.as_btf_type()?;
-                t = btf.resolve_chained_type(next).ok()?;
-            }
-            _ => return None,
-        }
-    }
-    None
+fn read_vmlinux_btf() -> Result<Btf, OwnerProbeError> {
+    let bytes = std::fs::read(VMLINUX_BTF).map_err(|e| OwnerProbeError::Btf(e.to_string()))?;
+    Btf::parse(bytes).map_err(|e| OwnerProbeError::Btf(e.to_string()))
 }
 
 /// The offsets the owners probe reads, in this kernel.
-pub fn sock_layout(btf: &btf_rs::Btf) -> Result<SockLayout, OwnerProbeError> {
+pub fn sock_layout(btf: &Btf) -> Result<SockLayout, OwnerProbeError> {
+    let offset_of = |btf: &Btf, name: &str, path: &[&str]| {
+        btf.offset_of(name, path)
+            .ok_or_else(|| OwnerProbeError::Field(format!("{name}.{}", path.join("."))))
+    };
     let sock = |field: &str| offset_of(btf, "sock", &["__sk_common", field]);
     Ok(SockLayout {
         family: sock("skc_family")?,
@@ -239,9 +174,7 @@ mod tests {
     /// The offsets that have not moved in decades, as a check that the BTF walk is right.
     #[test]
     fn the_layout_of_the_running_kernel_has_the_fixed_places_of_the_address_pair() {
-        let Ok(btf) = btf_rs::Btf::from_file(VMLINUX_BTF) else {
-            panic!("this test needs {VMLINUX_BTF}");
-        };
+        let btf = read_vmlinux_btf().expect("this test needs the kernel's BTF");
         let l = sock_layout(&btf).expect("every field is in the kernel's BTF");
         assert_eq!((l.daddr, l.rcv_saddr, l.dport, l.num), (0, 4, 12, 14));
         assert_eq!(l.valid, 1);

@@ -115,6 +115,9 @@ impl Dashboard {
             binary.display(),
             log_file.display()
         ));
+        // The log is appended to run after run: only this run's lines tell that it attached
+        // (an earlier run's would start the measurement while the programs still load).
+        let earlier = fs::metadata(log_file).map_or(0, |m| m.len() as usize);
         let tmux = Tmux::start(
             TMUX_SOCKET_PREFIX,
             DASHBOARD_WIDTH,
@@ -129,8 +132,11 @@ impl Dashboard {
         let deadline = Instant::now() + START_TIMEOUT;
         let log_path = log_file.display().to_string();
         loop {
-            let attached =
-                fs::read_to_string(log_file).is_ok_and(|log| log.contains("attached to"));
+            let attached = fs::read(log_file).is_ok_and(|log| {
+                let said = b"attached to";
+                log.get(earlier..)
+                    .is_some_and(|new| new.windows(said.len()).any(|w| w == said))
+            });
             if attached && let Some(pid) = find_process_with_argument(&log_path) {
                 dashboard.pid = pid;
                 return Ok(dashboard);

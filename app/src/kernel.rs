@@ -261,8 +261,10 @@ pub struct Kernel {
 }
 
 /// Entries read per BPF_MAP_LOOKUP_BATCH call: more than any hash bucket holds (the kernel
-/// refuses a batch smaller than a bucket), few enough to keep the buffers at 4 MiB.
-const LOOKUP_BATCH: usize = 4096;
+/// refuses a batch smaller than a bucket), few enough that the buffers (zeroed at every sweep,
+/// once a second) stay under 400 KiB: 4096 made each sweep clear 6 MiB, the most of what a
+/// headless run did at 15k exchanges a second after the exchanges themselves.
+const LOOKUP_BATCH: usize = 256;
 
 /// Calls `f` on every connection of the table, read in batches; returns the table, for changes
 /// after the walk.

@@ -21,7 +21,10 @@ use crate::{
 
 #[derive(Clone, Debug)]
 pub struct CollectorOptions {
-    /// Ring-buffer poll period.
+    /// Ring-buffer poll period. Each poll costs a wakeup and a pass over the batch's
+    /// destinations whatever it holds: 50 ms took a fifth less CPU per exchange than 10 ms at
+    /// 15k exchanges a second, and a poll's worth of events at 130k a second (about 1 MiB)
+    /// leaves the 8 MiB ring buffer room for the collector to be held up 300 ms.
     pub poll: Duration,
     /// Kernel totals refresh period.
     pub totals: Duration,
@@ -34,7 +37,7 @@ pub struct CollectorOptions {
 impl Default for CollectorOptions {
     fn default() -> Self {
         CollectorOptions {
-            poll: Duration::from_millis(10),
+            poll: Duration::from_millis(50),
             totals: Duration::from_millis(200),
             interval: Duration::from_secs(1),
             request_timeout: Duration::from_secs(30),

@@ -270,11 +270,17 @@ const LOOKUP_BATCH: usize = 256;
 /// after the walk.
 fn walk_conns(
     ebpf: &mut Ebpf,
-    f: impl FnMut(&ConnKey, &ConnState),
+    mut f: impl FnMut(&ConnKey, &ConnState),
 ) -> Result<HashMap<&mut MapData, ConnKey, ConnState>, KernelError> {
     let conns: HashMap<_, ConnKey, ConnState> = HashMap::try_from(map_mut(ebpf, names::CONNS)?)
         .map_err(map_err(names::CONNS, "opening"))?;
-    lookup_batched(conns.map().fd().as_fd(), f).map_err(io_err("reading the connection table"))?;
+    lookup_batched(
+        conns.map().fd().as_fd(),
+        LOOKUP_BATCH,
+        1,
+        |key, state: &[ConnState]| f(key, &state[0]),
+    )
+    .map_err(io_err("reading the connection table"))?;
     Ok(conns)
 }
 
@@ -295,12 +301,16 @@ fn bury(ebpf: &mut Ebpf, graves: &[(ConnKey, Tombstone)]) -> Result<(), KernelEr
     Ok(())
 }
 
-/// Calls `f` for every entry of the hash map `map`, [`LOOKUP_BATCH`] entries per syscall
-/// (BPF_MAP_LOOKUP_BATCH), where walking it key by key takes two syscalls per entry. Entries
-/// the kernel adds or removes meanwhile may be seen or not, as with any walk.
+/// Calls `f` for every entry of the map `map`, `batch` entries per syscall
+/// (BPF_MAP_LOOKUP_BATCH), where walking it key by key takes two syscalls per entry (a hash
+/// map) or one (an array). Each entry's value is `per_entry` values of `V`: one, or one per
+/// possible CPU for a per-CPU map. Entries the kernel adds or removes meanwhile may be seen or
+/// not, as with any walk.
 fn lookup_batched<K: aya::Pod, V: aya::Pod>(
     map: std::os::fd::BorrowedFd<'_>,
-    mut f: impl FnMut(&K, &V),
+    batch: usize,
+    per_entry: usize,
+    mut f: impl FnMut(&K, &[V]),
 ) -> io::Result<()> {
     /// `union bpf_attr`'s `batch` member (linux/bpf.h).
     #[repr(C)]
@@ -315,14 +325,15 @@ fn lookup_batched<K: aya::Pod, V: aya::Pod>(
         flags: u64,
     }
     const BPF_MAP_LOOKUP_BATCH: libc::c_long = 24;
-    fn zeroed<T: aya::Pod>() -> Vec<T> {
+    fn zeroed<T: aya::Pod>(n: usize) -> Vec<T> {
         // SAFETY: Pod types are plain old data: all-zero bytes are a valid value.
-        (0..LOOKUP_BATCH)
-            .map(|_| unsafe { std::mem::zeroed() })
-            .collect()
+        (0..n).map(|_| unsafe { std::mem::zeroed() }).collect()
     }
-    let (mut keys, mut values) = (zeroed::<K>(), zeroed::<V>());
-    // A hash map's batch token is a bucket index: none to start from, then where the last
+    // The kernel lays a per-CPU value out in 8-byte steps: V must be a multiple of 8 for
+    // `values` to match it.
+    debug_assert!(per_entry == 1 || std::mem::size_of::<V>().is_multiple_of(8));
+    let (mut keys, mut values) = (zeroed::<K>(batch), zeroed::<V>(batch * per_entry));
+    // The batch token is a bucket or slot index: none to start from, then where the last
     // call stopped.
     let (mut token_in, mut token_out) = (0u32, 0u32);
     let mut first = true;
@@ -336,7 +347,7 @@ fn lookup_batched<K: aya::Pod, V: aya::Pod>(
             out_batch: (&raw mut token_out) as u64,
             keys: keys.as_mut_ptr() as u64,
             values: values.as_mut_ptr() as u64,
-            count: LOOKUP_BATCH as u32,
+            count: batch as u32,
             map_fd: map.as_raw_fd() as u32,
             elem_flags: 0,
             flags: 0,
@@ -352,8 +363,8 @@ fn lookup_batched<K: aya::Pod, V: aya::Pod>(
             )
         };
         let error = (ret < 0).then(io::Error::last_os_error);
-        let n = (attr.count as usize).min(LOOKUP_BATCH);
-        for (key, value) in keys[..n].iter().zip(&values[..n]) {
+        let n = (attr.count as usize).min(batch);
+        for (key, value) in keys[..n].iter().zip(values.chunks_exact(per_entry)) {
             f(key, value);
         }
         match error {
@@ -790,7 +801,8 @@ impl Kernel {
         })
     }
 
-    /// Each slot of the per-CPU array map `name`, summed over the CPUs.
+    /// Each slot of the per-CPU array map `name`, summed over the CPUs: one syscall for all
+    /// of them (the totals are read five times a second).
     fn per_cpu_sums<const N: usize>(&self, name: &'static str) -> Result<[u64; N], KernelError> {
         let map = self
             .ebpf
@@ -798,13 +810,19 @@ impl Kernel {
             .ok_or_else(|| not_in_object("map", name))?;
         let array: PerCpuArray<_, u64> =
             PerCpuArray::try_from(map).map_err(map_err(name, "opening"))?;
+        let cpus = aya::util::nr_cpus().map_err(|(_, e)| io_err("counting the CPUs")(e))?;
         let mut sums = [0u64; N];
-        for (i, sum) in sums.iter_mut().enumerate() {
-            let values = array
-                .get(&(i as u32), 0)
-                .map_err(map_err(name, "reading"))?;
-            *sum = values.iter().sum();
-        }
+        lookup_batched(
+            array.map().fd().as_fd(),
+            N,
+            cpus,
+            |slot: &u32, per_cpu: &[u64]| {
+                if let Some(sum) = sums.get_mut(*slot as usize) {
+                    *sum = per_cpu.iter().sum();
+                }
+            },
+        )
+        .map_err(io_err("reading the kernel's counters"))?;
         Ok(sums)
     }
 

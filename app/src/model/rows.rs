@@ -162,7 +162,10 @@ const EVICTED_KEYS_REMEMBERED: usize = 1 << 20;
 #[derive(Clone, Debug)]
 pub struct Rows {
     group: Group,
-    by_key: HashMap<RowKey, RowStats, foldhash::fast::RandomState>,
+    /// Boxed: a row is 600 bytes, and a table of them inline both doubles in its
+    /// power-of-two growth and holds old and new at once while it grows (18 MiB for 10,000
+    /// connections, against 8 boxed).
+    by_key: HashMap<RowKey, Box<RowStats>, foldhash::fast::RandomState>,
     max_rows: usize,
     recent_per_row: usize,
     /// Rows evicted so far to keep within `max_rows`.
@@ -212,7 +215,7 @@ impl Rows {
         row.percentiles = row.current_percentiles();
         row.ttlb_percentiles = row.current_ttlb_percentiles();
         row.changed = false;
-        self.by_key.insert(key, row);
+        self.by_key.insert(key, Box::new(row));
     }
 
     fn key_hash(&self, key: &RowKey) -> u64 {
@@ -282,7 +285,7 @@ impl Rows {
     }
 
     pub fn get(&self, key: &RowKey) -> Option<&RowStats> {
-        self.by_key.get(key)
+        self.by_key.get(key).map(|row| &**row)
     }
 
     pub fn len(&self) -> usize {
@@ -294,12 +297,12 @@ impl Rows {
     }
 
     pub fn iter(&self) -> impl Iterator<Item = &RowStats> {
-        self.by_key.values()
+        self.by_key.values().map(|row| &**row)
     }
 
     /// The `top` rows by exchanges, descending, ties by key.
     pub fn top(&self, top: usize) -> Vec<&RowStats> {
-        let mut all: Vec<&RowStats> = self.by_key.values().collect();
+        let mut all: Vec<&RowStats> = self.iter().collect();
         let order =
             |a: &&RowStats, b: &&RowStats| b.exchanges.cmp(&a.exchanges).then(a.key.cmp(&b.key));
         if top < all.len() {

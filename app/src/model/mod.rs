@@ -433,6 +433,12 @@ impl Model {
 
     /// What the dashboard shows now: the current filter's view of the current grouping.
     pub fn view(&mut self) -> View {
+        self.view_of(None)
+    }
+
+    /// The view with the rows of its grouping: all of them, or only the `top` with the most
+    /// exchanges.
+    fn view_of(&mut self, top: Option<usize>) -> View {
         self.all.refresh_percentiles();
         if let Some(v) = &mut self.view {
             v.stats.refresh_percentiles();
@@ -446,13 +452,19 @@ impl Model {
             self,
         );
         figures.partial_since_ns = self.view.as_ref().and_then(|v| v.since_ns);
-        let filtered = self
-            .view
-            .as_ref()
-            .map(|v| (&v.filter, &v.stats, v.since_ns));
-        let rows = view::rows(self.group, &self.all, filtered);
+        let rows = match top {
+            None => view::rows(self.group, &self.all, self.filtered()),
+            Some(n) => view::top(self.group, &self.all, self.filtered(), n),
+        };
         let tail = self.tail(self.filter(), u64::MAX);
         View::new(figures, stats, rows, tail)
+    }
+
+    /// The filtered statistics, with their filter and the time they count from.
+    fn filtered(&self) -> Option<(&Filter, &Stats, Option<u64>)> {
+        self.view
+            .as_ref()
+            .map(|v| (&v.filter, &v.stats, v.since_ns))
     }
 
     /// A frozen screen seen through a new filter, rebuilt from the exchange log: only
@@ -522,12 +534,10 @@ impl Model {
     /// them without one; set it before the first exchange so it covers them all), the `top`
     /// rows of `group` and the `top` connections. `source` says where the counts come from.
     pub fn summary(&mut self, group: Group, top: usize, source: Source) -> Summary {
-        let previous = self.group;
-        self.group = group;
-        let view = self.view();
-        self.group = Group::Connection;
-        let connections = self.view().rows;
+        let previous = std::mem::replace(&mut self.group, group);
+        let view = self.view_of(Some(top));
         self.group = previous;
+        let connections = view::top(Group::Connection, &self.all, self.filtered(), top);
         let start_ns = self.start_ns.or(self.first_tick_ns);
         let end_ns = self.end_ns.or(self.last_tick_ns);
         let duration_ns = match (start_ns, end_ns) {
@@ -535,7 +545,8 @@ impl Model {
             _ => 0,
         };
         let filter = view.figures.filter.as_ref();
-        let top_rows = view::top(view.rows.clone(), top)
+        let top_rows = view
+            .rows
             .iter()
             .map(|r| {
                 let statuses = self
@@ -551,7 +562,7 @@ impl Model {
             start_ns.map(|s| self.clock.wall_time(s)),
             duration_ns,
             top_rows,
-            view::top(connections, top),
+            connections,
         );
         summary.process_notice = self.process_notice.clone();
         summary

@@ -321,34 +321,64 @@ impl View {
     }
 }
 
-/// The rows of `group` in `all` (every exchange) and `filtered` (those `filter` let through):
-/// each row from where its figures are right (see the module doc).
-pub(super) fn rows(
+/// The rows of `group` in `all` (every exchange) and `filtered` (those `filter` let through),
+/// each with the time it counts from: each row from where its figures are right (see the
+/// module doc).
+fn sources<'a>(
     group: Group,
-    all: &Stats,
-    filtered: Option<(&Filter, &Stats, Option<u64>)>,
-) -> Vec<Row> {
+    all: &'a Stats,
+    filtered: Option<(&'a Filter, &'a Stats, Option<u64>)>,
+) -> Box<dyn Iterator<Item = (&'a RowStats, Option<u64>)> + 'a> {
     let Some((filter, stats, since)) = filtered else {
-        return all.rows(group).iter().map(|r| Row::new(r, None)).collect();
+        return Box::new(all.rows(group).iter().map(|r| (r, None)));
     };
     let by_key = all
         .rows(group)
         .iter()
         .filter(|r| filter.matches_key(&r.key) == Some(true))
-        .map(|r| Row::new(r, None));
+        .map(|r| (r, None));
     let by_exchange = stats
         .rows(group)
         .iter()
         .filter(|r| filter.matches_key(&r.key).is_none())
-        .map(|r| Row::new(r, since));
-    by_key.chain(by_exchange).collect()
+        .map(move |r| (r, since));
+    Box::new(by_key.chain(by_exchange))
 }
 
-/// The `n` rows with the most exchanges, descending, ties by key.
-pub(super) fn top(mut rows: Vec<Row>, n: usize) -> Vec<Row> {
-    rows.sort_unstable_by(|a, b| b.exchanges.cmp(&a.exchanges).then(a.key.cmp(&b.key)));
-    rows.truncate(n);
-    rows
+/// Every row of `group` (see [`sources`]).
+pub(super) fn rows(
+    group: Group,
+    all: &Stats,
+    filtered: Option<(&Filter, &Stats, Option<u64>)>,
+) -> Vec<Row> {
+    sources(group, all, filtered)
+        .map(|(r, since)| Row::new(r, since))
+        .collect()
+}
+
+/// The `n` rows of `group` with the most exchanges, descending, ties by key: only those are
+/// built (a summary's top ten of 10,000 connections made two tables of 5 MiB each).
+pub(super) fn top(
+    group: Group,
+    all: &Stats,
+    filtered: Option<(&Filter, &Stats, Option<u64>)>,
+    n: usize,
+) -> Vec<Row> {
+    let mut picked: Vec<(&RowStats, Option<u64>)> = sources(group, all, filtered).collect();
+    let order = |a: &(&RowStats, Option<u64>), b: &(&RowStats, Option<u64>)| {
+        b.0.exchanges
+            .cmp(&a.0.exchanges)
+            .then(a.0.key.cmp(&b.0.key))
+    };
+    if n < picked.len() {
+        picked.select_nth_unstable_by(n, order);
+        picked.truncate(n);
+    }
+    picked.sort_unstable_by(order);
+    picked
+        .into_iter()
+        .map(|(r, since)| Row::new(r, since))
+        .collect()
 }
 
 /// One row in detail, for the dashboard's inspect view.

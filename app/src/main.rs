@@ -7,6 +7,14 @@ use httptop::{
 };
 
 fn main() -> ExitCode {
+    // A fixed threshold: glibc's moving one rises to the largest block freed so far (the
+    // kernel's BTF, read at start), after which tables of megabytes come from the heap and
+    // stay resident once freed.
+    #[cfg(target_env = "gnu")]
+    // SAFETY: mallopt only sets an allocator parameter; nothing is allocated yet.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) if matches!(e.kind(), ErrorKind::DisplayHelp | ErrorKind::DisplayVersion) => {

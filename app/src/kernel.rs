@@ -901,7 +901,11 @@ impl Kernel {
                 graves.push((*key, state.tombstone()));
             }
         }
-        bury(&mut self.ebpf, &graves)?;
+        // Best effort: the connections are gone and counted already, so a tombstone not
+        // written must not lose this sweep's figures (a late copy may then count once more).
+        if let Err(e) = bury(&mut self.ebpf, &graves) {
+            log::warn!("sweep: leaving tombstones: {e}");
+        }
         swept.connections = connections as u64;
         self.swept_expired += swept.expired;
         self.in_flight = in_flight;

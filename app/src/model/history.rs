@@ -62,6 +62,11 @@ impl History {
         self.points.push_back(p);
     }
 
+    /// Whether it keeps any point (a run without the dashboard keeps none).
+    pub fn keeps_points(&self) -> bool {
+        self.capacity > 0
+    }
+
     /// Points, oldest first.
     pub fn points(&self) -> impl DoubleEndedIterator<Item = &HistoryPoint> + ExactSizeIterator {
         self.points.iter()

@@ -122,6 +122,9 @@ impl ModelOptions {
             recent_per_row: 0,
             groups: Groups::of(&[Group::Connection, group]),
             log_capacity: 0,
+            // No sparklines and no slowest list either: a summary shows neither.
+            history_len: 0,
+            slowest: 0,
             ..ModelOptions::default()
         }
     }
@@ -647,6 +650,45 @@ mod tests {
         });
         assert_eq!(m.kernel_totals()[probe_common::wire::Counter::Exchanges], 3);
         assert_eq!(m.kernel_totals().in_flight, 1);
+    }
+
+    /// What a run without the dashboard leaves out (other groupings, recent exchanges, the
+    /// log, sparklines, the slowest list) changes nothing in its summary: 40 connections to
+    /// 3 servers, statuses and latencies of every kind, over ticks, with ends.
+    #[test]
+    fn a_summary_only_model_summarises_as_the_full_one() {
+        for group in Group::ALL {
+            let mut full = Model::new(ModelOptions::default());
+            let mut lean = Model::new(ModelOptions::summary_only(group));
+            for m in [&mut full, &mut lean] {
+                m.tick(0);
+                for i in 0..600u64 {
+                    let mut e = record(
+                        40_000 + (i % 40) as u16,
+                        8080 + (i % 3) as u16,
+                        i * 10_000_000,
+                        1_000 + i * i * 977 % 90_000_000,
+                        [200, 204, 301, 404, 500, 503][(i % 6) as usize],
+                    );
+                    e.ttlb_ns = (i % 7 != 0).then(|| e.latency_ns * 2);
+                    m.record(e);
+                    if i % 100 == 99 {
+                        m.tick((i + 1) * 10_000_000);
+                    }
+                }
+                m.apply(Event::ConnectionEnded(ConnectionEnd {
+                    tuple: record(40_003, 8080, 0, 0, 200).tuple,
+                    conn_start_ns: 0,
+                    netns: NetnsId::OWN,
+                }));
+            }
+            for top in [3, 10, 100] {
+                let json = |m: &mut Model| {
+                    serde_json::to_value(m.summary(group, top, Source::Kernel)).unwrap()
+                };
+                assert_eq!(json(&mut lean), json(&mut full), "{group:?}, top {top}");
+            }
+        }
     }
 
     #[test]

@@ -154,7 +154,10 @@ impl Stats {
         self.interval.exchanges += 1;
         self.interval.status_4xx += u64::from(e.status / 100 == 4);
         self.interval.status_5xx += u64::from(e.status / 100 == 5);
-        self.interval.latency.record(e.latency_ns);
+        // Only the sparklines' points read it.
+        if self.history.keeps_points() {
+            self.interval.latency.record(e.latency_ns);
+        }
     }
 
     /// The rows of `group` (none when the run keeps none for it).

@@ -217,11 +217,15 @@ pub fn map_memory(pid: u32) -> Result<BTreeMap<String, u64>> {
     Ok(memory)
 }
 
+/// Where the figures' CPU times of a process come from, as the report says it.
+pub const CPU_SOURCE: &str = "on-CPU time of its threads, `/proc/PID/task/*/schedstat` (ns)";
+
 /// CPU time and memory of a process at one moment.
 pub struct ProcessSample {
     pub at: Instant,
-    /// utime + stime, in clock ticks.
-    pub cpu_ticks: u64,
+    /// Each thread's on-CPU time so far (ns), by thread id: exact where utime + stime count
+    /// 10 ms ticks (an 8 s window at 1 % of a core is 8 ticks).
+    thread_cpu_ns: Vec<(u32, u64)>,
     /// VmHWM: the peak resident set so far.
     pub peak_rss_bytes: u64,
     /// VmRSS: the resident set now.
@@ -231,18 +235,24 @@ pub struct ProcessSample {
 impl ProcessSample {
     pub fn read(pid: u32) -> Result<Self> {
         let at = Instant::now();
-        let stat = fs::read_to_string(format!("/proc/{pid}/stat"))
-            .with_context(|| format!("reading /proc/{pid}/stat"))?;
-        // Fields after the command name (which may hold spaces): state is field 3, utime 14.
-        let after_name = stat.rsplit_once(')').context("malformed /proc/PID/stat")?.1;
-        let fields: Vec<&str> = after_name.split_whitespace().collect();
-        let field = |number: usize| -> Result<u64> {
-            fields
-                .get(number - 3)
+        let tasks = fs::read_dir(format!("/proc/{pid}/task"))
+            .with_context(|| format!("reading /proc/{pid}/task"))?;
+        let mut thread_cpu_ns = Vec::new();
+        for task in tasks.flatten() {
+            let Some(tid) = task.file_name().to_str().and_then(|t| t.parse().ok()) else {
+                continue;
+            };
+            // A thread gone since the listing is not counted.
+            let Ok(schedstat) = fs::read_to_string(task.path().join("schedstat")) else {
+                continue;
+            };
+            let ns = schedstat
+                .split_whitespace()
+                .next()
                 .and_then(|f| f.parse().ok())
-                .context("malformed /proc/PID/stat")
-        };
-        let cpu_ticks = field(14)? + field(15)?;
+                .context("malformed /proc/PID/task/TID/schedstat")?;
+            thread_cpu_ns.push((tid, ns));
+        }
         let status = fs::read_to_string(format!("/proc/{pid}/status"))
             .with_context(|| format!("reading /proc/{pid}/status"))?;
         let kib = |key: &str| -> Result<u64> {
@@ -261,24 +271,31 @@ impl ProcessSample {
         };
         Ok(Self {
             at,
-            cpu_ticks,
+            thread_cpu_ns,
             peak_rss_bytes: kib("VmHWM")? * 1024,
             rss_bytes: kib("VmRSS")? * 1024,
         })
     }
 
-    /// CPU time used between `before` and `self`, in nanoseconds.
+    /// CPU time used between `before` and `self`, in nanoseconds: each thread's since
+    /// `before`, or since its start for one started after it (a thread that ended meanwhile
+    /// takes its time with it).
     pub fn cpu_ns_since(&self, before: &Self) -> f64 {
-        // SAFETY: sysconf has no preconditions.
-        let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        (self.cpu_ticks - before.cpu_ticks) as f64 / ticks_per_s * 1e9
+        self.thread_cpu_ns
+            .iter()
+            .map(|&(tid, ns)| {
+                let earlier = before
+                    .thread_cpu_ns
+                    .iter()
+                    .find(|&&(t, _)| t == tid)
+                    .map_or(0, |&(_, ns)| ns);
+                ns.saturating_sub(earlier)
+            })
+            .sum::<u64>() as f64
     }
 
     /// CPU used between `before` and `self`, in percent of one core.
     pub fn cpu_percent_since(&self, before: &Self) -> f64 {
-        // SAFETY: sysconf has no preconditions.
-        let ticks_per_s = unsafe { libc::sysconf(libc::_SC_CLK_TCK) }.max(1) as f64;
-        let cpu_s = (self.cpu_ticks - before.cpu_ticks) as f64 / ticks_per_s;
-        100.0 * cpu_s / (self.at - before.at).as_secs_f64()
+        100.0 * self.cpu_ns_since(before) / 1e9 / (self.at - before.at).as_secs_f64()
     }
 }

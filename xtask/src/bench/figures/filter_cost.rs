@@ -2,6 +2,7 @@
 //! statistics) under HTTP and non-HTTP load, in each attach mode, with httptop's CPU per exchange
 //! all in; and the floors: the same HTTP load with httptop's control filters.
 
+use crate::bench::measure::CPU_SOURCE;
 use anyhow::Result;
 
 use super::{Bench, MIB, addr};
@@ -193,7 +194,7 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
              socket`, `{entry}` runs on every packet, `{message}` once per HTTP message and `{head}` where a \
              head runs on past its window or its segment; with `--attach tc`, `{tc_entry}`, `{tc_message}` and \
              `{tc_head}`) read with `bpftool -j prog show` before and after each phase, and \
-             httptop's CPU time (`/proc/PID/stat`) over the HTTP phase. Per packet = (Δrun_time entry + Δrun_time \
+             httptop's CPU time ({CPU_SOURCE}) over the HTTP phase. Per packet = (Δrun_time entry + Δrun_time \
              message) / Δrun_cnt entry. CPU per exchange, all in = (Δrun_time of both programs + httptop's CPU \
              time) / wrk's requests. Each mode in its own httptop, modes interleaved per run: HTTP (`wrk -t2 -c64 \
              -d{secs}s` against nginx) and non-HTTP (one bulk TCP transfer on loopback, 64 KiB writes). Then, as \

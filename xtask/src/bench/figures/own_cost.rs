@@ -1,6 +1,7 @@
 //! Figure 4, httptop's own cost: its CPU time and peak RSS at a fixed request rate, headless
 //! and with the dashboard drawing in tmux.
 
+use crate::bench::measure::CPU_SOURCE;
 use std::{thread, time::Duration};
 
 use anyhow::{Result, bail};
@@ -111,7 +112,7 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
         title: "4. httptop's own cost",
         setup: format!(
             "nginx at a fixed {} req/s (the bench's own rate-limited client: {} keep-alive connections, each on a \
-             fixed schedule). httptop's CPU time (utime + stime from `/proc/PID/stat`) over a {} s window that starts \
+             fixed schedule). httptop's CPU time ({CPU_SOURCE}) over a {} s window that starts \
              0.5 s into the load (so loading the programs is not counted), and its peak RSS (VmHWM from \
              `/proc/PID/status`). Headless, and with the dashboard drawing in a 200×50 tmux pseudo-terminal \
              (default 1 s refresh), interleaved.",

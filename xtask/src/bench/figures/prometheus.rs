@@ -3,6 +3,7 @@
 //! scrape, the memory the series hold (against the same traffic without the exporter), and the
 //! CPU a scrape every second costs.
 
+use crate::bench::measure::CPU_SOURCE;
 use std::{
     io::{Read as _, Write as _},
     net::{SocketAddr, TcpStream},
@@ -258,7 +259,7 @@ pub fn figure(bench: &Bench) -> Result<Figure> {
              format without `Accept`, OpenMetrics with Prometheus' `Accept`); every exposition must hold exactly \
              {SERIES} `_count` lines of the histogram, else the figure fails. RSS: VmRSS from `/proc/PID/status` \
              before the first scrape, against a run without `--prometheus` with the same traffic (the same settle), \
-             and after the scrapes. CPU: utime + stime from `/proc/PID/stat` over {} s with no traffic and no scrape, \
+             and after the scrapes. CPU: {CPU_SOURCE}, over {} s with no traffic and no scrape, \
              then {} s with a Prometheus-style scrape (OpenMetrics) every second.",
             SERIES - 1,
             plan.prometheus_scrapes,

@@ -2,6 +2,7 @@
 //! the same round; httptop's own CPU per request in the same runs. Its httptop runs also give
 //! figure 2 ([`super::completeness`]).
 
+use crate::bench::measure::CPU_SOURCE;
 use std::{path::Path, thread};
 
 use anyhow::Result;
@@ -344,7 +345,7 @@ pub fn figure(bench: &Bench, runs: &Runs) -> Figure {
              control `tcpdump -i lo -w /dev/null ether proto 0x88b5` (a filter that matches \
              nothing: what tcpdump's kind of tap on `lo` costs, seeing both copies of every packet). The ratio pairs each \
              observed run with the unobserved run of the same round. In the runs of httptop and of its pairing \
-             control, httptop's CPU time (`/proc/PID/stat`) over the same wrk run, per request wrk made.",
+             control, httptop's CPU time ({CPU_SOURCE}) over the same wrk run, per request wrk made.",
             NGINX_BODY.len(),
             bench.plan.wrk_time.as_secs()
         ),

@@ -236,7 +236,7 @@ const SUBS: usize = 1 << SUB_BITS;
 #[derive(Clone, Debug, Default)]
 pub struct LogLinear {
     /// By octave, ascending; few, so a scan finds one faster than a map would.
-    octaves: Vec<(u8, Box<[u32; SUBS]>)>,
+    octaves: Vec<(u8, [u32; SUBS])>,
     total: u64,
     max: u64,
 }
@@ -268,7 +268,7 @@ impl LogLinear {
             Some(i) if self.octaves[i].0 == octave => &mut self.octaves[i].1,
             at => {
                 let i = at.unwrap_or(self.octaves.len());
-                self.octaves.insert(i, (octave, Box::new([0; SUBS])));
+                self.octaves.insert(i, (octave, [0; SUBS]));
                 &mut self.octaves[i].1
             }
         };

@@ -771,7 +771,7 @@ fn no_message<P: Payload, S: Sink>(
     // Where the previous message said the next one starts, there is none (yet).
     lose_track(state, run.sink, followed, boundary & !carry);
     if carry {
-        carry_start(run, state, from_client, n, boundary);
+        carry_start(run, state, from_client, n, boundary, run.now_ns);
     }
     Step::Done
 }
@@ -815,8 +815,8 @@ fn carry_fits(state: &mut ConnState, from_client: bool, rest: usize, n: usize) -
 /// payload offset `off`, are all the segment has left, and the start of a message that they
 /// do not tell whole yet: carried on, if few enough, with the time of their
 /// first bytes and `at_boundary`, whether a message had to start where they did (both the
-/// start's fields, set when its first bytes came; the caller reads the second before a
-/// compare [`through_state`] overwrites it). False when they cannot be.
+/// start's fields, set when its first bytes came and kept as they were; the caller reads the
+/// second before a compare [`through_state`] overwrites it). False when they cannot be.
 #[inline(always)]
 fn carry_on<P: Payload, S: Sink>(
     run: &MessageRun<'_, P, S>,
@@ -827,20 +827,19 @@ fn carry_on<P: Payload, S: Sink>(
     kept: usize,
     at_boundary: bool,
 ) -> bool {
-    let side = side(from_client);
-    let seen_ns = state.starts[side].seen_ns;
+    let seen_ns = state.starts[side(from_client)].seen_ns;
     if !carry_fits(state, from_client, run.seg.payload_len - off + kept, n) {
         return false;
     }
     unfollow(state, followed_flag(from_client));
-    carry_start(run, state, from_client, n, at_boundary);
-    state.starts[side].seen_ns = seen_ns;
+    carry_start(run, state, from_client, n, at_boundary, seen_ns);
     true
 }
 
 /// The segment ends inside what may be a message's start, whose `n` bytes the window holds:
 /// they are kept, and the next segment, which must go on from the segment's end, is read
-/// after them. `boundary`: a message had to start there.
+/// after them. `boundary`: a message had to start there; `seen_ns`: when its first bytes
+/// came.
 #[inline(always)]
 fn carry_start<P, S>(
     run: &MessageRun<'_, P, S>,
@@ -848,12 +847,13 @@ fn carry_start<P, S>(
     from_client: bool,
     n: usize,
     boundary: bool,
+    seen_ns: u64,
 ) {
     let side = side(from_client);
     let start = &mut state.starts[side];
     start.bytes.copy_from_slice(&run.window[..START_CARRY]);
     start.len = n as u32;
-    start.seen_ns = run.now_ns;
+    start.seen_ns = seen_ns;
     start.at_boundary = boundary as u32;
     let end = run.seg.seq.wrapping_add(run.seg.payload_len as u32);
     state.msg_seq[side] = end;

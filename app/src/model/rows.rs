@@ -302,16 +302,27 @@ impl Rows {
 
     /// The `top` rows by exchanges, descending, ties by key.
     pub fn top(&self, top: usize) -> Vec<&RowStats> {
-        let mut all: Vec<&RowStats> = self.iter().collect();
-        let order =
-            |a: &&RowStats, b: &&RowStats| b.exchanges.cmp(&a.exchanges).then(a.key.cmp(&b.key));
-        if top < all.len() {
-            all.select_nth_unstable_by(top, order);
-            all.truncate(top);
-        }
-        all.sort_unstable_by(order);
-        all
+        busiest_first(self.iter().collect(), top, |r| r)
     }
+}
+
+/// The `n` of `items` whose rows (`row` of each) have the most exchanges, descending, ties by
+/// key: the one ordering of every top list.
+pub(super) fn busiest_first<T>(
+    mut items: Vec<T>,
+    n: usize,
+    row: impl Fn(&T) -> &RowStats,
+) -> Vec<T> {
+    let order = |a: &T, b: &T| {
+        let (a, b) = (row(a), row(b));
+        b.exchanges.cmp(&a.exchanges).then(a.key.cmp(&b.key))
+    };
+    if n < items.len() {
+        items.select_nth_unstable_by(n, order);
+        items.truncate(n);
+    }
+    items.sort_unstable_by(order);
+    items
 }
 
 #[cfg(test)]

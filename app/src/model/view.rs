@@ -18,7 +18,7 @@ use probe_common::wire::Counter;
 
 use super::{
     Filter, Group, HistoryPoint, KernelTotals, LOG2_BUCKETS, NumberedExchange, Percentiles, RowKey,
-    rows::RowStats,
+    rows::{RowStats, busiest_first},
     stats::{BodyBytes, ProcessSides, Stats, share},
 };
 
@@ -364,18 +364,7 @@ pub(super) fn top(
     filtered: Option<(&Filter, &Stats, Option<u64>)>,
     n: usize,
 ) -> Vec<Row> {
-    let mut picked: Vec<(&RowStats, Option<u64>)> = sources(group, all, filtered).collect();
-    let order = |a: &(&RowStats, Option<u64>), b: &(&RowStats, Option<u64>)| {
-        b.0.exchanges
-            .cmp(&a.0.exchanges)
-            .then(a.0.key.cmp(&b.0.key))
-    };
-    if n < picked.len() {
-        picked.select_nth_unstable_by(n, order);
-        picked.truncate(n);
-    }
-    picked.sort_unstable_by(order);
-    picked
+    busiest_first(sources(group, all, filtered).collect(), n, |(r, _)| r)
         .into_iter()
         .map(|(r, since)| Row::new(r, since))
         .collect()

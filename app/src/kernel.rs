@@ -378,6 +378,17 @@ fn lookup_batched<K: aya::Pod, V: aya::Pod>(
     }
 }
 
+/// The possible CPUs, whose values a per-CPU map holds: read from sysfs once, not at every
+/// totals refresh.
+fn possible_cpus() -> io::Result<usize> {
+    static CPUS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    if let Some(&cpus) = CPUS.get() {
+        return Ok(cpus);
+    }
+    let cpus = aya::util::nr_cpus().map_err(|(_, e)| e)?;
+    Ok(*CPUS.get_or_init(|| cpus))
+}
+
 /// What one sweep did.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Swept {
@@ -810,7 +821,7 @@ impl Kernel {
             .ok_or_else(|| not_in_object("map", name))?;
         let array: PerCpuArray<_, u64> =
             PerCpuArray::try_from(map).map_err(map_err(name, "opening"))?;
-        let cpus = aya::util::nr_cpus().map_err(|(_, e)| io_err("counting the CPUs")(e))?;
+        let cpus = possible_cpus().map_err(io_err("counting the CPUs"))?;
         let mut sums = [0u64; N];
         lookup_batched(
             array.map().fd().as_fd(),

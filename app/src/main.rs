@@ -11,7 +11,7 @@ fn main() -> ExitCode {
     // kernel's BTF, read at start), after which tables of megabytes come from the heap and
     // stay resident once freed.
     #[cfg(target_env = "gnu")]
-    // SAFETY: mallopt only sets an allocator parameter; nothing is allocated yet.
+    // SAFETY: mallopt only sets an allocator parameter, at any time.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 256 << 10);
     }

@@ -145,24 +145,24 @@ fn read_vmlinux_btf() -> Result<Btf, OwnerProbeError> {
 
 /// The offsets the owners probe reads, in this kernel.
 pub fn sock_layout(btf: &Btf) -> Result<SockLayout, OwnerProbeError> {
-    let offset_of = |btf: &Btf, name: &str, path: &[&str]| {
+    let offset_of = |name: &str, path: &[&str]| {
         btf.offset_of(name, path)
             .ok_or_else(|| OwnerProbeError::Field(format!("{name}.{}", path.join("."))))
     };
-    let sock = |field: &str| offset_of(btf, "sock", &["__sk_common", field]);
+    let sock = |field: &str| offset_of("sock", &["__sk_common", field]);
     Ok(SockLayout {
         family: sock("skc_family")?,
-        protocol: offset_of(btf, "sock", &["sk_protocol"])?,
+        protocol: offset_of("sock", &["sk_protocol"])?,
         num: sock("skc_num")?,
         dport: sock("skc_dport")?,
         rcv_saddr: sock("skc_rcv_saddr")?,
         daddr: sock("skc_daddr")?,
         v6_rcv_saddr: sock("skc_v6_rcv_saddr")?,
         v6_daddr: sock("skc_v6_daddr")?,
-        net: offset_of(btf, "sock", &["__sk_common", "skc_net", "net"])?,
-        net_inum: offset_of(btf, "net", &["ns", "inum"])?,
-        group_leader: offset_of(btf, "task_struct", &["group_leader"])?,
-        comm: offset_of(btf, "task_struct", &["comm"])?,
+        net: offset_of("sock", &["__sk_common", "skc_net", "net"])?,
+        net_inum: offset_of("net", &["ns", "inum"])?,
+        group_leader: offset_of("task_struct", &["group_leader"])?,
+        comm: offset_of("task_struct", &["comm"])?,
         valid: 1,
     })
 }

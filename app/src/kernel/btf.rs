@@ -96,7 +96,8 @@ impl Btf {
             let extra = match t.kind {
                 KIND_INT | KIND_VAR | KIND_DECL_TAG => 4,
                 KIND_ARRAY => 12,
-                KIND_STRUCT | KIND_UNION | KIND_DATASEC | KIND_ENUM64 => 12 * t.vlen,
+                KIND_STRUCT | KIND_UNION => MEMBER_LEN * t.vlen,
+                KIND_DATASEC | KIND_ENUM64 => 12 * t.vlen,
                 KIND_ENUM | KIND_FUNC_PROTO => 8 * t.vlen,
                 0..=KIND_ENUM64 => 0,
                 kind => return Err(BtfError::Kind(types.len() + 1, kind)),
